@@ -1,0 +1,53 @@
+// `parley`: the server and its admin commands. Parses arguments, calls the
+// server library (src/server/server.h), returns its exit code.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "common/server_config.h"
+#include "server/server.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Parley: analytics for video-conferencing infrastructure"};
+  app.require_subcommand(1);
+
+  parley::server::InitOptions init;
+  auto* init_cmd = app.add_subcommand("init", "Create a configuration directory (config, master key, certificates)");
+  init_cmd->add_option("--dir", init.dir, "Directory to create")->required();
+  init_cmd->add_flag("--demo", init.demo, "Also create the demo tenant and its admin user");
+  init_cmd->add_option("--web-root", init.web_root, "Built front end (default: web/dist of this source tree)");
+
+  parley::server::ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the portal and ingest listeners");
+  serve_cmd->add_option("--config", serve.config_file, "parley.toml")->required();
+  serve_cmd->add_option("--ports-file", serve.ports_file, "Write the bound ports as JSON here once listening");
+
+  std::filesystem::path config;
+  std::string tenant;
+  auto* agent_cmd = app.add_subcommand("agent", "Agent administration");
+  agent_cmd->require_subcommand(1);
+  auto* token_cmd = agent_cmd->add_subcommand("enroll-token", "Print a one-time enrollment token for a tenant");
+  token_cmd->add_option("--config", config, "parley.toml")->required();
+  token_cmd->add_option("--tenant", tenant, "Tenant name or id")->required();
+
+  auto* tenant_cmd = app.add_subcommand("tenant", "Tenant administration");
+  tenant_cmd->require_subcommand(1);
+  auto* tenant_list = tenant_cmd->add_subcommand("list", "List tenants (id, name, authorized domains)");
+  tenant_list->add_option("--config", config, "parley.toml")->required();
+
+  auto* doc_cmd = app.add_subcommand("config-doc", "Print docs/configuration.md, generated from the settings table");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (*init_cmd) return parley::server::RunInit(init);
+  if (*serve_cmd) return parley::server::RunServe(serve);
+  if (*token_cmd) return parley::server::RunEnrollToken(config, tenant);
+  if (*tenant_list) return parley::server::RunTenantList(config);
+  if (*doc_cmd) {
+    std::cout << parley::RenderConfigurationDoc();
+    return 0;
+  }
+  return 1;
+}

@@ -1,0 +1,223 @@
+#include "common/server_config.h"
+
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace parley {
+
+namespace {
+
+constexpr Setting kServerSettings[] = {
+    {"server.portal_listen", SettingType::kString, "127.0.0.1:8443", "Portal and JSON API listener (HTTPS), host:port."},
+    {"server.ingest_listen", SettingType::kString, "127.0.0.1:8444", "Agent ingest listener (HTTPS with required client certificates), host:port."},
+    {"server.public_url", SettingType::kString, "https://127.0.0.1:8443", "URL users reach the portal at; browsers' Origin must match it."},
+    {"server.threads", SettingType::kInt, "2", "Worker threads serving HTTP."},
+    {"tls.portal_cert", SettingType::kPath, "portal.crt", "Portal certificate chain (PEM). `parley init` makes a self-signed one; use your own in production."},
+    {"tls.portal_key", SettingType::kPath, "portal.key", "Portal private key (PEM, mode 0600)."},
+    {"tls.ingest_cert", SettingType::kPath, "ingest.crt", "Ingest listener certificate (PEM), issued by the agent CA."},
+    {"tls.ingest_key", SettingType::kPath, "ingest.key", "Ingest listener private key (PEM, mode 0600)."},
+    {"tls.agent_ca_cert", SettingType::kPath, "agent-ca.crt", "Internal CA that signs agent client certificates (PEM)."},
+    {"tls.agent_ca_key", SettingType::kPath, "agent-ca.key", "Private key of the internal agent CA (PEM, mode 0600)."},
+    {"keys.master_key_file", SettingType::kPath, "master.key", "256-bit master key wrapping every tenant data key (mode 0600)."},
+    {"store.url", SettingType::kString, "sqlite:parley.db", "Data store. `sqlite:PATH` (relative to this file's directory)."},
+    {"portal.web_root", SettingType::kPath, "web", "Directory holding the built portal front end (index.html and assets/)."},
+    {"portal.session_idle_minutes", SettingType::kInt, "30", "A session ends after this many minutes without a request."},
+    {"portal.session_absolute_hours", SettingType::kInt, "12", "A session ends this many hours after sign-in, active or not."},
+    {"portal.login_max_failures", SettingType::kInt, "5", "Failed sign-ins per account or address before sign-in is throttled."},
+    {"ingest.max_body_bytes", SettingType::kInt, "8388608", "Largest accepted request body on the ingest listener, in bytes."},
+    {"ingest.max_records_per_batch", SettingType::kInt, "5000", "Most records one batch may carry."},
+    {"ingest.enroll_token_hours", SettingType::kInt, "24", "Hours an agent enrollment token stays valid."},
+    {"log.level", SettingType::kString, "info", "Log level: trace, debug, info, warn, error."},
+};
+
+std::string TypeName(SettingType t) {
+  switch (t) {
+    case SettingType::kString: return "string";
+    case SettingType::kPath: return "path";
+    case SettingType::kInt: return "integer";
+    case SettingType::kBool: return "boolean";
+  }
+  return "string";
+}
+
+std::string TomlLiteral(const Setting& s) {
+  if (s.type == SettingType::kString || s.type == SettingType::kPath) return "\"" + std::string(s.default_value) + "\"";
+  return std::string(s.default_value);
+}
+
+}  // namespace
+
+std::span<const Setting> ServerSettings() { return kServerSettings; }
+
+Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view value, std::string_view key) {
+  auto colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return ConfigError(std::string(key) + ": expected host:port, got \"" + std::string(value) + "\"");
+  unsigned port = 0;
+  auto tail = value.substr(colon + 1);
+  auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), port);
+  if (ec != std::errc() || p != tail.data() + tail.size() || port > 65535)
+    return ConfigError(std::string(key) + ": port must be 0-65535, got \"" + std::string(tail) + "\"");
+  std::string host(value.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::pair{host, static_cast<uint16_t>(port)};
+}
+
+Result<ServerConfig> ServerConfig::Load(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return ConfigError("config file " + file.string() + " cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto dir = std::filesystem::absolute(file).parent_path();
+  return Parse(ss.str(), dir);
+}
+
+Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::filesystem::path& dir) {
+  toml::table root;
+  try {
+    root = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream m;
+    m << "parley.toml line " << e.source().begin.line << ": " << e.description();
+    return ConfigError(m.str());
+  }
+  // Unknown keys are errors: a typo must not silently fall back to a default.
+  std::map<std::string, const Setting*, std::less<>> known;
+  for (const auto& s : kServerSettings) known[std::string(s.key)] = &s;
+  for (auto&& [section, node] : root) {
+    const toml::table* t = node.as_table();
+    if (!t) return ConfigError(std::string(section.str()) + ": unknown key (expected a [section])");
+    for (auto&& [name, _] : *t) {
+      std::string full = std::string(section.str()) + "." + std::string(name.str());
+      if (!known.count(full)) return ConfigError(full + ": unknown key");
+    }
+  }
+  std::map<std::string, std::string, std::less<>> str;
+  std::map<std::string, int64_t, std::less<>> num;
+  for (const auto& s : kServerSettings) {
+    std::string key(s.key);
+    auto node = root.at_path(key);
+    switch (s.type) {
+      case SettingType::kString:
+      case SettingType::kPath: {
+        std::string v(s.default_value);
+        if (node) {
+          auto got = node.value<std::string>();
+          if (!got) return ConfigError(key + ": expected a string");
+          v = *got;
+        }
+        if (s.type == SettingType::kPath && !v.empty()) {
+          std::filesystem::path p(v);
+          if (p.is_relative()) p = dir / p;
+          v = p.lexically_normal().string();
+        }
+        str[key] = v;
+        break;
+      }
+      case SettingType::kInt: {
+        int64_t v = std::stoll(std::string(s.default_value));
+        if (node) {
+          auto got = node.value<int64_t>();
+          if (!got || !node.is_integer()) return ConfigError(key + ": expected an integer");
+          v = *got;
+        }
+        if (v <= 0) return ConfigError(key + ": must be positive");
+        num[key] = v;
+        break;
+      }
+      case SettingType::kBool: {
+        bool v = s.default_value == "true";
+        if (node) {
+          auto got = node.value<bool>();
+          if (!got) return ConfigError(key + ": expected true or false");
+          v = *got;
+        }
+        num[key] = v ? 1 : 0;
+        break;
+      }
+    }
+  }
+  ServerConfig c;
+  c.config_dir = dir;
+  c.portal_listen = str["server.portal_listen"];
+  c.ingest_listen = str["server.ingest_listen"];
+  PARLEY_TRY(ParseListen(c.portal_listen, "server.portal_listen"));
+  PARLEY_TRY(ParseListen(c.ingest_listen, "server.ingest_listen"));
+  c.public_url = str["server.public_url"];
+  if (c.public_url.rfind("https://", 0) != 0) return ConfigError("server.public_url: must start with https://");
+  while (!c.public_url.empty() && c.public_url.back() == '/') c.public_url.pop_back();
+  c.threads = static_cast<int>(num["server.threads"]);
+  c.portal_cert = str["tls.portal_cert"];
+  c.portal_key = str["tls.portal_key"];
+  c.ingest_cert = str["tls.ingest_cert"];
+  c.ingest_key = str["tls.ingest_key"];
+  c.agent_ca_cert = str["tls.agent_ca_cert"];
+  c.agent_ca_key = str["tls.agent_ca_key"];
+  c.master_key_file = str["keys.master_key_file"];
+  c.store_url = str["store.url"];
+  if (c.store_url.rfind("sqlite:", 0) != 0)
+    return ConfigError("store.url: only sqlite:PATH is supported in this version");
+  {
+    std::filesystem::path p(c.store_url.substr(7));
+    if (p.empty()) return ConfigError("store.url: sqlite: needs a file path");
+    if (p.is_relative()) p = dir / p;
+    c.store_url = "sqlite:" + p.lexically_normal().string();
+  }
+  c.web_root = str["portal.web_root"];
+  c.session_idle_seconds = num["portal.session_idle_minutes"] * 60;
+  c.session_absolute_seconds = num["portal.session_absolute_hours"] * 3600;
+  c.login_max_failures = num["portal.login_max_failures"];
+  c.max_body_bytes = num["ingest.max_body_bytes"];
+  c.max_records_per_batch = num["ingest.max_records_per_batch"];
+  c.enroll_token_seconds = num["ingest.enroll_token_hours"] * 3600;
+  c.log_level = str["log.level"];
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
+  bool level_ok = false;
+  for (auto* l : kLevels) level_ok |= c.log_level == l;
+  if (!level_ok) return ConfigError("log.level: must be one of trace, debug, info, warn, error");
+  return c;
+}
+
+std::string RenderServerConfig(std::span<const std::pair<std::string_view, std::string>> overrides) {
+  std::ostringstream out;
+  out << "# Parley server configuration. Every key is listed with its default;\n"
+         "# relative paths are resolved against this file's directory.\n"
+         "# Reference: docs/configuration.md\n";
+  std::string section;
+  for (const auto& s : kServerSettings) {
+    auto dot = s.key.find('.');
+    std::string sec(s.key.substr(0, dot));
+    std::string name(s.key.substr(dot + 1));
+    if (sec != section) {
+      out << "\n[" << sec << "]\n";
+      section = sec;
+    }
+    std::string value = TomlLiteral(s);
+    bool overridden = false;
+    for (const auto& [k, v] : overrides)
+      if (k == s.key) {
+        value = v;
+        overridden = true;
+      }
+    out << "# " << s.description << "\n";
+    out << (overridden ? "" : "# ") << name << " = " << value << "\n";
+  }
+  return out.str();
+}
+
+std::string RenderConfigurationDoc() {
+  std::ostringstream out;
+  out << "# Configuration reference (`parley.toml`)\n\n"
+         "Generated from `src/common/server_config.cpp` (`parley config-doc`); do not edit by hand.\n"
+         "An unknown key or a value of the wrong type stops `parley serve` with exit code 2 and the key named.\n"
+         "Relative paths are resolved against the directory of `parley.toml`.\n\n"
+         "| key | type | default | meaning |\n|---|---|---|---|\n";
+  for (const auto& s : kServerSettings)
+    out << "| `" << s.key << "` | " << TypeName(s.type) << " | `" << s.default_value << "` | " << s.description << " |\n";
+  return out.str();
+}
+
+}  // namespace parley

@@ -1,0 +1,63 @@
+// Server configuration (parley.toml). Every key is declared once in
+// kServerSettings; that table drives the loader's validation, the commented
+// file `parley init` writes and docs/configuration.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace parley {
+
+enum class SettingType { kString, kPath, kInt, kBool };
+
+struct Setting {
+  std::string_view key;          // "section.name"
+  SettingType type;
+  std::string_view default_value;  // as TOML would spell it, unquoted
+  std::string_view description;
+};
+
+std::span<const Setting> ServerSettings();
+
+struct ServerConfig {
+  std::filesystem::path config_dir;  // relative paths are resolved against it
+  std::string portal_listen;
+  std::string ingest_listen;
+  std::string public_url;
+  int threads = 2;
+  std::filesystem::path portal_cert, portal_key;
+  std::filesystem::path ingest_cert, ingest_key;
+  std::filesystem::path agent_ca_cert, agent_ca_key;
+  std::filesystem::path master_key_file;
+  std::string store_url;
+  std::filesystem::path web_root;
+  int64_t session_idle_seconds = 0;
+  int64_t session_absolute_seconds = 0;
+  int64_t max_body_bytes = 0;
+  int64_t max_records_per_batch = 0;
+  int64_t enroll_token_seconds = 0;
+  int64_t login_max_failures = 0;
+  std::string log_level;
+
+  // Loads and validates FILE. On error the detail names the offending key
+  // (code kConfig), e.g. "server.portal_listen: expected host:port".
+  static Result<ServerConfig> Load(const std::filesystem::path& file);
+  static Result<ServerConfig> Parse(std::string_view toml_text, const std::filesystem::path& config_dir);
+};
+
+// The commented parley.toml `parley init` writes; `overrides` replaces
+// defaults by key (values spelled as TOML literals, strings quoted).
+std::string RenderServerConfig(std::span<const std::pair<std::string_view, std::string>> overrides);
+
+// docs/configuration.md content, generated from the table.
+std::string RenderConfigurationDoc();
+
+// Splits "host:port"; port 0 means "pick a free port".
+Result<std::pair<std::string, uint16_t>> ParseListen(std::string_view value, std::string_view key);
+
+}  // namespace parley

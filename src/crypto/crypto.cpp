@@ -1,0 +1,352 @@
+#include "crypto/crypto.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/files.h"
+#include "crypto/detail/openssl_util.h"
+
+namespace parley::crypto {
+namespace {
+
+using detail::CipherCtxPtr;
+using detail::KdfCtxPtr;
+using detail::KdfPtr;
+
+constexpr uint8_t kSealVersion = 0x01;
+constexpr size_t kNonceSize = 12;
+constexpr size_t kTagSize = 16;
+constexpr size_t kSealOverhead = 1 + kNonceSize + kTagSize;
+// EVP update calls take an int length; larger inputs go in slices.
+constexpr size_t kMaxSlice = size_t{1} << 30;
+constexpr std::string_view kDekAadPrefix = "parley:dek:v1:";
+constexpr std::string_view kIndexKeyInfo = "parley:blind-index:v1";
+constexpr const char* kMasterKeyEnv = "PARLEY_MASTER_KEY";
+constexpr std::string_view kArgon2idPrefix = "$argon2id$";
+
+// Failures of these calls mean the process cannot do cryptography at all
+// (no entropy, out of memory): there is nothing sensible to return, and
+// carrying on would risk writing unprotected data (style: error policy).
+[[noreturn]] void Fatal(const char* what) {
+  std::fprintf(stderr, "parley: fatal crypto failure: %s\n", detail::OpensslError(what).c_str());
+  std::abort();
+}
+
+const unsigned char* Bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+unsigned char* Bytes(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+
+void EnsureSodium() {
+  // sodium_init is idempotent and thread-safe, but a static makes the cost once.
+  static const bool ready = sodium_init() >= 0;
+  if (!ready) Fatal("sodium_init");
+}
+
+std::atomic<unsigned long long> g_pwhash_ops{crypto_pwhash_OPSLIMIT_INTERACTIVE};
+std::atomic<size_t> g_pwhash_mem{crypto_pwhash_MEMLIMIT_INTERACTIVE};
+
+bool IsBase64Char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+std::string_view TrimTrailingWhitespace(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+Result<Key256> KeyFromBase64(std::string_view text, std::string_view source) {
+  // The detail names where the key came from, never any of its bytes.
+  auto decoded = Base64Decode(TrimTrailingWhitespace(text));
+  if (!decoded.ok()) return InvalidArgument(std::string(source) + " is not valid base64");
+  if (decoded->size() != 32)
+    return InvalidArgument(std::string(source) + " must hold 32 bytes, found " + std::to_string(decoded->size()));
+  Key256 key;
+  std::memcpy(key.data(), decoded->data(), key.size());
+  OPENSSL_cleanse(decoded->data(), decoded->size());
+  return key;
+}
+
+}  // namespace
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  size_t done = 0;
+  while (done < n) {
+    size_t slice = std::min(n - done, kMaxSlice);
+    if (RAND_bytes(Bytes(out) + done, static_cast<int>(slice)) != 1) Fatal("RAND_bytes");
+    done += slice;
+  }
+  return out;
+}
+
+std::string RandomToken() { return Base64UrlEncode(RandomBytes(32)); }
+
+std::string RandomUuid() {
+  std::string b = RandomBytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string hex = ToHex(b);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20);
+}
+
+Key256 RandomKey() {
+  Key256 key;
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) Fatal("RAND_bytes");
+  return key;
+}
+
+std::string Sha256(std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), Bytes(out), &len, EVP_sha256(), nullptr) != 1 || len != 32)
+    Fatal("EVP_Digest");
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) { return ToHex(Sha256(data)); }
+
+std::string HmacSha256(const Key256& key, std::string_view data) {
+  std::string out(32, '\0');
+  size_t len = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(), Bytes(data), data.size(),
+                Bytes(out), out.size(), &len) == nullptr ||
+      len != 32)
+    Fatal("EVP_Q_mac(HMAC-SHA-256)");
+  return out;
+}
+
+std::string ToHex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0x0f]);
+  }
+  return out;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  // EVP_EncodeBlock takes an int: encode in slices that are a multiple of 3
+  // bytes so the concatenation is the same as one call.
+  constexpr size_t kSlice = 3 * (size_t{1} << 28);
+  for (size_t done = 0; done < bytes.size(); done += kSlice) {
+    size_t n = std::min(bytes.size() - done, kSlice);
+    size_t old = out.size();
+    out.resize(old + 4 * ((n + 2) / 3) + 1);  // +1: EncodeBlock writes a NUL
+    int written = EVP_EncodeBlock(Bytes(out) + old, Bytes(bytes) + done, static_cast<int>(n));
+    out.resize(old + static_cast<size_t>(written));
+  }
+  return out;
+}
+
+Result<std::string> Base64Decode(std::string_view text) {
+  // EVP_DecodeBlock is lenient (skips whitespace, counts padding as zero
+  // bytes), so the strict shape is checked first.
+  if (text.size() % 4 != 0) return InvalidArgument("base64 length is not a multiple of 4");
+  if (text.size() > INT_MAX) return InvalidArgument("base64 input too large");
+  size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  for (size_t i = 0; i < text.size() - pad; ++i)
+    if (!IsBase64Char(text[i])) return InvalidArgument("invalid base64 character");
+  if (text.empty()) return std::string();
+  std::string out(text.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(Bytes(out), Bytes(text), static_cast<int>(text.size()));
+  if (n < 0 || static_cast<size_t>(n) != out.size()) return InvalidArgument("invalid base64");
+  out.resize(out.size() - pad);
+  return out;
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out = Base64Encode(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string Seal(const Key256& key, std::string_view plaintext, std::string_view aad) {
+  std::string out(kSealOverhead + plaintext.size(), '\0');
+  unsigned char* p = Bytes(out);
+  p[0] = kSealVersion;
+  unsigned char* nonce = p + 1;
+  unsigned char* ct = nonce + kNonceSize;
+  // A random 96-bit nonce per message: with one key per tenant the number of
+  // messages stays far below the 2^32 bound NIST SP 800-38D sets for this.
+  if (RAND_bytes(nonce, kNonceSize) != 1) Fatal("RAND_bytes");
+
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key.data(), nonce, nullptr) != 1)
+    Fatal("AES-256-GCM init");
+  int len = 0;
+  for (size_t done = 0; done < aad.size(); done += kMaxSlice) {
+    int n = static_cast<int>(std::min(aad.size() - done, kMaxSlice));
+    if (EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(aad) + done, n) != 1) Fatal("AES-256-GCM aad");
+  }
+  size_t written = 0;
+  for (size_t done = 0; done < plaintext.size(); done += kMaxSlice) {
+    int n = static_cast<int>(std::min(plaintext.size() - done, kMaxSlice));
+    if (EVP_EncryptUpdate(ctx.get(), ct + written, &len, Bytes(plaintext) + done, n) != 1)
+      Fatal("AES-256-GCM encrypt");
+    written += static_cast<size_t>(len);
+  }
+  if (EVP_EncryptFinal_ex(ctx.get(), ct + written, &len) != 1) Fatal("AES-256-GCM final");
+  written += static_cast<size_t>(len);
+  if (written != plaintext.size()) Fatal("AES-256-GCM length");
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, ct + written) != 1) Fatal("AES-256-GCM tag");
+  return out;
+}
+
+Result<std::string> Open(const Key256& key, std::string_view sealed, std::string_view aad) {
+  // One message for every failure: the caller (and any attacker) learns
+  // nothing about which check failed.
+  const Error failed = InvalidArgument("decryption failed");
+  if (sealed.size() < kSealOverhead || static_cast<uint8_t>(sealed[0]) != kSealVersion) return failed;
+  const unsigned char* nonce = Bytes(sealed) + 1;
+  const unsigned char* ct = nonce + kNonceSize;
+  size_t ct_size = sealed.size() - kSealOverhead;
+  const unsigned char* tag = ct + ct_size;
+
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key.data(), nonce, nullptr) != 1)
+    Fatal("AES-256-GCM init");
+  int len = 0;
+  for (size_t done = 0; done < aad.size(); done += kMaxSlice) {
+    int n = static_cast<int>(std::min(aad.size() - done, kMaxSlice));
+    if (EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(aad) + done, n) != 1) Fatal("AES-256-GCM aad");
+  }
+  std::string plain(ct_size, '\0');
+  size_t written = 0;
+  for (size_t done = 0; done < ct_size; done += kMaxSlice) {
+    int n = static_cast<int>(std::min(ct_size - done, kMaxSlice));
+    if (EVP_DecryptUpdate(ctx.get(), Bytes(plain) + written, &len, ct + done, n) != 1) Fatal("AES-256-GCM decrypt");
+    written += static_cast<size_t>(len);
+  }
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, const_cast<unsigned char*>(tag)) != 1)
+    Fatal("AES-256-GCM set tag");
+  if (EVP_DecryptFinal_ex(ctx.get(), Bytes(plain) + written, &len) != 1) {
+    // Unauthenticated plaintext must not linger in freed memory.
+    OPENSSL_cleanse(plain.data(), plain.size());
+    ERR_clear_error();
+    return failed;
+  }
+  return plain;
+}
+
+Result<MasterKey> MasterKey::Generate(const std::filesystem::path& file) {
+  std::error_code ec;
+  // WriteFileAtomic renames over its target, so an existing key (whose loss
+  // would crypto-shred every tenant) is checked for first.
+  bool exists = std::filesystem::exists(file, ec);
+  if (ec) return Internal("cannot check " + file.string() + ": " + ec.message());
+  if (exists) return AlreadyExists(file.string() + " already exists; refusing to overwrite a master key");
+  Key256 key = RandomKey();
+  std::string text = Base64Encode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size())) + "\n";
+  Status written = WriteFileAtomic(file, text, 0600);
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!written.ok()) {
+    OPENSSL_cleanse(key.data(), key.size());
+    return written.error();
+  }
+  return MasterKey(key);
+}
+
+Result<MasterKey> MasterKey::Load(const std::filesystem::path& file) {
+  if (const char* env = std::getenv(kMasterKeyEnv); env != nullptr && *env != '\0') {
+    PARLEY_ASSIGN_OR_RETURN(Key256 key, KeyFromBase64(env, kMasterKeyEnv));
+    return MasterKey(key);
+  }
+  PARLEY_TRY(CheckPrivateFile(file));
+  PARLEY_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  auto key = KeyFromBase64(text, "master key file " + file.string());
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!key.ok()) return key.error();
+  return MasterKey(*key);
+}
+
+std::string MasterKey::WrapDataKey(const Key256& data_key, std::string_view tenant_id) const {
+  std::string aad = std::string(kDekAadPrefix) + std::string(tenant_id);
+  return Seal(key_, std::string_view(reinterpret_cast<const char*>(data_key.data()), data_key.size()), aad);
+}
+
+Result<Key256> MasterKey::UnwrapDataKey(std::string_view wrapped, std::string_view tenant_id) const {
+  std::string aad = std::string(kDekAadPrefix) + std::string(tenant_id);
+  PARLEY_ASSIGN_OR_RETURN(std::string plain, Open(key_, wrapped, aad));
+  if (plain.size() != 32) {
+    OPENSSL_cleanse(plain.data(), plain.size());
+    return InvalidArgument("wrapped data key has the wrong size");
+  }
+  Key256 key;
+  std::memcpy(key.data(), plain.data(), key.size());
+  OPENSSL_cleanse(plain.data(), plain.size());
+  return key;
+}
+
+Key256 MasterKey::DeriveIndexKey() const {
+  KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  if (!kdf) Fatal("EVP_KDF_fetch(HKDF)");
+  KdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()));
+  if (!ctx) Fatal("EVP_KDF_CTX_new");
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(key_.data()), key_.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(kIndexKeyInfo.data()),
+                                        kIndexKeyInfo.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  Key256 out;
+  if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) Fatal("HKDF-SHA-256");
+  return out;
+}
+
+std::string BlindIndex(const Key256& key, std::string_view normalized_value) {
+  return ToHex(HmacSha256(key, normalized_value));
+}
+
+std::string HashPassword(std::string_view password) {
+  EnsureSodium();
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), g_pwhash_ops.load(), g_pwhash_mem.load(),
+                            crypto_pwhash_ALG_ARGON2ID13) != 0)
+    Fatal("crypto_pwhash_str_alg (out of memory?)");
+  return std::string(out);
+}
+
+bool VerifyPassword(std::string_view password, std::string_view hash) {
+  EnsureSodium();
+  // Only our own format is accepted: an argon2i or foreign hash in the store
+  // means it did not come from HashPassword.
+  if (hash.size() >= crypto_pwhash_STRBYTES || hash.substr(0, kArgon2idPrefix.size()) != kArgon2idPrefix)
+    return false;
+  char str[crypto_pwhash_STRBYTES] = {};
+  std::memcpy(str, hash.data(), hash.size());  // libsodium wants it NUL-terminated
+  return crypto_pwhash_str_verify(str, password.data(), password.size()) == 0;
+}
+
+void UseMinimalPasswordHashCostForTests() {
+  g_pwhash_ops.store(crypto_pwhash_OPSLIMIT_MIN);
+  g_pwhash_mem.store(crypto_pwhash_MEMLIMIT_MIN);
+}
+
+}  // namespace parley::crypto

@@ -1,0 +1,83 @@
+// Parley's cryptographic building blocks, all on OpenSSL 3 and libsodium.
+// Nothing here hand-rolls a primitive. Thread-safe: every function is pure
+// apart from drawing from the OS random generator.
+//
+// Formats (docs/security.md):
+//   sealed blob   = version(1 byte, 0x01) || nonce(12) || ciphertext || tag(16)
+//                   AES-256-GCM; the AAD binds a blob to where it belongs
+//                   (tenant, table, row), so blobs cannot be swapped.
+//   wrapped key   = Seal(master key, data key, aad = "parley:dek:v1:" + tenant_id)
+//   blind index   = HMAC-SHA-256(index key, normalized value), hex
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace parley::crypto {
+
+using Key256 = std::array<uint8_t, 32>;
+
+// Cryptographically secure random bytes (OpenSSL RAND_bytes).
+std::string RandomBytes(size_t n);
+// 256-bit random token, base64url without padding (43 chars): session ids,
+// enrollment and verification tokens.
+std::string RandomToken();
+// Random UUID v4 string ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx").
+std::string RandomUuid();
+Key256 RandomKey();
+
+std::string Sha256(std::string_view data);                       // 32 raw bytes
+std::string Sha256Hex(std::string_view data);                    // 64 hex chars
+std::string HmacSha256(const Key256& key, std::string_view data);  // 32 raw bytes
+std::string ToHex(std::string_view bytes);
+std::string Base64Encode(std::string_view bytes);                // standard, padded
+Result<std::string> Base64Decode(std::string_view text);         // standard, padded
+std::string Base64UrlEncode(std::string_view bytes);             // no padding
+// Constant-time comparison of equal-length strings (false if lengths differ).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// AES-256-GCM with a fresh random 96-bit nonce per call.
+std::string Seal(const Key256& key, std::string_view plaintext, std::string_view aad);
+// Fails (kDataLoss-free: kInvalidArgument "decryption failed") on any tamper,
+// wrong key or wrong AAD.
+Result<std::string> Open(const Key256& key, std::string_view sealed, std::string_view aad);
+
+// The master key: 32 random bytes stored base64 in a file of mode 0600.
+class MasterKey {
+ public:
+  // Creates FILE (refuses to overwrite) with a new random key.
+  static Result<MasterKey> Generate(const std::filesystem::path& file);
+  // Loads FILE; refuses a file readable by group/others or of the wrong size.
+  // If the environment variable PARLEY_MASTER_KEY (base64) is set, it wins
+  // over the file (for deployments that inject secrets).
+  static Result<MasterKey> Load(const std::filesystem::path& file);
+  static MasterKey FromBytesForTest(const Key256& key) { return MasterKey(key); }
+
+  std::string WrapDataKey(const Key256& data_key, std::string_view tenant_id) const;
+  Result<Key256> UnwrapDataKey(std::string_view wrapped, std::string_view tenant_id) const;
+  // Key for blind indexes that must work before the tenant is known (user
+  // e-mail at sign-in): HKDF-SHA-256(master, info = "parley:blind-index:v1").
+  Key256 DeriveIndexKey() const;
+
+ private:
+  explicit MasterKey(const Key256& key) : key_(key) {}
+  Key256 key_;
+};
+
+// Blind index for equality search: hex(HMAC-SHA-256(key, value)).
+std::string BlindIndex(const Key256& key, std::string_view normalized_value);
+
+// Argon2id (libsodium crypto_pwhash_str, OPSLIMIT/MEMLIMIT_INTERACTIVE unless
+// overridden for tests). The output is the self-describing $argon2id$ string.
+std::string HashPassword(std::string_view password);
+bool VerifyPassword(std::string_view password, std::string_view hash);
+// Switches HashPassword to libsodium's minimum Argon2id cost for the rest of
+// the process, so suites that hash many passwords stay fast. Tests only.
+void UseMinimalPasswordHashCostForTests();
+
+}  // namespace parley::crypto

@@ -1,0 +1,55 @@
+// parley-devsim: the device emulator process. RunDevsim builds the workload,
+// serves the emulated DMA REST API over HTTPS until SIGTERM/SIGINT, then
+// drains. The CLI (src/cli/parley_devsim_main.cpp) only parses arguments.
+//
+// Files it owns: `tls_dir`/devsim.key (0600) and devsim.crt, a self-signed
+// P-256 certificate for localhost/127.0.0.1 made on first start and reused
+// afterwards; `port_file` (the bound port, written atomically once
+// listening); `print_expected` (NDJSON of the history, written before
+// serving). Logs carry counts and ports, never the emulated personal data.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "devsim/dma_api.h"
+
+namespace parley::devsim {
+
+struct DevsimOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 9443;                 // 0: pick a free port (see port_file)
+  uint64_t seed = 42;
+  int history_days = 2;
+  std::optional<int64_t> calls;                // exact history size
+  bool live = false;
+  std::optional<int64_t> origin_unix;          // default: the current time
+  std::filesystem::path tls_dir;               // required
+  std::filesystem::path credentials_file;      // "user:password"; empty: parley + $PARLEY_DEVSIM_PASSWORD
+  std::filesystem::path port_file;             // optional
+  std::filesystem::path print_expected;        // optional
+  std::string log_level = "info";
+};
+
+// Exit codes: 0 clean stop, 1 runtime failure, 2 bad options or files.
+int RunDevsim(const DevsimOptions& options);
+
+// Reads one "user:password" line from a file only its owner can read, or,
+// with an empty path, user "parley" and $PARLEY_DEVSIM_PASSWORD.
+Result<Credentials> LoadCredentials(const std::filesystem::path& file);
+
+struct TlsFiles {
+  std::filesystem::path key_file;
+  std::filesystem::path cert_file;
+};
+// Creates tls_dir (0700) and the key/cert pair if absent; reuses them if both
+// exist; refuses a half-present pair or a key others can read.
+Result<TlsFiles> EnsureTlsFiles(const std::filesystem::path& tls_dir);
+
+// The NDJSON --print-expected writes: one ExpectedLine per history call.
+std::string RenderExpected(const Workload& workload);
+
+}  // namespace parley::devsim

@@ -1,0 +1,277 @@
+#include "ingest/ingest.h"
+
+#include <zstd.h>
+
+#include <boost/json.hpp>
+
+#include "common/log.h"
+#include "common/time_format.h"
+
+namespace parley::ingest {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr IngestService::RouteInfo kRoutes[] = {
+    {"POST", "/ingest/v1/enroll", "Exchange a one-time enrollment token and a CSR for an agent certificate", false},
+    {"GET", "/ingest/v1/cursors", "The calling agent's per-source cursors", true},
+    {"POST", "/ingest/v1/batches", "Upload one NDJSON batch of records and a cursor advance", true},
+    {"POST", "/ingest/v1/heartbeat", "Report agent version, uptime and per-source health", true},
+};
+
+http::Response JsonOk(const json::value& v) { return http::Response::Json(200, json::serialize(v)); }
+
+Result<json::object> ParseJsonObject(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return InvalidArgument("body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return InvalidArgument("body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+std::string StringField(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+bool IsJson(const http::Request& r) {
+  std::string ct = r.Header("content-type");
+  return ct.rfind("application/json", 0) == 0;
+}
+
+Result<std::string> Decompress(std::string_view body, int64_t limit) {
+  std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream*)> ds(ZSTD_createDStream(), ZSTD_freeDStream);
+  if (!ds) return Internal("cannot allocate a zstd stream");
+  ZSTD_initDStream(ds.get());
+  std::string out;
+  ZSTD_inBuffer in{body.data(), body.size(), 0};
+  std::string chunk(ZSTD_DStreamOutSize(), '\0');
+  size_t last = 1;
+  while (in.pos < in.size) {
+    ZSTD_outBuffer ob{chunk.data(), chunk.size(), 0};
+    last = ZSTD_decompressStream(ds.get(), &ob, &in);
+    if (ZSTD_isError(last)) return InvalidArgument(std::string("zstd body is corrupt: ") + ZSTD_getErrorName(last));
+    out.append(chunk.data(), ob.pos);
+    if (static_cast<int64_t>(out.size()) > limit)
+      return PayloadTooLarge("decompressed body exceeds " + std::to_string(limit) + " bytes");
+  }
+  if (last != 0) return InvalidArgument("zstd body is truncated");
+  return out;
+}
+
+store::StoredCall ToStored(const wire::CallRecord& c, const store::Agent& agent, std::string sealed, int64_t now) {
+  store::StoredCall s;
+  s.tenant_id = agent.tenant_id;
+  s.source = c.source;
+  s.call_id = c.id;
+  s.agent_id = agent.id;
+  s.start_at = c.start;
+  s.end_at = c.end;
+  s.duration_s = c.duration_s;
+  s.status = std::string(wire::CallStatusName(c.status));
+  s.protocol = c.protocol;
+  s.call_type = c.call_type;
+  s.cause = c.cause;
+  s.bitrate_kbps = c.bitrate_kbps;
+  s.conference_id = c.conference_id;
+  s.orig_model = c.orig.model;
+  s.orig_version = c.orig.version;
+  s.orig_site = c.orig.site;
+  s.dest_model = c.dest.model;
+  s.dest_version = c.dest.version;
+  s.dest_site = c.dest.site;
+  s.pii_sealed = std::move(sealed);
+  s.ingested_at = now;
+  return s;
+}
+
+json::object CursorsJson(const std::vector<store::CursorValue>& cursors) {
+  json::object o;
+  for (const auto& c : cursors) o[c.source] = c.value;
+  return o;
+}
+
+}  // namespace
+
+std::span<const IngestService::RouteInfo> IngestService::Routes() { return kRoutes; }
+
+IngestService::IngestService(store::Store& store, privacy::KeyRing& keys, crypto::KeyAndCert agent_ca, Clock& clock,
+                             IngestLimits limits)
+    : store_(store), keys_(keys), agent_ca_(std::move(agent_ca)), clock_(clock), limits_(limits) {}
+
+http::Response IngestService::Handle(const http::Request& r) {
+  if (r.path == "/healthz") return http::Response::Json(200, R"({"status":"ok"})");
+  bool known = false;
+  for (const auto& route : kRoutes) {
+    if (r.path != route.path) continue;
+    known = true;
+    if (r.method != route.method) {
+      auto res = http::Response::FromError({Code::kInvalidArgument, "use " + std::string(route.method)});
+      res.status = 405;
+      res.SetHeader("Allow", route.method);
+      return res;
+    }
+  }
+  if (!known) return http::Response::FromError(NotFound("no such ingest route: " + r.path));
+  if (r.path == "/ingest/v1/enroll") return Enroll(r);
+  auto agent = AuthenticateAgent(r);
+  if (!agent.ok()) return http::Response::FromError(agent.error());
+  if (r.path == "/ingest/v1/cursors") return Cursors(*agent);
+  if (r.path == "/ingest/v1/batches") return Batches(r, *agent);
+  return Heartbeat(r, *agent);
+}
+
+Result<store::Agent> IngestService::AuthenticateAgent(const http::Request& r) {
+  // The TLS layer has verified the chain to the agent CA; the fingerprint
+  // ties the certificate to one enrolled agent (and so to one tenant).
+  if (r.client_cert_pem.empty()) return Unauthenticated("a client certificate issued at enrollment is required");
+  PARLEY_ASSIGN_OR_RETURN(std::string fp, crypto::CertFingerprint(r.client_cert_pem));
+  auto agent = store_.FindAgentByFingerprint(fp);
+  if (!agent.ok()) {
+    if (agent.error().code == Code::kNotFound) return Unauthenticated("this client certificate is not enrolled");
+    return agent.error();
+  }
+  return agent;
+}
+
+http::Response IngestService::Enroll(const http::Request& r) {
+  if (!IsJson(r)) return http::Response::FromError({Code::kUnsupportedMediaType, "send application/json"});
+  auto body = ParseJsonObject(r.body);
+  if (!body.ok()) return http::Response::FromError(body.error());
+  std::string token = StringField(*body, "token");
+  std::string csr = StringField(*body, "csr");
+  std::string name = StringField(*body, "name");
+  if (token.empty() || csr.empty())
+    return http::Response::FromError(InvalidArgument("fields \"token\" and \"csr\" are required"));
+  if (name.size() > 255) name.resize(255);
+  auto tenant = store_.ConsumeEnrollToken(crypto::Sha256Hex(token), clock_.NowUnixSeconds());
+  if (!tenant.ok()) {
+    log::warn("ingest: enrollment refused from {}: {}", r.remote_address, tenant.error().detail);
+    return http::Response::FromError(tenant.error());
+  }
+  store::Agent agent;
+  agent.id = crypto::RandomUuid();
+  agent.tenant_id = *tenant;
+  agent.name = name;
+  agent.created_at = clock_.NowUnixSeconds();
+  auto cert = crypto::SignClientCsr(agent_ca_, csr, agent.id, limits_.client_cert_days);
+  if (!cert.ok()) return http::Response::FromError(cert.error());
+  auto fp = crypto::CertFingerprint(*cert);
+  if (!fp.ok()) return http::Response::FromError(fp.error());
+  agent.cert_fingerprint = *fp;
+  if (auto st = store_.CreateAgent(agent); !st.ok()) return http::Response::FromError(st.error());
+  log::info("ingest: agent {} enrolled for tenant {}", agent.id, agent.tenant_id);
+  return JsonOk(json::object{{"agent_id", agent.id}, {"certificate", *cert}, {"ca_certificate", agent_ca_.cert_pem}});
+}
+
+http::Response IngestService::Cursors(const store::Agent& agent) {
+  auto cursors = store_.GetCursors(agent.tenant_id, agent.id);
+  if (!cursors.ok()) return http::Response::FromError(cursors.error());
+  return JsonOk(json::object{{"cursors", CursorsJson(*cursors)}});
+}
+
+http::Response IngestService::Batches(const http::Request& r, const store::Agent& agent) {
+  if (!accepting_) {
+    auto res = http::Response::FromError(Unavailable("server is shutting down; retry shortly"));
+    res.SetHeader("Retry-After", "5");
+    return res;
+  }
+  if (r.Header("content-type").rfind(wire::kNdjsonMediaType, 0) != 0)
+    return http::Response::FromError(
+        {Code::kUnsupportedMediaType, "send Content-Type: " + std::string(wire::kNdjsonMediaType)});
+  std::string batch_id = r.Header("idempotency-key");
+  if (!wire::IsUuid(batch_id))
+    return http::Response::FromError(InvalidArgument("Idempotency-Key must be the batch's UUID"));
+  std::string digest = r.Header("content-digest");
+  if (digest.empty()) return http::Response::FromError(InvalidArgument("Content-Digest header is required"));
+  if (auto st = wire::VerifyContentDigest(digest, r.body); !st.ok()) return http::Response::FromError(st.error());
+
+  std::string decoded;
+  std::string_view ndjson = r.body;
+  std::string encoding = r.Header("content-encoding");
+  if (encoding == "zstd") {
+    auto d = Decompress(r.body, limits_.max_decompressed_bytes);
+    if (!d.ok()) return http::Response::FromError(d.error());
+    decoded = std::move(*d);
+    ndjson = decoded;
+  } else if (!encoding.empty() && encoding != "identity") {
+    return http::Response::FromError({Code::kUnsupportedMediaType, "Content-Encoding must be zstd or absent"});
+  }
+
+  wire::ParseOutcome parsed = wire::ParseBatch(ndjson, {limits_.max_records_per_batch});
+  if (!parsed.batch) {
+    json::array errors;
+    for (const auto& e : parsed.errors) errors.push_back(json::object{{"line", e.line}, {"reason", e.reason}});
+    json::object body{{"error", "invalid_batch"}, {"detail", parsed.summary}, {"errors", std::move(errors)}};
+    log::warn("ingest: batch {} from agent {} refused: {}", batch_id, agent.id, parsed.summary);
+    return http::Response::Json(400, json::serialize(body));
+  }
+  auto key = keys_.DataKey(agent.tenant_id);
+  if (!key.ok()) return http::Response::FromError(key.error());
+
+  int64_t now = clock_.NowUnixSeconds();
+  store::BatchCommit commit;
+  commit.tenant_id = agent.tenant_id;
+  commit.agent_id = agent.id;
+  commit.batch_id = batch_id;
+  commit.digest = digest;
+  commit.received_at = now;
+  commit.calls.reserve(parsed.batch->calls.size());
+  for (const auto& call : parsed.batch->calls)
+    commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(*key, agent.tenant_id, call), now));
+  for (const auto& c : parsed.batch->cursors) commit.cursors.push_back({c.source, c.value});
+
+  auto result = store_.CommitBatch(commit);
+  if (!result.ok()) {
+    log::error("ingest: batch {} from agent {} not stored: {}", batch_id, agent.id, result.error().detail);
+    auto res = http::Response::FromError(result.error());
+    if (result.error().code == Code::kUnavailable) res.SetHeader("Retry-After", "2");
+    return res;
+  }
+  auto cursors = store_.GetCursors(agent.tenant_id, agent.id);
+  if (!cursors.ok()) return http::Response::FromError(cursors.error());
+  log::info("ingest: batch {} agent {}: {} new, {} already stored{}", batch_id, agent.id, result->inserted,
+            result->already_present, result->duplicate ? " (duplicate batch)" : "");
+  return JsonOk(json::object{{"batch_id", batch_id},
+                             {"duplicate", result->duplicate},
+                             {"accepted", result->inserted},
+                             {"already_present", result->already_present},
+                             {"cursors", CursorsJson(*cursors)}});
+}
+
+http::Response IngestService::Heartbeat(const http::Request& r, const store::Agent& agent) {
+  if (!IsJson(r)) return http::Response::FromError({Code::kUnsupportedMediaType, "send application/json"});
+  auto body = ParseJsonObject(r.body);
+  if (!body.ok()) return http::Response::FromError(body.error());
+  // Keep only the fields we know, so a heartbeat cannot smuggle arbitrary
+  // (possibly personal) data into the store.
+  json::object kept;
+  if (auto* v = body->if_contains("agent_version"); v && v->is_string()) kept["agent_version"] = *v;
+  if (auto* v = body->if_contains("uptime_s"); v && v->is_int64()) kept["uptime_s"] = *v;
+  json::array sources;
+  if (auto* v = body->if_contains("sources"); v && v->is_array()) {
+    for (const auto& s : v->as_array()) {
+      if (!s.is_object()) continue;
+      json::object src;
+      for (const char* k : {"name", "type", "status", "last_error"})
+        if (auto* f = s.as_object().if_contains(k); f && (f->is_string() || f->is_null())) src[k] = *f;
+      sources.push_back(std::move(src));
+    }
+  }
+  kept["sources"] = std::move(sources);
+  int64_t now = clock_.NowUnixSeconds();
+  if (auto st = store_.RecordHeartbeat(agent.tenant_id, agent.id, json::serialize(kept), now); !st.ok())
+    return http::Response::FromError(st.error());
+  return JsonOk(json::object{{"server_time", FormatUtc(now)}, {"settings_version", 1}});
+}
+
+Result<std::string> CreateEnrollToken(store::Store& store, const std::string& tenant_id, int64_t now,
+                                      int64_t valid_seconds) {
+  PARLEY_TRY(store.GetTenant(tenant_id));
+  std::string token = crypto::RandomToken();
+  PARLEY_TRY(store.CreateEnrollToken(crypto::Sha256Hex(token), tenant_id, now + valid_seconds));
+  return token;
+}
+
+}  // namespace parley::ingest

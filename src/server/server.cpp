@@ -1,0 +1,230 @@
+#include "server/server.h"
+
+#include <sys/stat.h>
+
+#include <boost/json.hpp>
+#include <iostream>
+
+#include "common/clock.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/server_config.h"
+#include "crypto/crypto.h"
+#include "crypto/pki.h"
+#include "crypto/tls_policy.h"
+#include "http/http.h"
+#include "ingest/ingest.h"
+#include "portal/accounts.h"
+#include "portal/portal.h"
+#include "privacy/pii.h"
+#include "store/store.h"
+
+#ifndef PARLEY_SOURCE_DIR
+#define PARLEY_SOURCE_DIR "."
+#endif
+
+namespace parley::server {
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitConfig = 2;
+constexpr int kCertDays = 825;
+constexpr int kCaDays = 3650;
+
+int ConfigFailure(const std::string& detail) {
+  std::cerr << "parley: bad configuration: " << detail << "\n";
+  return kExitConfig;
+}
+
+int Failure(const std::string& detail) {
+  std::cerr << "parley: " << detail << "\n";
+  return kExitFailure;
+}
+
+// Everything `serve` and the admin commands share: config, master key, store.
+struct Loaded {
+  ServerConfig config;
+  std::optional<crypto::MasterKey> master;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<privacy::KeyRing> keys;
+};
+
+// Returns 0 or an exit code.
+int Load(const std::filesystem::path& config_file, Loaded& out) {
+  auto config = ServerConfig::Load(config_file);
+  if (!config.ok()) return ConfigFailure(config.error().detail);
+  out.config = std::move(*config);
+  auto master = crypto::MasterKey::Load(out.config.master_key_file);
+  if (!master.ok()) return ConfigFailure("keys.master_key_file: " + master.error().detail);
+  out.master.emplace(std::move(*master));
+  auto store = store::OpenStore(out.config.store_url);
+  if (!store.ok()) return ConfigFailure("store.url: " + store.error().detail);
+  out.store = std::move(*store);
+  out.keys = std::make_unique<privacy::KeyRing>(*out.store, *out.master);
+  return 0;
+}
+
+Status WritePair(const std::filesystem::path& dir, const std::string& stem, const crypto::KeyAndCert& kc) {
+  PARLEY_TRY(WriteFileAtomic(dir / (stem + ".key"), kc.key_pem, 0600));
+  PARLEY_TRY(WriteFileAtomic(dir / (stem + ".crt"), kc.cert_pem, 0644));
+  return Ok();
+}
+
+Result<store::Tenant> FindTenant(store::Store& store, const std::string& name_or_id) {
+  auto byid = store.GetTenant(name_or_id);
+  if (byid.ok()) return byid;
+  auto byname = store.FindTenantByName(name_or_id);
+  if (byname.ok()) return byname;
+  return NotFound("no tenant named or with id \"" + name_or_id + "\" (see `parley tenant list`)");
+}
+
+}  // namespace
+
+int RunInit(const InitOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) return Failure("cannot create " + options.dir.string() + ": " + ec.message());
+  ::chmod(options.dir.c_str(), 0700);
+  fs::path dir = fs::absolute(options.dir);
+  if (fs::exists(dir / "parley.toml"))
+    return Failure(dir.string() + " is already initialized (parley.toml exists); nothing changed");
+
+  auto master = crypto::MasterKey::Generate(dir / "master.key");
+  if (!master.ok()) return Failure(master.error().detail);
+  auto portal = crypto::MakeSelfSignedServerCert("localhost", {"localhost", "127.0.0.1", "::1"}, kCertDays);
+  auto ca = crypto::MakeCa("Parley agent CA", kCaDays);
+  if (!portal.ok() || !ca.ok()) return Failure("cannot create certificates");
+  auto ingest = crypto::IssueServerCert(*ca, "parley-ingest", {"localhost", "127.0.0.1", "::1"}, kCertDays);
+  if (!ingest.ok()) return Failure("cannot create the ingest certificate: " + ingest.error().detail);
+  for (auto st : {WritePair(dir, "portal", *portal), WritePair(dir, "agent-ca", *ca), WritePair(dir, "ingest", *ingest)})
+    if (!st.ok()) return Failure(st.error().detail);
+
+  fs::path web_root = options.web_root.empty() ? fs::path(PARLEY_SOURCE_DIR) / "web" / "dist" : options.web_root;
+  std::vector<std::pair<std::string_view, std::string>> overrides = {
+      {"portal.web_root", "\"" + fs::absolute(web_root).lexically_normal().string() + "\""}};
+  if (auto st = WriteFileAtomic(dir / "parley.toml", RenderServerConfig(overrides), 0600); !st.ok())
+    return Failure(st.error().detail);
+  std::cout << "Initialized " << dir.string() << ": parley.toml, master.key, portal, ingest and agent CA certificates.\n";
+
+  if (options.demo) {
+    Loaded loaded;
+    if (int rc = Load(dir / "parley.toml", loaded)) return rc;
+    SystemClock& clock = SystemClock::Instance();
+    auto tenant = portal::CreateTenant(*loaded.store, *loaded.keys, "Demo Organisation", {"demo.example"},
+                                       clock.NowUnixSeconds());
+    if (!tenant.ok()) return Failure("cannot create the demo tenant: " + tenant.error().detail);
+    const char* env = std::getenv("PARLEY_DEMO_PASSWORD");
+    bool generated = !env || !*env;
+    std::string password = generated ? crypto::RandomToken().substr(0, 20) : std::string(env);
+    auto user = portal::CreateUser(*loaded.store, *loaded.keys, tenant->id, "admin@demo.example", password,
+                                   store::Role::kTenantAdmin, clock.NowUnixSeconds());
+    if (!user.ok()) return Failure("cannot create the demo admin: " + user.error().detail);
+    std::cout << "Demo tenant \"Demo Organisation\" (domain demo.example) created.\n"
+              << "Demo login: admin@demo.example\n";
+    if (generated)
+      std::cout << "Demo password (shown once, not stored): " << password << "\n";
+    else
+      std::cout << "Demo password: the value of PARLEY_DEMO_PASSWORD\n";
+  }
+  return 0;
+}
+
+int RunServe(const ServeOptions& options) {
+  Loaded loaded;
+  if (int rc = Load(options.config_file, loaded)) return rc;
+  const ServerConfig& c = loaded.config;
+  log::Init("parley", c.log_level);
+
+  auto ca_key = ReadFile(c.agent_ca_key);
+  if (!ca_key.ok()) return ConfigFailure("tls.agent_ca_key: " + ca_key.error().detail);
+  if (auto st = CheckPrivateFile(c.agent_ca_key); !st.ok()) return ConfigFailure("tls.agent_ca_key: " + st.error().detail);
+  auto ca_cert = ReadFile(c.agent_ca_cert);
+  if (!ca_cert.ok()) return ConfigFailure("tls.agent_ca_cert: " + ca_cert.error().detail);
+
+  auto portal_tls = crypto::MakeTlsContext(
+      {crypto::TlsRole::kServer, c.portal_cert, c.portal_key, "", crypto::PeerVerification::kNone});
+  if (!portal_tls.ok()) return ConfigFailure("tls.portal_cert/tls.portal_key: " + portal_tls.error().detail);
+  // Optional at the TLS layer so an agent without a certificate can enroll;
+  // a certificate that is presented must chain to the agent CA or the
+  // handshake fails. Every other ingest route requires one (IngestService).
+  auto ingest_tls = crypto::MakeTlsContext({crypto::TlsRole::kServer, c.ingest_cert, c.ingest_key, c.agent_ca_cert,
+                                            crypto::PeerVerification::kOptional});
+  if (!ingest_tls.ok()) return ConfigFailure("tls.ingest_cert/tls.ingest_key/tls.agent_ca_cert: " + ingest_tls.error().detail);
+
+  SystemClock& clock = SystemClock::Instance();
+  ingest::IngestService ingest(*loaded.store, *loaded.keys, crypto::KeyAndCert{*ca_key, *ca_cert}, clock,
+                               {.max_records_per_batch = c.max_records_per_batch});
+  portal::Portal portal(*loaded.store, *loaded.keys, clock,
+                        {.public_url = c.public_url,
+                         .web_root = c.web_root,
+                         .session_idle_seconds = c.session_idle_seconds,
+                         .session_absolute_seconds = c.session_absolute_seconds,
+                         .login_max_failures = c.login_max_failures});
+
+  auto server = http::Server::Create(c.threads);
+  auto [portal_host, portal_port] = *ParseListen(c.portal_listen, "server.portal_listen");
+  auto [ingest_host, ingest_port] = *ParseListen(c.ingest_listen, "server.ingest_listen");
+  http::ListenerOptions po;
+  po.name = "portal";
+  po.host = portal_host;
+  po.port = portal_port;
+  po.tls = std::move(*portal_tls);
+  po.body_limit = 1 << 20;
+  auto pport = server->AddListener(std::move(po), [&portal](const http::Request& r) { return portal.Handle(r); });
+  if (!pport.ok()) return ConfigFailure("server.portal_listen: " + pport.error().detail);
+  http::ListenerOptions io;
+  io.name = "ingest";
+  io.host = ingest_host;
+  io.port = ingest_port;
+  io.tls = std::move(*ingest_tls);
+  io.body_limit = c.max_body_bytes;
+  auto iport = server->AddListener(std::move(io), [&ingest](const http::Request& r) { return ingest.Handle(r); });
+  if (!iport.ok()) return ConfigFailure("server.ingest_listen: " + iport.error().detail);
+
+  server->Start();
+  log::info("parley: portal on https://{}:{}  ingest on https://{}:{}", portal_host, *pport, ingest_host, *iport);
+  if (!options.ports_file.empty()) {
+    boost::json::object ports{{"portal", *pport}, {"ingest", *iport}};
+    if (auto st = WriteFileAtomic(options.ports_file, boost::json::serialize(ports)); !st.ok())
+      log::error("parley: {}", st.error().detail);
+  }
+  int sig = http::Server::WaitForStopSignal();
+  log::info("parley: signal {} received; draining", sig);
+  ingest.StopAccepting();
+  server->Drain(std::chrono::seconds(10));
+  log::info("parley: stopped");
+  return 0;
+}
+
+int RunEnrollToken(const std::filesystem::path& config_file, const std::string& tenant_name) {
+  Loaded loaded;
+  if (int rc = Load(config_file, loaded)) return rc;
+  auto tenant = FindTenant(*loaded.store, tenant_name);
+  if (!tenant.ok()) return Failure(tenant.error().detail);
+  SystemClock& clock = SystemClock::Instance();
+  auto token = ingest::CreateEnrollToken(*loaded.store, tenant->id, clock.NowUnixSeconds(),
+                                         loaded.config.enroll_token_seconds);
+  if (!token.ok()) return Failure(token.error().detail);
+  std::cout << *token << "\n";
+  std::cerr << "One-time enrollment token for tenant \"" << tenant->name << "\", valid "
+            << loaded.config.enroll_token_seconds / 3600 << " h. Give it to `parley-agent enroll` via "
+            << "PARLEY_ENROLL_TOKEN or --token-file.\n";
+  return 0;
+}
+
+int RunTenantList(const std::filesystem::path& config_file) {
+  Loaded loaded;
+  if (int rc = Load(config_file, loaded)) return rc;
+  auto tenants = loaded.store->ListTenants();
+  if (!tenants.ok()) return Failure(tenants.error().detail);
+  for (const auto& t : *tenants) {
+    std::cout << t.id << "  " << t.name << "  ";
+    for (size_t i = 0; i < t.domains.size(); ++i) std::cout << (i ? "," : "") << t.domains[i];
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+}  // namespace parley::server

@@ -1,0 +1,681 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <utility>
+
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/statement.h"
+
+namespace parley::store::sqlite {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+// Upper bound of one page of ListCalls, so a client cannot ask the server to
+// materialize a whole tenant in memory.
+constexpr int64_t kMaxCallPage = 1000;
+
+// The same settings on both connections. synchronous=FULL: in WAL mode
+// NORMAL may lose the last commits on power loss, and an acknowledged batch
+// must never be lost (the agent keeps no copy).
+constexpr const char* kConnectionPragmas =
+    "PRAGMA synchronous=FULL;"
+    "PRAGMA foreign_keys=ON;";
+
+void CloseConnection(sqlite3* db) {
+  // sqlite3_close_v2 defers the close until every statement is finalized;
+  // all of ours are RAII so none should remain.
+  if (db != nullptr) sqlite3_close_v2(db);
+}
+
+struct ConnectionCloser {
+  void operator()(sqlite3* db) const { CloseConnection(db); }
+};
+using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
+
+Result<Connection> OpenConnection(const std::string& path, bool reader) {
+  sqlite3* raw = nullptr;
+  // NOMUTEX: each connection is used under its own std::mutex, so SQLite's
+  // internal per-connection mutex would only add cost.
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  Connection db(raw);
+  if (rc != SQLITE_OK) return ConfigError("store.url: cannot open the SQLite database file");
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+
+  // journal_mode reports the mode actually in force; a file system without
+  // shared memory support would silently keep the rollback journal.
+  PARLEY_ASSIGN_OR_RETURN(Statement wal, Statement::Prepare(db.get(), "PRAGMA journal_mode=WAL"));
+  PARLEY_ASSIGN_OR_RETURN(const bool row, wal.Step());
+  if (!row || wal.ColumnText(0) != "wal") return Internal("sqlite: cannot enable WAL journal mode");
+  PARLEY_TRY(wal.Step());
+  PARLEY_TRY(ExecStatic(db.get(), kConnectionPragmas));
+  if (reader) PARLEY_TRY(ExecStatic(db.get(), "PRAGMA query_only=ON"));
+  return db;
+}
+
+std::string RoleText(Role role) { return std::string(RoleName(role)); }
+
+Result<Role> RoleFromColumn(const Statement& stmt, int column) {
+  const std::optional<Role> role = ParseRole(stmt.ColumnText(column));
+  if (!role) return Internal("store: unknown role in database");
+  return *role;
+}
+
+std::string DomainsToJson(const std::vector<std::string>& domains) {
+  boost::json::array array;
+  for (const std::string& d : domains) array.emplace_back(d);
+  return boost::json::serialize(array);
+}
+
+Result<std::vector<std::string>> DomainsFromJson(const std::string& text) {
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array()) return Internal("store: tenants.domains is not a JSON array");
+  std::vector<std::string> domains;
+  for (const boost::json::value& item : value.get_array()) {
+    if (!item.is_string()) return Internal("store: tenants.domains holds a non-string");
+    domains.emplace_back(item.get_string());
+  }
+  return domains;
+}
+
+// Column lists and their readers are kept side by side so they cannot drift.
+constexpr const char* kTenantColumns = "id, name, domains, wrapped_data_key, created_at";
+Result<Tenant> ReadTenant(const Statement& s) {
+  Tenant t;
+  t.id = s.ColumnText(0);
+  t.name = s.ColumnText(1);
+  PARLEY_ASSIGN_OR_RETURN(t.domains, DomainsFromJson(s.ColumnText(2)));
+  t.wrapped_data_key = s.ColumnBlob(3);
+  t.created_at = s.ColumnInt64(4);
+  return t;
+}
+
+constexpr const char* kUserColumns = "tenant_id, id, email_index, email_sealed, password_hash, role, created_at";
+Result<User> ReadUser(const Statement& s) {
+  User u;
+  u.tenant_id = s.ColumnText(0);
+  u.id = s.ColumnText(1);
+  u.email_index = s.ColumnText(2);
+  u.email_sealed = s.ColumnBlob(3);
+  u.password_hash = s.ColumnText(4);
+  PARLEY_ASSIGN_OR_RETURN(u.role, RoleFromColumn(s, 5));
+  u.created_at = s.ColumnInt64(6);
+  return u;
+}
+
+constexpr const char* kSessionColumns =
+    "id_hash, tenant_id, user_id, role, csrf_token, created_at, last_seen_at, expires_at";
+Result<Session> ReadSession(const Statement& s) {
+  Session x;
+  x.id_hash = s.ColumnText(0);
+  x.tenant_id = s.ColumnText(1);
+  x.user_id = s.ColumnText(2);
+  PARLEY_ASSIGN_OR_RETURN(x.role, RoleFromColumn(s, 3));
+  x.csrf_token = s.ColumnText(4);
+  x.created_at = s.ColumnInt64(5);
+  x.last_seen_at = s.ColumnInt64(6);
+  x.expires_at = s.ColumnInt64(7);
+  return x;
+}
+
+constexpr const char* kAgentColumns =
+    "tenant_id, id, name, cert_fingerprint, created_at, last_heartbeat_at, heartbeat_json";
+Agent ReadAgent(const Statement& s) {
+  Agent a;
+  a.tenant_id = s.ColumnText(0);
+  a.id = s.ColumnText(1);
+  a.name = s.ColumnText(2);
+  a.cert_fingerprint = s.ColumnText(3);
+  a.created_at = s.ColumnInt64(4);
+  a.last_heartbeat_at = s.ColumnInt64(5);
+  a.heartbeat_json = s.ColumnText(6);
+  return a;
+}
+
+#define PARLEY_CALL_COLUMNS                                                                          \
+  "tenant_id, source, call_id, agent_id, start_at, end_at, duration_s, status, protocol, call_type, " \
+  "cause, bitrate_kbps, conference_id, orig_model, orig_version, orig_site, dest_model, "             \
+  "dest_version, dest_site, pii_sealed, ingested_at"
+
+StoredCall ReadCall(const Statement& s) {
+  StoredCall c;
+  c.tenant_id = s.ColumnText(0);
+  c.source = s.ColumnText(1);
+  c.call_id = s.ColumnText(2);
+  c.agent_id = s.ColumnText(3);
+  c.start_at = s.ColumnInt64(4);
+  c.end_at = s.ColumnInt64(5);
+  c.duration_s = s.ColumnInt64(6);
+  c.status = s.ColumnText(7);
+  c.protocol = s.ColumnText(8);
+  c.call_type = s.ColumnText(9);
+  c.cause = s.ColumnText(10);
+  c.bitrate_kbps = s.ColumnInt64(11);
+  c.conference_id = s.ColumnText(12);
+  c.orig_model = s.ColumnText(13);
+  c.orig_version = s.ColumnText(14);
+  c.orig_site = s.ColumnText(15);
+  c.dest_model = s.ColumnText(16);
+  c.dest_version = s.ColumnText(17);
+  c.dest_site = s.ColumnText(18);
+  c.pii_sealed = s.ColumnBlob(19);
+  c.ingested_at = s.ColumnInt64(20);
+  return c;
+}
+
+// Runs a query expected to return at most one row, mapping "no row" to
+// kNotFound with `what` ("tenant", "user", ...) and never the key itself.
+template <typename T, typename Reader>
+Result<T> QueryOne(Statement& stmt, const char* what, Reader read) {
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return NotFound(std::string(what) + " not found");
+  return read(stmt);
+}
+
+// Runs a write whose key must match one row; zero rows changed → kNotFound.
+Status RunOnExisting(Statement& stmt, const char* what) {
+  PARLEY_TRY(stmt.Run());
+  if (stmt.Changes() == 0) return NotFound(std::string(what) + " not found");
+  return Ok();
+}
+
+Result<int> MaxAppliedVersion(sqlite3* db) {
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return Internal("store: cannot read the schema version");
+  return static_cast<int>(stmt.ColumnInt64(0));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> SqliteStore::Open(const std::string& path, SqliteOptions options) {
+  // Two connections to ":memory:" would be two different databases.
+  if (path.empty() || path == ":memory:" || path.starts_with("file:")) {
+    return ConfigError("store.url: the SQLite store needs a file path");
+  }
+  // Create the file ourselves so it is private from the first byte: it holds
+  // wrapped keys and password hashes. SQLite gives -wal/-shm the same mode.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return ConfigError("store.url: cannot create or open the SQLite database file");
+  ::close(fd);
+
+  PARLEY_ASSIGN_OR_RETURN(Connection writer, OpenConnection(path, /*reader=*/false));
+  PARLEY_ASSIGN_OR_RETURN(Connection reader, OpenConnection(path, /*reader=*/true));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(writer.release(), reader.release(), std::move(options)));
+  PARLEY_TRY(store->Migrate());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+SqliteStore::SqliteStore(sqlite3* writer, sqlite3* reader, SqliteOptions options)
+    : writer_(writer), reader_(reader), options_(std::move(options)) {}
+
+SqliteStore::~SqliteStore() {
+  CloseConnection(reader_);
+  CloseConnection(writer_);
+}
+
+Status SqliteStore::Fault(std::string_view step) {
+  if (options_.fault_hook_for_test) return options_.fault_hook_for_test(step);
+  return Ok();
+}
+
+Status SqliteStore::Migrate() {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_TRY(ExecStatic(writer_,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version INTEGER NOT NULL PRIMARY KEY,"
+                        " applied_at INTEGER NOT NULL) STRICT"));
+  const std::span<const Migration> migrations = Migrations();
+  const int latest = LatestSchemaVersion();
+  // One transaction per migration. The applied version is re-read inside
+  // each transaction, so two processes opening a new file at once apply each
+  // migration exactly once (the second waits on BEGIN IMMEDIATE, then sees it).
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+    PARLEY_ASSIGN_OR_RETURN(const int current, MaxAppliedVersion(writer_));
+    if (current > latest) {
+      return FailedPrecondition("the database schema (version " + std::to_string(current) +
+                                ") is newer than this Parley (version " + std::to_string(latest) +
+                                "): upgrade Parley");
+    }
+    if (current == latest) return Ok();  // nothing written; the guard rolls back
+    const Migration& next = migrations[static_cast<size_t>(current)];  // versions are 1..latest, contiguous
+    const std::string sql(next.sql);
+    Status applied = ExecStatic(writer_, sql.c_str());
+    if (!applied.ok()) {
+      return Internal("migration " + std::string(next.name) + " failed: " + applied.error().detail);
+    }
+    PARLEY_TRY(Fault("migrate.after_sql"));
+    // applied_at comes from SQLite's clock: it is audit metadata only.
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement record,
+        Statement::Prepare(writer_,
+                           "INSERT INTO schema_migrations (version, applied_at)"
+                           " VALUES (?1, CAST(strftime('%s', 'now') AS INTEGER))"));
+    record.BindInt64(1, next.version);
+    PARLEY_TRY(record.Run());
+    PARLEY_TRY(tx.Commit());
+  }
+}
+
+int SqliteStore::SchemaVersion() {
+  std::lock_guard lock(reader_mu_);
+  Result<int> version = MaxAppliedVersion(reader_);
+  return version.ok() ? *version : -1;
+}
+
+Status SqliteStore::Ping() {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, "SELECT 1 FROM schema_migrations LIMIT 1"));
+  PARLEY_TRY(stmt.Step());
+  return Ok();
+}
+
+// ---- Tenants ----
+
+Status SqliteStore::CreateTenant(const Tenant& tenant) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "INSERT INTO tenants (id, name, domains, wrapped_data_key, created_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)"));
+  stmt.BindText(1, tenant.id)
+      .BindText(2, tenant.name)
+      .BindText(3, DomainsToJson(tenant.domains))
+      .BindBlob(4, tenant.wrapped_data_key)
+      .BindInt64(5, tenant.created_at);
+  return stmt.Run();
+}
+
+Result<Tenant> SqliteStore::GetTenant(const std::string& tenant_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kTenantColumns + " FROM tenants WHERE id = ?1"));
+  stmt.BindText(1, tenant_id);
+  return QueryOne<Tenant>(stmt, "tenant", ReadTenant);
+}
+
+Result<Tenant> SqliteStore::FindTenantByName(const std::string& name) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kTenantColumns + " FROM tenants WHERE name = ?1"));
+  stmt.BindText(1, name);
+  return QueryOne<Tenant>(stmt, "tenant", ReadTenant);
+}
+
+Result<std::vector<Tenant>> SqliteStore::ListTenants() {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kTenantColumns + " FROM tenants ORDER BY name, id"));
+  std::vector<Tenant> tenants;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    PARLEY_ASSIGN_OR_RETURN(Tenant tenant, ReadTenant(stmt));
+    tenants.push_back(std::move(tenant));
+  }
+  return tenants;
+}
+
+// ---- Users ----
+
+Status SqliteStore::CreateUser(const User& user) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "INSERT INTO users (tenant_id, id, email_index, email_sealed, password_hash, role, created_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  stmt.BindText(1, user.tenant_id)
+      .BindText(2, user.id)
+      .BindText(3, user.email_index)
+      .BindBlob(4, user.email_sealed)
+      .BindText(5, user.password_hash)
+      .BindText(6, RoleText(user.role))
+      .BindInt64(7, user.created_at);
+  return stmt.Run();
+}
+
+Result<User> SqliteStore::FindUserByEmailIndex(const std::string& email_index) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kUserColumns + " FROM users WHERE email_index = ?1"));
+  stmt.BindText(1, email_index);
+  return QueryOne<User>(stmt, "user", ReadUser);
+}
+
+Result<User> SqliteStore::GetUser(const std::string& tenant_id, const std::string& user_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kUserColumns +
+                                      " FROM users WHERE tenant_id = ?1 AND id = ?2"));
+  stmt.BindText(1, tenant_id).BindText(2, user_id);
+  return QueryOne<User>(stmt, "user", ReadUser);
+}
+
+Status SqliteStore::SetPassword(const std::string& tenant_id, const std::string& user_id, const std::string& hash) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_, "UPDATE users SET password_hash = ?1 WHERE tenant_id = ?2 AND id = ?3"));
+  stmt.BindText(1, hash).BindText(2, tenant_id).BindText(3, user_id);
+  return RunOnExisting(stmt, "user");
+}
+
+// ---- Sessions ----
+
+Status SqliteStore::CreateSession(const Session& session) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_, std::string("INSERT INTO sessions (") + kSessionColumns +
+                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+  stmt.BindText(1, session.id_hash)
+      .BindText(2, session.tenant_id)
+      .BindText(3, session.user_id)
+      .BindText(4, RoleText(session.role))
+      .BindText(5, session.csrf_token)
+      .BindInt64(6, session.created_at)
+      .BindInt64(7, session.last_seen_at)
+      .BindInt64(8, session.expires_at);
+  return stmt.Run();
+}
+
+Result<Session> SqliteStore::GetSession(const std::string& id_hash) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE id_hash = ?1"));
+  stmt.BindText(1, id_hash);
+  return QueryOne<Session>(stmt, "session", ReadSession);
+}
+
+Status SqliteStore::TouchSession(const std::string& id_hash, int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  // MAX(): a late, out-of-order touch never moves last_seen_at backwards.
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_, "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?1) WHERE id_hash = ?2"));
+  stmt.BindInt64(1, now).BindText(2, id_hash);
+  return RunOnExisting(stmt, "session");
+}
+
+Status SqliteStore::DeleteSession(const std::string& id_hash) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(writer_, "DELETE FROM sessions WHERE id_hash = ?1"));
+  stmt.BindText(1, id_hash);
+  return stmt.Run();  // idempotent: signing out twice is not an error
+}
+
+Status SqliteStore::DeleteExpiredSessions(int64_t now, int64_t idle_seconds) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_, "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at + ?2 <= ?1"));
+  stmt.BindInt64(1, now).BindInt64(2, idle_seconds);
+  return stmt.Run();
+}
+
+// ---- Agents and enrollment ----
+
+Status SqliteStore::CreateEnrollToken(const std::string& token_hash, const std::string& tenant_id,
+                                      int64_t expires_at) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_, "INSERT INTO enroll_tokens (token_hash, tenant_id, expires_at) VALUES (?1, ?2, ?3)"));
+  stmt.BindText(1, token_hash).BindText(2, tenant_id).BindInt64(3, expires_at);
+  return stmt.Run();
+}
+
+Result<std::string> SqliteStore::ConsumeEnrollToken(const std::string& token_hash, int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  // One statement marks the token used and returns its tenant, so the check
+  // and the use cannot be separated by another consumer — in this process
+  // (writer_mu_) or another one (SQLite's write lock).
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "UPDATE enroll_tokens SET used_at = ?1"
+                         " WHERE token_hash = ?2 AND used_at IS NULL AND expires_at > ?1"
+                         " RETURNING tenant_id"));
+  stmt.BindInt64(1, now).BindText(2, token_hash);
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  // One message for every failure: a caller must not learn whether a token
+  // exists, expired or was used.
+  if (!row) return Unauthenticated("enrollment token is invalid, expired or already used");
+  std::string tenant_id = stmt.ColumnText(0);
+  PARLEY_TRY(stmt.Run());  // finish the statement so the update completes
+  return tenant_id;
+}
+
+Status SqliteStore::CreateAgent(const Agent& agent) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_, std::string("INSERT INTO agents (") + kAgentColumns +
+                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  stmt.BindText(1, agent.tenant_id)
+      .BindText(2, agent.id)
+      .BindText(3, agent.name)
+      .BindText(4, agent.cert_fingerprint)
+      .BindInt64(5, agent.created_at)
+      .BindInt64(6, agent.last_heartbeat_at)
+      .BindText(7, agent.heartbeat_json);
+  return stmt.Run();
+}
+
+Result<Agent> SqliteStore::FindAgentByFingerprint(const std::string& cert_fingerprint) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_,
+                         std::string("SELECT ") + kAgentColumns + " FROM agents WHERE cert_fingerprint = ?1"));
+  stmt.BindText(1, cert_fingerprint);
+  return QueryOne<Agent>(stmt, "agent", [](const Statement& s) -> Result<Agent> { return ReadAgent(s); });
+}
+
+Result<std::vector<Agent>> SqliteStore::ListAgents(const std::string& tenant_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kAgentColumns +
+                                      " FROM agents WHERE tenant_id = ?1 ORDER BY name, id"));
+  stmt.BindText(1, tenant_id);
+  std::vector<Agent> agents;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    agents.push_back(ReadAgent(stmt));
+  }
+  return agents;
+}
+
+Status SqliteStore::RecordHeartbeat(const std::string& tenant_id, const std::string& agent_id,
+                                    const std::string& json, int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "UPDATE agents SET last_heartbeat_at = ?1, heartbeat_json = ?2"
+                         " WHERE tenant_id = ?3 AND id = ?4"));
+  stmt.BindInt64(1, now).BindText(2, json).BindText(3, tenant_id).BindText(4, agent_id);
+  return RunOnExisting(stmt, "agent");
+}
+
+// ---- Ingest ----
+
+Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
+  // A call that names another tenant or agent than its batch is a caller bug
+  // that would break tenant isolation; refuse it before touching the file.
+  for (const StoredCall& call : batch.calls) {
+    if ((!call.tenant_id.empty() && call.tenant_id != batch.tenant_id) ||
+        (!call.agent_id.empty() && call.agent_id != batch.agent_id)) {
+      return InvalidArgument("a call's tenant or agent differs from its batch's");
+    }
+  }
+
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+
+  // Inside the transaction, so two servers committing the same retried batch
+  // cannot both see it as new.
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement seen,
+      Statement::Prepare(writer_, "SELECT 1 FROM batches WHERE tenant_id = ?1 AND batch_id = ?2"));
+  seen.BindText(1, batch.tenant_id).BindText(2, batch.batch_id);
+  PARLEY_ASSIGN_OR_RETURN(const bool duplicate, seen.Step());
+  if (duplicate) return BatchCommitResult{.duplicate = true};  // the guard rolls back: nothing written
+
+  BatchCommitResult result;
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement insert_call,
+      Statement::Prepare(writer_, "INSERT INTO calls (" PARLEY_CALL_COLUMNS
+                                  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                                  " ?16, ?17, ?18, ?19, ?20, ?21)"
+                                  " ON CONFLICT (tenant_id, source, call_id) DO NOTHING"));
+  for (const StoredCall& c : batch.calls) {
+    insert_call.Reset();
+    insert_call.BindText(1, batch.tenant_id)
+        .BindText(2, c.source)
+        .BindText(3, c.call_id)
+        .BindText(4, batch.agent_id)
+        .BindInt64(5, c.start_at)
+        .BindInt64(6, c.end_at)
+        .BindInt64(7, c.duration_s)
+        .BindText(8, c.status)
+        .BindText(9, c.protocol)
+        .BindText(10, c.call_type)
+        .BindText(11, c.cause)
+        .BindInt64(12, c.bitrate_kbps)
+        .BindText(13, c.conference_id)
+        .BindText(14, c.orig_model)
+        .BindText(15, c.orig_version)
+        .BindText(16, c.orig_site)
+        .BindText(17, c.dest_model)
+        .BindText(18, c.dest_version)
+        .BindText(19, c.dest_site)
+        .BindBlob(20, c.pii_sealed)
+        .BindInt64(21, c.ingested_at != 0 ? c.ingested_at : batch.received_at);
+    PARLEY_TRY(insert_call.Run());
+    // DO NOTHING changes no row: the call came before, in another batch or
+    // earlier in this one.
+    if (insert_call.Changes() == 1) {
+      ++result.inserted;
+    } else {
+      ++result.already_present;
+    }
+  }
+  PARLEY_TRY(Fault("commit_batch.after_calls"));
+
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement upsert_cursor,
+      Statement::Prepare(writer_,
+                         "INSERT INTO sources (tenant_id, agent_id, name, cursor, updated_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)"
+                         " ON CONFLICT (tenant_id, agent_id, name)"
+                         " DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"));
+  for (const CursorValue& cursor : batch.cursors) {
+    upsert_cursor.Reset();
+    upsert_cursor.BindText(1, batch.tenant_id)
+        .BindText(2, batch.agent_id)
+        .BindText(3, cursor.source)
+        .BindText(4, cursor.value)
+        .BindInt64(5, batch.received_at);
+    PARLEY_TRY(upsert_cursor.Run());
+  }
+  PARLEY_TRY(Fault("commit_batch.after_cursors"));
+
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement insert_batch,
+      Statement::Prepare(writer_,
+                         "INSERT INTO batches (tenant_id, batch_id, agent_id, digest, received_at, records)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  insert_batch.BindText(1, batch.tenant_id)
+      .BindText(2, batch.batch_id)
+      .BindText(3, batch.agent_id)
+      .BindText(4, batch.digest)
+      .BindInt64(5, batch.received_at)
+      .BindInt64(6, static_cast<int64_t>(batch.calls.size()));
+  PARLEY_TRY(insert_batch.Run());
+
+  PARLEY_TRY(tx.Commit());
+  return result;
+}
+
+Result<std::vector<CursorValue>> SqliteStore::GetCursors(const std::string& tenant_id, const std::string& agent_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_,
+                         "SELECT name, cursor FROM sources WHERE tenant_id = ?1 AND agent_id = ?2 ORDER BY name"));
+  stmt.BindText(1, tenant_id).BindText(2, agent_id);
+  std::vector<CursorValue> cursors;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    cursors.push_back(CursorValue{stmt.ColumnText(0), stmt.ColumnText(1)});
+  }
+  return cursors;
+}
+
+// ---- Calls ----
+
+Result<std::vector<StoredCall>> SqliteStore::ListCalls(const std::string& tenant_id, const CallPageQuery& query) {
+  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
+  const int64_t limit = std::min(query.limit, kMaxCallPage);
+
+  // Keyset pagination: both forms walk calls_by_start from the tenant's
+  // newest row, so a deep page costs the same as the first (no OFFSET scan).
+  static constexpr const char* kFirstPage =
+      "SELECT " PARLEY_CALL_COLUMNS
+      " FROM calls WHERE tenant_id = ?1"
+      " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT ?2";
+  static constexpr const char* kNextPage =
+      "SELECT " PARLEY_CALL_COLUMNS
+      " FROM calls WHERE tenant_id = ?1 AND (start_at, source, call_id) < (?3, ?4, ?5)"
+      " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT ?2";
+
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, query.before ? kNextPage : kFirstPage));
+  stmt.BindText(1, tenant_id).BindInt64(2, limit);
+  if (query.before) {
+    const auto& [start_at, source, call_id] = *query.before;
+    stmt.BindInt64(3, start_at).BindText(4, source).BindText(5, call_id);
+  }
+  std::vector<StoredCall> calls;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    calls.push_back(ReadCall(stmt));
+  }
+  return calls;
+}
+
+Result<int64_t> SqliteStore::CountCalls(const std::string& tenant_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(reader_, "SELECT COUNT(*) FROM calls WHERE tenant_id = ?1"));
+  stmt.BindText(1, tenant_id);
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return Internal("store: COUNT returned no row");
+  return stmt.ColumnInt64(0);
+}
+
+}  // namespace parley::store::sqlite

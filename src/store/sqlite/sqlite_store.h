@@ -1,0 +1,98 @@
+// SqliteStore: the embedded SQLite backend of Store (store/store.h).
+// Schema and durability rules: docs/formats/storage.md.
+//
+// Connections: one writer and one reader, both in WAL mode with
+// synchronous=FULL (a commit that returned is on disk, even across power
+// loss), foreign_keys=ON and busy_timeout=5000 ms.
+//  * Every write runs on the writer connection under writer_mu_, so there is
+//    exactly one writer per process; multi-statement writes use BEGIN
+//    IMMEDIATE transactions. Another process on the same file waits up to the
+//    busy timeout, then gets kUnavailable.
+//  * Reads run on the reader connection under reader_mu_, concurrently with
+//    writes (WAL gives each read a consistent snapshot of committed data).
+//    The reader is query_only: it cannot write even by mistake.
+// Thread-safe: every method may be called from any thread.
+//
+// Nothing outside src/store/ includes this header; use OpenStore("sqlite:PATH").
+#pragma once
+
+#include <sqlite3.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "store/store.h"
+
+namespace parley::store::sqlite {
+
+struct SqliteOptions {
+  // Test hook (style §7): called at named steps inside write transactions;
+  // a non-OK Status makes the operation fail there and roll back, as a crash
+  // at that point would. Steps: "commit_batch.after_calls",
+  // "commit_batch.after_cursors", "migrate.after_sql". Empty in production.
+  std::function<Status(std::string_view step)> fault_hook_for_test;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating with mode 0600 if missing) the database at `path`,
+  // configures both connections and applies the missing migrations, each in
+  // its own transaction. Fails with kFailedPrecondition if the database was
+  // migrated by a newer Parley than this binary; kConfig if the file cannot
+  // be opened.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, SqliteOptions options = {});
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  int SchemaVersion() override;
+  Status Ping() override;
+
+  Status CreateTenant(const Tenant& tenant) override;
+  Result<Tenant> GetTenant(const std::string& tenant_id) override;
+  Result<Tenant> FindTenantByName(const std::string& name) override;
+  Result<std::vector<Tenant>> ListTenants() override;
+
+  Status CreateUser(const User& user) override;
+  Result<User> FindUserByEmailIndex(const std::string& email_index) override;
+  Result<User> GetUser(const std::string& tenant_id, const std::string& user_id) override;
+  Status SetPassword(const std::string& tenant_id, const std::string& user_id, const std::string& hash) override;
+
+  Status CreateSession(const Session& session) override;
+  Result<Session> GetSession(const std::string& id_hash) override;
+  Status TouchSession(const std::string& id_hash, int64_t now) override;
+  Status DeleteSession(const std::string& id_hash) override;
+  Status DeleteExpiredSessions(int64_t now, int64_t idle_seconds) override;
+
+  Status CreateEnrollToken(const std::string& token_hash, const std::string& tenant_id, int64_t expires_at) override;
+  Result<std::string> ConsumeEnrollToken(const std::string& token_hash, int64_t now) override;
+  Status CreateAgent(const Agent& agent) override;
+  Result<Agent> FindAgentByFingerprint(const std::string& cert_fingerprint) override;
+  Result<std::vector<Agent>> ListAgents(const std::string& tenant_id) override;
+  Status RecordHeartbeat(const std::string& tenant_id, const std::string& agent_id, const std::string& json,
+                         int64_t now) override;
+
+  Result<BatchCommitResult> CommitBatch(const BatchCommit& batch) override;
+  Result<std::vector<CursorValue>> GetCursors(const std::string& tenant_id, const std::string& agent_id) override;
+
+  Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) override;
+  Result<int64_t> CountCalls(const std::string& tenant_id) override;
+
+ private:
+  SqliteStore(sqlite3* writer, sqlite3* reader, SqliteOptions options);
+
+  Status Migrate();                      // REQUIRES: not yet shared with other threads
+  Status Fault(std::string_view step);   // runs the test hook, if any
+
+  std::mutex writer_mu_;
+  sqlite3* const writer_;                // GUARDED_BY(writer_mu_)
+  std::mutex reader_mu_;
+  sqlite3* const reader_;                // GUARDED_BY(reader_mu_)
+  const SqliteOptions options_;
+};
+
+}  // namespace parley::store::sqlite

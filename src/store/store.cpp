@@ -1,0 +1,48 @@
+#include "store/store.h"
+
+#include <array>
+#include <utility>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace parley::store {
+namespace {
+
+// The one table of role names: stored in the database, sent in the API.
+constexpr std::array<std::pair<Role, std::string_view>, 4> kRoleNames = {{
+    {Role::kPlatformAdmin, "platform_admin"},
+    {Role::kTenantAdmin, "tenant_admin"},
+    {Role::kAnalyst, "analyst"},
+    {Role::kViewer, "viewer"},
+}};
+
+constexpr std::string_view kSqliteScheme = "sqlite:";
+
+}  // namespace
+
+std::string_view RoleName(Role r) {
+  for (const auto& [role, name] : kRoleNames) {
+    if (role == r) return name;
+  }
+  return "viewer";  // unreachable: every enumerator is in the table
+}
+
+std::optional<Role> ParseRole(std::string_view s) {
+  for (const auto& [role, name] : kRoleNames) {
+    if (name == s) return role;
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+  if (url.starts_with(kSqliteScheme)) {
+    std::string path = url.substr(kSqliteScheme.size());
+    // Accept the URL spelling "sqlite:///abs/path.db" as well as "sqlite:/abs/path.db".
+    if (path.starts_with("//")) path.erase(0, 2);
+    if (path.empty()) return ConfigError("store.url: the sqlite: URL names no file");
+    return sqlite::SqliteStore::Open(path);
+  }
+  return ConfigError("store.url: unsupported scheme");
+}
+
+}  // namespace parley::store

@@ -1,0 +1,619 @@
+#include "wire/wire.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <exception>
+#include <initializer_list>
+#include <set>
+#include <utility>
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "common/time_format.h"
+
+// SHA-256 and base64 come straight from OpenSSL rather than parley_crypto so
+// the wire format (shared by agent and server) has no dependency on the
+// server's key-handling module.
+
+namespace parley::wire {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kMaxLineErrors = 20;
+constexpr size_t kMaxSourceLen = 64;
+constexpr size_t kMaxIdLen = 200;
+constexpr size_t kMaxTextLen = 1024;
+constexpr size_t kMaxCursorLen = 1024;
+// Deep enough for record -> party -> value; deeper input is refused early
+// instead of building large trees for a line that can never be valid.
+constexpr size_t kMaxJsonDepth = 4;
+// 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
+constexpr int64_t kMinTimestamp = 0;
+constexpr int64_t kMaxTimestamp = 253402300799;
+// Tolerance for duration_s vs end - start: the two come from different
+// device clocks/roundings.
+constexpr int64_t kDurationToleranceS = 1;
+
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+// U+10FFFF. Boost.JSON checks strings too, but checking the whole line first
+// gives the agent one clear reason instead of a generic syntax error.
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // > U+10FFFF
+    } else {
+      return false;
+    }
+    if (static_cast<size_t>(end - p) <= n) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (size_t i = 2; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+    }
+    p += n + 1;
+  }
+  return true;
+}
+
+// Error reasons are logged and returned to the agent, so anything echoed from
+// the input (type names, field names) is truncated and made printable ASCII.
+std::string Quote(std::string_view s) {
+  constexpr size_t kMaxEcho = 64;
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < kMaxEcho; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      out += '?';
+    }
+  }
+  if (s.size() > kMaxEcho) out += "...";
+  out += '"';
+  return out;
+}
+
+bool IsSourceName(std::string_view s) {
+  if (s.empty() || s.size() > kMaxSourceLen) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+// Boost.JSON keeps only one of several equal keys. A record like
+// {"id":"a","id":"b"} would then mean different things to different parsers,
+// so a second pass with a SAX handler refuses duplicate keys outright.
+class DuplicateKeyHandler {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(std::size_t, json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    keys_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, json::error_code&) {
+    keys_.pop_back();
+    return true;
+  }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
+    key_.append(s.data(), s.size());
+    if (!keys_.back().insert(key_).second) {
+      duplicate_ = std::move(key_);
+      key_.clear();
+      // Any error code stops the parser; the caller reads duplicate().
+      ec = json::make_error_code(json::error::syntax);
+      return false;
+    }
+    key_.clear();
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t, json::string_view, json::error_code&) { return true; }
+  bool on_uint64(uint64_t, json::string_view, json::error_code&) { return true; }
+  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_bool(bool, json::error_code&) { return true; }
+  bool on_null(json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+  const std::optional<std::string>& duplicate() const { return duplicate_; }
+
+ private:
+  std::vector<std::set<std::string, std::less<>>> keys_;
+  std::string key_;
+  std::optional<std::string> duplicate_;
+};
+
+std::optional<std::string> FindDuplicateKey(std::string_view line) {
+  json::parse_options opts;
+  opts.max_depth = kMaxJsonDepth;
+  json::basic_parser<DuplicateKeyHandler> parser(opts);
+  json::error_code ec;
+  parser.write_some(false, line.data(), line.size(), ec);
+  return parser.handler().duplicate();
+}
+
+// Reads typed fields out of one JSON object, remembering the first problem.
+// Field names in errors are full paths ("orig.name") so the agent can find them.
+class FieldReader {
+ public:
+  FieldReader(const json::object& obj, std::string prefix) : obj_(obj), prefix_(std::move(prefix)) {}
+
+  bool ok() const { return error_.empty(); }
+  std::string TakeError() { return std::move(error_); }
+
+  // Refuses keys outside `allowed` (strict schema: a typo must not be
+  // silently dropped).
+  void CheckKnownFields(std::initializer_list<std::string_view> allowed) {
+    if (!ok()) return;
+    for (const auto& kv : obj_) {
+      std::string_view key(kv.key().data(), kv.key().size());
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        Fail("unknown field " + Quote(prefix_ + std::string(key)));
+        return;
+      }
+    }
+  }
+
+  // Returns nullptr when absent (after recording an error if required).
+  const json::value* Find(std::string_view key, bool required) {
+    if (!ok()) return nullptr;
+    const json::value* v = obj_.if_contains(json::string_view(key.data(), key.size()));
+    if (v == nullptr && required) Fail("missing required field " + Name(key));
+    return v;
+  }
+
+  void String(std::string_view key, bool required, size_t min_len, size_t max_len, std::string& out) {
+    const json::value* v = Find(key, required);
+    if (v == nullptr) return;
+    if (!v->is_string()) {
+      Fail("field " + Name(key) + " must be a string");
+      return;
+    }
+    const json::string& s = v->get_string();
+    if (s.size() < min_len || s.size() > max_len) {
+      Fail("field " + Name(key) + " must be " + std::to_string(min_len) + ".." + std::to_string(max_len) +
+           " bytes long");
+      return;
+    }
+    // PostgreSQL text cannot hold NUL, and nothing legitimate contains it.
+    if (std::memchr(s.data(), '\0', s.size()) != nullptr) {
+      Fail("field " + Name(key) + " must not contain NUL");
+      return;
+    }
+    out.assign(s.data(), s.size());
+  }
+
+  void Integer(std::string_view key, bool required, int64_t min_value, int64_t& out) {
+    const json::value* v = Find(key, required);
+    if (v == nullptr) return;
+    int64_t n;
+    if (v->is_int64()) {
+      n = v->get_int64();
+    } else if (v->is_uint64()) {
+      // Only produced by Boost.JSON for values above INT64_MAX.
+      Fail("field " + Name(key) + " is out of range");
+      return;
+    } else {
+      // Doubles (1.0, 1e3) are refused too: the schema says integer.
+      Fail("field " + Name(key) + " must be an integer");
+      return;
+    }
+    if (n < min_value) {
+      Fail("field " + Name(key) + " must be >= " + std::to_string(min_value));
+      return;
+    }
+    out = n;
+  }
+
+  void Timestamp(std::string_view key, int64_t& out) {
+    std::string text;
+    String(key, true, 1, 64, text);
+    if (!ok()) return;
+    std::optional<int64_t> t = ParseRfc3339(text);
+    // Offsets can push a four-digit year outside 0000..9999 UTC; such
+    // instants (and anything before 1970) cannot be real call times and
+    // would not survive FormatUtc -> ParseRfc3339 on the way back out.
+    if (!t || *t < kMinTimestamp || *t > kMaxTimestamp) {
+      Fail("field " + Name(key) + " must be an RFC 3339 timestamp");
+      return;
+    }
+    out = *t;
+  }
+
+  // Returns the nested object, or nullptr (error recorded if present but not
+  // an object, or absent and required).
+  const json::object* Object(std::string_view key, bool required) {
+    const json::value* v = Find(key, required);
+    if (v == nullptr) return nullptr;
+    if (!v->is_object()) {
+      Fail("field " + Name(key) + " must be an object");
+      return nullptr;
+    }
+    return &v->get_object();
+  }
+
+  void Fail(std::string reason) {
+    if (ok()) error_ = std::move(reason);
+  }
+
+  std::string Name(std::string_view key) const { return Quote(prefix_ + std::string(key)); }
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  const json::object& obj_;
+  std::string prefix_;
+  std::string error_;
+};
+
+void ReadParty(FieldReader& parent, std::string_view key, Party& out) {
+  const json::object* obj = parent.Object(key, true);
+  if (obj == nullptr) return;
+  FieldReader r(*obj, parent.prefix() + std::string(key) + ".");
+  r.CheckKnownFields({"name", "number", "uri", "ip", "model", "version", "site"});
+  r.String("name", false, 0, kMaxTextLen, out.name);
+  r.String("number", false, 0, kMaxTextLen, out.number);
+  r.String("uri", false, 0, kMaxTextLen, out.uri);
+  r.String("ip", false, 0, kMaxTextLen, out.ip);
+  r.String("model", false, 0, kMaxTextLen, out.model);
+  r.String("version", false, 0, kMaxTextLen, out.version);
+  r.String("site", false, 0, kMaxTextLen, out.site);
+  if (!r.ok()) parent.Fail(r.TakeError());
+}
+
+void ReadSource(FieldReader& r, std::string& out) {
+  r.String("source", true, 1, kMaxSourceLen, out);
+  if (r.ok() && !IsSourceName(out)) {
+    r.Fail("field \"source\" must be 1..64 characters of [A-Za-z0-9._-]");
+  }
+}
+
+// Returns an empty string when the record is valid.
+std::string ReadCall(const json::object& obj, CallRecord& call) {
+  FieldReader r(obj, "");
+  r.CheckKnownFields({"type", "source", "id", "start", "end", "duration_s", "status", "protocol", "call_type",
+                      "cause", "bitrate_kbps", "conference_id", "orig", "dest"});
+  ReadSource(r, call.source);
+  r.String("id", true, 1, kMaxIdLen, call.id);
+  r.Timestamp("start", call.start);
+  r.Timestamp("end", call.end);
+  r.Integer("duration_s", true, 0, call.duration_s);
+  std::string status;
+  r.String("status", true, 0, kMaxTextLen, status);
+  if (r.ok()) {
+    if (status == "completed") {
+      call.status = CallStatus::kCompleted;
+    } else if (status == "failed") {
+      call.status = CallStatus::kFailed;
+    } else {
+      r.Fail("field \"status\" must be \"completed\" or \"failed\"");
+    }
+  }
+  r.String("protocol", true, 0, kMaxTextLen, call.protocol);
+  r.String("call_type", true, 0, kMaxTextLen, call.call_type);
+  r.String("cause", false, 0, kMaxTextLen, call.cause);
+  r.Integer("bitrate_kbps", false, 0, call.bitrate_kbps);
+  r.String("conference_id", false, 0, kMaxTextLen, call.conference_id);
+  ReadParty(r, "orig", call.orig);
+  ReadParty(r, "dest", call.dest);
+  if (r.ok() && call.end < call.start) r.Fail("\"end\" is before \"start\"");
+  // end - start is bounded by ParseRfc3339's four-digit years: no overflow.
+  if (r.ok() && call.duration_s > call.end - call.start + kDurationToleranceS) {
+    r.Fail("\"duration_s\" is longer than \"end\" - \"start\"");
+  }
+  return r.TakeError();
+}
+
+std::string ReadCursor(const json::object& obj, CursorUpdate& cursor) {
+  FieldReader r(obj, "");
+  r.CheckKnownFields({"type", "source", "value"});
+  ReadSource(r, cursor.source);
+  r.String("value", true, 0, kMaxCursorLen, cursor.value);
+  return r.TakeError();
+}
+
+class BatchParser {
+ public:
+  explicit BatchParser(const BatchLimits& limits) : limits_(limits) {}
+
+  ParseOutcome Run(std::string_view body) {
+    int64_t line_no = 0;
+    size_t pos = 0;
+    while (pos < body.size() && errors_.size() < kMaxLineErrors && !stop_) {
+      size_t nl = body.find('\n', pos);
+      std::string_view line = body.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+      pos = nl == std::string_view::npos ? body.size() : nl + 1;
+      ++line_no;
+      // CRLF is tolerated: some HTTP tooling rewrites line endings.
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.empty()) continue;
+      std::string reason = ParseLine(line);
+      if (!reason.empty()) errors_.push_back({line_no, std::move(reason)});
+    }
+    ParseOutcome out;
+    if (errors_.empty() && batch_.calls.empty() && batch_.cursors.empty()) {
+      // Not attributable to a line: line 0 and a summary without a prefix.
+      errors_.push_back({0, "empty batch"});
+    }
+    if (errors_.empty()) {
+      out.batch = std::move(batch_);
+      return out;
+    }
+    const LineError& first = errors_.front();
+    out.summary = first.line > 0 ? "line " + std::to_string(first.line) + ": " + first.reason : first.reason;
+    out.errors = std::move(errors_);
+    return out;
+  }
+
+ private:
+  std::string ParseLine(std::string_view line) {
+    if (!IsValidUtf8(line)) return "invalid UTF-8";
+    json::parse_options opts;
+    opts.max_depth = kMaxJsonDepth;
+    json::error_code ec;
+    json::value v = json::parse(json::string_view(line.data(), line.size()), ec, json::storage_ptr(), opts);
+    if (ec) {
+      if (ec == json::error::too_deep) return "malformed JSON: nested too deeply";
+      return "malformed JSON: " + ec.message();
+    }
+    if (!v.is_object()) return "record must be a JSON object";
+    if (std::optional<std::string> dup = FindDuplicateKey(line)) return "duplicate field " + Quote(*dup);
+    const json::object& obj = v.get_object();
+    const json::value* type = obj.if_contains("type");
+    if (type == nullptr) return "missing required field \"type\"";
+    if (!type->is_string()) return "field \"type\" must be a string";
+    std::string_view type_name(type->get_string().data(), type->get_string().size());
+    if (type_name == "call") {
+      if (static_cast<int64_t>(batch_.calls.size()) >= limits_.max_records) {
+        // Stop here: the rest of an oversized batch is not worth parsing.
+        stop_ = true;
+        return "too many records: more than " + std::to_string(limits_.max_records) + " call records";
+      }
+      CallRecord call;
+      std::string reason = ReadCall(obj, call);
+      if (reason.empty()) batch_.calls.push_back(std::move(call));
+      return reason;
+    }
+    if (type_name == "cursor") {
+      CursorUpdate cursor;
+      std::string reason = ReadCursor(obj, cursor);
+      if (!reason.empty()) return reason;
+      // Two cursors for one source would leave the stored high-water mark up
+      // to record order; refuse rather than guess.
+      if (!cursor_sources_.insert(cursor.source).second) {
+        return "second cursor record for source " + Quote(cursor.source);
+      }
+      batch_.cursors.push_back(std::move(cursor));
+      return {};
+    }
+    return "unknown record type " + Quote(type_name);
+  }
+
+  const BatchLimits& limits_;
+  Batch batch_;
+  std::vector<LineError> errors_;
+  std::set<std::string, std::less<>> cursor_sources_;
+  bool stop_ = false;
+};
+
+std::array<unsigned char, 32> Sha256(std::string_view data) {
+  std::array<unsigned char, 32> md{};
+  unsigned int len = 0;
+  // EVP_Digest only fails on allocation failure; the zeroed digest then
+  // simply never matches.
+  EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
+  return md;
+}
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Decodes strict padded base64 (RFC 4648 alphabet). EVP_DecodeBlock alone
+// silently skips whitespace and counts padding as output bytes, so the input
+// is checked first and the padding subtracted.
+std::optional<std::string> DecodeBase64(std::string_view b64) {
+  if (b64.empty() || b64.size() % 4 != 0) return std::nullopt;
+  size_t pad = 0;
+  if (b64.back() == '=') ++pad;
+  if (b64.size() >= 2 && b64[b64.size() - 2] == '=') ++pad;
+  for (size_t i = 0; i < b64.size() - pad; ++i) {
+    char c = b64[i];
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (!ok) return std::nullopt;
+  }
+  std::string out(b64.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+  if (n < 0 || static_cast<size_t>(n) < pad) return std::nullopt;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+}  // namespace
+
+std::string_view CallStatusName(CallStatus s) {
+  switch (s) {
+    case CallStatus::kCompleted:
+      return "completed";
+    case CallStatus::kFailed:
+      return "failed";
+  }
+  return "completed";
+}
+
+ParseOutcome ParseBatch(std::string_view ndjson, const BatchLimits& limits) {
+  try {
+    BatchParser parser(limits);
+    return parser.Run(ndjson);
+  } catch (const std::exception&) {
+    // Only allocation failure can get here; keep it inside the module.
+    ParseOutcome out;
+    out.errors.push_back({0, "internal error while parsing the batch"});
+    out.summary = out.errors.front().reason;
+    return out;
+  }
+}
+
+std::string SerializeCall(const CallRecord& call) {
+  json::object o;
+  o["type"] = "call";
+  o["source"] = call.source;
+  o["id"] = call.id;
+  o["start"] = FormatUtc(call.start);
+  o["end"] = FormatUtc(call.end);
+  o["duration_s"] = call.duration_s;
+  o["status"] = CallStatusName(call.status);
+  o["protocol"] = call.protocol;
+  o["call_type"] = call.call_type;
+  if (!call.cause.empty()) o["cause"] = call.cause;
+  if (call.bitrate_kbps != 0) o["bitrate_kbps"] = call.bitrate_kbps;
+  if (!call.conference_id.empty()) o["conference_id"] = call.conference_id;
+  auto party = [](const Party& p) {
+    json::object po;
+    auto put = [&po](std::string_view key, const std::string& value) {
+      if (!value.empty()) po[key] = value;
+    };
+    put("name", p.name);
+    put("number", p.number);
+    put("uri", p.uri);
+    put("ip", p.ip);
+    put("model", p.model);
+    put("version", p.version);
+    put("site", p.site);
+    return po;
+  };
+  o["orig"] = party(call.orig);
+  o["dest"] = party(call.dest);
+  // serialize() escapes every control character inside strings, so the
+  // output is always exactly one line.
+  return json::serialize(o);
+}
+
+std::string SerializeCursor(const CursorUpdate& cursor) {
+  json::object o;
+  o["type"] = "cursor";
+  o["source"] = cursor.source;
+  o["value"] = cursor.value;
+  return json::serialize(o);
+}
+
+std::string ContentDigest(std::string_view body) {
+  std::array<unsigned char, 32> md = Sha256(body);
+  // 32 bytes -> 44 base64 characters plus the NUL EVP_EncodeBlock writes.
+  std::array<char, 45> b64{};
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), md.data(), static_cast<int>(md.size()));
+  return "sha-256=:" + std::string(b64.data(), static_cast<size_t>(n)) + ":";
+}
+
+Status VerifyContentDigest(std::string_view header_value, std::string_view body) {
+  bool found = false;
+  bool malformed = false;
+  bool mismatch = false;
+  std::array<unsigned char, 32> expected{};
+  bool computed = false;
+  size_t pos = 0;
+  while (pos <= header_value.size()) {
+    size_t comma = header_value.find(',', pos);
+    std::string_view member =
+        TrimOws(header_value.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    pos = comma == std::string_view::npos ? header_value.size() + 1 : comma + 1;
+    size_t eq = member.find('=');
+    if (eq == std::string_view::npos) continue;  // loose: ignore what we cannot read
+    if (!EqualsIgnoreCase(TrimOws(member.substr(0, eq)), "sha-256")) continue;
+    found = true;
+    std::string_view value = TrimOws(member.substr(eq + 1));
+    // Structured-field parameters (";foo=bar") after the byte sequence are ignored.
+    size_t close = value.size() >= 2 && value.front() == ':' ? value.find(':', 1) : std::string_view::npos;
+    if (close == std::string_view::npos) {
+      malformed = true;
+      continue;
+    }
+    std::optional<std::string> digest = DecodeBase64(value.substr(1, close - 1));
+    if (!digest || digest->size() != expected.size()) {
+      malformed = true;
+      continue;
+    }
+    if (!computed) {
+      expected = Sha256(body);
+      computed = true;
+    }
+    // Every sha-256 member must match: a header carrying a right and a wrong
+    // value is not trusted.
+    if (CRYPTO_memcmp(digest->data(), expected.data(), expected.size()) != 0) mismatch = true;
+  }
+  if (!found) return InvalidArgument("Content-Digest has no sha-256 member");
+  if (malformed) return InvalidArgument("Content-Digest sha-256 member is malformed");
+  if (mismatch) return InvalidArgument("Content-Digest does not match the body");
+  return Ok();
+}
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace parley::wire

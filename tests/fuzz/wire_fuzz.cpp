@@ -1,0 +1,35 @@
+// libFuzzer target for the ingest parsers: the request body and the
+// Content-Digest header are the first bytes an agent (or anyone holding a
+// client certificate) controls, so neither may crash, hang or leak.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "wire/wire.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  // A small record limit makes the "too many records" path reachable.
+  parley::wire::BatchLimits limits;
+  limits.max_records = 8;
+  parley::wire::ParseOutcome outcome = parley::wire::ParseBatch(input, limits);
+  // Invariant from wire.h: errors are non-empty exactly when there is no batch.
+  if (outcome.batch.has_value() == !outcome.errors.empty()) __builtin_trap();
+  if (outcome.errors.size() > 20) __builtin_trap();
+  // Whatever parsed must serialize back to lines the parser accepts.
+  if (outcome.batch) {
+    for (const auto& call : outcome.batch->calls) {
+      std::string line = parley::wire::SerializeCall(call);
+      if (!parley::wire::ParseBatch(line, limits).batch) __builtin_trap();
+    }
+  }
+
+  // The same bytes as a header value, and split header/body at the first newline.
+  (void)parley::wire::VerifyContentDigest(input, input);
+  size_t nl = input.find('\n');
+  if (nl != std::string_view::npos) {
+    (void)parley::wire::VerifyContentDigest(input.substr(0, nl), input.substr(nl + 1));
+  }
+  (void)parley::wire::IsUuid(input);
+  return 0;
+}

@@ -1,0 +1,145 @@
+// FaultInjectingStore: a Store that forwards to a real one and fails one named
+// call on demand — before it reaches the store (the write never happened) or
+// after it returned (the write committed but its answer was lost, as when the
+// server dies between COMMIT and the HTTP response). Style §7, modelled on
+// leveldb's FaultInjectionTestEnv.
+//
+// Faults *inside* a backend transaction (after the calls, before the cursor)
+// need the backend's own hook: sqlite::SqliteOptions::fault_hook_for_test.
+//
+// Thread-safe as the wrapped store is; the fault table has its own mutex.
+// Owns the wrapped store.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "store/store.h"
+
+namespace parley::testing {
+
+class FaultInjectingStore final : public store::Store {
+ public:
+  enum class When { kBefore, kAfter };
+
+  explicit FaultInjectingStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
+
+  // The next call of `method` (e.g. "CommitBatch") fails with `error`, once.
+  void FailNext(const std::string& method, Error error, When when = When::kBefore) {
+    std::lock_guard lock(mu_);
+    faults_[method] = Fault{std::move(error), when};
+  }
+
+  store::Store& inner() { return *inner_; }
+
+  int SchemaVersion() override { return inner_->SchemaVersion(); }
+  Status Ping() override { return Call("Ping", [&] { return inner_->Ping(); }); }
+
+  Status CreateTenant(const store::Tenant& t) override {
+    return Call("CreateTenant", [&] { return inner_->CreateTenant(t); });
+  }
+  Result<store::Tenant> GetTenant(const std::string& id) override {
+    return Call("GetTenant", [&] { return inner_->GetTenant(id); });
+  }
+  Result<store::Tenant> FindTenantByName(const std::string& name) override {
+    return Call("FindTenantByName", [&] { return inner_->FindTenantByName(name); });
+  }
+  Result<std::vector<store::Tenant>> ListTenants() override {
+    return Call("ListTenants", [&] { return inner_->ListTenants(); });
+  }
+
+  Status CreateUser(const store::User& u) override { return Call("CreateUser", [&] { return inner_->CreateUser(u); }); }
+  Result<store::User> FindUserByEmailIndex(const std::string& index) override {
+    return Call("FindUserByEmailIndex", [&] { return inner_->FindUserByEmailIndex(index); });
+  }
+  Result<store::User> GetUser(const std::string& tenant_id, const std::string& user_id) override {
+    return Call("GetUser", [&] { return inner_->GetUser(tenant_id, user_id); });
+  }
+  Status SetPassword(const std::string& tenant_id, const std::string& user_id, const std::string& hash) override {
+    return Call("SetPassword", [&] { return inner_->SetPassword(tenant_id, user_id, hash); });
+  }
+
+  Status CreateSession(const store::Session& s) override {
+    return Call("CreateSession", [&] { return inner_->CreateSession(s); });
+  }
+  Result<store::Session> GetSession(const std::string& id_hash) override {
+    return Call("GetSession", [&] { return inner_->GetSession(id_hash); });
+  }
+  Status TouchSession(const std::string& id_hash, int64_t now) override {
+    return Call("TouchSession", [&] { return inner_->TouchSession(id_hash, now); });
+  }
+  Status DeleteSession(const std::string& id_hash) override {
+    return Call("DeleteSession", [&] { return inner_->DeleteSession(id_hash); });
+  }
+  Status DeleteExpiredSessions(int64_t now, int64_t idle_seconds) override {
+    return Call("DeleteExpiredSessions", [&] { return inner_->DeleteExpiredSessions(now, idle_seconds); });
+  }
+
+  Status CreateEnrollToken(const std::string& token_hash, const std::string& tenant_id, int64_t expires_at) override {
+    return Call("CreateEnrollToken", [&] { return inner_->CreateEnrollToken(token_hash, tenant_id, expires_at); });
+  }
+  Result<std::string> ConsumeEnrollToken(const std::string& token_hash, int64_t now) override {
+    return Call("ConsumeEnrollToken", [&] { return inner_->ConsumeEnrollToken(token_hash, now); });
+  }
+  Status CreateAgent(const store::Agent& a) override { return Call("CreateAgent", [&] { return inner_->CreateAgent(a); }); }
+  Result<store::Agent> FindAgentByFingerprint(const std::string& fp) override {
+    return Call("FindAgentByFingerprint", [&] { return inner_->FindAgentByFingerprint(fp); });
+  }
+  Result<std::vector<store::Agent>> ListAgents(const std::string& tenant_id) override {
+    return Call("ListAgents", [&] { return inner_->ListAgents(tenant_id); });
+  }
+  Status RecordHeartbeat(const std::string& tenant_id, const std::string& agent_id, const std::string& json,
+                         int64_t now) override {
+    return Call("RecordHeartbeat", [&] { return inner_->RecordHeartbeat(tenant_id, agent_id, json, now); });
+  }
+
+  Result<store::BatchCommitResult> CommitBatch(const store::BatchCommit& batch) override {
+    return Call("CommitBatch", [&] { return inner_->CommitBatch(batch); });
+  }
+  Result<std::vector<store::CursorValue>> GetCursors(const std::string& tenant_id,
+                                                     const std::string& agent_id) override {
+    return Call("GetCursors", [&] { return inner_->GetCursors(tenant_id, agent_id); });
+  }
+
+  Result<std::vector<store::StoredCall>> ListCalls(const std::string& tenant_id,
+                                                   const store::CallPageQuery& query) override {
+    return Call("ListCalls", [&] { return inner_->ListCalls(tenant_id, query); });
+  }
+  Result<int64_t> CountCalls(const std::string& tenant_id) override {
+    return Call("CountCalls", [&] { return inner_->CountCalls(tenant_id); });
+  }
+
+ private:
+  struct Fault {
+    Error error;
+    When when;
+  };
+
+  std::optional<Fault> TakeFault(const std::string& method) {
+    std::lock_guard lock(mu_);
+    auto it = faults_.find(method);
+    if (it == faults_.end()) return std::nullopt;
+    Fault fault = std::move(it->second);
+    faults_.erase(it);
+    return fault;
+  }
+
+  template <typename F>
+  auto Call(const std::string& method, F&& forward) -> decltype(forward()) {
+    std::optional<Fault> fault = TakeFault(method);
+    if (fault && fault->when == When::kBefore) return fault->error;
+    auto result = forward();
+    if (fault) return fault->error;  // the call took effect; its answer is lost
+    return result;
+  }
+
+  std::unique_ptr<store::Store> inner_;
+  std::mutex mu_;
+  std::map<std::string, Fault> faults_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace parley::testing

@@ -1,0 +1,667 @@
+// Tests of the Store contract against the SQLite backend: migrations, the
+// repositories, batch atomicity and idempotency, tenant isolation and keyset
+// pagination. Each test works in its own temporary directory.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/store.h"
+#include "support/fault_injecting_store.h"
+
+namespace parley::store {
+namespace {
+
+using sqlite::SqliteOptions;
+using sqlite::SqliteStore;
+
+constexpr int64_t kNow = 1'700'000'000;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (std::filesystem::temp_directory_path() / "parley-store-XXXXXX").string();
+    char* made = ::mkdtemp(templ.data());
+    EXPECT_NE(made, nullptr);
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A raw connection for checks the Store interface deliberately does not offer.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) { EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK); }
+  ~RawDb() { sqlite3_close(db_); }
+  std::string Text(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);
+    std::string out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      if (!out.empty()) out += "\n";
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, sqlite3_column_count(stmt) - 1));
+      out += text != nullptr ? text : "";
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+  void Exec(const std::string& sql) {
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::unique_ptr<Store> OpenOrDie(const std::string& path, SqliteOptions options = {}) {
+  auto store = SqliteStore::Open(path, std::move(options));
+  EXPECT_TRUE(store.ok()) << store.error().detail;
+  return std::move(store).value();
+}
+
+Tenant MakeTenant(const std::string& id, const std::string& name) {
+  return Tenant{.id = id,
+                .name = name,
+                .domains = {name + ".example", "mail." + name + ".example"},
+                .wrapped_data_key = std::string("\x00\x01wrapped\xff", 10),
+                .created_at = kNow};
+}
+
+Agent MakeAgent(const std::string& tenant_id, const std::string& id) {
+  return Agent{.id = id,
+               .tenant_id = tenant_id,
+               .name = "host-" + id,
+               .cert_fingerprint = "fp-" + tenant_id + "-" + id,
+               .created_at = kNow,
+               .last_heartbeat_at = 0,
+               .heartbeat_json = ""};
+}
+
+User MakeUser(const std::string& tenant_id, const std::string& id, const std::string& email_index, Role role) {
+  User u;
+  u.id = id;
+  u.tenant_id = tenant_id;
+  u.email_index = email_index;
+  u.email_sealed = "sealed-" + email_index;
+  u.role = role;
+  u.created_at = kNow;
+  return u;
+}
+
+CallPageQuery Page(int64_t limit, std::optional<std::tuple<int64_t, std::string, std::string>> before = {}) {
+  CallPageQuery q;
+  q.limit = limit;
+  q.before = std::move(before);
+  return q;
+}
+
+StoredCall MakeCall(const std::string& source, const std::string& call_id, int64_t start_at) {
+  StoredCall c;
+  c.source = source;
+  c.call_id = call_id;
+  c.start_at = start_at;
+  c.end_at = start_at + 60;
+  c.duration_s = 60;
+  c.status = "completed";
+  c.protocol = "SIP";
+  c.bitrate_kbps = 1920;
+  c.orig_model = "RealPresence Group 500";
+  c.pii_sealed = std::string("sealed\x00blob-", 12) + call_id;
+  return c;
+}
+
+BatchCommit MakeBatch(const std::string& tenant_id, const std::string& agent_id, const std::string& batch_id,
+                      std::vector<StoredCall> calls, std::vector<CursorValue> cursors) {
+  return BatchCommit{.tenant_id = tenant_id,
+                     .agent_id = agent_id,
+                     .batch_id = batch_id,
+                     .digest = "sha-256=:abc=:",
+                     .received_at = kNow,
+                     .calls = std::move(calls),
+                     .cursors = std::move(cursors)};
+}
+
+// A store with tenants "ta" and "tb", each with agents "a1" and "a2".
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen(SqliteOptions options = {}) {
+    store_.reset();
+    store_ = OpenOrDie(path_, std::move(options));
+    if (!seeded_) {
+      for (const char* t : {"ta", "tb"}) {
+        ASSERT_TRUE(store_->CreateTenant(MakeTenant(t, std::string("org-") + t)).ok());
+        for (const char* a : {"a1", "a2"}) ASSERT_TRUE(store_->CreateAgent(MakeAgent(t, a)).ok());
+      }
+      seeded_ = true;
+    }
+  }
+  int64_t Count(const std::string& tenant) {
+    auto n = store_->CountCalls(tenant);
+    EXPECT_TRUE(n.ok());
+    return n.ok() ? *n : -1;
+  }
+
+  TempDir dir_;
+  std::string path_ = dir_.File("parley.db");
+  std::unique_ptr<Store> store_;
+  bool seeded_ = false;
+};
+
+// ---- Opening and migrations ----
+
+// A new file gets every migration; reopening applies nothing and keeps the version.
+TEST(SqliteMigrations, AppliedOnNewFileAndIdempotentOnReopen) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  {
+    auto store = OpenOrDie(path);
+    EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
+    EXPECT_TRUE(store->Ping().ok());
+  }
+  {
+    auto store = OpenOrDie(path);
+    EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
+  }
+  RawDb raw(path);
+  EXPECT_EQ(raw.Text("SELECT COUNT(*) FROM schema_migrations"), std::to_string(sqlite::LatestSchemaVersion()));
+}
+
+// A database migrated by a newer Parley is refused instead of misread.
+TEST(SqliteMigrations, RefusesDatabaseNewerThanBinary) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  OpenOrDie(path);
+  {
+    RawDb raw(path);
+    raw.Exec("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)");
+  }
+  auto store = SqliteStore::Open(path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, Code::kFailedPrecondition);
+}
+
+// A migration that fails midway leaves no table and no version behind; the next open applies it cleanly.
+TEST(SqliteMigrations, FailedMigrationRollsBackCompletely) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  SqliteOptions failing;
+  failing.fault_hook_for_test = [](std::string_view step) -> Status {
+    if (step == "migrate.after_sql") return Internal("injected");
+    return Ok();
+  };
+  auto broken = SqliteStore::Open(path, failing);
+  ASSERT_FALSE(broken.ok());
+  {
+    RawDb raw(path);
+    EXPECT_EQ(raw.Text("SELECT COUNT(*) FROM schema_migrations"), "0");
+    EXPECT_EQ(raw.Text("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'calls'"), "0");
+  }
+  auto store = OpenOrDie(path);
+  EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
+}
+
+// The file is in WAL mode and private to its owner.
+TEST(SqliteStoreFile, UsesWalModeAndOwnerOnlyPermissions) {
+  TempDir dir;
+  const std::string path = dir.File("p.db");
+  auto store = OpenOrDie(path);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Text("PRAGMA journal_mode"), "wal");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// OpenStore dispatches sqlite: URLs and refuses any other scheme as a config error.
+TEST(OpenStore, DispatchesSqliteAndRefusesOtherSchemes) {
+  TempDir dir;
+  auto ok = OpenStore("sqlite:" + dir.File("p.db"));
+  ASSERT_TRUE(ok.ok()) << ok.error().detail;
+  EXPECT_EQ((*ok)->SchemaVersion(), sqlite::LatestSchemaVersion());
+
+  auto bad = OpenStore("mysql://localhost/parley");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Code::kConfig);
+  EXPECT_EQ(bad.error().detail, "store.url: unsupported scheme");
+
+  auto empty = OpenStore("sqlite:");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code, Code::kConfig);
+
+  auto missing_dir = OpenStore("sqlite:" + dir.File("no/such/dir/p.db"));
+  ASSERT_FALSE(missing_dir.ok());
+  EXPECT_EQ(missing_dir.error().code, Code::kConfig);
+}
+
+// Role names round-trip and unknown names are refused.
+TEST(Roles, NamesRoundTrip) {
+  for (Role r : {Role::kPlatformAdmin, Role::kTenantAdmin, Role::kAnalyst, Role::kViewer}) {
+    EXPECT_EQ(ParseRole(RoleName(r)), r);
+  }
+  EXPECT_EQ(RoleName(Role::kTenantAdmin), "tenant_admin");
+  EXPECT_FALSE(ParseRole("root").has_value());
+  EXPECT_FALSE(ParseRole("").has_value());
+}
+
+// ---- Tenants and users ----
+
+// A tenant reads back whole by id and by name; names are unique.
+TEST_F(StoreTest, TenantCreateGetFindList) {
+  auto got = store_->GetTenant("ta");
+  ASSERT_TRUE(got.ok());
+  const Tenant want = MakeTenant("ta", "org-ta");
+  EXPECT_EQ(got->name, want.name);
+  EXPECT_EQ(got->domains, want.domains);
+  EXPECT_EQ(got->wrapped_data_key, want.wrapped_data_key);
+  EXPECT_EQ(got->created_at, kNow);
+
+  auto by_name = store_->FindTenantByName("org-tb");
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_EQ(by_name->id, "tb");
+
+  auto all = store_->ListTenants();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+
+  EXPECT_EQ(store_->GetTenant("nope").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->CreateTenant(MakeTenant("tc", "org-ta")).error().code, Code::kAlreadyExists);
+}
+
+// Users are found by blind index; a second user with the same index is refused.
+TEST_F(StoreTest, UserCreateFindAndDuplicateEmailRefused) {
+  User u{.id = "u1",
+         .tenant_id = "ta",
+         .email_index = "idx-alice",
+         .email_sealed = std::string("\x00sealed", 7),
+         .password_hash = "$argon2id$...",
+         .role = Role::kAnalyst,
+         .created_at = kNow};
+  ASSERT_TRUE(store_->CreateUser(u).ok());
+
+  auto found = store_->FindUserByEmailIndex("idx-alice");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->id, "u1");
+  EXPECT_EQ(found->tenant_id, "ta");
+  EXPECT_EQ(found->email_sealed, u.email_sealed);
+  EXPECT_EQ(found->role, Role::kAnalyst);
+
+  User dup = u;
+  dup.id = "u2";
+  dup.tenant_id = "tb";  // the index is unique across tenants: sign-in must resolve to one user
+  auto st = store_->CreateUser(dup);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Code::kAlreadyExists);
+  EXPECT_EQ(st.error().detail.find("idx-alice"), std::string::npos) << "no values in error messages";
+
+  ASSERT_TRUE(store_->SetPassword("ta", "u1", "$argon2id$new").ok());
+  EXPECT_EQ(store_->GetUser("ta", "u1")->password_hash, "$argon2id$new");
+  EXPECT_EQ(store_->GetUser("tb", "u1").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->SetPassword("tb", "u1", "x").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->FindUserByEmailIndex("idx-bob").error().code, Code::kNotFound);
+
+  User orphan = u;
+  orphan.id = "u3";
+  orphan.email_index = "idx-orphan";
+  orphan.tenant_id = "no-such-tenant";
+  EXPECT_EQ(store_->CreateUser(orphan).error().code, Code::kFailedPrecondition);
+}
+
+// ---- Sessions ----
+
+// A session reads back, touch advances last_seen, delete removes it (twice is fine).
+TEST_F(StoreTest, SessionCreateGetTouchDelete) {
+  ASSERT_TRUE(store_->CreateUser(MakeUser("ta", "u1", "i1", Role::kViewer)).ok());
+  Session s{.id_hash = "h1",
+            .user_id = "u1",
+            .tenant_id = "ta",
+            .role = Role::kViewer,
+            .csrf_token = "csrf",
+            .created_at = kNow,
+            .last_seen_at = kNow,
+            .expires_at = kNow + 3600};
+  ASSERT_TRUE(store_->CreateSession(s).ok());
+  auto got = store_->GetSession("h1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->user_id, "u1");
+  EXPECT_EQ(got->csrf_token, "csrf");
+  EXPECT_EQ(got->expires_at, kNow + 3600);
+
+  ASSERT_TRUE(store_->TouchSession("h1", kNow + 100).ok());
+  ASSERT_TRUE(store_->TouchSession("h1", kNow + 50).ok());  // late touch: never backwards
+  EXPECT_EQ(store_->GetSession("h1")->last_seen_at, kNow + 100);
+  EXPECT_EQ(store_->TouchSession("nope", kNow).error().code, Code::kNotFound);
+
+  ASSERT_TRUE(store_->DeleteSession("h1").ok());
+  EXPECT_EQ(store_->GetSession("h1").error().code, Code::kNotFound);
+  EXPECT_TRUE(store_->DeleteSession("h1").ok());
+}
+
+// Expiry removes sessions past their absolute expiry or idle too long, and keeps the rest.
+TEST_F(StoreTest, DeleteExpiredSessionsByAbsoluteAndIdleLimits) {
+  ASSERT_TRUE(store_->CreateUser(MakeUser("ta", "u1", "i1", Role::kViewer)).ok());
+  auto make = [](const std::string& id, int64_t last_seen, int64_t expires) {
+    Session s;
+    s.id_hash = id;
+    s.user_id = "u1";
+    s.tenant_id = "ta";
+    s.csrf_token = "c";
+    s.created_at = kNow - 10000;
+    s.last_seen_at = last_seen;
+    s.expires_at = expires;
+    return s;
+  };
+  ASSERT_TRUE(store_->CreateSession(make("live", kNow - 10, kNow + 3600)).ok());
+  ASSERT_TRUE(store_->CreateSession(make("absolute", kNow - 10, kNow)).ok());
+  ASSERT_TRUE(store_->CreateSession(make("idle", kNow - 1800, kNow + 3600)).ok());
+  ASSERT_TRUE(store_->DeleteExpiredSessions(kNow, /*idle_seconds=*/1800).ok());
+  EXPECT_TRUE(store_->GetSession("live").ok());
+  EXPECT_EQ(store_->GetSession("absolute").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->GetSession("idle").error().code, Code::kNotFound);
+}
+
+// ---- Enrollment and agents ----
+
+// A token returns its tenant once; the second use is refused.
+TEST_F(StoreTest, EnrollTokenWorksOnce) {
+  ASSERT_TRUE(store_->CreateEnrollToken("tok", "tb", kNow + 600).ok());
+  auto first = store_->ConsumeEnrollToken("tok", kNow);
+  ASSERT_TRUE(first.ok()) << first.error().detail;
+  EXPECT_EQ(*first, "tb");
+  auto second = store_->ConsumeEnrollToken("tok", kNow + 1);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, Code::kUnauthenticated);
+  EXPECT_EQ(second.error().detail, "enrollment token is invalid, expired or already used");
+  EXPECT_EQ(store_->ConsumeEnrollToken("unknown", kNow).error().code, Code::kUnauthenticated);
+}
+
+// A token at or past its expiry is refused.
+TEST_F(StoreTest, ExpiredEnrollTokenRefused) {
+  ASSERT_TRUE(store_->CreateEnrollToken("tok", "ta", kNow).ok());
+  EXPECT_EQ(store_->ConsumeEnrollToken("tok", kNow).error().code, Code::kUnauthenticated);
+}
+
+// Many threads, through one store and through a second store on the same file, race for one token: one wins.
+TEST_F(StoreTest, ConcurrentEnrollTokenConsumptionSucceedsOnce) {
+  ASSERT_TRUE(store_->CreateEnrollToken("tok", "ta", kNow + 600).ok());
+  auto other = OpenOrDie(path_);
+  std::atomic<int> successes{0};
+  std::atomic<int> other_errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    Store* target = (i % 2 == 0) ? store_.get() : other.get();
+    threads.emplace_back([target, &successes, &other_errors] {
+      auto r = target->ConsumeEnrollToken("tok", kNow);
+      if (r.ok()) {
+        ++successes;
+      } else if (r.error().code != Code::kUnauthenticated) {
+        ++other_errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(successes.load(), 1);
+  EXPECT_EQ(other_errors.load(), 0);
+}
+
+// Agents are found by certificate fingerprint, listed per tenant, and record heartbeats.
+TEST_F(StoreTest, AgentCreateFindListHeartbeat) {
+  auto found = store_->FindAgentByFingerprint("fp-tb-a2");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->tenant_id, "tb");
+  EXPECT_EQ(found->id, "a2");
+  EXPECT_EQ(found->last_heartbeat_at, 0);
+  EXPECT_EQ(store_->FindAgentByFingerprint("fp-none").error().code, Code::kNotFound);
+
+  Agent dup = MakeAgent("ta", "a9");
+  dup.cert_fingerprint = "fp-tb-a2";
+  EXPECT_EQ(store_->CreateAgent(dup).error().code, Code::kAlreadyExists);
+
+  ASSERT_TRUE(store_->RecordHeartbeat("ta", "a1", R"({"version":"0.1.0"})", kNow + 5).ok());
+  auto agents = store_->ListAgents("ta");
+  ASSERT_TRUE(agents.ok());
+  ASSERT_EQ(agents->size(), 2u);
+  EXPECT_EQ((*agents)[0].id, "a1");
+  EXPECT_EQ((*agents)[0].last_heartbeat_at, kNow + 5);
+  EXPECT_EQ((*agents)[0].heartbeat_json, R"({"version":"0.1.0"})");
+  EXPECT_EQ(store_->RecordHeartbeat("tb", "a9", "{}", kNow).error().code, Code::kNotFound);
+}
+
+// ---- Batches ----
+
+// Calls and the cursor advance commit together, and calls read back field for field.
+TEST_F(StoreTest, CommitBatchStoresCallsAndCursorTogether) {
+  auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100), MakeCall("dma", "c2", 200)},
+                                         {{"dma", "cursor-200"}}));
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(r->inserted, 2);
+  EXPECT_EQ(r->already_present, 0);
+
+  auto cursors = store_->GetCursors("ta", "a1");
+  ASSERT_TRUE(cursors.ok());
+  ASSERT_EQ(cursors->size(), 1u);
+  EXPECT_EQ((*cursors)[0].source, "dma");
+  EXPECT_EQ((*cursors)[0].value, "cursor-200");
+
+  auto calls = store_->ListCalls("ta", {});
+  ASSERT_TRUE(calls.ok());
+  ASSERT_EQ(calls->size(), 2u);
+  const StoredCall& c = (*calls)[0];
+  const StoredCall want = MakeCall("dma", "c2", 200);
+  EXPECT_EQ(c.tenant_id, "ta");
+  EXPECT_EQ(c.agent_id, "a1");
+  EXPECT_EQ(c.call_id, "c2");
+  EXPECT_EQ(c.start_at, 200);
+  EXPECT_EQ(c.end_at, 260);
+  EXPECT_EQ(c.status, "completed");
+  EXPECT_EQ(c.bitrate_kbps, 1920);
+  EXPECT_EQ(c.orig_model, want.orig_model);
+  EXPECT_EQ(c.pii_sealed, want.pii_sealed);
+  EXPECT_EQ(c.ingested_at, kNow);
+
+  // The next batch moves the cursor forward.
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b2", {MakeCall("dma", "c3", 300)}, {{"dma", "cursor-300"}})).ok());
+  EXPECT_EQ((*store_->GetCursors("ta", "a1"))[0].value, "cursor-300");
+}
+
+// The same batch id twice is reported duplicate and stored once; its second cursor is ignored.
+TEST_F(StoreTest, SameBatchTwiceIsDuplicateAndStoredOnce) {
+  const BatchCommit batch = MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "x1"}});
+  ASSERT_TRUE(store_->CommitBatch(batch).ok());
+  BatchCommit again = batch;
+  again.cursors = {{"dma", "x2"}};
+  again.calls.push_back(MakeCall("dma", "c-new", 150));
+  auto r = store_->CommitBatch(again);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->duplicate);
+  EXPECT_EQ(r->inserted, 0);
+  EXPECT_EQ(Count("ta"), 1);
+  EXPECT_EQ((*store_->GetCursors("ta", "a1"))[0].value, "x1");
+}
+
+// A new batch that repeats calls stores only the new ones and counts the others.
+TEST_F(StoreTest, OverlappingCallsCountedAsAlreadyPresent) {
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100), MakeCall("dma", "c2", 200)}, {})).ok());
+  auto r = store_->CommitBatch(
+      MakeBatch("ta", "a1", "b2", {MakeCall("dma", "c2", 200), MakeCall("dma", "c3", 300), MakeCall("dma", "c3", 300)}, {}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(r->inserted, 1);
+  EXPECT_EQ(r->already_present, 2);
+  EXPECT_EQ(Count("ta"), 3);
+}
+
+// Each agent has its own cursors, even for a source of the same name.
+TEST_F(StoreTest, CursorsArePerAgent) {
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {}, {{"dma", "one"}, {"rprm", "r1"}})).ok());
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a2", "b2", {}, {{"dma", "two"}})).ok());
+  auto a1 = store_->GetCursors("ta", "a1");
+  auto a2 = store_->GetCursors("ta", "a2");
+  ASSERT_TRUE(a1.ok() && a2.ok());
+  ASSERT_EQ(a1->size(), 2u);
+  EXPECT_EQ((*a1)[0].value, "one");
+  EXPECT_EQ((*a1)[1].source, "rprm");
+  ASSERT_EQ(a2->size(), 1u);
+  EXPECT_EQ((*a2)[0].value, "two");
+  EXPECT_TRUE(store_->GetCursors("tb", "a1")->empty());
+}
+
+// A call that names another tenant than its batch is refused whole.
+TEST_F(StoreTest, CommitBatchRefusesCallOfAnotherTenant) {
+  StoredCall foreign = MakeCall("dma", "c1", 100);
+  foreign.tenant_id = "tb";
+  auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1", {foreign}, {{"dma", "x"}}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(Count("ta") + Count("tb"), 0);
+}
+
+// A failure at any step inside the transaction leaves neither calls, cursor nor batch row.
+TEST_F(StoreTest, FailedCommitLeavesNeitherCallsNorCursor) {
+  for (const char* failing_step : {"commit_batch.after_calls", "commit_batch.after_cursors"}) {
+    SCOPED_TRACE(failing_step);
+    SqliteOptions options;
+    options.fault_hook_for_test = [failing_step](std::string_view step) -> Status {
+      if (step == failing_step) return Unavailable("injected crash");
+      return Ok();
+    };
+    Reopen(options);
+    const BatchCommit batch = MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "x1"}});
+    auto r = store_->CommitBatch(batch);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(Count("ta"), 0);
+    EXPECT_TRUE(store_->GetCursors("ta", "a1")->empty());
+
+    // The same batch, retried after the fault, is new (no batch row was left) and commits whole.
+    Reopen();
+    auto retry = store_->CommitBatch(batch);
+    ASSERT_TRUE(retry.ok());
+    EXPECT_FALSE(retry->duplicate);
+    EXPECT_EQ(Count("ta"), 1);
+    // Reset for the next step.
+    RawDb raw(path_);
+    raw.Exec("DELETE FROM calls; DELETE FROM sources; DELETE FROM batches;");
+  }
+}
+
+// A value the schema refuses (an empty source name in a cursor) fails the whole batch, calls included.
+TEST_F(StoreTest, ConstraintViolationLeavesNeitherCallsNorCursor) {
+  auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "ok"}, {"", "bad"}}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(Count("ta"), 0);
+  EXPECT_TRUE(store_->GetCursors("ta", "a1")->empty());
+
+  // An unknown agent cannot own cursors either.
+  auto orphan = store_->CommitBatch(MakeBatch("ta", "a-unknown", "b2", {MakeCall("dma", "c1", 100)}, {{"dma", "x"}}));
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_EQ(orphan.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(Count("ta"), 0);
+}
+
+// A commit whose answer is lost is retried by the agent: the retry is a duplicate and nothing is doubled.
+TEST_F(StoreTest, LostAcknowledgementRetryIsDuplicate) {
+  testing::FaultInjectingStore faulty(std::move(store_));
+  faulty.FailNext("CommitBatch", Unavailable("connection reset"), testing::FaultInjectingStore::When::kAfter);
+  const BatchCommit batch = MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "x1"}});
+  EXPECT_FALSE(faulty.CommitBatch(batch).ok());
+  auto retry = faulty.CommitBatch(batch);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE(retry->duplicate);
+  EXPECT_EQ(*faulty.CountCalls("ta"), 1);
+}
+
+// ---- Reading calls ----
+
+// Tenant B never sees tenant A's calls, even with the same source and call ids.
+TEST_F(StoreTest, TenantIsolationInListAndCount) {
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100), MakeCall("dma", "c2", 200)}, {})).ok());
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("tb", "a1", "b1", {MakeCall("dma", "c1", 100)}, {})).ok());
+  EXPECT_EQ(Count("ta"), 2);
+  EXPECT_EQ(Count("tb"), 1);
+  EXPECT_EQ(Count("tc"), 0);
+  for (const auto& tenant : {std::string("ta"), std::string("tb")}) {
+    auto calls = store_->ListCalls(tenant, Page(100));
+    ASSERT_TRUE(calls.ok());
+    for (const StoredCall& c : *calls) EXPECT_EQ(c.tenant_id, tenant);
+  }
+  // Paging from a key taken from tenant A's rows still returns only B's rows.
+  auto page = store_->ListCalls("tb", Page(10, std::make_tuple(int64_t{1000}, std::string("zzz"), std::string("zzz"))));
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].tenant_id, "tb");
+}
+
+// Keyset pages walk every row exactly once, newest first, with ties on start time broken by (source, call_id).
+TEST_F(StoreTest, KeysetPaginationWalksAllRowsOnceNewestFirst) {
+  std::vector<StoredCall> calls;
+  for (int i = 0; i < 23; ++i) {
+    // Only 4 distinct start times: most rows tie and page boundaries fall inside ties.
+    calls.push_back(MakeCall(i % 2 == 0 ? "dma" : "rprm", "c" + std::to_string(i), 1000 + (i % 4) * 10));
+  }
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", calls, {})).ok());
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("tb", "a1", "b1", {MakeCall("dma", "other", 1015)}, {})).ok());
+
+  std::vector<std::tuple<int64_t, std::string, std::string>> seen;
+  CallPageQuery query = Page(4);
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = store_->ListCalls("ta", query);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 4u);
+    for (const StoredCall& c : *page) seen.emplace_back(c.start_at, c.source, c.call_id);
+    const StoredCall& last = page->back();
+    query.before = std::make_tuple(last.start_at, last.source, last.call_id);
+  }
+  ASSERT_EQ(seen.size(), 23u);
+  EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend())) << "strictly newest first";
+  EXPECT_EQ(std::set(seen.begin(), seen.end()).size(), 23u) << "no row twice";
+
+  EXPECT_EQ(store_->ListCalls("ta", Page(0)).error().code, Code::kInvalidArgument);
+}
+
+// The keyset query is served by calls_by_start, not a scan and sort.
+TEST_F(StoreTest, KeysetQueryUsesCallsByStartIndex) {
+  RawDb raw(path_);
+  const std::string plan = raw.Text(
+      "EXPLAIN QUERY PLAN SELECT * FROM calls WHERE tenant_id = 'ta' AND (start_at, source, call_id) < (1, 'a', 'b')"
+      " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT 50");
+  EXPECT_NE(plan.find("calls_by_start"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
+// Closing and reopening the file keeps tenants, users, agents, calls and cursors.
+TEST_F(StoreTest, ReopenKeepsEverything) {
+  ASSERT_TRUE(store_->CreateUser(MakeUser("ta", "u1", "i1", Role::kTenantAdmin)).ok());
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "x1"}})).ok());
+  Reopen();
+  EXPECT_EQ(store_->ListTenants()->size(), 2u);
+  EXPECT_EQ(store_->FindUserByEmailIndex("i1")->role, Role::kTenantAdmin);
+  EXPECT_TRUE(store_->FindAgentByFingerprint("fp-ta-a1").ok());
+  EXPECT_EQ(Count("ta"), 1);
+  EXPECT_EQ((*store_->GetCursors("ta", "a1"))[0].value, "x1");
+  EXPECT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {}, {}))->duplicate);
+}
+
+}  // namespace
+}  // namespace parley::store

@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// Browser test of the Parley portal: sign-in, calls table, sign-out.
+// Plain Node ESM (no test framework), driving Debian's Chromium with playwright-core.
+//
+// Environment:
+//   PARLEY_URL       portal base URL, e.g. https://127.0.0.1:8443/ (required)
+//   PARLEY_EMAIL     a user's e-mail (required)
+//   PARLEY_PASSWORD  that user's password (required)
+//   MIN_ROWS         rows the calls table must reach within 30 s (default 1;
+//                    0 also accepts the "no calls yet" empty state)
+//   SCREENSHOT_DIR   where to write login.png and calls.png (optional)
+//   CHROMIUM         browser binary (default /usr/lib/chromium/chromium)
+//
+// Prints "e2e: N passed, M failed" last; exits 1 when any test failed.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const URL_ = process.env.PARLEY_URL;
+const EMAIL = process.env.PARLEY_EMAIL;
+const PASSWORD = process.env.PARLEY_PASSWORD;
+const SHOTS = process.env.SCREENSHOT_DIR || '';
+const MIN_ROWS = process.env.MIN_ROWS === undefined || process.env.MIN_ROWS === '' ? 1 : Number(process.env.MIN_ROWS);
+const EXECUTABLE = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
+const ROWS_TIMEOUT_MS = 30_000;
+const STEP_TIMEOUT_MS = 15_000;
+
+function fatal(msg) {
+  console.error(`e2e: ${msg}`);
+  console.log('e2e: 0 passed, 1 failed');
+  process.exit(1);
+}
+if (!URL_ || !EMAIL || !PASSWORD) fatal('set PARLEY_URL, PARLEY_EMAIL and PARLEY_PASSWORD');
+if (!Number.isInteger(MIN_ROWS) || MIN_ROWS < 0) fatal(`MIN_ROWS must be a non-negative integer, got "${process.env.MIN_ROWS}"`);
+if (SHOTS) fs.mkdirSync(SHOTS, { recursive: true });
+
+class Failure extends Error {}
+function check(cond, msg) {
+  if (!cond) throw new Failure(msg);
+}
+
+/** A fresh context + page that records CSP violations and page errors. */
+async function openPage(browser) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const problems = { csp: [], errors: [] };
+  page.on('console', (m) => {
+    const text = m.text();
+    if (/Content Security Policy/i.test(text)) problems.csp.push(text);
+  });
+  page.on('pageerror', (e) => problems.errors.push(String(e && e.message ? e.message : e)));
+  return { context, page, problems };
+}
+
+async function shot(page, name, fullPage = true) {
+  if (!SHOTS) return;
+  const file = path.join(SHOTS, name);
+  await page.screenshot({ path: file, fullPage });
+  console.log(`   screenshot: ${file}`);
+}
+
+function noProblems(problems) {
+  check(problems.csp.length === 0, `Content Security Policy violations reported:\n  ${problems.csp.join('\n  ')}`);
+  check(problems.errors.length === 0, `uncaught page errors:\n  ${problems.errors.join('\n  ')}`);
+}
+
+async function signIn(page, email, password) {
+  await page.goto(URL_, { waitUntil: 'domcontentloaded' });
+  const emailBox = page.getByTestId('login-email');
+  await emailBox.waitFor({ state: 'visible' }).catch(() => {
+    throw new Failure('the login form (data-testid=login-email) did not appear');
+  });
+  await emailBox.fill(email);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+}
+
+const tests = [
+  {
+    name: 'wrong password shows an error',
+    async run(browser) {
+      const { context, page, problems } = await openPage(browser);
+      try {
+        await signIn(page, EMAIL, `${PASSWORD}-wrong`);
+        const err = page.getByTestId('login-error');
+        await err.waitFor({ state: 'visible' }).catch(() => {
+          throw new Failure('no error (data-testid=login-error) after a wrong password');
+        });
+        const text = (await err.innerText()).trim();
+        check(text.length > 0, 'the login error is empty');
+        console.log(`   error shown: "${text}"`);
+        check(await page.getByTestId('login-email').isVisible(), 'the login form went away after a wrong password');
+        check((await page.getByTestId('calls-table').count()) === 0, 'the calls table is shown after a wrong password');
+        await shot(page, 'login.png');
+        noProblems(problems);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+  {
+    name: 'sign in, see calls, sign out',
+    async run(browser) {
+      const { context, page, problems } = await openPage(browser);
+      try {
+        await signIn(page, EMAIL, PASSWORD);
+        const loginError = page.getByTestId('login-error');
+        const tenant = page.getByTestId('tenant-name');
+        await Promise.race([
+          tenant.waitFor({ state: 'visible' }),
+          loginError.waitFor({ state: 'visible' }).then(async () => {
+            throw new Failure(`sign-in failed: "${(await loginError.innerText()).trim()}"`);
+          }),
+        ]).catch((e) => {
+          if (e instanceof Failure) throw e;
+          throw new Failure('the app shell (data-testid=tenant-name) did not appear after signing in');
+        });
+        const tenantName = (await tenant.innerText()).trim();
+        check(tenantName.length > 0, 'the tenant name is empty');
+        console.log(`   tenant: "${tenantName}"`);
+
+        const rows = page.getByTestId('calls-table').getByTestId('calls-row');
+        const deadline = Date.now() + ROWS_TIMEOUT_MS;
+        let n = 0;
+        for (;;) {
+          n = await rows.count();
+          if (n >= MIN_ROWS && n > 0) break;
+          if (MIN_ROWS === 0 && (await page.getByTestId('calls-empty').count()) > 0) break;
+          const failed = page.getByTestId('calls-error');
+          if ((await failed.count()) > 0) throw new Failure(`the calls page shows an error: "${(await failed.innerText()).trim()}"`);
+          if (Date.now() > deadline) {
+            throw new Failure(`calls table has ${n} rows after ${ROWS_TIMEOUT_MS / 1000} s, expected at least ${MIN_ROWS}`);
+          }
+          await page.waitForTimeout(500);
+        }
+        console.log(`   calls rows: ${n}`);
+        await shot(page, 'calls.png');
+        noProblems(problems);
+
+        await page.getByTestId('signout').click();
+        await page.getByTestId('login-email').waitFor({ state: 'visible' }).catch(() => {
+          throw new Failure('the login form did not come back after signing out');
+        });
+        // The session must really be gone: a reload shows the login form, not the app.
+        await page.reload({ waitUntil: 'domcontentloaded' });
+        await page.getByTestId('login-email').waitFor({ state: 'visible' }).catch(() => {
+          throw new Failure('after sign-out and reload the login form is not shown (session still alive?)');
+        });
+        check((await page.getByTestId('tenant-name').count()) === 0, 'the app shell is shown after sign-out and reload');
+        noProblems(problems);
+      } finally {
+        await context.close();
+      }
+    },
+  },
+];
+
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: EXECUTABLE,
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+} catch (e) {
+  fatal(`cannot launch Chromium at ${EXECUTABLE}: ${e && e.message ? e.message : e}`);
+}
+
+let passed = 0;
+let failed = 0;
+for (const t of tests) {
+  const started = Date.now();
+  try {
+    await t.run(browser);
+    passed++;
+    console.log(`ok   - ${t.name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failed++;
+    const msg = e instanceof Failure ? e.message : e && e.stack ? e.stack : String(e);
+    console.log(`FAIL - ${t.name} (${Date.now() - started} ms)\n   ${msg}`);
+  }
+}
+await browser.close().catch(() => {});
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

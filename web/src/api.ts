@@ -1,0 +1,163 @@
+// Typed client of the Parley JSON API (same origin). The session cookie is
+// HttpOnly, so this code never sees it; it keeps only the CSRF token, in memory,
+// and sends it on every state-changing request.
+import type { CallsPage, SessionInfo } from './types';
+
+/** An API failure. status 0 means the request never got an HTTP answer. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly detail: string;
+  /** Seconds from a Retry-After header (429), when present. */
+  readonly retryAfter: number | null;
+
+  constructor(status: number, error: string, detail: string, retryAfter: number | null = null) {
+    super(detail || error || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.error = error;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+
+  get isNetwork(): boolean {
+    return this.status === 0;
+  }
+}
+
+/** Parses a Retry-After header given in seconds (HTTP-date form → seconds from now). */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
+  if (value == null) return null;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return parseInt(v, 10);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return null;
+  return Math.max(0, Math.ceil((t - now) / 1000));
+}
+
+/** A message for a person, from any error the API layer may throw. */
+export function describeError(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.status === 0) {
+      return 'Cannot reach the Parley server. Check your connection and try again.';
+    }
+    if (e.status === 429) {
+      const base = e.detail || 'Too many attempts.';
+      return e.retryAfter != null ? `${base} Try again in ${e.retryAfter} s.` : base;
+    }
+    if (e.status === 401) return e.detail || 'Wrong e-mail or password.';
+    if (e.detail) return e.detail;
+    if (e.error) return `${e.error} (HTTP ${e.status})`;
+    return `The server answered HTTP ${e.status}.`;
+  }
+  if (e instanceof Error && e.message) return e.message;
+  return 'Something went wrong.';
+}
+
+type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export class ApiClient {
+  private csrfToken: string | null = null;
+
+  /** fetchImpl defaults to the global fetch, looked up at call time (so tests can stub it). */
+  constructor(
+    private readonly base = '/api/v1',
+    private readonly fetchImpl?: FetchLike,
+  ) {}
+
+  get csrf(): string | null {
+    return this.csrfToken;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (STATE_CHANGING.has(method) && this.csrfToken) headers['X-CSRF-Token'] = this.csrfToken;
+
+    const doFetch: FetchLike = this.fetchImpl ?? ((i, init) => fetch(i, init));
+    let res: Response;
+    try {
+      res = await doFetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new ApiError(0, 'network_error', `Network error: ${why}`);
+    }
+
+    if (res.status === 204) return undefined as T;
+
+    const text = await res.text().catch(() => '');
+    let json: unknown = undefined;
+    if (text) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+    }
+
+    if (!res.ok) {
+      const obj = (json && typeof json === 'object' ? json : {}) as Record<string, unknown>;
+      const error = typeof obj.error === 'string' ? obj.error : '';
+      const detail = typeof obj.detail === 'string' ? obj.detail : '';
+      const retryAfter = parseRetryAfter(res.headers.get('Retry-After'));
+      throw new ApiError(res.status, error || res.statusText || 'http_error', detail, retryAfter);
+    }
+    if (json === undefined) {
+      throw new ApiError(res.status, 'bad_response', 'The server sent a response that is not JSON.');
+    }
+    return json as T;
+  }
+
+  private remember(s: SessionInfo): SessionInfo {
+    this.csrfToken = s.csrf_token ?? null;
+    return s;
+  }
+
+  async login(email: string, password: string): Promise<SessionInfo> {
+    return this.remember(await this.request<SessionInfo>('POST', '/auth/login', { email, password }));
+  }
+
+  /** The current session, or null when there is none (401). */
+  async session(): Promise<SessionInfo | null> {
+    try {
+      return this.remember(await this.request<SessionInfo>('GET', '/session'));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        this.csrfToken = null;
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /** Ends the session. A 401 (already gone) counts as success. */
+  async logout(): Promise<void> {
+    try {
+      await this.request<void>('POST', '/auth/logout');
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 401)) throw e;
+    }
+    this.csrfToken = null;
+  }
+
+  async calls(limit = 50, cursor?: string | null): Promise<CallsPage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set('cursor', cursor);
+    const page = await this.request<CallsPage>('GET', `/calls?${q.toString()}`);
+    return {
+      calls: Array.isArray(page.calls) ? page.calls : [],
+      next_cursor: page.next_cursor ?? null,
+      total: typeof page.total === 'number' ? page.total : 0,
+    };
+  }
+}
+
+export const api = new ApiClient();

@@ -1,0 +1,97 @@
+import type { ComponentChildren } from 'preact';
+import type { SessionInfo } from '../types';
+import { Logo } from './Logo';
+
+interface NavItem {
+  id: string;
+  label: string;
+  icon: ComponentChildren;
+  soon?: boolean;
+}
+
+const icon = (d: string) => (
+  <svg class="nav-icon" viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+    <path d={d} />
+  </svg>
+);
+
+const NAV: NavItem[] = [
+  {
+    id: 'calls',
+    label: 'Calls',
+    icon: icon('M3 5.5A1.5 1.5 0 0 1 4.5 4h7A1.5 1.5 0 0 1 13 5.5v9A1.5 1.5 0 0 1 11.5 16h-7A1.5 1.5 0 0 1 3 14.5zM14 8.2l3-2.1v7.8l-3-2.1z'),
+  },
+  { id: 'utilization', label: 'Utilization', soon: true, icon: icon('M3 16h14v1.5H3zM4 10h2.5v5H4zm4.5-4H11v9H8.5zM13 8h2.5v7H13z') },
+  { id: 'quality', label: 'Quality', soon: true, icon: icon('M2.5 11h3l2-5 3 9 2-6 1.5 2h3.5v1.5h-4.3L12.5 11.6l-2 6-3-9-1.2 3.9H2.5z') },
+  { id: 'inventory', label: 'Inventory', soon: true, icon: icon('M3 4h14v4H3zm1 5h12v7H4zm3 2v1.5h6V11z') },
+];
+
+interface Props {
+  session: SessionInfo;
+  onSignOut: () => void;
+  signingOut: boolean;
+  banner?: string | null;
+  children: ComponentChildren;
+}
+
+export function AppShell({ session, onSignOut, signingOut, banner, children }: Props) {
+  const initial = (session.user.email || '?').charAt(0).toUpperCase();
+  return (
+    <div class="shell">
+      <aside class="sidebar">
+        <div class="sidebar-brand">
+          <Logo size={28} />
+        </div>
+        <nav class="nav" aria-label="Main">
+          <div class="nav-section">Analytics</div>
+          {NAV.map((item) =>
+            item.soon ? (
+              <span key={item.id} class="nav-item is-disabled" aria-disabled="true" title="Coming soon">
+                {item.icon}
+                <span class="nav-label">{item.label}</span>
+                <span class="badge-soon">soon</span>
+              </span>
+            ) : (
+              <a key={item.id} class="nav-item is-active" href="#/calls" aria-current="page">
+                {item.icon}
+                <span class="nav-label">{item.label}</span>
+              </a>
+            ),
+          )}
+        </nav>
+        <div class="sidebar-foot">
+          <span class="sidebar-tenant-label">Tenant</span>
+          <span class="sidebar-tenant">{session.tenant.name}</span>
+        </div>
+      </aside>
+      <div class="main">
+        <header class="topbar">
+          <div class="topbar-tenant">
+            <span class="tenant-dot" aria-hidden="true" />
+            <span class="tenant-name" data-testid="tenant-name">
+              {session.tenant.name}
+            </span>
+          </div>
+          <div class="topbar-user">
+            <span class="avatar" aria-hidden="true">
+              {initial}
+            </span>
+            <span class="user-meta">
+              <span class="user-email">{session.user.email}</span>
+              <span class="user-role">{session.user.role}</span>
+            </span>
+            <button class="btn btn-ghost" type="button" onClick={onSignOut} disabled={signingOut} data-testid="signout">
+              {signingOut ? 'Signing out…' : 'Sign out'}
+            </button>
+          </div>
+        </header>
+        {banner && (
+          <div class="banner banner-error" role="alert">
+            {banner}
+          </div>
+        )}
+        <main class="content">{children}</main>
+      </div>
+    </div>
+  );
+}

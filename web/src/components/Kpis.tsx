@@ -1,0 +1,48 @@
+import type { CallStats } from '../format';
+import { formatDuration, formatInt, formatPercent } from '../format';
+
+interface TileProps {
+  label: string;
+  value: string;
+  sub?: string;
+  tone?: 'default' | 'good' | 'bad';
+  testId?: string;
+}
+
+function Tile({ label, value, sub, tone = 'default', testId }: TileProps) {
+  return (
+    <div class="kpi" data-testid={testId}>
+      <div class="kpi-label">{label}</div>
+      <div class="kpi-value tabular">{value}</div>
+      {sub && <div class={`kpi-sub kpi-sub-${tone}`}>{sub}</div>}
+    </div>
+  );
+}
+
+export function Kpis({ stats, total, loading }: { stats: CallStats; total: number | null; loading: boolean }) {
+  const dash = '—';
+  return (
+    <section class="kpis" aria-label="Key figures">
+      <Tile label="Calls shown" value={loading ? dash : formatInt(stats.shown)} sub="loaded in the table below" testId="kpi-shown" />
+      <Tile
+        label="Total calls"
+        value={loading || total == null ? dash : formatInt(total)}
+        sub="recorded for this tenant"
+        testId="kpi-total"
+      />
+      <Tile
+        label="Completed"
+        value={loading ? dash : formatPercent(stats.completed, stats.shown)}
+        sub={loading ? undefined : stats.failed > 0 ? `${formatInt(stats.failed)} failed` : 'no failures'}
+        tone={stats.failed > 0 ? 'bad' : 'good'}
+        testId="kpi-completed"
+      />
+      <Tile
+        label="Avg. duration"
+        value={loading ? dash : formatDuration(stats.avgDurationS)}
+        sub="h:mm:ss, calls shown"
+        testId="kpi-duration"
+      />
+    </section>
+  );
+}
