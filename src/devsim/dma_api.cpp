@@ -150,8 +150,7 @@ class DmaApi {
       after = DecodePageToken(*token);
       if (!after) return http::Response::FromError(InvalidArgument("after is not a page token from this API"));
     }
-    bool more = false;
-    std::vector<Call> page = workload_.ListEnded(now, after, *limit, &more);
+    std::vector<Call> page = workload_.ListEnded(now, after, *limit, nullptr);
     boost::json::array calls;
     calls.reserve(page.size());
     for (const Call& call : page) calls.push_back(CallJson(workload_, call));
@@ -159,8 +158,11 @@ class DmaApi {
     list["plcm-call"] = std::move(calls);
     boost::json::object body;
     body["plcm-call-list"] = std::move(list);
-    if (more) body["next"] = EncodePageToken(page.back().key);
-    else body["next"] = nullptr;
+    // `next` resumes after the page's last call, also on the last page, so a
+    // client can always continue from where it is once more calls end; null
+    // only for an empty page (docs/agent.md "Cursor semantics" relies on it).
+    if (page.empty()) body["next"] = nullptr;
+    else body["next"] = EncodePageToken(page.back().key);
     http::Response r = http::Response::Json(200, boost::json::serialize(body));
     r.SetHeader("Content-Type", std::string(kCallListMediaType));
     return r;

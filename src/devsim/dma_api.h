@@ -6,9 +6,11 @@
 //       -> 200 application/vnd.plcm.plcm-call-list+json
 //          {"plcm-call-list":{"plcm-call":[...]},"next":<token>|null}
 //       Calls ascending by (endTime, callIdentifier), only those ended at or
-//       before the clock's now. `next` is null when no further ended call
-//       exists yet. The path and the paging are OUR GUESS: the DMA documents
-//       neither (domain.md 3.1).
+//       before the clock's now, strictly after the `after` token. `next` is
+//       the token of the page's last call, on every non-empty page (also the
+//       last one), and null only for an empty page: a client stores it and
+//       resumes from it later. The path and the paging are OUR GUESS: the DMA
+//       documents neither (domain.md 3.1).
 //   GET /api/rest/calls/count -> 200 {"count": N}
 // Every request needs HTTP Basic credentials (401 + WWW-Authenticate
 // otherwise); an Accept header that admits no JSON gets 406; malformed

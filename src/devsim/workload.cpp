@@ -9,6 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/time_format.h"
+
 namespace parley::devsim {
 
 namespace {
@@ -364,21 +366,24 @@ std::string FormatDuration(int64_t seconds) {
 std::string ExpectedLine(const Workload& workload, const Call& call) {
   Leg orig = workload.Originator(call);
   Leg dest = workload.Destination(call);
-  int offset = orig.site->utc_offset_minutes;
+  // The uri fields hold what the API's originator/destination carry (the SIP
+  // URI, or the E.164 number for H.323), and status/times follow the wire
+  // format, so a test compares what the server stored field by field.
+  const bool sip = call.signaling == Signaling::kSip;
   boost::json::object o;
   o["id"] = FormatUuid(call.key.id_hi, call.key.id_lo);
   o["orig_name"] = orig.device->name;
   o["orig_number"] = orig.number;
-  o["orig_uri"] = orig.uri;
+  o["orig_uri"] = sip ? orig.uri : orig.number;
   o["orig_ip"] = orig.device->ip;
   o["dest_name"] = dest.device->name;
   o["dest_number"] = dest.number;
-  o["dest_uri"] = dest.uri;
+  o["dest_uri"] = sip ? dest.uri : dest.number;
   o["dest_ip"] = dest.device->ip;
-  o["status"] = call.failed() ? "FAILED" : "ENDED";
+  o["status"] = call.failed() ? "failed" : "completed";
   o["duration_s"] = call.duration_s;
-  o["start"] = FormatDmaTime(call.start_unix, offset);
-  o["end"] = FormatDmaTime(call.key.end_unix, offset);
+  o["start"] = FormatUtc(call.start_unix);
+  o["end"] = FormatUtc(call.key.end_unix);
   return boost::json::serialize(o);
 }
 

@@ -126,8 +126,10 @@ class Workload;
 
 // One NDJSON line (no newline) describing a call for --print-expected:
 // {"id","orig_name","orig_number","orig_uri","orig_ip","dest_name",
-//  "dest_number","dest_uri","dest_ip","status","duration_s","start","end"};
-// status is "ENDED" or "FAILED", start/end as in the API.
+//  "dest_number","dest_uri","dest_ip","status","duration_s","start","end"}.
+// Values as the agent maps them onto the wire (docs/formats/wire-v1.md):
+// status "completed"/"failed", start/end in UTC ("...Z"), *_uri = the API's
+// originator/destination (SIP URI, or the E.164 number for H.323 calls).
 std::string ExpectedLine(const Workload& workload, const Call& call);
 
 class Workload {

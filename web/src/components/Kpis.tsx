@@ -33,8 +33,10 @@ export function Kpis({ stats, total, loading }: { stats: CallStats; total: numbe
       <Tile
         label="Completed"
         value={loading ? dash : formatPercent(stats.completed, stats.shown)}
-        sub={loading ? undefined : stats.failed > 0 ? `${formatInt(stats.failed)} failed` : 'no failures'}
-        tone={stats.failed > 0 ? 'bad' : 'good'}
+        sub={
+          loading || stats.shown === 0 ? undefined : stats.failed > 0 ? `${formatInt(stats.failed)} failed` : 'no failures'
+        }
+        tone={stats.failed > 0 ? 'bad' : stats.shown > 0 ? 'good' : 'default'}
         testId="kpi-completed"
       />
       <Tile

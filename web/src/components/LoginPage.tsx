@@ -15,6 +15,8 @@ export function LoginPage({ onSignedIn, notice }: Props) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [retryIn, setRetryIn] = useState(0);
+  // For a 429: the server's detail, shown with a live countdown of Retry-After.
+  const [rateLimited, setRateLimited] = useState<string | null>(null);
   const emailRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -37,12 +39,16 @@ export function LoginPage({ onSignedIn, notice }: Props) {
     }
     setBusy(true);
     setError(null);
+    setRateLimited(null);
     try {
       const s = await api.login(email.trim(), password);
       onSignedIn(s);
     } catch (err) {
       setError(describeError(err));
-      if (err instanceof ApiError && err.status === 429 && err.retryAfter) setRetryIn(err.retryAfter);
+      if (err instanceof ApiError && err.status === 429 && err.retryAfter) {
+        setRateLimited(err.detail || 'Too many sign-in attempts.');
+        setRetryIn(err.retryAfter);
+      }
       if (err instanceof ApiError && err.status === 401) setPassword('');
       setBusy(false);
     }
@@ -62,8 +68,18 @@ export function LoginPage({ onSignedIn, notice }: Props) {
               <path d="M10 2a8 8 0 1 0 0 16 8 8 0 0 0 0-16zm-.9 4h1.8v5.2H9.1zm0 6.8h1.8v1.8H9.1z" />
             </svg>
             <span>
-              {error}
-              {locked && <span class="login-countdown"> ({retryIn} s left)</span>}
+              {rateLimited ? (
+                <>
+                  {rateLimited}{' '}
+                  {locked ? (
+                    <span class="login-countdown">Try again in {retryIn} s.</span>
+                  ) : (
+                    'You can try again now.'
+                  )}
+                </>
+              ) : (
+                error
+              )}
             </span>
           </div>
         )}

@@ -1,0 +1,51 @@
+# The two commands (README): `make demo` and `make test`. Each installs what
+# is missing (scripts/install-deps, idempotent), builds, then runs.
+SHELL := /bin/bash
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+# A fresh clone elsewhere on the same machine reuses the compiler cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
+
+.PHONY: all deps configure build web demo demo-reset test asan bench fuzz docs clean
+
+all: build web
+
+deps:
+	@scripts/install-deps
+
+configure: deps
+	@cmake -G Ninja -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+web: deps
+	@cd web && npm run --silent build
+
+demo: build web
+	@scripts/demo
+
+demo-reset:
+	rm -rf demo-data
+
+test: build web
+	@ctest --test-dir $(BUILD) --output-on-failure -j 2 --timeout 900
+
+asan: deps web
+	@cmake -G Ninja -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build-asan --output-on-failure -j 2 --timeout 1800 -LE browser
+
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -G Ninja -S . -B build-fuzz -DPARLEY_FUZZ=ON -DPARLEY_TESTS=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@for f in build-fuzz/tests/fuzz/*_fuzz; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} || exit 1; done
+
+docs: build
+	@$(BUILD)/src/cli/parley config-doc > docs/configuration.md
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz web/dist
