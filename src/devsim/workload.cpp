@@ -348,7 +348,7 @@ std::string FormatDmaTime(int64_t unix_seconds, int utc_offset_minutes) {
   unsigned m, d;
   CivilFromDays(days, y, m, d);
   int off = utc_offset_minutes < 0 ? -utc_offset_minutes : utc_offset_minutes;
-  char buf[40];
+  char buf[96];  // roomy: GCC cannot bound every field and warns otherwise
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.000%c%02d:%02d", y, m, d,
                 static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60),
                 utc_offset_minutes < 0 ? '-' : '+', off / 60, off % 60);

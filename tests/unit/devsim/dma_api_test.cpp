@@ -10,13 +10,13 @@
 
 #include "common/time_format.h"
 #include "crypto/crypto.h"
-#include "unit/devsim/fake_clock.h"
+#include "support/fake_clock.h"
 
 namespace parley::devsim {
 namespace {
 
 namespace json = boost::json;
-using testing::FakeClock;
+using parley::testing::FakeClock;
 
 const int64_t kOrigin = *ParseRfc3339("2026-12-04T16:00:00Z");  // a Friday
 

@@ -1,5 +1,5 @@
-// A Clock that stands still until the test advances it (devsim tests only;
-// tests/support may grow a shared one).
+// A Clock that stands still until the test advances it, so expiry, backoff
+// and load curves are tested without sleeping.
 #pragma once
 
 #include <atomic>
@@ -8,7 +8,7 @@
 
 #include "common/clock.h"
 
-namespace parley::devsim::testing {
+namespace parley::testing {
 
 class FakeClock final : public Clock {
  public:
@@ -21,4 +21,4 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> now_s_;
 };
 
-}  // namespace parley::devsim::testing
+}  // namespace parley::testing
