@@ -12,6 +12,7 @@ import {
   formatPercent,
   mergeFirstPage,
   titleCase,
+  roleLabel,
 } from './format';
 import type { Call } from './types';
 
@@ -117,6 +118,12 @@ describe('parties and devices', () => {
     expect(formatDevice({ version: '1.0' })).toBe('v1.0');
     expect(formatDevice({})).toBe('');
   });
+  it('roleLabel', () => {
+    expect(roleLabel('tenant_admin')).toBe('Admin');
+    expect(roleLabel('viewer')).toBe('Viewer');
+    expect(roleLabel('something_new')).toBe('something_new');
+  });
+
   it('titleCase', () => {
     expect(titleCase('video')).toBe('Video');
     expect(titleCase('')).toBe('—');

@@ -99,6 +99,18 @@ export function formatDevice(p: Party | null | undefined): string {
 }
 
 /** "video" → "Video", "h323" stays as given in upper case ("H323"), empty → "—". */
+const ROLE_LABELS: Record<string, string> = {
+  platform_admin: 'Platform admin',
+  tenant_admin: 'Admin',
+  analyst: 'Analyst',
+  viewer: 'Viewer',
+};
+
+/** A role as people say it ("tenant_admin" -> "Admin"); unknown roles pass through. */
+export function roleLabel(role: string): string {
+  return ROLE_LABELS[role] ?? role;
+}
+
 export function titleCase(s: string | null | undefined): string {
   if (!s) return DASH;
   return s.charAt(0).toUpperCase() + s.slice(1);

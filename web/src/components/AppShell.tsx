@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import type { SessionInfo } from '../types';
 import { Logo } from './Logo';
+import { roleLabel } from '../format';
 
 interface NavItem {
   id: string;
@@ -78,7 +79,7 @@ export function AppShell({ session, onSignOut, signingOut, banner, children }: P
             </span>
             <span class="user-meta">
               <span class="user-email">{session.user.email}</span>
-              <span class="user-role">{session.user.role}</span>
+              <span class="user-role">{roleLabel(session.user.role)}</span>
             </span>
             <button class="btn btn-ghost" type="button" onClick={onSignOut} disabled={signingOut} data-testid="signout">
               {signingOut ? 'Signing out…' : 'Sign out'}
