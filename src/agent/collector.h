@@ -39,7 +39,7 @@ struct SourceHealth {
 };
 
 struct CollectedPage {
-  std::vector<wire::CallRecord> records;  // source field set; at most max_records
+  std::vector<wire::Record> records;      // source field set; at most max_records
   std::string next_cursor;                // resume point after this page
   bool more = false;                      // true: fetch again now; false: caught up, wait a poll interval
   size_t skipped = 0;                     // records the source sent that could not be mapped

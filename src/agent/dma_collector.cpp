@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <charconv>
+#include <iterator>
 #include <variant>
 
 #include "common/files.h"
@@ -260,7 +261,7 @@ Result<CollectedPage> DmaCollector::FetchAfter(const std::string& cursor, size_t
   }
 
   CollectedPage out;
-  out.records = std::move(page->records);
+  out.records.assign(std::make_move_iterator(page->records.begin()), std::make_move_iterator(page->records.end()));
   out.skipped = page->skipped.size();
   out.next_cursor = page->next.value_or(cursor);
   // A short page means the device had no more; a full one, fetch again now.

@@ -16,11 +16,12 @@ Result<BuiltBatch> BuildBatch(const std::string& source, const std::string& base
   b.next_cursor = std::move(page.next_cursor);
   b.idempotency_key = std::move(idempotency_key);
   wire::BatchLimits one{1};
-  for (const wire::CallRecord& r : page.records) {
-    std::string line = wire::SerializeCall(r);
+  for (const wire::Record& r : page.records) {
+    std::string line = wire::SerializeRecord(r);
     wire::ParseOutcome check = wire::ParseBatch(line, one);
     if (!check.batch) {
-      if (rejected) rejected->push_back({r.id, check.errors.empty() ? check.summary : check.errors.front().reason});
+      if (rejected)
+        rejected->push_back({wire::RecordId(r), check.errors.empty() ? check.summary : check.errors.front().reason});
       continue;
     }
     b.body += line;

@@ -1,8 +1,11 @@
 // Agent <-> server wire protocol v1 (docs/formats/wire-v1.md).
 //
 // A batch is NDJSON: one JSON object per line, each a record with a "type".
-// v1 types: "call" (a call detail record) and "cursor" (the source's new
+// v1 types: "call" (a call detail record), "conference" (a meeting on an
+// MCU or VMR), "participant" (one leg of a conference), "device" (inventory
+// state of one endpoint or infrastructure box) and "cursor" (the source's new
 // high-water mark, stored in the same transaction as the batch's records).
+// The normalized model these form is documented in docs/formats/model.md.
 // Validation is strict: unknown types, unknown fields, wrong JSON types and
 // missing required fields are refused with the 1-based line number, and v1
 // refuses the whole batch when any line is bad (nothing half-stored).
@@ -14,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
@@ -35,6 +39,21 @@ struct Party {
   std::string site;
 };
 
+// Media quality of one stream as a device measured it. A measurement that
+// the source does not provide is absent (nullopt), never 0: a collector that
+// cannot see quality must not make calls look perfect.
+struct QualitySample {
+  std::string party;      // "orig" | "dest" on a call; "participant" on a participant
+  std::string direction;  // "rx" (received by that party) | "tx" (sent by it)
+  std::string media;      // "audio" | "video" | "content"
+  std::string codec;      // optional, e.g. "H.264", "OPUS"
+  std::optional<int64_t> bitrate_kbps;
+  std::optional<double> packet_loss_pct_avg, packet_loss_pct_max;  // 0..100
+  std::optional<double> jitter_ms_avg, jitter_ms_max;              // >= 0
+  std::optional<double> latency_ms_avg, latency_ms_max;            // >= 0 (one-way or RTT/2, see model.md)
+  std::optional<double> mos;                                       // 1..5
+};
+
 enum class CallStatus { kCompleted, kFailed };
 std::string_view CallStatusName(CallStatus s);
 
@@ -52,7 +71,59 @@ struct CallRecord {
   std::string conference_id;   // links calls of one conference; may be empty
   Party orig;
   Party dest;
+  std::vector<QualitySample> quality;  // party "orig" | "dest"; may be empty
 };
+
+// A conference (meeting) on an MCU, VMR or bridge. Its participants link to
+// it by conference_id; calls link to it by CallRecord::conference_id.
+struct ConferenceRecord {
+  std::string source;
+  std::string id;                      // unique within the source (DMA confUuid, Pexip conference id)
+  int64_t start = 0;
+  int64_t end = 0;                     // >= start
+  std::string name;                    // personal data (often a person's meeting name): sealed
+  std::string room;                    // VMR / dial-in number, clear
+  std::string mcu;                     // MCU or bridge name, clear
+  int64_t participant_count = 0;       // DMA partCount
+  std::optional<int64_t> max_resources_used;  // DMA maxResourcesUsed (capacity)
+  std::optional<int64_t> scheduled_start;     // RPRM scheduled vs actual
+  std::optional<int64_t> scheduled_end;
+};
+
+// One participant (leg) of a conference, with its own media quality.
+struct ParticipantRecord {
+  std::string source;
+  std::string id;                      // unique within the source
+  std::string conference_id;           // required: the conference it belongs to
+  std::string call_id;                 // optional: the call that carried it
+  int64_t start = 0;
+  int64_t end = 0;
+  int64_t duration_s = 0;
+  std::string protocol;
+  std::string role;                    // "chair" | "guest" | "participant" | ""
+  std::string disconnect_reason;       // optional
+  Party party;
+  std::vector<QualitySample> quality;  // party "participant"
+};
+
+// Inventory state of one device. Upserted by (source, id): the newest
+// observed_at wins.
+struct DeviceRecord {
+  std::string source;
+  std::string id;                      // unique within the source
+  int64_t observed_at = 0;             // when the collector saw this state
+  std::string name;                    // personal (often a person's name): sealed
+  std::string type;                    // "endpoint" | "mcu" | "gateway" | "phone" | ...
+  std::string model, version, site;    // clear
+  std::string serial, ip, mac, owner;  // personal: sealed
+  std::string status;                  // "online" | "offline" | "unknown"
+  std::string registration;            // e.g. DMA registrationStatus "ACTIVE"; optional
+  std::string timezone;                // IANA name; optional
+};
+
+// Any record a collector can produce (everything but a cursor).
+using Record = std::variant<CallRecord, ConferenceRecord, ParticipantRecord, DeviceRecord>;
+const std::string& RecordId(const Record& record);
 
 struct CursorUpdate {
   std::string source;
@@ -61,6 +132,9 @@ struct CursorUpdate {
 
 struct Batch {
   std::vector<CallRecord> calls;
+  std::vector<ConferenceRecord> conferences;
+  std::vector<ParticipantRecord> participants;
+  std::vector<DeviceRecord> devices;
   std::vector<CursorUpdate> cursors;
 };
 
@@ -85,6 +159,10 @@ ParseOutcome ParseBatch(std::string_view ndjson, const BatchLimits& limits);
 // Serializes records as NDJSON (the agent's side). ParseBatch(SerializeBatch(b))
 // round-trips.
 std::string SerializeCall(const CallRecord& call);
+std::string SerializeConference(const ConferenceRecord& conference);
+std::string SerializeParticipant(const ParticipantRecord& participant);
+std::string SerializeDevice(const DeviceRecord& device);
+std::string SerializeRecord(const Record& record);
 std::string SerializeCursor(const CursorUpdate& cursor);
 
 // RFC 9530 Content-Digest with sha-256: "sha-256=:<base64>:".

@@ -50,7 +50,7 @@ TEST(BuildBatch, RecordsThenCursorLine) {
   auto lines = Lines(b->body);
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines.back(), wire::SerializeCursor({"dma-main", "tok-3"}));
-  EXPECT_EQ(lines[0], wire::SerializeCall(page.records[0]));
+  EXPECT_EQ(lines[0], wire::SerializeRecord(page.records[0]));
 
   auto parsed = wire::ParseBatch(b->body, wire::BatchLimits{500});
   ASSERT_TRUE(parsed.batch.has_value()) << parsed.summary;
