@@ -18,6 +18,7 @@
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <algorithm>
+#include <array>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -38,6 +39,8 @@ namespace {
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr auto kLingerTimeout = std::chrono::seconds(5);
+constexpr size_t kLingerMaxBytes = 64 << 20;
 
 struct Listener {
   ListenerOptions options;
@@ -249,6 +252,17 @@ class ServerImpl final : public Server {
         auto res = ToBeast(Response::FromError(err), 11, false);
         beast::get_lowest_layer(stream).expires_after(kWriteTimeout);
         co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+        // Lingering close: the client may still be sending the body we
+        // refused. Closing now would make the kernel answer its data with a
+        // reset, which can destroy our error response before the client
+        // reads it. So read and discard (bounded in bytes and time) first.
+        beast::get_lowest_layer(stream).expires_after(kLingerTimeout);
+        std::array<char, 16 * 1024> scratch;
+        for (size_t drained = 0; drained < kLingerMaxBytes;) {
+          auto [dec, dn] = co_await stream.async_read_some(asio::buffer(scratch), asio::as_tuple(asio::use_awaitable));
+          if (dec) break;
+          drained += dn;
+        }
         break;
       }
       state.busy = true;
