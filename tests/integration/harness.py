@@ -200,6 +200,13 @@ ca_file = "{os.path.join(self.devsim_dir, 'devsim.crt')}"
     def close(self):
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM)
+        # Under `make asan` a sanitizer report in any process fails the test.
+        for name, path in self.logs.items():
+            with open(path, errors="replace") as f:
+                text = f.read()
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if marker in text:
+                    raise AssertionError(f"{name} reported '{marker}'; log kept in {path}")
         if os.environ.get("PARLEY_KEEP_TEST_DIRS"):
             print(f"kept {self.dir}")
         else:
