@@ -40,7 +40,7 @@ asan: deps web
 	  ctest --test-dir build-asan --output-on-failure -j 2 --timeout 1800 -LE browser
 
 fuzz: deps
-	@CC=clang CXX=clang++ cmake -G Ninja -S . -B build-fuzz -DPARLEY_FUZZ=ON -DPARLEY_TESTS=OFF >/dev/null
+	@CC=clang CXX=clang++ cmake -G Ninja -S . -B build-fuzz -DPARLEY_FUZZ=ON -DPARLEY_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@for f in build-fuzz/tests/fuzz/*_fuzz; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} || exit 1; done
 

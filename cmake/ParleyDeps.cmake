@@ -12,4 +12,12 @@ find_package(CLI11 REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
+# libcsv (Debian libcsv-dev) ships no pkg-config file or CMake package.
+find_path(LIBCSV_INCLUDE_DIR csv.h REQUIRED)
+find_library(LIBCSV_LIBRARY csv REQUIRED)
+add_library(Parley::libcsv UNKNOWN IMPORTED)
+set_target_properties(Parley::libcsv PROPERTIES IMPORTED_LOCATION "${LIBCSV_LIBRARY}"
+                      INTERFACE_INCLUDE_DIRECTORIES "${LIBCSV_INCLUDE_DIR}")
 find_package(GTest REQUIRED)

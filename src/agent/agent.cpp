@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/agent_loop.h"
 #include "agent/backoff.h"
 #include "agent/collector.h"
 #include "agent/server_client.h"
@@ -66,8 +67,8 @@ namespace {
 
 using std::chrono::duration_cast;
 
-// Per-source state shared by the three threads (guarded by Agent::mu_ except
-// the collector pointer, which is fixed).
+// Per-source state shared by the threads (guarded by Agent::mu_ except the
+// collector pointer, which is fixed).
 struct SourceState {
   std::unique_ptr<Collector> collector;
   std::string cursor;          // where the next fetch starts (after the last queued batch)
@@ -79,6 +80,12 @@ struct SourceState {
   std::optional<std::string> upload_error;
   SourceStatus build_status = SourceStatus::kOk;
   std::optional<std::string> build_error;
+  // The last fetch as the loop saw it: covers collectors that fail without
+  // saying so in health(), or throw.
+  SourceStatus fetch_status = SourceStatus::kOk;
+  std::optional<std::string> fetch_error;
+  bool fetching = false;       // a FetchAfter is in progress ...
+  TimePoint fetch_started{};   // ... since then (stall detection)
 };
 
 // "server answered HTTP 400 invalid_argument: line 3: ..." -> the part before
@@ -88,35 +95,105 @@ std::string ShortError(const std::string& detail) {
   return cut == std::string::npos ? detail : detail.substr(0, cut);
 }
 
-class Agent {
+std::string Cut(std::string s, size_t n = 200) {
+  if (s.size() > n) s = s.substr(0, n - 3) + "...";
+  return s;
+}
+
+// Shared by the threads it starts; a source thread that does not stop in
+// time is left behind holding a reference (see RunThreads).
+class Agent : public std::enable_shared_from_this<Agent> {
  public:
-  Agent(const AgentConfig& config, StopSignal& stop, const Clock& clock, Random& random,
-        std::vector<std::unique_ptr<Collector>> collectors, std::unique_ptr<ServerClient> collect_server,
-        std::unique_ptr<ServerClient> upload_server, std::unique_ptr<ServerClient> heartbeat_server)
+  Agent(const AgentConfig& config, StopSignal& stop, LoopParts parts)
       : config_(config),
         stop_(stop),
-        clock_(clock),
-        random_(random),
+        clock_(*parts.clock),
+        random_(std::move(parts.random)),
         queue_(static_cast<size_t>(config.max_batches_in_memory)),
-        collect_server_(std::move(collect_server)),
-        upload_server_(std::move(upload_server)),
-        heartbeat_server_(std::move(heartbeat_server)),
-        started_(clock.Now()) {
-    for (auto& c : collectors) {
-      states_.emplace_back();
-      states_.back().collector = std::move(c);
-    }
+        collect_server_(std::move(parts.collect_server)),
+        upload_server_(std::move(parts.upload_server)),
+        heartbeat_server_(std::move(parts.heartbeat_server)),
+        stall_after_(parts.stall_after),
+        stop_grace_(parts.stop_grace),
+        started_(clock_.Now()),
+        states_(parts.collectors.size()) {
+    for (size_t i = 0; i < parts.collectors.size(); ++i) states_[i].collector = std::move(parts.collectors[i]);
   }
 
+  // One collecting thread per source, so a source that fails, throws or
+  // hangs never holds up the others; one uploading and one heartbeat thread.
   void RunThreads() {
-    std::thread collect([this] { CollectLoop(); });
+    auto self = shared_from_this();
+    struct SourceThread {
+      std::thread thread;
+      std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+    };
+    std::vector<SourceThread> sources(states_.size());
+    for (size_t i = 0; i < states_.size(); ++i) {
+      auto done = sources[i].done;
+      sources[i].thread = std::thread([self, i, done] {
+        self->SourceLoop(i);
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          done->store(true);
+        }
+        self->stopped_cv_.notify_all();
+      });
+    }
     std::thread upload([this] { UploadLoop(); });
     std::thread heartbeat([this] { HeartbeatLoop(); });
     stop_.Wait();
     queue_.Close();
-    collect.join();
     upload.join();
     heartbeat.join();
+    // A collector in a transfer sees the abort flag and returns; one stuck in
+    // a system call (a hung network file system) may not: after stop_grace it
+    // is left behind (it owns a reference to this Agent and exits as soon as
+    // its call returns), so SIGTERM still stops the agent.
+    std::unique_lock<std::mutex> lock(mu_);
+    stopped_cv_.wait_for(lock, stop_grace_, [&] {
+      return std::all_of(sources.begin(), sources.end(), [](const SourceThread& t) { return t.done->load(); });
+    });
+    lock.unlock();
+    abandoned_.store(true);
+    for (size_t i = 0; i < sources.size(); ++i) {
+      if (sources[i].done->load()) {
+        sources[i].thread.join();
+      } else {
+        log::error("{}: the collector did not stop within {} s; leaving it behind", states_[i].collector->name(),
+                   stop_grace_.count());
+        sources[i].thread.detach();
+      }
+    }
+  }
+
+  // The heartbeat's per-source report (public for tests through RunLoop's observer).
+  std::vector<SourceReport> Health() {
+    std::vector<SourceReport> out;
+    const TimePoint now = clock_.Now();
+    for (const SourceState& s : states_) {
+      SourceReport report{s.collector->name(), std::string(s.collector->type()), SafeHealth(*s.collector)};
+      std::lock_guard<std::mutex> lock(mu_);
+      std::optional<std::string> stalled;
+      if (s.fetching && now - s.fetch_started > stall_after_) {
+        auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - s.fetch_started).count();
+        stalled = "no answer from the source for " + std::to_string(secs) + " s (collection stalled)";
+      }
+      for (auto [status, error] : {std::pair{s.upload_status, s.upload_error},
+                                   std::pair{s.build_status, s.build_error},
+                                   std::pair{s.fetch_status, s.fetch_error},
+                                   std::pair{stalled ? SourceStatus::kFailing : SourceStatus::kOk, stalled}}) {
+        if (static_cast<int>(status) > static_cast<int>(report.health.status)) {
+          report.health.status = status;
+          report.health.last_error = error;
+        }
+      }
+      // A collector that fails without an explanation still gets one.
+      if (report.health.status != SourceStatus::kOk && !report.health.last_error)
+        report.health.last_error = "unspecified error";
+      out.push_back(std::move(report));
+    }
+    return out;
   }
 
  private:
@@ -133,27 +210,94 @@ class Agent {
     return stop_.WaitFor(delay);
   }
 
-  // ------------------------------------------------------- collecting thread
-
-  void CollectLoop() {
-    Backoff backoff(Policy(), random_, clock_);
-    size_t next_index = 0;
-    while (!stop_.requested()) {
-      if (ResyncPending()) {
-        auto cursors = collect_server_->GetCursors();
-        if (!cursors.ok()) {
-          log::warn("cannot read cursors from the server: {}", cursors.error().detail);
-          if (WaitBeforeRetry(*collect_server_, backoff)) break;
-          continue;
-        }
-        backoff.Reset();
-        ApplyServerCursors(*cursors);
-      }
-      std::optional<size_t> index = PickReadySource(next_index);
-      if (!index) continue;  // PickReadySource waited
-      next_index = *index + 1;
-      CollectOnce(*index);
+  // Collector calls never let an exception out (errors are values, but a
+  // collector's bug must not take the agent down).
+  static SourceHealth SafeHealth(const Collector& c) {
+    try {
+      return c.health();
+    } catch (...) {
+      return SourceHealth{SourceStatus::kFailing, std::string("internal error in the collector (health)")};
     }
+  }
+
+  Result<CollectedPage> SafeFetch(SourceState& state, const std::string& cursor) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      state.fetching = true;
+      state.fetch_started = clock_.Now();
+    }
+    Result<CollectedPage> page = Internal("not fetched");
+    try {
+      page = state.collector->FetchAfter(cursor, static_cast<size_t>(config_.max_batch_records));
+    } catch (const std::exception& e) {
+      log::error("{}: the collector threw: {}", state.collector->name(), Cut(e.what(), 120));
+      page = Internal("internal error in the collector (exception)");
+    } catch (...) {
+      log::error("{}: the collector threw a non-standard exception", state.collector->name());
+      page = Internal("internal error in the collector (exception)");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    state.fetching = false;
+    if (page.ok()) {
+      state.fetch_status = SourceStatus::kOk;
+      state.fetch_error.reset();
+    } else {
+      state.fetch_status = SourceStatus::kFailing;
+      state.fetch_error = Cut(page.error().detail);
+    }
+    return page;
+  }
+
+  // ------------------------------------------------------- collecting threads
+
+  // One source: re-read its cursor from the server when needed, then fetch,
+  // build and queue pages, resting when caught up or after a failure. Sleeps
+  // at most 1 s at a time so a reset from the uploading thread is seen soon.
+  void SourceLoop(size_t index) {
+    Backoff backoff(Policy(), *random_, clock_);
+    while (!stop_.requested()) {
+      bool resync = false, draining = false;
+      TimePoint not_before;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        const SourceState& s = states_[index];
+        resync = s.needs_resync;
+        draining = s.needs_resync && s.outstanding != 0;
+        not_before = s.not_before;
+      }
+      const TimePoint now = clock_.Now();
+      if (draining) {
+        stop_.WaitFor(std::chrono::milliseconds(200));
+        continue;
+      }
+      if (resync) {
+        if (ResyncCursors(backoff)) backoff.Reset();
+        continue;
+      }
+      if (not_before > now) {
+        stop_.WaitFor(std::min<std::chrono::duration<double>>(not_before - now, std::chrono::seconds(1)));
+        continue;
+      }
+      CollectOnce(index);
+    }
+  }
+
+  // Reads the server's cursors for every source waiting for them (one
+  // request serves all: the sources' threads take turns on one client).
+  // False after a failure (having waited the backoff).
+  bool ResyncCursors(Backoff& backoff) {
+    std::unique_lock<std::mutex> server_lock(collect_server_mu_);
+    if (!ResyncPending()) return true;  // another source's thread just did it
+    auto cursors = collect_server_->GetCursors();
+    if (!cursors.ok()) {
+      log::warn("cannot read cursors from the server: {}", cursors.error().detail);
+      std::optional<std::chrono::seconds> retry_after = collect_server_->last_retry_after();
+      server_lock.unlock();
+      stop_.WaitFor(retry_after ? Seconds(*retry_after) : backoff.NextDelay());
+      return false;
+    }
+    ApplyServerCursors(*cursors);
+    return true;
   }
 
   bool ResyncPending() {
@@ -174,33 +318,6 @@ class Agent {
     }
   }
 
-  // Round-robin from `start`: the first source not resting. When none is
-  // ready, sleeps until the earliest one is (at most 1 s while a reset waits
-  // for its batches to drain) and returns nullopt.
-  std::optional<size_t> PickReadySource(size_t start) {
-    TimePoint now = clock_.Now();
-    TimePoint earliest = TimePoint::max();
-    bool resync_waiting = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (size_t i = 0; i < states_.size(); ++i) {
-        size_t j = (start + i) % states_.size();
-        const SourceState& s = states_[j];
-        if (s.needs_resync) {
-          resync_waiting = true;
-          continue;
-        }
-        if (s.not_before <= now) return j;
-        earliest = std::min(earliest, s.not_before);
-      }
-    }
-    std::chrono::duration<double> wait = std::chrono::hours(1);
-    if (earliest != TimePoint::max()) wait = earliest - now;
-    if (resync_waiting) wait = std::min<std::chrono::duration<double>>(wait, std::chrono::seconds(1));
-    stop_.WaitFor(wait);
-    return std::nullopt;
-  }
-
   void Rest(size_t index, TimePoint until) {
     std::lock_guard<std::mutex> lock(mu_);
     states_[index].not_before = std::max(states_[index].not_before, until);
@@ -217,11 +334,23 @@ class Agent {
       cursor = state.cursor;
       generation = state.generation;
     }
-    auto page = collector.FetchAfter(cursor, static_cast<size_t>(config_.max_batch_records));
+    auto page = SafeFetch(state, cursor);
+    if (abandoned_.load()) return;  // the agent stopped without us (see RunThreads)
     if (!page.ok()) {
       queue_.ReleaseSlot();
       log::warn("{}: collection failed: {}", collector.name(), page.error().detail);
       Rest(index, clock_.Now() + PollInterval());
+      return;
+    }
+    if (page->records.size() > static_cast<size_t>(config_.max_batch_records)) {
+      // A collector that ignores max_records would break the memory bound.
+      queue_.ReleaseSlot();
+      log::error("{}: the collector returned {} records for a page of at most {}", collector.name(),
+                 page->records.size(), config_.max_batch_records);
+      std::lock_guard<std::mutex> lock(mu_);
+      state.fetch_status = SourceStatus::kFailing;
+      state.fetch_error = "internal error in the collector (page too large)";
+      state.not_before = clock_.Now() + PollInterval();
       return;
     }
     bool more = page->more;
@@ -234,7 +363,8 @@ class Agent {
     auto batch = BuildBatch(collector.name(), cursor, std::move(*page),
                             static_cast<size_t>(config_.max_batch_records), crypto::RandomUuid(), &rejected);
     for (const RejectedRecord& r : rejected)
-      log::warn("{}: skipped call {}: the server would refuse it ({})", collector.name(), r.id.substr(0, 64), r.reason);
+      log::warn("{}: skipped record {}: the server would refuse it ({})", collector.name(), r.id.substr(0, 64),
+                r.reason);
     if (!batch.ok()) {
       queue_.ReleaseSlot();
       log::error("{}: {}", collector.name(), batch.error().detail);
@@ -266,7 +396,7 @@ class Agent {
   // -------------------------------------------------------- uploading thread
 
   void UploadLoop() {
-    Backoff backoff(Policy(), random_, clock_);
+    Backoff backoff(Policy(), *random_, clock_);
     while (std::optional<BuiltBatch> batch = queue_.Pop()) {
       size_t index = IndexOf(batch->source);
       UploadOne(index, *batch, backoff);
@@ -391,33 +521,22 @@ class Agent {
     } while (!stop_.WaitFor(std::chrono::seconds(config_.heartbeat_interval_seconds)));
   }
 
-  std::vector<SourceReport> Health() {
-    std::vector<SourceReport> out;
-    for (const SourceState& s : states_) {
-      SourceReport report{s.collector->name(), std::string(s.collector->type()), s.collector->health()};
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto [status, error] : {std::pair{s.upload_status, s.upload_error}, std::pair{s.build_status, s.build_error}}) {
-        if (static_cast<int>(status) > static_cast<int>(report.health.status)) {
-          report.health.status = status;
-          report.health.last_error = error;
-        }
-      }
-      out.push_back(std::move(report));
-    }
-    return out;
-  }
-
-  const AgentConfig& config_;
+  const AgentConfig config_;  // a copy: a source thread left behind may outlive the caller's
   StopSignal& stop_;
   const Clock& clock_;
-  Random& random_;
+  std::unique_ptr<Random> random_;
   BatchQueue queue_;
-  std::unique_ptr<ServerClient> collect_server_;    // collecting thread only
+  std::mutex collect_server_mu_;                    // the source threads take turns on collect_server_
+  std::unique_ptr<ServerClient> collect_server_;    // source threads, under collect_server_mu_
   std::unique_ptr<ServerClient> upload_server_;     // uploading thread only
   std::unique_ptr<ServerClient> heartbeat_server_;  // heartbeat thread only
+  const std::chrono::seconds stall_after_;
+  const std::chrono::seconds stop_grace_;
   const TimePoint started_;
   std::mutex mu_;
-  std::vector<SourceState> states_;  // fixed size; fields guarded by mu_ (see SourceState)
+  std::condition_variable stopped_cv_;  // a source thread finished (with mu_)
+  std::atomic<bool> abandoned_{false};  // RunThreads returned without some source threads
+  std::vector<SourceState> states_;     // fixed size; fields guarded by mu_ (see SourceState)
 };
 
 Result<std::unique_ptr<ServerClient>> MakeServerClient(const AgentConfig& config, const StopSignal& stop,
@@ -453,39 +572,161 @@ Result<std::vector<std::unique_ptr<Collector>>> MakeCollectors(const AgentConfig
 
 }  // namespace
 
-Status Check(const AgentConfig& config) {
-  PARLEY_TRY(CheckFiles(config));
-  StopSignal never;
-  PARLEY_ASSIGN_OR_RETURN(auto collectors, MakeCollectors(config, never));
-  log::info("configuration OK: {} source(s)", collectors.size());
-  PARLEY_ASSIGN_OR_RETURN(auto server, MakeServerClient(config, never, SystemClock::Instance()));
-  auto cursors = server->GetCursors();
-  if (!cursors.ok()) return Unavailable("server " + config.server_url + ": " + cursors.error().detail);
-  log::info("server {} reachable; client certificate accepted", config.server_url);
-  for (auto& c : collectors) {
-    auto it = cursors->find(c->name());
-    auto page = c->FetchAfter(it == cursors->end() ? std::string() : it->second, 1);
-    if (!page.ok()) return Unavailable("source " + c->name() + ": " + page.error().detail);
-    log::info("source {}: reachable ({} new record(s) in a 1-record probe)", c->name(), page->records.size());
+// ---------------------------------------------------------------- Check
+
+namespace {
+
+// "https://host:port/x" -> "host:port" (never user-info, path or query).
+std::string HostOf(std::string_view url) {
+  auto scheme = url.find("://");
+  if (scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  return std::string(url);
+}
+
+bool Contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+
+// An error as an installer should read it: what failed and what to check.
+std::string Explain(const std::string& detail, bool pinned) {
+  // libcurl's words (http_client.cpp passes them through in the detail).
+  if (Contains(detail, "certificate rejected") && pinned) return "TLS: certificate not trusted (pin mismatch)";
+  if (auto p = detail.find("SSL certificate problem: "); p != std::string::npos) {
+    std::string why = detail.substr(p + 25);
+    why = why.substr(0, why.find(')'));
+    return "TLS: certificate not trusted (" + why + ")";
   }
-  return Ok();
+  if (Contains(detail, "no alternative certificate subject name matches") ||
+      Contains(detail, "does not match target host name"))
+    return "TLS: certificate does not match the host name";
+  if (Contains(detail, "unable to set private key file") || Contains(detail, "could not load PEM client certificate"))
+    return "TLS: cannot use the client certificate/key (" + Cut(detail, 120) + ")";
+  if (Contains(detail, "Could not resolve host")) return "host name not found (DNS)";
+  if (Contains(detail, "Couldn't connect") || Contains(detail, "Connection refused"))
+    return "cannot connect (connection refused or no route)";
+  if (Contains(detail, "Timeout was reached") || Contains(detail, "timed out")) return "timed out";
+  if (Contains(detail, "HTTP 401")) return "401 Unauthorized: check username/password_file";
+  if (Contains(detail, "HTTP 403")) return "403 Forbidden: the user lacks the rights to read";
+  return Cut(detail, 160);
+}
+
+std::string Target(const SourceConfig& s) {
+  if (!s.url.empty()) return HostOf(s.url);
+  if (!s.dir.empty()) return s.dir.string();
+  if (!s.db_path.empty()) return s.db_path.string();
+  if (!s.db_url.empty()) return HostOf(s.db_url);
+  return "-";
+}
+
+std::string StripSourcePrefix(const std::string& detail, const std::string& name) {
+  std::string prefix = "source " + name + ": ";
+  return detail.rfind(prefix, 0) == 0 ? detail.substr(prefix.size()) : detail;
+}
+
+}  // namespace
+
+std::vector<CheckRow> Check(const AgentConfig& config) {
+  std::vector<CheckRow> rows;
+  StopSignal never;
+
+  CheckRow server{"server", "server", HostOf(config.server_url), "FAIL", ""};
+  std::optional<Cursors> cursors;
+  if (Status files = CheckFiles(config); !files.ok()) {
+    server.detail = files.error().detail;
+  } else if (auto client = MakeServerClient(config, never, SystemClock::Instance()); !client.ok()) {
+    server.detail = client.error().detail;
+  } else if (auto got = (*client)->GetCursors(); !got.ok()) {
+    const Error& e = got.error();
+    if (e.code == Code::kUnauthenticated || e.code == Code::kPermissionDenied) {
+      server.detail = "client certificate refused (" + Cut(e.detail, 60) + "): enrolled with this server?";
+    } else {
+      server.detail = Explain(e.detail, false);
+    }
+  } else {
+    cursors = std::move(*got);
+    server.result = "OK";
+    server.detail = "client certificate accepted; " + std::to_string(cursors->size()) + " source cursor(s) stored";
+  }
+  rows.push_back(std::move(server));
+
+  for (const SourceConfig& source : config.sources) {
+    CheckRow row{source.name, source.type, Target(source), "FAIL", ""};
+    auto collector = MakeCollector(source, &never.flag());
+    if (!collector.ok()) {
+      row.detail = StripSourcePrefix(collector.error().detail, source.name);
+      rows.push_back(std::move(row));
+      continue;
+    }
+    std::string cursor;
+    if (cursors) {
+      auto it = cursors->find(source.name);
+      if (it != cursors->end()) cursor = it->second;
+    }
+    Result<std::string> probe = Internal("not probed");
+    try {
+      probe = (*collector)->Probe(cursor);
+    } catch (...) {
+      probe = Internal("internal error in the collector (exception)");
+    }
+    if (probe.ok()) {
+      row.result = "OK";
+      row.detail = *probe;
+    } else {
+      row.detail = Explain(StripSourcePrefix(probe.error().detail, source.name), !source.pin_sha256.empty());
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+bool AllChecksOk(const std::vector<CheckRow>& rows) {
+  return std::all_of(rows.begin(), rows.end(), [](const CheckRow& r) { return r.result == "OK"; });
+}
+
+std::string FormatCheckTable(const std::vector<CheckRow>& rows) {
+  const char* headers[] = {"NAME", "TYPE", "TARGET", "RESULT", "DETAIL"};
+  size_t width[4] = {4, 4, 6, 6};
+  for (const CheckRow& r : rows) {
+    width[0] = std::max(width[0], r.name.size());
+    width[1] = std::max(width[1], r.type.size());
+    width[2] = std::max(width[2], r.target.size());
+    width[3] = std::max(width[3], r.result.size());
+  }
+  auto line = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d,
+                  const std::string& e) {
+    std::string out;
+    const std::string* cols[] = {&a, &b, &c, &d};
+    for (size_t i = 0; i < 4; ++i) out += *cols[i] + std::string(width[i] - cols[i]->size() + 2, ' ');
+    return out + e + "\n";
+  };
+  std::string out = line(headers[0], headers[1], headers[2], headers[3], headers[4]);
+  for (const CheckRow& r : rows) out += line(r.name, r.type, r.target, r.result, r.detail);
+  return out;
+}
+
+// ---------------------------------------------------------------- Run
+
+void RunLoop(const AgentConfig& config, StopSignal& stop, LoopParts parts) {
+  if (!parts.random) parts.random = std::make_unique<SystemRandom>();
+  auto agent = std::make_shared<Agent>(config, stop, std::move(parts));
+  agent->RunThreads();
 }
 
 Status Run(const AgentConfig& config, StopSignal& stop) {
   PARLEY_TRY(CheckFiles(config));
-  PARLEY_ASSIGN_OR_RETURN(auto collectors, MakeCollectors(config, stop));
+  LoopParts parts;
+  PARLEY_ASSIGN_OR_RETURN(parts.collectors, MakeCollectors(config, stop));
   const Clock& clock = SystemClock::Instance();
-  PARLEY_ASSIGN_OR_RETURN(auto collect_server, MakeServerClient(config, stop, clock));
-  PARLEY_ASSIGN_OR_RETURN(auto upload_server, MakeServerClient(config, stop, clock));
-  PARLEY_ASSIGN_OR_RETURN(auto heartbeat_server, MakeServerClient(config, stop, clock));
-  SystemRandom random;
+  parts.clock = &clock;
+  PARLEY_ASSIGN_OR_RETURN(parts.collect_server, MakeServerClient(config, stop, clock));
+  PARLEY_ASSIGN_OR_RETURN(parts.upload_server, MakeServerClient(config, stop, clock));
+  PARLEY_ASSIGN_OR_RETURN(parts.heartbeat_server, MakeServerClient(config, stop, clock));
+  parts.random = std::make_unique<SystemRandom>();
 
-  if (collectors.empty()) log::warn("no [[sources]] configured: only heartbeats will be sent");
-  log::info("parley-agent {} starting: {} source(s), server {}", kAgentVersion, collectors.size(),
+  if (parts.collectors.empty()) log::warn("no [[sources]] configured: only heartbeats will be sent");
+  log::info("parley-agent {} starting: {} source(s), server {}", kAgentVersion, parts.collectors.size(),
             config.server_url);
-  Agent agent(config, stop, clock, random, std::move(collectors), std::move(collect_server),
-              std::move(upload_server), std::move(heartbeat_server));
-  agent.RunThreads();
+  RunLoop(config, stop, std::move(parts));
   log::info("parley-agent stopped");
   return Ok();
 }

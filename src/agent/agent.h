@@ -1,11 +1,12 @@
 // The agent's entry points: Enroll (one-time identity set-up) and Run (the
 // collection loop). docs/agent.md describes both for operators.
 //
-// Run's shape: three threads share a BatchQueue (uploader.h) and a per-source
-// state table.
-//   collecting thread: round-robin over sources; takes a queue slot, fetches
-//     one page after the source's in-memory cursor, builds the batch, queues
-//     it and advances the cursor; a caught-up source rests poll_interval.
+// Run's shape: threads share a BatchQueue (uploader.h) and a per-source
+// state table (agent_loop.h has the loop with its parts injected).
+//   collecting threads, one per source (a source that fails, throws or hangs
+//     holds up no other): takes a queue slot, fetches one page after the
+//     source's in-memory cursor, builds the batch, queues it and advances the
+//     cursor; a caught-up or failed source rests poll_interval.
 //   uploading thread: uploads batches in order with the same Idempotency-Key
 //     on every retry; 429/503 honour Retry-After; network errors and 5xx back
 //     off (full jitter, capped) and, once the server answers again, re-read
@@ -16,7 +17,8 @@
 // Nothing collected is ever written to disk.
 //
 // StopSignal is thread-safe; Run returns after Request() once the threads
-// have finished their current step (an HTTP transfer in progress is aborted).
+// have finished their current step (an HTTP transfer in progress is aborted;
+// a source stuck in a system call for more than 10 s is left behind).
 #pragma once
 
 #include <atomic>
@@ -25,6 +27,7 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "agent/config.h"
 #include "common/result.h"
@@ -72,10 +75,23 @@ struct EnrollResult {
 // Refuses to overwrite an existing DIR/agent.crt.
 Result<EnrollResult> Enroll(const EnrollOptions& options);
 
-// `parley-agent check`: validates the files the config names, reaches the
-// server (GET cursors) and fetches at most one record from every source
-// (uploading nothing). Logs one line per check; returns the first failure.
-Status Check(const AgentConfig& config);
+// `parley-agent check`: one row for the server (files, TLS, client
+// certificate: GET cursors) and one per source (built from the config, then
+// Collector::Probe after the server's cursor); uploads nothing, moves no
+// cursor. target is a host[:port] or a directory, never credentials; detail
+// says what was found or what to fix ("401 Unauthorized: check
+// username/password_file", "TLS: certificate not trusted (pin mismatch)").
+struct CheckRow {
+  std::string name;    // "server" or the source's name
+  std::string type;    // "server" or the collector type
+  std::string target;
+  std::string result;  // "OK" or "FAIL"
+  std::string detail;
+};
+std::vector<CheckRow> Check(const AgentConfig& config);
+bool AllChecksOk(const std::vector<CheckRow>& rows);
+// Aligned columns NAME TYPE TARGET RESULT DETAIL, one line per row.
+std::string FormatCheckTable(const std::vector<CheckRow>& rows);
 
 // Runs the collection loop until stop is requested. Returns Ok on a clean
 // stop, kConfig when a file named by the config is missing or not private.

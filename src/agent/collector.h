@@ -54,6 +54,11 @@ class Collector {
   // cursor does not move); health() reflects it.
   virtual Result<CollectedPage> FetchAfter(const std::string& cursor, size_t max_records) = 0;
   virtual SourceHealth health() const = 0;
+  // `parley-agent check`: tries the source once without moving its cursor
+  // and says in a few words what it found ("1 new record after the server's
+  // cursor", "3 CDR files not yet read"); never personal data. An error is
+  // what check shows as FAIL. The default fetches one record after `cursor`.
+  virtual Result<std::string> Probe(const std::string& cursor);
 };
 
 // Builds the collector for `source` (reads its password file). `abort`, if

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -12,7 +13,7 @@ namespace parley::agent {
 
 namespace {
 
-enum class Kind { kString, kPath, kInt };
+enum class Kind { kString, kPath, kInt, kBool, kStringList };
 
 // Every key, declared once: the loader's validation and RenderAgentConfig
 // read this table.
@@ -36,11 +37,22 @@ constexpr Key kKeys[] = {
     {"agent", "backoff_cap_seconds", Kind::kInt, "60", "Longest wait between retries after network errors."},
     {"agent", "log_level", Kind::kString, "info", "trace, debug, info, warn or error."},
     {"sources", "name", Kind::kString, "", "Unique source name ([A-Za-z0-9._-])."},
-    {"sources", "type", Kind::kString, "", "Collector type: dma."},
+    {"sources", "type", Kind::kString, "", "Collector type: dma, rprm, cucm, pexip."},
     {"sources", "url", Kind::kString, "", "Device base URL, https://host:port."},
     {"sources", "username", Kind::kString, "", "Device API user (read-only role suffices)."},
     {"sources", "password_file", Kind::kPath, "", "File holding the device password (mode 0600)."},
     {"sources", "ca_file", Kind::kPath, "", "CA (or self-signed certificate) of the device (PEM)."},
+    {"sources", "pin_sha256", Kind::kString, "", "SHA-256 fingerprint of the device's certificate (hex)."},
+    {"sources", "insecure_skip_verify", Kind::kBool, "false", "Do not verify the device's certificate (unsafe)."},
+    {"sources", "collect", Kind::kStringList, "", "dma, rprm: sub-resources to collect."},
+    {"sources", "inventory_interval_seconds", Kind::kInt, "300", "dma, rprm: seconds between inventory reads."},
+    {"sources", "initial_history_days", Kind::kInt, "30", "dma, rprm, cucm, pexip: days of history a new source starts with."},
+    {"sources", "db_path", Kind::kPath, "", "kamailio: Kamailio's SQLite database (opened read-only)."},
+    {"sources", "db_url", Kind::kString, "", "kamailio: postgresql://user@host[:port]/db (no password in it)."},
+    {"sources", "calls_from", Kind::kString, "acc_cdrs", "kamailio: acc_cdrs (dialog CDRs) or acc (INVITE/BYE pairs)."},
+    {"sources", "db_timezone", Kind::kString, "UTC", "kamailio + db_url: time zone of Kamailio's timestamps."},
+    {"sources", "dir", Kind::kPath, "", "cucm: directory holding the CDR/CMR flat files (read only)."},
+    {"sources", "settle_seconds", Kind::kInt, "120", "cucm, pexip: leave files/records younger than this for later."},
 };
 
 const Key* FindKey(std::string_view section, std::string_view name) {
@@ -91,6 +103,32 @@ class TableReader {
     return v;
   }
 
+  bool Has(std::string_view name) const { return table_ && table_->get(name); }
+
+  Result<bool> Bool(std::string_view name) const {
+    const Key* key = FindKey(section_, name);
+    const toml::node* node = table_ ? table_->get(name) : nullptr;
+    if (!node) return key->default_value == "true";
+    auto v = node->value<bool>();
+    if (!node->is_boolean() || !v) return ConfigError(Full(name) + ": expected true or false");
+    return *v;
+  }
+
+  // An array of non-empty strings; empty when absent.
+  Result<std::vector<std::string>> StringList(std::string_view name) const {
+    const toml::node* node = table_ ? table_->get(name) : nullptr;
+    std::vector<std::string> out;
+    if (!node) return out;
+    const toml::array* array = node->as_array();
+    if (!array) return ConfigError(Full(name) + ": expected an array of strings");
+    for (const toml::node& item : *array) {
+      auto v = item.value<std::string>();
+      if (!item.is_string() || !v || v->empty()) return ConfigError(Full(name) + ": expected an array of strings");
+      out.push_back(*v);
+    }
+    return out;
+  }
+
   std::string Full(std::string_view name) const { return label_ + "." + std::string(name); }
 
  private:
@@ -122,6 +160,121 @@ std::string TomlQuote(std::string_view s) {
     out += c;
   }
   return out + "\"";
+}
+
+// TLS to an HTTPS device: ca_file and/or pin_sha256, or (explicitly)
+// insecure_skip_verify = true; exactly one of these ways.
+Status ReadDeviceTls(const TableReader& r, const std::string& label, SourceConfig& s) {
+  if (r.Has("ca_file")) {
+    PARLEY_ASSIGN_OR_RETURN(std::string ca, r.String("ca_file"));
+    s.ca_file = ca;
+  }
+  if (r.Has("pin_sha256")) {
+    PARLEY_ASSIGN_OR_RETURN(std::string pin, r.String("pin_sha256"));
+    std::string hex;
+    for (char ch : pin) {
+      if (ch == ':') continue;
+      char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (!((lower >= '0' && lower <= '9') || (lower >= 'a' && lower <= 'f')))
+        return ConfigError(label + ".pin_sha256: must be 64 hex digits (colons allowed)");
+      hex += lower;
+    }
+    if (hex.size() != 64) return ConfigError(label + ".pin_sha256: must be 64 hex digits (colons allowed)");
+    s.pin_sha256 = hex;
+  }
+  PARLEY_ASSIGN_OR_RETURN(s.insecure_skip_verify, r.Bool("insecure_skip_verify"));
+  if (s.insecure_skip_verify && (!s.ca_file.empty() || !s.pin_sha256.empty()))
+    return ConfigError(label + ".insecure_skip_verify: contradicts ca_file / pin_sha256 (remove one)");
+  if (!s.insecure_skip_verify && s.ca_file.empty() && s.pin_sha256.empty())
+    return ConfigError(label + ".ca_file: required (or pin_sha256, or insecure_skip_verify = true)");
+  return Ok();
+}
+
+// `collect`: names from the type's list (docs/agent.md); the default when absent.
+Status ReadCollect(const TableReader& r, const std::string& label, SourceConfig& s) {
+  PARLEY_ASSIGN_OR_RETURN(s.collect, r.StringList("collect"));
+  PARLEY_ASSIGN_OR_RETURN(s.inventory_interval_seconds, r.Int("inventory_interval_seconds"));
+  PARLEY_ASSIGN_OR_RETURN(s.initial_history_days, r.Int("initial_history_days"));
+  if (s.initial_history_days > 3660) return ConfigError(label + ".initial_history_days: at most 3660");
+  std::vector<std::string_view> allowed;
+  std::vector<std::string> defaults;
+  if (s.type == "dma") {
+    allowed = {"history", "cdr_export", "active_calls", "conferences", "devices"};
+    defaults = {"history", "active_calls", "conferences", "devices"};
+  } else if (s.type == "rprm") {
+    allowed = {"devices", "endpoint_cdrs", "conference_cdrs"};
+    defaults = {"devices", "endpoint_cdrs", "conference_cdrs"};
+  } else {
+    if (r.Has("collect")) return ConfigError(label + ".collect: only for dma and rprm sources");
+    return Ok();
+  }
+  if (!r.Has("collect")) {
+    s.collect = defaults;
+    return Ok();
+  }
+  if (s.collect.empty()) return ConfigError(label + ".collect: must name at least one sub-resource");
+  std::set<std::string> seen;
+  for (const std::string& c : s.collect) {
+    if (std::find(allowed.begin(), allowed.end(), c) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return ConfigError(label + ".collect: unknown \"" + c + "\" for type " + s.type + " (one of " + list + ")");
+    }
+    if (!seen.insert(c).second) return ConfigError(label + ".collect: \"" + c + "\" is listed twice");
+  }
+  if (seen.count("history") && seen.count("cdr_export"))
+    return ConfigError(label + ".collect: history and cdr_export both collect the calls; choose one");
+  return Ok();
+}
+
+// kamailio: db_path xor db_url; password_file only with db_url; no HTTPS keys.
+Status ReadKamailioSource(const TableReader& r, const std::string& label, SourceConfig& s) {
+  static constexpr std::string_view kKamailioKeys[] = {"name",          "type",        "db_path",   "db_url",
+                                                       "password_file", "db_timezone", "calls_from"};
+  for (const Key& k : kKeys) {
+    if (k.section != "sources" || !r.Has(k.name)) continue;
+    if (std::find(std::begin(kKamailioKeys), std::end(kKamailioKeys), k.name) == std::end(kKamailioKeys))
+      return ConfigError(r.Full(k.name) + ": not used by kamailio sources");
+  }
+  if (r.Has("db_path") == r.Has("db_url"))
+    return ConfigError(label + ".db_path: set exactly one of db_path (SQLite) and db_url (PostgreSQL)");
+  if (r.Has("db_path")) {
+    PARLEY_ASSIGN_OR_RETURN(std::string path, r.String("db_path"));
+    s.db_path = path;
+    if (r.Has("password_file")) return ConfigError(label + ".password_file: only used with db_url");
+    if (r.Has("db_timezone")) return ConfigError(label + ".db_timezone: only used with db_url");
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(s.db_url, r.String("db_url"));
+    std::string_view url = s.db_url;
+    size_t scheme_end = url.find("://");
+    std::string_view scheme = url.substr(0, scheme_end);
+    if (scheme_end == std::string_view::npos || (scheme != "postgresql" && scheme != "postgres"))
+      return ConfigError(label + ".db_url: must be postgresql://user@host[:port]/dbname");
+    std::string_view rest = url.substr(scheme_end + 3);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    size_t at = authority.rfind('@');
+    std::string_view userinfo = at == std::string_view::npos ? std::string_view() : authority.substr(0, at);
+    if (userinfo.find(':') != std::string_view::npos || rest.find("password=") != std::string_view::npos)
+      return ConfigError(label + ".db_url: must not contain a password (use password_file)");
+    if (r.Has("password_file")) {
+      PARLEY_ASSIGN_OR_RETURN(std::string password_file, r.String("password_file"));
+      s.password_file = password_file;
+      if (Status st = CheckPrivateFile(s.password_file); !st.ok())
+        return ConfigError(label + ".password_file: " + st.error().detail + " (a password file must be mode 0600)");
+    }
+  }
+  if (r.Has("db_url")) {
+    PARLEY_ASSIGN_OR_RETURN(s.db_timezone, r.String("db_timezone"));
+    for (char ch : s.db_timezone) {
+      bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '/' ||
+                ch == '_' || ch == '-' || ch == '+';
+      if (!ok) return ConfigError(label + ".db_timezone: must be a time zone name such as UTC or Europe/Berlin");
+    }
+  }
+  PARLEY_ASSIGN_OR_RETURN(s.calls_from, r.String("calls_from"));
+  if (s.calls_from != "acc_cdrs" && s.calls_from != "acc")
+    return ConfigError(label + ".calls_from: must be acc_cdrs or acc");
+  return Ok();
 }
 
 }  // namespace
@@ -201,7 +354,29 @@ Result<AgentConfig> AgentConfig::Parse(std::string_view toml_text, const std::fi
         return ConfigError(label + ".name: use 1-64 characters from A-Z a-z 0-9 . _ -");
       if (!names.insert(s.name).second) return ConfigError(label + ".name: \"" + s.name + "\" is used twice");
       PARLEY_ASSIGN_OR_RETURN(s.type, r.String("type"));
-      if (s.type != "dma") return ConfigError(label + ".type: unknown collector type (supported: dma)");
+      if (s.type == "kamailio") {
+        PARLEY_TRY(ReadKamailioSource(r, label, s));
+        c.sources.push_back(std::move(s));
+        continue;
+      }
+      if (s.type != "dma" && s.type != "rprm" && s.type != "cucm" && s.type != "pexip")
+        return ConfigError(label + ".type: unknown collector type (supported: dma, rprm, kamailio, cucm, pexip)");
+      if (s.type == "cucm" || s.type == "pexip") {
+        PARLEY_ASSIGN_OR_RETURN(s.settle_seconds, r.Int("settle_seconds"));
+      } else if (r.Has("settle_seconds")) {
+        return ConfigError(label + ".settle_seconds: only for cucm and pexip sources");
+      }
+      if (s.type == "cucm") {
+        // A directory of flat files: none of the HTTPS device keys apply.
+        for (std::string_view k : {"url", "username", "password_file", "ca_file", "pin_sha256", "insecure_skip_verify"})
+          if (r.Has(k)) return ConfigError(r.Full(k) + ": not used by cucm sources (they read `dir`)");
+        PARLEY_ASSIGN_OR_RETURN(std::string dir_path, r.String("dir"));
+        s.dir = dir_path;
+        PARLEY_TRY(ReadCollect(r, label, s));
+        c.sources.push_back(std::move(s));
+        continue;
+      }
+      if (r.Has("dir")) return ConfigError(label + ".dir: only for cucm sources");
       PARLEY_ASSIGN_OR_RETURN(s.url, r.String("url"));
       if (!IsCredentialFreeHttpsUrl(s.url))
         return ConfigError(label + ".url: must be https://host[:port] without credentials");
@@ -211,8 +386,8 @@ Result<AgentConfig> AgentConfig::Parse(std::string_view toml_text, const std::fi
       s.password_file = password_file;
       if (Status st = CheckPrivateFile(s.password_file); !st.ok())
         return ConfigError(label + ".password_file: " + st.error().detail + " (a password file must be mode 0600)");
-      PARLEY_ASSIGN_OR_RETURN(std::string device_ca, r.String("ca_file"));
-      s.ca_file = device_ca;
+      PARLEY_TRY(ReadDeviceTls(r, label, s));
+      PARLEY_TRY(ReadCollect(r, label, s));
       c.sources.push_back(std::move(s));
     }
   }

@@ -28,7 +28,27 @@ struct SourceConfig {
   std::string url;                      // https://host[:port], no credentials in it
   std::string username;
   std::filesystem::path password_file;  // mode 0600, checked at load
-  std::filesystem::path ca_file;        // trust anchor(s) for the device's certificate
+  std::filesystem::path ca_file;        // trust anchor(s) for the device's certificate; may be empty if pinned
+  // TLS to HTTPS devices (dma, rprm): ca_file and/or pin_sha256, or an
+  // explicit insecure_skip_verify (exactly one way must be configured).
+  std::string pin_sha256;               // leaf certificate SHA-256, normalized to 64 lowercase hex; or empty
+  bool insecure_skip_verify = false;
+  // dma, rprm: the sub-resources collected (docs/agent.md); the type's default when not set.
+  std::vector<std::string> collect;
+  int64_t inventory_interval_seconds = 300;  // dma, rprm: seconds between device inventory reads
+  int64_t initial_history_days = 30;         // dma cdr_export, rprm CDRs: how far back a new source starts
+  // kamailio: Kamailio's accounting database, read-only (docs/agent.md "The
+  // kamailio source"). Exactly one of db_path (SQLite) and db_url
+  // (postgresql://user@host[:port]/db, no password in it; the password, if
+  // any, comes from password_file).
+  std::filesystem::path db_path;
+  std::string db_url;
+  std::string calls_from = "acc_cdrs";  // kamailio: "acc_cdrs" (dialog CDRs) or "acc" (INVITE/BYE pairs)
+  std::string db_timezone = "UTC";      // kamailio + db_url: the zone Kamailio wrote its local times in
+  // cucm: the directory CUCM (or its billing-server push) writes CDR/CMR flat files to; read only.
+  std::filesystem::path dir;
+  // cucm, pexip: files / history records younger than this are left for a later poll (still being written).
+  int64_t settle_seconds = 120;
 };
 
 struct AgentConfig {

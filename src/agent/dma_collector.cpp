@@ -1,280 +1,302 @@
 #include "agent/dma_collector.h"
 
-#include <boost/json.hpp>
-
+#include <algorithm>
 #include <charconv>
 #include <iterator>
-#include <variant>
 
-#include "common/files.h"
 #include "common/log.h"
 #include "common/time_format.h"
 
 namespace parley::agent {
 
-namespace json = boost::json;
-
 namespace {
 
-std::string_view View(const json::string& s) { return {s.data(), s.size()}; }
+constexpr size_t kMaxLiveConferences = 10000;
 
-// A device-supplied identifier as it may appear in a log line: printable
-// ASCII, at most 64 characters.
-std::string ForLog(std::string_view id) {
-  if (id.empty()) return "(no callIdentifier)";
-  std::string out;
-  for (size_t i = 0; i < id.size() && i < 64; ++i) {
-    char c = id[i];
-    out += (c >= 0x20 && c < 0x7F) ? c : '?';
-  }
-  if (id.size() > 64) out += "...";
-  return out;
+std::optional<int64_t> ToInt(std::string_view s) {
+  int64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
 }
 
-// The string at `key`, or "" when absent, null or not a string.
-std::string StringAt(const json::object* obj, std::string_view key) {
-  if (!obj) return {};
-  const json::value* v = obj->if_contains(key);
-  if (!v || !v->is_string()) return {};
-  return std::string(View(v->get_string()));
-}
-
-bool IsAllDigits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
-// First alias that is a phone number: "+..." or all digits.
-std::string FirstNumber(const json::object* details) {
-  if (!details) return {};
-  const json::value* aliases = details->if_contains("aliases");
-  if (!aliases || !aliases->is_array()) return {};
-  for (const json::value& a : aliases->get_array()) {
-    if (!a.is_string()) continue;
-    std::string_view s = View(a.get_string());
-    if ((!s.empty() && s.front() == '+') || IsAllDigits(s)) return std::string(s);
-  }
-  return {};
-}
-
-wire::Party MapParty(const json::object& call, std::string_view side) {
-  std::string prefix(side);  // "originator" or "destination"
-  const json::value* d = call.if_contains(prefix + "Details");
-  const json::object* details = d ? d->if_object() : nullptr;
-  wire::Party p;
-  p.name = StringAt(details, "deviceName");
-  if (p.name.empty()) p.name = StringAt(&call, prefix + "RegisteredName");
-  p.uri = StringAt(&call, prefix);
-  p.number = FirstNumber(details);
-  p.ip = StringAt(details, "ipAddress");
-  p.model = StringAt(details, "deviceModel");
-  p.version = StringAt(details, "deviceVersion");
-  p.site = StringAt(details, "site");
-  return p;
-}
-
-std::optional<int64_t> IntegerAt(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  if (!v || v->is_null()) return 0;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double() && v->get_double() >= 0 && v->get_double() < 1e15) return static_cast<int64_t>(v->get_double());
-  return std::nullopt;
-}
-
-// Maps one call, or returns the reason it cannot be mapped.
-std::variant<wire::CallRecord, std::string> MapCall(const json::object& call, const std::string& source) {
-  wire::CallRecord r;
-  r.source = source;
-  r.id = StringAt(&call, "callIdentifier");
-  if (r.id.empty()) return std::string("missing callIdentifier");
-  std::string start = StringAt(&call, "startTime");
-  std::string end = StringAt(&call, "endTime");
-  auto start_s = ParseRfc3339(start);
-  if (!start_s) return std::string(start.empty() ? "missing startTime" : "startTime is not an RFC 3339 time");
-  auto end_s = ParseRfc3339(end);
-  if (!end_s) return std::string(end.empty() ? "missing endTime" : "endTime is not an RFC 3339 time");
-  if (*end_s < *start_s) return std::string("endTime is before startTime");
-  r.start = *start_s;
-  r.end = *end_s;
-  if (call.contains("callDuration") && !call.at("callDuration").is_null()) {
-    auto d = ParseDmaDuration(StringAt(&call, "callDuration"));
-    if (!d) return std::string("callDuration is not HH:MM:SS");
-    r.duration_s = *d;
-  } else {
-    r.duration_s = r.end - r.start;
-  }
-  r.cause = StringAt(&call, "failureSignalingCode");
-  r.status = r.cause.empty() ? wire::CallStatus::kCompleted : wire::CallStatus::kFailed;
-  r.protocol = StringAt(&call, "callSignaling");
-  if (r.protocol == "H323") r.protocol = "H.323";
-  r.call_type = StringAt(&call, "callType");
-  auto bitrate = IntegerAt(call, "bitRate");
-  if (!bitrate || *bitrate < 0) return std::string("bitRate is not a non-negative number");
-  r.bitrate_kbps = *bitrate;
-  r.conference_id = StringAt(&call, "confUuid");
-  r.orig = MapParty(call, "originator");
-  r.dest = MapParty(call, "destination");
-  return r;
-}
-
-// A short, PII-free description of a device HTTP status for last_error.
-std::string DescribeDeviceStatus(long status) {
-  std::string s = "device answered HTTP " + std::to_string(status);
-  if (status == 401 || status == 403) s += " (check username and password file)";
-  return s;
+std::string_view KindOf(const wire::Record& r) {
+  if (std::holds_alternative<wire::CallRecord>(r)) return "call";
+  if (std::holds_alternative<wire::ConferenceRecord>(r)) return "conf";
+  return "other";
 }
 
 }  // namespace
 
-std::optional<int64_t> ParseDmaDuration(std::string_view text) {
-  int64_t parts[3] = {0, 0, 0};
-  size_t pos = 0;
-  for (int i = 0; i < 3; ++i) {
-    size_t colon = i < 2 ? text.find(':', pos) : text.size();
-    if (colon == std::string_view::npos) return std::nullopt;
-    std::string_view field = text.substr(pos, colon - pos);
-    if (field.empty() || field.size() > 9 || !IsAllDigits(field)) return std::nullopt;
-    std::from_chars(field.data(), field.data() + field.size(), parts[i]);
-    if (i > 0 && (field.size() != 2 || parts[i] > 59)) return std::nullopt;
-    pos = colon + 1;
-  }
-  return parts[0] * 3600 + parts[1] * 60 + parts[2];
-}
+std::string EncodeDmaCdrKey(const DmaCdrKey& key) { return std::to_string(key.end_ms) + "|" + key.kind + "|" + key.id; }
 
-Result<DmaPage> ParseDmaCallList(std::string_view text, const std::string& source) {
-  json::error_code ec;
-  json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
-  if (ec) return InvalidArgument("device answer is not JSON (" + ec.message() + ")");
-  const json::object* obj = root.if_object();
-  const json::value* list = obj ? obj->if_contains("plcm-call-list") : nullptr;
-  if (!list || !list->is_object()) return InvalidArgument("device answer has no plcm-call-list object");
-
-  DmaPage page;
-  const json::value* next = obj->if_contains("next");
-  if (next && next->is_string()) {
-    page.next = std::string(View(next->get_string()));
-  } else if (next && !next->is_null()) {
-    return InvalidArgument("device answer: \"next\" is neither a string nor null");
-  }
-
-  // Polycom's JSON comes from XML: a single call may arrive as an object
-  // instead of a one-element array. Accept both; absent means no calls.
-  const json::value* calls = list->get_object().if_contains("plcm-call");
-  json::array single;
-  const json::array* items = nullptr;
-  if (!calls || calls->is_null()) {
-    items = &single;
-  } else if (calls->is_array()) {
-    items = &calls->get_array();
-  } else if (calls->is_object()) {
-    single.push_back(*calls);
-    items = &single;
-  } else {
-    return InvalidArgument("device answer: plcm-call is neither an array nor an object");
-  }
-
-  page.items = items->size();
-  for (const json::value& item : *items) {
-    const json::object* call = item.if_object();
-    if (!call) {
-      page.skipped.push_back({"", "call is not a JSON object"});
-      continue;
-    }
-    auto mapped = MapCall(*call, source);
-    if (auto* reason = std::get_if<std::string>(&mapped)) {
-      page.skipped.push_back({StringAt(call, "callIdentifier"), std::move(*reason)});
-    } else {
-      page.records.push_back(std::move(std::get<wire::CallRecord>(mapped)));
-    }
-  }
-  return page;
+std::optional<DmaCdrKey> DecodeDmaCdrKey(std::string_view text) {
+  size_t a = text.find('|');
+  if (a == std::string_view::npos) return std::nullopt;
+  size_t b = text.find('|', a + 1);
+  if (b == std::string_view::npos) return std::nullopt;
+  DmaCdrKey key;
+  auto ms = ToInt(text.substr(0, a));
+  if (!ms || *ms < 0) return std::nullopt;
+  key.end_ms = *ms;
+  key.kind = std::string(text.substr(a + 1, b - a - 1));
+  key.id = std::string(text.substr(b + 1));
+  if (key.kind != "" && key.kind != "call" && key.kind != "conf") return std::nullopt;
+  if (key.kind.empty() != key.id.empty()) return std::nullopt;
+  return key;
 }
 
 Result<std::unique_ptr<DmaCollector>> DmaCollector::Create(const SourceConfig& source,
                                                            const std::atomic<bool>* abort) {
-  std::string label = "source " + source.name + ": ";
-  if (Status s = CheckPrivateFile(source.password_file); !s.ok())
-    return ConfigError(label + "password_file: " + s.error().detail);
-  auto password = ReadFile(source.password_file);
-  if (!password.ok()) return ConfigError(label + "password_file: " + password.error().detail);
-  std::string pw = std::move(*password);
-  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
-  if (pw.empty()) return ConfigError(label + "password_file: is empty");
-
-  HttpClientOptions options;
-  options.ca_file = source.ca_file;
-  options.username = source.username;
-  options.password = std::move(pw);
-  options.abort = abort;
-  auto http = HttpClient::Create(std::move(options));
-  if (!http.ok()) return ConfigError(label + "ca_file: " + http.error().detail);
-  return std::unique_ptr<DmaCollector>(new DmaCollector(source.name, source.url, std::move(*http)));
+  PARLEY_ASSIGN_OR_RETURN(auto transport, MakeDeviceTransport(source, abort));
+  DmaSettings settings;
+  settings.collect = source.collect.empty() ? std::vector<std::string>{"history"} : source.collect;
+  settings.inventory_interval_seconds = source.inventory_interval_seconds;
+  settings.initial_history_days = source.initial_history_days;
+  return std::make_unique<DmaCollector>(source.name, source.url, std::move(settings), std::move(transport),
+                                        SystemClock::Instance());
 }
 
-void DmaCollector::SetHealth(SourceStatus status, std::optional<std::string> last_error) {
-  std::lock_guard<std::mutex> lock(mu_);
-  health_.status = status;
-  health_.last_error = std::move(last_error);
+namespace {
+std::vector<std::string> DmaOrder(const std::vector<std::string>& collect) {
+  // A fixed order: the live conferences first (their MCU names label the
+  // conference CDRs that follow), then the calls, inventory, active calls.
+  std::vector<std::string> out;
+  for (std::string_view sub : {"conferences", "history", "cdr_export", "devices", "active_calls"})
+    if (std::find(collect.begin(), collect.end(), sub) != collect.end()) out.emplace_back(sub);
+  return out;
+}
+}  // namespace
+
+DmaCollector::DmaCollector(std::string name, std::string url, DmaSettings settings,
+                           std::unique_ptr<DeviceTransport> transport, const Clock& clock)
+    : SubResourceCollector(std::move(name), DmaOrder(settings.collect), "history"),
+      url_(std::move(url)),
+      settings_(std::move(settings)),
+      transport_(std::move(transport)),
+      clock_(clock) {}
+
+void DmaCollector::OnCursorReset() {
+  // What we believed shipped may not be stored: read the inventory again.
+  inventory_.Forget();
+  devices_pending_.reset();
+  devices_next_due_ = 0;
 }
 
-SourceHealth DmaCollector::health() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return health_;
+void DmaCollector::LogSkips(std::string_view what, const std::vector<DmaSkip>& skips) {
+  for (const DmaSkip& skip : skips) log::warn("{}: skipped {} {}: {}", name_, what, IdForLog(skip.call_id), skip.reason);
 }
 
-Result<CollectedPage> DmaCollector::FetchAfter(const std::string& cursor, size_t max_records) {
+Result<HttpResponse> DmaCollector::Get(const std::string& path_and_query, std::string_view accept,
+                                       const std::string& if_none_match) {
   HttpRequest request;
-  request.url = url_ + "/api/rest/calls?limit=" + std::to_string(max_records);
-  if (!cursor.empty()) request.url += "&after=" + UrlEncode(cursor);
-  request.headers.emplace_back("Accept", std::string(kDmaCallListMediaType));
+  request.url = url_ + path_and_query;
+  request.headers.emplace_back("Accept", std::string(accept));
+  if (!if_none_match.empty()) request.headers.emplace_back("If-None-Match", if_none_match);
+  auto response = transport_->Send(request);
+  if (!response.ok()) return Unavailable("device unreachable: " + response.error().detail);
+  if (response->status != 200 && response->status != 304)
+    return FailedPrecondition(DescribeDeviceStatus(response->status));
+  return response;
+}
 
-  auto response = http_->Send(request);
-  if (!response.ok()) {
-    SetHealth(SourceStatus::kFailing, "device unreachable: " + response.error().detail);
-    return response.error();
-  }
-  if (response->status != 200) {
-    std::string what = DescribeDeviceStatus(response->status);
-    SetHealth(SourceStatus::kFailing, what);
-    return Unavailable(name_ + ": " + what);
-  }
-  auto page = ParseDmaCallList(response->body, name_);
-  response->body.clear();
-  if (!page.ok()) {
-    SetHealth(SourceStatus::kFailing, page.error().detail);
-    return page.error();
-  }
-  if (page->items > max_records) {
-    std::string what = "device returned " + std::to_string(page->items) + " calls for limit " +
-                       std::to_string(max_records);
-    SetHealth(SourceStatus::kFailing, what);
-    return FailedPrecondition(name_ + ": " + what);
-  }
-  if (page->items > 0 && !page->next) {
-    // The rule in docs/agent.md: `next` is null only for an empty page.
-    std::string what = "device page with calls has no next token";
-    SetHealth(SourceStatus::kFailing, what);
-    return FailedPrecondition(name_ + ": " + what);
-  }
+Result<DmaCollector::SubResult> DmaCollector::RunSub(const std::string& sub, SubCursors& cursors,
+                                                     size_t max_records) {
+  if (sub == "history") return History(cursors, max_records);
+  if (sub == "cdr_export") return CdrExport(cursors, max_records);
+  if (sub == "devices") return Devices(max_records);
+  if (sub == "conferences") return Conferences();
+  if (sub == "active_calls") return ActiveCalls();
+  return Internal("unknown sub-resource " + sub);
+}
 
-  CollectedPage out;
-  out.records.assign(std::make_move_iterator(page->records.begin()), std::make_move_iterator(page->records.end()));
+// ------------------------------------------------------------------ history
+
+Result<DmaCollector::SubResult> DmaCollector::History(SubCursors& cursors, size_t max_records) {
+  std::string after;
+  if (auto it = cursors.find("history"); it != cursors.end()) after = it->second;
+  std::string path = "/api/rest/calls?limit=" + std::to_string(max_records);
+  if (!after.empty()) path += "&after=" + UrlEncode(after);
+  PARLEY_ASSIGN_OR_RETURN(HttpResponse response, Get(path, kDmaCallListMediaType));
+  if (response.status != 200) return FailedPrecondition(DescribeDeviceStatus(response.status));
+  auto page = ParseDmaCallList(response.body, name_);
+  response.body = std::string();
+  if (!page.ok()) return page.error();
+  if (page->items > max_records)
+    return FailedPrecondition("device returned " + std::to_string(page->items) + " calls for limit " +
+                              std::to_string(max_records));
+  // The rule in docs/agent.md: `next` is null only for an empty page.
+  if (page->items > 0 && !page->next) return FailedPrecondition("device page with calls has no next token");
+  if (page->items > 0) PARLEY_TRY(CheckNextToken("history", after, *page->next));
+  LogSkips("call", page->skipped);
+
+  SubResult out;
   out.skipped = page->skipped.size();
-  out.next_cursor = page->next.value_or(cursor);
+  for (auto& r : page->records) out.records.emplace_back(std::move(r));
+  if (page->next && *page->next != after) {
+    cursors["history"] = *page->next;
+    RememberToken("history", *page->next);
+    out.cursor_moved = true;
+  }
   // A short page means the device had no more; a full one, fetch again now.
-  out.more = page->next.has_value() && page->items >= max_records;
-  for (const DmaSkip& skip : page->skipped) {
-    log::warn("{}: skipped call {}: {}", name_, ForLog(skip.call_id),
-              skip.reason);
-  }
-  if (out.skipped > 0) {
-    SetHealth(SourceStatus::kDegraded, std::to_string(out.skipped) + " call record(s) could not be mapped");
+  out.caught_up = !(page->next.has_value() && page->items >= max_records);
+  return out;
+}
+
+// ---------------------------------------------------------------- CDR export
+
+Result<DmaCollector::SubResult> DmaCollector::CdrExport(SubCursors& cursors, size_t max_records) {
+  const int64_t now = clock_.NowUnixSeconds();
+  DmaCdrKey after;
+  if (auto it = cursors.find("cdr"); it != cursors.end()) {
+    auto key = DecodeDmaCdrKey(it->second);
+    if (!key) return FailedPrecondition("the server's cdr cursor is malformed");
+    after = *key;
   } else {
-    SetHealth(SourceStatus::kOk, std::nullopt);
+    after.end_ms = std::max<int64_t>(0, now - settings_.initial_history_days * 86400) * 1000;
   }
+  const int64_t from = after.end_ms / 1000;
+  const int64_t to = std::min(from + cdr_window_s_, now - kDmaCdrSettleSeconds);
+  SubResult out;
+  if (to <= from) return out;  // caught up with the present
+
+  // "ending after" one second early: the DMA's comparison granularity is not
+  // documented; the key filter below drops what was shipped before.
+  std::string path = std::string(kDmaCdrExportPath) + "?ended-after=" + UrlEncode(FormatUtc(from - 1)) +
+                     "&ended-before=" + UrlEncode(FormatUtc(to));
+  auto got = Get(path, "application/zip");
+  if (!got.ok()) {
+    // A window the DMA refuses as too large (4xx), or an answer over the
+    // agent's size limit: ask for half as much next time.
+    const std::string& d = got.error().detail;
+    if (d.find("HTTP 400") != std::string::npos || d.find("HTTP 413") != std::string::npos ||
+        d.find("larger than the agent accepts") != std::string::npos)
+      cdr_window_s_ = std::max<int64_t>(kDmaCdrMinWindowSeconds, cdr_window_s_ / 2);
+    return got.error();
+  }
+  HttpResponse response = std::move(*got);
+  if (response.status != 200) return FailedPrecondition(DescribeDeviceStatus(response.status));
+  auto exported = ParseDmaCdrExport(response.body, name_);
+  response.body = std::string();
+  if (!exported.ok()) return exported.error();
+  if (exported->entries.size() < max_records) cdr_window_s_ = std::min(kDmaCdrWindowSeconds, cdr_window_s_ * 2);
+  for (const DmaCdrSkip& skip : exported->skipped)
+    log::warn("{}: skipped CDR {}: {}", name_, IdForLog(skip.id), skip.reason);
+  if (!exported->summary.excluded_clusters.empty()) {
+    out.warning = "CDR export excluded " + std::to_string(exported->summary.excluded_clusters.size()) +
+                  " unreachable cluster(s); their CDRs for this window are missing";
+    log::warn("{}: {}", name_, *out.warning);
+  }
+  out.skipped = exported->skipped.size();
+
+  struct Keyed {
+    DmaCdrKey key;
+    wire::Record* record;
+  };
+  std::vector<Keyed> keyed;
+  for (DmaCdrEntry& e : exported->entries) {
+    DmaCdrKey key{e.end_ms, std::string(KindOf(e.record)), wire::RecordId(e.record)};
+    if (key <= after || e.end_ms >= to * 1000) continue;
+    keyed.push_back({std::move(key), &e.record});
+  }
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
+  size_t take = std::min(keyed.size(), max_records);
+  for (size_t i = 0; i < take; ++i) {
+    wire::Record& r = *keyed[i].record;
+    if (auto* conf = std::get_if<wire::ConferenceRecord>(&r); conf && conf->mcu.empty()) {
+      if (auto it = live_mcu_.find(conf->id); it != live_mcu_.end()) conf->mcu = it->second;
+    }
+    out.records.push_back(std::move(r));
+  }
+  DmaCdrKey next;
+  if (take < keyed.size()) {
+    next = keyed[take - 1].key;  // more in this window
+    out.caught_up = false;
+  } else {
+    next = DmaCdrKey{to * 1000, "", ""};  // the window is done
+    out.caught_up = to >= now - kDmaCdrSettleSeconds;
+  }
+  std::string encoded = EncodeDmaCdrKey(next);
+  if (encoded.size() > 400) return FailedPrecondition("a CDR id is too long to resume after");
+  auto it = cursors.find("cdr");
+  if (it == cursors.end() || it->second != encoded) {
+    cursors["cdr"] = encoded;
+    out.cursor_moved = true;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ devices
+
+Result<DmaCollector::SubResult> DmaCollector::Devices(size_t max_records) {
+  const int64_t now = clock_.NowUnixSeconds();
+  SubResult out;
+  if (!devices_pending_) {
+    if (now < devices_next_due_) return out;
+    inventory_.BeginSweep(now);
+    PARLEY_ASSIGN_OR_RETURN(HttpResponse response,
+                            Get("/api/rest/devices", kDmaDeviceListMediaType, devices_etag_));
+    devices_next_due_ = now + settings_.inventory_interval_seconds;
+    if (response.status == 304) return out;  // unchanged since the last complete read
+    auto list = ParseDmaDeviceList(response.body, name_, now);
+    response.body = std::string();
+    if (!list.ok()) return list.error();
+    LogSkips("device", list->skipped);
+    out.skipped = list->skipped.size();
+    std::vector<wire::DeviceRecord> changed;
+    for (auto& d : list->devices)
+      if (inventory_.Changed(d)) changed.push_back(std::move(d));
+    std::sort(changed.begin(), changed.end(),
+              [](const wire::DeviceRecord& a, const wire::DeviceRecord& b) { return a.id < b.id; });
+    // Duplicate ids in one list: keep the first.
+    changed.erase(std::unique(changed.begin(), changed.end(),
+                              [](const wire::DeviceRecord& a, const wire::DeviceRecord& b) { return a.id == b.id; }),
+                  changed.end());
+    auto etag = response.headers.find("etag");
+    devices_etag_ = etag != response.headers.end() && etag->second.size() <= 256 ? etag->second : std::string();
+    devices_pending_ = std::move(changed);
+  }
+  std::vector<wire::DeviceRecord>& pending = *devices_pending_;
+  size_t take = std::min(pending.size(), max_records);
+  for (size_t i = 0; i < take; ++i) {
+    inventory_.MarkSent(pending[i]);
+    out.records.emplace_back(std::move(pending[i]));
+  }
+  pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(take));
+  out.caught_up = pending.empty();
+  if (pending.empty()) devices_pending_.reset();
+  return out;
+}
+
+// ------------------------------------------------------------ live snapshots
+
+Result<DmaCollector::SubResult> DmaCollector::ActiveCalls() {
+  PARLEY_ASSIGN_OR_RETURN(HttpResponse response, Get("/api/rest/active-calls", kDmaActiveCallListMediaType));
+  SubResult out;
+  if (response.status == 304) return out;
+  auto snapshot = ParseDmaActiveCalls(response.body);
+  if (!snapshot.ok()) return snapshot.error();
+  log::debug("{}: {} active call(s)", name_, snapshot->calls);
+  if (snapshot->malformed > 0)
+    out.warning = std::to_string(snapshot->malformed) + " active call(s) without callIdentifier";
+  return out;
+}
+
+Result<DmaCollector::SubResult> DmaCollector::Conferences() {
+  PARLEY_ASSIGN_OR_RETURN(HttpResponse response, Get("/api/rest/conferences", kDmaConferenceListMediaType));
+  SubResult out;
+  if (response.status == 304) return out;
+  auto snapshot = ParseDmaConferences(response.body);
+  if (!snapshot.ok()) return snapshot.error();
+  log::debug("{}: {} live conference(s)", name_, snapshot->conferences.size());
+  for (const DmaLiveConference& c : snapshot->conferences) {
+    if (c.mcu.empty()) continue;
+    if (live_mcu_.size() >= kMaxLiveConferences && !live_mcu_.contains(c.id)) live_mcu_.erase(live_mcu_.begin());
+    live_mcu_[c.id] = c.mcu;
+  }
+  if (snapshot->malformed > 0)
+    out.warning = std::to_string(snapshot->malformed) + " conference(s) without conferenceIdentifier";
   return out;
 }
 

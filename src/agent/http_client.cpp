@@ -6,6 +6,12 @@
 #include <cctype>
 #include <mutex>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <array>
+
 #include "crypto/tls_policy.h"
 
 namespace parley::agent {
@@ -26,10 +32,45 @@ void GlobalInitOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-// CURLOPT_SSL_CTX_FUNCTION: the one TLS policy on libcurl's context.
-CURLcode ApplyPolicy(CURL*, void* ssl_ctx, void*) {
-  Status s = crypto::ApplyTlsPolicy(static_cast<SSL_CTX*>(ssl_ctx));
-  return s.ok() ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+// A pinned leaf certificate: its SHA-256 and whether the chain (CA file) is
+// verified too.
+struct Pin {
+  bool active = false;
+  bool verify_chain = false;
+  std::array<unsigned char, 32> sha256{};
+};
+
+// SSL_CTX_set_cert_verify_callback: replaces OpenSSL's chain verification.
+// With a CA file the chain is verified first (X509_verify_cert); then the
+// leaf's DER SHA-256 must equal the pin.
+int VerifyPinned(X509_STORE_CTX* store, void* arg) {
+  const auto* pin = static_cast<const Pin*>(arg);
+  if (pin->verify_chain && X509_verify_cert(store) <= 0) return 0;
+  X509* leaf = X509_STORE_CTX_get0_cert(store);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!leaf || X509_digest(leaf, EVP_sha256(), md, &len) != 1 || len != pin->sha256.size() ||
+      CRYPTO_memcmp(md, pin->sha256.data(), len) != 0) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+    return 0;
+  }
+  X509_STORE_CTX_set_error(store, X509_V_OK);
+  return 1;
+}
+
+// CURLOPT_SSL_CTX_FUNCTION: the one TLS policy on libcurl's context, and
+// the certificate pin if one is configured. libcurl calls this after its own
+// SSL_CTX_set_verify, so the verify mode set here wins.
+CURLcode ApplyPolicy(CURL*, void* ssl_ctx, void* user) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  Status s = crypto::ApplyTlsPolicy(ctx);
+  if (!s.ok()) return CURLE_SSL_CERTPROBLEM;
+  const auto* pin = static_cast<const Pin*>(user);
+  if (pin && pin->active) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_cert_verify_callback(ctx, &VerifyPinned, const_cast<Pin*>(pin));
+  }
+  return CURLE_OK;
 }
 
 struct Transfer {
@@ -88,6 +129,7 @@ std::string Origin(std::string_view url) {
 
 struct HttpClient::Impl {
   HttpClientOptions options;
+  Pin pin;
   CurlPtr curl;
 };
 
@@ -97,7 +139,20 @@ HttpClient::~HttpClient() = default;
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options) {
   GlobalInitOnce();
   std::error_code ec;
-  if (options.ca_file.empty() || !std::filesystem::exists(options.ca_file, ec))
+  Pin pin;
+  if (!options.pin_sha256.empty()) {
+    auto hex = NormalizeSha256Fingerprint(options.pin_sha256);
+    if (!hex) return InvalidArgument("pin_sha256 is not a SHA-256 fingerprint (64 hex digits)");
+    for (size_t i = 0; i < pin.sha256.size(); ++i)
+      pin.sha256[i] = static_cast<unsigned char>(std::stoi(hex->substr(2 * i, 2), nullptr, 16));
+    pin.active = true;
+    pin.verify_chain = !options.ca_file.empty();
+  }
+  if (options.insecure_skip_verify && pin.active)
+    return InvalidArgument("insecure_skip_verify contradicts pin_sha256");
+  if (options.ca_file.empty() && !pin.active && !options.insecure_skip_verify)
+    return FailedPrecondition("no CA file (nor a pinned certificate) to verify the peer with");
+  if (!options.ca_file.empty() && !std::filesystem::exists(options.ca_file, ec))
     return FailedPrecondition("CA file " + options.ca_file.string() + " does not exist");
   if (!options.cert_file.empty() && !std::filesystem::exists(options.cert_file, ec))
     return FailedPrecondition("certificate file " + options.cert_file.string() + " does not exist");
@@ -107,6 +162,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options
   if (!curl) return Internal("curl_easy_init failed");
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
+  impl->pin = pin;
   impl->curl = std::move(curl);
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
@@ -139,11 +195,15 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_s);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, o.total_timeout_s);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+  // Verification: CA file (chain + host name), optionally plus the pin; the
+  // pin alone (our callback is the only check); or, explicitly, nothing.
+  const bool chain = !o.ca_file.empty() && !o.insecure_skip_verify;
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, chain ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, chain ? 2L : 0L);
+  if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
   curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, &ApplyPolicy);
+  curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &impl_->pin);
   if (!o.cert_file.empty()) {
     curl_easy_setopt(c, CURLOPT_SSLCERT, o.cert_file.c_str());
     curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
@@ -186,6 +246,18 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
+}
+
+std::optional<std::string> NormalizeSha256Fingerprint(std::string_view text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == ':') continue;
+    char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (!((lower >= '0' && lower <= '9') || (lower >= 'a' && lower <= 'f'))) return std::nullopt;
+    out += lower;
+  }
+  if (out.size() != 64) return std::nullopt;
+  return out;
 }
 
 std::string UrlEncode(std::string_view text) {

@@ -3,7 +3,13 @@
 //
 // Every connection verifies the peer (VERIFYPEER=1, VERIFYHOST=2, CAINFO =
 // the configured CA file) and gets Parley's one TLS policy applied to its
-// SSL_CTX (crypto::ApplyTlsPolicy via CURLOPT_SSL_CTX_FUNCTION). Only https://
+// SSL_CTX (crypto::ApplyTlsPolicy via CURLOPT_SSL_CTX_FUNCTION). Device
+// connections may instead (or in addition) pin the SHA-256 fingerprint of the
+// peer's leaf certificate (pin_sha256): checked in an OpenSSL certificate
+// verification callback installed on the same SSL_CTX; without a CA file the
+// pin alone is the trust (no chain or host name check: the pin names the one
+// certificate). insecure_skip_verify turns verification off entirely (the
+// caller logs that loudly). Only https://
 // is allowed; redirects are not followed; https_proxy from the environment is
 // honoured (libcurl's default). Errors never carry the URL's query, the
 // credentials or the response body, so callers may log them.
@@ -18,6 +24,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,7 +35,9 @@
 namespace parley::agent {
 
 struct HttpClientOptions {
-  std::filesystem::path ca_file;    // required: trust anchors for the peer
+  std::filesystem::path ca_file;    // trust anchors for the peer; required unless pinned or insecure
+  std::string pin_sha256;           // optional: 64 hex digits, SHA-256 of the peer's leaf certificate (DER)
+  bool insecure_skip_verify = false;  // no verification at all (devices only, explicit opt-in)
   std::filesystem::path cert_file;  // optional client certificate (PEM)
   std::filesystem::path key_file;   // its private key (PEM)
   std::string username;             // optional HTTP Basic credentials
@@ -72,6 +81,10 @@ class HttpClient {
   explicit HttpClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// "AB:cd:..." or "abcd..." (any case, colons optional) -> 64 lowercase hex
+// digits; nullopt unless it is exactly 32 bytes of hex.
+std::optional<std::string> NormalizeSha256Fingerprint(std::string_view text);
 
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string UrlEncode(std::string_view text);

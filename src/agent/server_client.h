@@ -10,7 +10,8 @@
 // never includes the request body, the token or key material.
 //
 // Not thread-safe (it owns one HttpClient): use one per thread. The Clock
-// outlives the client.
+// outlives the client. The calls are virtual so the run loop's tests can
+// stand in a fake server (agent_loop.h).
 #pragma once
 
 #include <chrono>
@@ -78,15 +79,16 @@ class ServerClient {
   // for enrollment, the client certificate and key.
   ServerClient(std::string server_url, std::unique_ptr<HttpClient> http, const Clock& clock)
       : url_(std::move(server_url)), http_(std::move(http)), clock_(clock) {}
+  virtual ~ServerClient() = default;
 
   Result<EnrollResponse> Enroll(const EnrollRequest& request);
-  Result<Cursors> GetCursors();
+  virtual Result<Cursors> GetCursors();
   // REQUIRES: idempotency_key is a UUID, the same for every retry of a batch.
-  Result<UploadResult> UploadBatch(const std::string& idempotency_key, const std::string& body);
-  Result<HeartbeatResponse> Heartbeat(const HeartbeatRequest& request);
+  virtual Result<UploadResult> UploadBatch(const std::string& idempotency_key, const std::string& body);
+  virtual Result<HeartbeatResponse> Heartbeat(const HeartbeatRequest& request);
 
   // Retry-After of the last answer, when it carried a valid one.
-  std::optional<std::chrono::seconds> last_retry_after() const { return retry_after_; }
+  virtual std::optional<std::chrono::seconds> last_retry_after() const { return retry_after_; }
 
  private:
   Result<HttpResponse> Call(HttpRequest request);

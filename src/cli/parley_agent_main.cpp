@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "agent/agent.h"
 #include "agent/config.h"
@@ -75,10 +76,12 @@ int main(int argc, char** argv) {
   parley::log::Init("agent", config->log_level);
 
   if (check->parsed()) {
-    parley::Status s = parley::agent::Check(*config);
-    if (!s.ok()) return ExitFor(s.error());
-    std::cout << "configuration, server and sources OK\n";
-    return 0;
+    // A table an installer can read; exit 0 only if every row is OK.
+    std::vector<parley::agent::CheckRow> rows = parley::agent::Check(*config);
+    std::cout << parley::agent::FormatCheckTable(rows);
+    bool ok = parley::agent::AllChecksOk(rows);
+    std::cout << (ok ? "all checks passed\n" : "some checks FAILED\n");
+    return ok ? 0 : kExitFailure;
   }
 
   parley::agent::StopSignal stop;

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <system_error>
 
 #include "common/clock.h"
@@ -21,6 +23,7 @@ constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
 constexpr int kCertDays = 825;  // the longest validity browsers accept for a server cert
 constexpr std::chrono::seconds kDrainGrace{5};
+constexpr int kServerThreads = 4;
 
 std::string_view TrimLine(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
@@ -81,6 +84,31 @@ std::string RenderExpected(const Workload& workload) {
   return out;
 }
 
+namespace {
+
+// `slow` faults wait on this, so a shutdown does not wait out their delay.
+class Interruptible {
+ public:
+  void Sleep(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, d, [this] { return stopped_; });
+  }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
 int RunDevsim(const DevsimOptions& options) {
   log::Init("devsim", options.log_level);
   auto fail = [](const Error& e, int code) {
@@ -90,6 +118,16 @@ int RunDevsim(const DevsimOptions& options) {
 
   Result<Credentials> credentials = LoadCredentials(options.credentials_file);
   if (!credentials.ok()) return fail(credentials.error(), kExitConfig);
+  Result<Credentials> rprm_credentials = *credentials;
+  if (!options.rprm_credentials_file.empty()) {
+    rprm_credentials = LoadCredentials(options.rprm_credentials_file);
+    if (!rprm_credentials.ok()) return fail(rprm_credentials.error(), kExitConfig);
+  }
+  if (options.fault_delay < std::chrono::milliseconds(0) || options.fault_delay > kMaxFaultDelay)
+    return fail(ConfigError("fault-delay-ms: must be between 0 and " + std::to_string(kMaxFaultDelay.count())),
+                kExitConfig);
+  if (options.retry_after_s < 0 || options.retry_after_s > 86400)
+    return fail(ConfigError("retry-after: must be between 0 and 86400 seconds"), kExitConfig);
 
   WorkloadOptions wo;
   wo.seed = options.seed;
@@ -99,9 +137,12 @@ int RunDevsim(const DevsimOptions& options) {
   wo.live = options.live;
   Result<std::unique_ptr<Workload>> workload = Workload::Create(wo);
   if (!workload.ok()) return fail(workload.error(), kExitConfig);
-  log::info("devsim: seed {} with {} sites, {} endpoints, {} history calls{}", options.seed,
-            (*workload)->org().sites.size(), (*workload)->org().endpoints.size(),
-            (*workload)->HistoryCalls().size(), options.live ? ", live" : "");
+  const Organisation& org = (*workload)->org();
+  log::info("devsim: seed {} with {} sites, {} endpoints, {} VMRs, {} history calls, {} history conferences, "
+            "licence {} MCU ports / {} calls{}",
+            options.seed, org.sites.size(), org.endpoints.size(), org.vmrs.size(), (*workload)->HistoryCalls().size(),
+            (*workload)->HistoryMeetings().size(), org.licensed_video_ports, org.licensed_calls,
+            options.live ? ", live" : "");
 
   if (!options.print_expected.empty()) {
     if (Status s = WriteFileAtomic(options.print_expected, RenderExpected(**workload), 0600); !s.ok())
@@ -110,29 +151,63 @@ int RunDevsim(const DevsimOptions& options) {
 
   Result<TlsFiles> tls_files = EnsureTlsFiles(options.tls_dir);
   if (!tls_files.ok()) return fail(tls_files.error(), kExitConfig);
-  Result<crypto::SslCtxPtr> ctx = crypto::MakeTlsContext(
-      {crypto::TlsRole::kServer, tls_files->cert_file, tls_files->key_file, "", crypto::PeerVerification::kNone});
-  if (!ctx.ok()) return fail(ctx.error(), kExitConfig);
+  auto make_ctx = [&] {
+    return crypto::MakeTlsContext(
+        {crypto::TlsRole::kServer, tls_files->cert_file, tls_files->key_file, "", crypto::PeerVerification::kNone});
+  };
 
-  std::unique_ptr<http::Server> server = http::Server::Create(1);
-  http::ListenerOptions lo;
-  lo.name = "dma";
-  lo.host = options.listen_host;
-  lo.port = options.listen_port;
-  lo.tls = std::move(*ctx);
-  Result<uint16_t> port =
-      server->AddListener(std::move(lo), MakeDmaHandler(**workload, SystemClock::Instance(), *credentials));
-  if (!port.ok()) return fail(port.error(), kExitRuntime);
+  Interruptible pause;
+  ApiOptions api;
+  api.faults = options.faults;
+  api.slow_delay = options.fault_delay;
+  api.retry_after_s = options.retry_after_s;
+  api.sleep = [&pause](std::chrono::milliseconds d) { pause.Sleep(d); };
+
+  // Several threads, so one `slow` request does not hold up the others.
+  std::unique_ptr<http::Server> server = http::Server::Create(kServerThreads);
+  struct Listen {
+    const char* name;
+    std::string host;
+    uint16_t port;
+    http::Handler handler;
+    std::filesystem::path port_file;
+  };
+  std::vector<Listen> listens;
+  listens.push_back({"dma", options.listen_host, options.listen_port,
+                     MakeDmaHandler(**workload, SystemClock::Instance(), *credentials, api), options.port_file});
+  if (!options.rprm_listen_host.empty())
+    listens.push_back({"rprm", options.rprm_listen_host, options.rprm_listen_port,
+                       MakeRprmHandler(**workload, SystemClock::Instance(), *rprm_credentials, api),
+                       options.rprm_port_file});
+  std::vector<uint16_t> ports;
+  for (Listen& l : listens) {
+    Result<crypto::SslCtxPtr> ctx = make_ctx();
+    if (!ctx.ok()) return fail(ctx.error(), kExitConfig);
+    http::ListenerOptions lo;
+    lo.name = l.name;
+    lo.host = l.host;
+    lo.port = l.port;
+    lo.tls = std::move(*ctx);
+    Result<uint16_t> port = server->AddListener(std::move(lo), std::move(l.handler));
+    if (!port.ok()) return fail(port.error(), kExitRuntime);
+    ports.push_back(*port);
+  }
   server->Start();
-  if (!options.port_file.empty()) {
-    if (Status s = WriteFileAtomic(options.port_file, std::to_string(*port) + "\n"); !s.ok()) {
+  for (size_t i = 0; i < listens.size(); ++i) {
+    if (listens[i].port_file.empty()) continue;
+    if (Status s = WriteFileAtomic(listens[i].port_file, std::to_string(ports[i]) + "\n"); !s.ok()) {
+      pause.Stop();
       server->Drain(std::chrono::milliseconds(0));
       return fail(s.error(), kExitRuntime);
     }
   }
-  log::info("devsim: DMA API on https://{}:{}/api/rest/calls", options.listen_host, *port);
+  log::info("devsim: DMA API on https://{}:{}/api/rest/calls", options.listen_host, ports[0]);
+  if (listens.size() > 1)
+    log::info("devsim: RPRM API on https://{}:{}/api/rest/device-inventory", options.rprm_listen_host, ports[1]);
+  if (!options.faults.empty()) log::info("devsim: {} standing fault rule(s) active", options.faults.size());
   int sig = http::Server::WaitForStopSignal();
   log::info("devsim: signal {}, draining", sig);
+  pause.Stop();
   server->Drain(kDrainGrace);
   return kExitOk;
 }

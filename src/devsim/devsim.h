@@ -1,21 +1,26 @@
 // parley-devsim: the device emulator process. RunDevsim builds the workload,
-// serves the emulated DMA REST API over HTTPS until SIGTERM/SIGINT, then
+// serves the emulated DMA REST API (and, with an RPRM listen address, the
+// emulated RPRM on a port of its own) over HTTPS until SIGTERM/SIGINT, then
 // drains. The CLI (src/cli/parley_devsim_main.cpp) only parses arguments.
 //
 // Files it owns: `tls_dir`/devsim.key (0600) and devsim.crt, a self-signed
 // P-256 certificate for localhost/127.0.0.1 made on first start and reused
-// afterwards; `port_file` (the bound port, written atomically once
-// listening); `print_expected` (NDJSON of the history, written before
-// serving). Logs carry counts and ports, never the emulated personal data.
+// afterwards (both listeners use it); `port_file` and `rprm_port_file` (the
+// bound ports, written atomically once listening); `print_expected` (NDJSON
+// of the history, written before serving). Logs carry counts and ports,
+// never the emulated personal data.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "devsim/dma_api.h"
+#include "devsim/rprm_api.h"
 
 namespace parley::devsim {
 
@@ -32,6 +37,15 @@ struct DevsimOptions {
   std::filesystem::path port_file;             // optional
   std::filesystem::path print_expected;        // optional
   std::string log_level = "info";
+  // RPRM: served only when rprm_listen_host is set.
+  std::string rprm_listen_host;                // "" = no RPRM listener
+  uint16_t rprm_listen_port = 0;
+  std::filesystem::path rprm_port_file;        // optional
+  std::filesystem::path rprm_credentials_file; // empty: the DMA's credentials
+  // Fault rules for both APIs (each counts its own requests).
+  std::vector<FaultRule> faults;
+  std::chrono::milliseconds fault_delay{3000};
+  int retry_after_s = 5;
 };
 
 // Exit codes: 0 clean stop, 1 runtime failure, 2 bad options or files.

@@ -60,6 +60,91 @@ Result<std::string> Decompress(std::string_view body, int64_t limit) {
   return out;
 }
 
+std::vector<store::QualitySample> ToStored(const std::vector<wire::QualitySample>& samples) {
+  std::vector<store::QualitySample> out;
+  out.reserve(samples.size());
+  for (const wire::QualitySample& q : samples) {
+    store::QualitySample s;
+    s.party = q.party;
+    s.direction = q.direction;
+    s.media = q.media;
+    s.codec = q.codec;
+    s.bitrate_kbps = q.bitrate_kbps;
+    s.packet_loss_pct_avg = q.packet_loss_pct_avg;
+    s.packet_loss_pct_max = q.packet_loss_pct_max;
+    s.jitter_ms_avg = q.jitter_ms_avg;
+    s.jitter_ms_max = q.jitter_ms_max;
+    s.latency_ms_avg = q.latency_ms_avg;
+    s.latency_ms_max = q.latency_ms_max;
+    s.mos = q.mos;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+store::StoredConference ToStored(const wire::ConferenceRecord& c, const store::Agent& agent, std::string sealed,
+                                 int64_t now) {
+  store::StoredConference s;
+  s.tenant_id = agent.tenant_id;
+  s.source = c.source;
+  s.conference_id = c.id;
+  s.agent_id = agent.id;
+  s.start_at = c.start;
+  s.end_at = c.end;
+  s.room = c.room;
+  s.mcu = c.mcu;
+  s.participant_count = c.participant_count;
+  s.max_resources_used = c.max_resources_used;
+  s.scheduled_start = c.scheduled_start;
+  s.scheduled_end = c.scheduled_end;
+  s.pii_sealed = std::move(sealed);
+  s.ingested_at = now;
+  return s;
+}
+
+store::StoredParticipant ToStored(const wire::ParticipantRecord& p, const store::Agent& agent, std::string sealed,
+                                  int64_t now) {
+  store::StoredParticipant s;
+  s.tenant_id = agent.tenant_id;
+  s.source = p.source;
+  s.participant_id = p.id;
+  s.conference_id = p.conference_id;
+  s.call_id = p.call_id;
+  s.agent_id = agent.id;
+  s.start_at = p.start;
+  s.end_at = p.end;
+  s.duration_s = p.duration_s;
+  s.protocol = p.protocol;
+  s.role = p.role;
+  s.disconnect_reason = p.disconnect_reason;
+  s.model = p.party.model;
+  s.version = p.party.version;
+  s.site = p.party.site;
+  s.pii_sealed = std::move(sealed);
+  s.ingested_at = now;
+  s.quality = ToStored(p.quality);
+  return s;
+}
+
+store::StoredDevice ToStored(const wire::DeviceRecord& d, const store::Agent& agent, std::string sealed, int64_t now) {
+  store::StoredDevice s;
+  s.tenant_id = agent.tenant_id;
+  s.source = d.source;
+  s.device_id = d.id;
+  s.agent_id = agent.id;
+  s.observed_at = d.observed_at;
+  s.device_type = d.type;
+  s.model = d.model;
+  s.version = d.version;
+  s.site = d.site;
+  s.status = d.status;
+  s.registration = d.registration;
+  s.timezone = d.timezone;
+  s.pii_sealed = std::move(sealed);
+  s.updated_at = now;
+  return s;
+}
+
 store::StoredCall ToStored(const wire::CallRecord& c, const store::Agent& agent, std::string sealed, int64_t now) {
   store::StoredCall s;
   s.tenant_id = agent.tenant_id;
@@ -83,6 +168,7 @@ store::StoredCall ToStored(const wire::CallRecord& c, const store::Agent& agent,
   s.dest_site = c.dest.site;
   s.pii_sealed = std::move(sealed);
   s.ingested_at = now;
+  s.quality = ToStored(c.quality);
   return s;
 }
 
@@ -220,7 +306,21 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   commit.calls.reserve(parsed.batch->calls.size());
   for (const auto& call : parsed.batch->calls)
     commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(*key, agent.tenant_id, call), now));
-  for (const auto& c : parsed.batch->cursors) commit.cursors.push_back({c.source, c.value});
+  // Personal fields are sealed here, before anything reaches the store; the
+  // store sees only blobs (docs/formats/model.md lists what is sealed).
+  const wire::Batch& batch = *parsed.batch;
+  const crypto::Key256& tenant_key = *key;
+  commit.conferences.reserve(batch.conferences.size());
+  for (const auto& c : batch.conferences)
+    commit.conferences.push_back(ToStored(c, agent, privacy::SealConferencePii(tenant_key, agent.tenant_id, c), now));
+  commit.participants.reserve(batch.participants.size());
+  for (const auto& p : batch.participants)
+    commit.participants.push_back(
+        ToStored(p, agent, privacy::SealParticipantPii(tenant_key, agent.tenant_id, p), now));
+  commit.devices.reserve(batch.devices.size());
+  for (const auto& d : batch.devices)
+    commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(tenant_key, agent.tenant_id, d), now));
+  for (const auto& c : batch.cursors) commit.cursors.push_back({c.source, c.value});
 
   auto result = store_.CommitBatch(commit);
   if (!result.ok()) {

@@ -2,6 +2,10 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
 #include <sstream>
 
 #include "common/log.h"
@@ -57,6 +61,83 @@ json::object PartyJson(const wire::Party& p, bool with_personal_data) {
   return o;
 }
 
+// Media quality as the API shows it: unmeasured values are absent, never 0
+// (docs/formats/model.md), so a chart can tell "perfect" from "not known".
+json::object QualityJson(const store::QualitySample& q) {
+  json::object o{{"party", q.party}, {"direction", q.direction}, {"media", q.media}};
+  if (!q.codec.empty()) o["codec"] = q.codec;
+  if (q.bitrate_kbps) o["bitrate_kbps"] = *q.bitrate_kbps;
+  auto put = [&o](std::string_view key, const std::optional<double>& v) {
+    if (v) o[key] = *v;
+  };
+  put("packet_loss_pct_avg", q.packet_loss_pct_avg);
+  put("packet_loss_pct_max", q.packet_loss_pct_max);
+  put("jitter_ms_avg", q.jitter_ms_avg);
+  put("jitter_ms_max", q.jitter_ms_max);
+  put("latency_ms_avg", q.latency_ms_avg);
+  put("latency_ms_max", q.latency_ms_max);
+  put("mos", q.mos);
+  return o;
+}
+
+// The quality samples of `records`, keyed by (source, id), fetched in
+// chunks the store accepts.
+Result<std::map<std::pair<std::string, std::string>, json::array>> QualityByRecord(
+    store::Store& store, const std::string& tenant_id, store::RecordKind kind,
+    const std::vector<store::RecordRef>& records) {
+  constexpr size_t kChunk = 1000;  // Store::ListQuality's limit
+  std::map<std::pair<std::string, std::string>, json::array> out;
+  for (size_t i = 0; i < records.size(); i += kChunk) {
+    std::vector<store::RecordRef> chunk(records.begin() + static_cast<std::ptrdiff_t>(i),
+                                        records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), i + kChunk)));
+    PARLEY_ASSIGN_OR_RETURN(std::vector<store::StoredQuality> samples, store.ListQuality(tenant_id, kind, chunk));
+    for (const auto& q : samples) out[{q.source, q.record_id}].push_back(QualityJson(q.sample));
+  }
+  return out;
+}
+
+json::array Take(std::map<std::pair<std::string, std::string>, json::array>& m, const std::string& source,
+                 const std::string& id) {
+  auto it = m.find({source, id});
+  return it == m.end() ? json::array() : std::move(it->second);
+}
+
+// ?limit=N, 1..max (default `fallback`).
+Result<int64_t> ParseLimit(const Request& r, int64_t fallback, int64_t max) {
+  auto limit = r.Query("limit");
+  if (!limit) return fallback;
+  char* end = nullptr;
+  long v = std::strtol(limit->c_str(), &end, 10);
+  if (limit->empty() || *end != '\0' || v < 1 || v > max)
+    return InvalidArgument("limit must be an integer from 1 to " + std::to_string(max));
+  return static_cast<int64_t>(v);
+}
+
+// ?cursor=: hex of the JSON array this API returned as next_cursor. Returns
+// nullopt when absent; checks the element types against `shape` ('i' int,
+// 's' string).
+Result<std::optional<json::array>> ParseCursor(const Request& r, std::string_view shape) {
+  auto cursor = r.Query("cursor");
+  if (!cursor || cursor->empty()) return std::optional<json::array>();
+  auto raw = Unhex(*cursor);
+  boost::system::error_code ec;
+  json::value v = raw ? json::parse(*raw, ec) : json::value();
+  bool ok = raw && !ec && v.is_array() && v.as_array().size() == shape.size();
+  for (size_t i = 0; ok && i < shape.size(); ++i) {
+    ok = shape[i] == 'i' ? v.as_array()[i].is_int64() : v.as_array()[i].is_string();
+  }
+  if (!ok) return InvalidArgument("cursor is not one this API returned");
+  return std::optional<json::array>(std::move(v.as_array()));
+}
+
+json::value OptionalTime(const std::optional<int64_t>& t) {
+  return t ? json::value(FormatUtc(*t)) : json::value(nullptr);
+}
+
+// An agent counts as online while heartbeats keep coming: the agent sends
+// one every 30 s by default, and three missed ones mark it offline.
+constexpr int64_t kAgentOnlineWindowS = 3 * 30;
+
 }  // namespace
 
 struct Portal::Impl {
@@ -86,6 +167,9 @@ struct Portal::Impl {
   Response Logout(const Request& r, const SessionContext* s);
   Response Session(const Request& r, const SessionContext* s);
   Response Calls(const Request& r, const SessionContext* s);
+  Response Conferences(const Request& r, const SessionContext* s);
+  Response Devices(const Request& r, const SessionContext* s);
+  Response Agents(const Request& r, const SessionContext* s);
   Result<json::object> SessionBody(const store::Session& s);
   std::string OpenApiDocument() const;
 
@@ -107,8 +191,15 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
        &Impl::Login},
       {"POST", "/api/v1/auth/logout", Access::kSession, "Sign out: ends this session", &Impl::Logout},
       {"GET", "/api/v1/session", Access::kSession, "The signed-in user, tenant and CSRF token", &Impl::Session},
-      {"GET", "/api/v1/calls", Access::kSession, "Call detail records, newest first (keyset pagination)",
-       &Impl::Calls},
+      {"GET", "/api/v1/calls", Access::kSession,
+       "Call detail records with their media quality, newest first (keyset pagination)", &Impl::Calls},
+      {"GET", "/api/v1/conferences", Access::kSession,
+       "Conferences with their participants and media quality, newest first (keyset pagination)",
+       &Impl::Conferences},
+      {"GET", "/api/v1/devices", Access::kSession, "Device inventory: the newest observed state of each device",
+       &Impl::Devices},
+      {"GET", "/api/v1/agents", Access::kSession,
+       "The tenant's agents: last heartbeat, online/offline and per-source health", &Impl::Agents},
   };
   return routes;
 }
@@ -317,6 +408,11 @@ Response Portal::Impl::Calls(const Request& r, const SessionContext* s) {
   json::array out;
   bool more = static_cast<int64_t>(calls->size()) > wanted;
   if (more) calls->resize(static_cast<size_t>(wanted));
+  std::vector<store::RecordRef> refs;
+  refs.reserve(calls->size());
+  for (const auto& c : *calls) refs.push_back({c.source, c.call_id});
+  auto quality = QualityByRecord(store, tenant_id, store::RecordKind::kCall, refs);
+  if (!quality.ok()) return Response::FromError(quality.error());
   for (const auto& c : *calls) {
     wire::Party orig, dest;
     orig.model = c.orig_model, orig.version = c.orig_version, orig.site = c.orig_site;
@@ -339,7 +435,8 @@ Response Portal::Impl::Calls(const Request& r, const SessionContext* s) {
                                {"bitrate_kbps", c.bitrate_kbps},
                                {"conference_id", c.conference_id},
                                {"orig", PartyJson(orig, with_personal_data)},
-                               {"dest", PartyJson(dest, with_personal_data)}});
+                               {"dest", PartyJson(dest, with_personal_data)},
+                               {"quality", Take(*quality, c.source, c.call_id)}});
   }
   json::value next = nullptr;
   if (more && !calls->empty()) {
@@ -347,6 +444,201 @@ Response Portal::Impl::Calls(const Request& r, const SessionContext* s) {
     next = Hex(json::serialize(json::array{last.start_at, last.source, last.call_id}));
   }
   return Response::Json(200, json::serialize(json::object{{"calls", std::move(out)}, {"next_cursor", next}, {"total", *total}}));
+}
+
+Response Portal::Impl::Conferences(const Request& r, const SessionContext* s) {
+  auto limit = ParseLimit(r, 50, 100);
+  if (!limit.ok()) return Response::FromError(limit.error());
+  auto cursor = ParseCursor(r, "iss");
+  if (!cursor.ok()) return Response::FromError(cursor.error());
+  store::ConferencePageQuery q;
+  q.limit = *limit + 1;  // one extra row tells whether a next page exists
+  if (*cursor) {
+    const json::array& a = **cursor;
+    q.before = std::make_tuple(a[0].as_int64(), std::string(a[1].as_string()), std::string(a[2].as_string()));
+  }
+  const std::string& tenant_id = s->session.tenant_id;
+  auto conferences = store.ListConferences(tenant_id, q);
+  if (!conferences.ok()) return Response::FromError(conferences.error());
+  bool more = static_cast<int64_t>(conferences->size()) > *limit;
+  if (more) conferences->resize(static_cast<size_t>(*limit));
+
+  // Viewers see reports only, never personal data (as for calls).
+  bool with_personal_data = s->session.role != store::Role::kViewer;
+  crypto::Key256 key{};
+  if (with_personal_data) {
+    auto k = keys.DataKey(tenant_id);
+    if (!k.ok()) return Response::FromError(k.error());
+    key = *k;
+  }
+  std::vector<std::vector<store::StoredParticipant>> participants;
+  std::vector<store::RecordRef> refs;
+  for (const auto& c : *conferences) {
+    auto p = store.ListParticipants(tenant_id, c.source, c.conference_id);
+    if (!p.ok()) return Response::FromError(p.error());
+    for (const auto& x : *p) refs.push_back({x.source, x.participant_id});
+    participants.push_back(std::move(*p));
+  }
+  auto quality = QualityByRecord(store, tenant_id, store::RecordKind::kParticipant, refs);
+  if (!quality.ok()) return Response::FromError(quality.error());
+
+  json::array out;
+  for (size_t i = 0; i < conferences->size(); ++i) {
+    const store::StoredConference& c = (*conferences)[i];
+    json::array legs;
+    for (const auto& p : participants[i]) {
+      wire::Party party;
+      party.model = p.model, party.version = p.version, party.site = p.site;
+      if (with_personal_data) {
+        if (auto st = privacy::OpenParticipantPii(key, tenant_id, p.source, p.participant_id, p.pii_sealed, party);
+            !st.ok()) {
+          log::error("portal: personal data of a participant of tenant {} cannot be opened", tenant_id);
+          return Response::FromError(Internal("stored personal data cannot be decrypted"));
+        }
+      }
+      legs.push_back(json::object{{"id", p.participant_id},
+                                  {"call_id", p.call_id},
+                                  {"start", FormatUtc(p.start_at)},
+                                  {"end", FormatUtc(p.end_at)},
+                                  {"duration_s", p.duration_s},
+                                  {"protocol", p.protocol},
+                                  {"role", p.role},
+                                  {"disconnect_reason", p.disconnect_reason},
+                                  {"party", PartyJson(party, with_personal_data)},
+                                  {"quality", Take(*quality, p.source, p.participant_id)}});
+    }
+    json::object o{{"source", c.source},
+                   {"id", c.conference_id},
+                   {"start", FormatUtc(c.start_at)},
+                   {"end", FormatUtc(c.end_at)},
+                   {"room", c.room},
+                   {"mcu", c.mcu},
+                   {"participant_count", c.participant_count},
+                   {"max_resources_used", c.max_resources_used ? json::value(*c.max_resources_used) : nullptr},
+                   {"scheduled_start", OptionalTime(c.scheduled_start)},
+                   {"scheduled_end", OptionalTime(c.scheduled_end)},
+                   {"participants_stored", c.stored_participants},
+                   {"participants", std::move(legs)}};
+    if (with_personal_data) {
+      std::string name;
+      if (auto st = privacy::OpenConferencePii(key, tenant_id, c.source, c.conference_id, c.pii_sealed, name);
+          !st.ok()) {
+        log::error("portal: personal data of a conference of tenant {} cannot be opened", tenant_id);
+        return Response::FromError(Internal("stored personal data cannot be decrypted"));
+      }
+      o["name"] = name;
+    }
+    out.push_back(std::move(o));
+  }
+  json::value next = nullptr;
+  if (more && !conferences->empty()) {
+    const auto& last = conferences->back();
+    next = Hex(json::serialize(json::array{last.start_at, last.source, last.conference_id}));
+  }
+  return Response::Json(200, json::serialize(json::object{{"conferences", std::move(out)}, {"next_cursor", next}}));
+}
+
+Response Portal::Impl::Devices(const Request& r, const SessionContext* s) {
+  auto limit = ParseLimit(r, 100, 500);
+  if (!limit.ok()) return Response::FromError(limit.error());
+  auto cursor = ParseCursor(r, "ss");
+  if (!cursor.ok()) return Response::FromError(cursor.error());
+  store::DevicePageQuery q;
+  q.limit = *limit + 1;
+  if (*cursor) q.after = std::make_pair(std::string((**cursor)[0].as_string()), std::string((**cursor)[1].as_string()));
+  const std::string& tenant_id = s->session.tenant_id;
+  auto devices = store.ListDevices(tenant_id, q);
+  if (!devices.ok()) return Response::FromError(devices.error());
+  bool more = static_cast<int64_t>(devices->size()) > *limit;
+  if (more) devices->resize(static_cast<size_t>(*limit));
+  bool with_personal_data = s->session.role != store::Role::kViewer;
+  crypto::Key256 key{};
+  if (with_personal_data) {
+    auto k = keys.DataKey(tenant_id);
+    if (!k.ok()) return Response::FromError(k.error());
+    key = *k;
+  }
+  json::array out;
+  for (const auto& d : *devices) {
+    json::object o{{"source", d.source},
+                   {"id", d.device_id},
+                   {"observed_at", FormatUtc(d.observed_at)},
+                   {"type", d.device_type},
+                   {"model", d.model},
+                   {"version", d.version},
+                   {"site", d.site},
+                   {"status", d.status.empty() ? "unknown" : d.status},
+                   {"registration", d.registration},
+                   {"timezone", d.timezone}};
+    if (with_personal_data) {
+      wire::DeviceRecord pii;
+      if (auto st = privacy::OpenDevicePii(key, tenant_id, d.source, d.device_id, d.pii_sealed, pii); !st.ok()) {
+        log::error("portal: personal data of a device of tenant {} cannot be opened", tenant_id);
+        return Response::FromError(Internal("stored personal data cannot be decrypted"));
+      }
+      o["name"] = pii.name;
+      o["serial"] = pii.serial;
+      o["ip"] = pii.ip;
+      o["mac"] = pii.mac;
+      o["owner"] = pii.owner;
+    }
+    out.push_back(std::move(o));
+  }
+  json::value next = nullptr;
+  if (more && !devices->empty()) next = Hex(json::serialize(json::array{devices->back().source, devices->back().device_id}));
+  return Response::Json(200, json::serialize(json::object{{"devices", std::move(out)}, {"next_cursor", next}}));
+}
+
+Response Portal::Impl::Agents(const Request&, const SessionContext* s) {
+  auto agents = store.ListAgents(s->session.tenant_id);
+  if (!agents.ok()) return Response::FromError(agents.error());
+  int64_t now = clock.NowUnixSeconds();
+  json::array out;
+  for (const auto& a : *agents) {
+    bool online = a.last_heartbeat_at != 0 && now - a.last_heartbeat_at <= kAgentOnlineWindowS;
+    json::object o{{"id", a.id},
+                   {"name", a.name},
+                   {"enrolled_at", FormatUtc(a.created_at)},
+                   {"last_heartbeat", a.last_heartbeat_at != 0 ? json::value(FormatUtc(a.last_heartbeat_at)) : nullptr},
+                   {"state", online ? "online" : "offline"},
+                   {"agent_version", nullptr},
+                   {"uptime_s", nullptr}};
+    // Source health as the agent last reported it (ingest keeps only these
+    // fields). It describes the collector, not call quality: a blind
+    // collector shows as failing here, never as bad calls.
+    json::array sources;
+    boost::system::error_code ec;
+    json::value hb = a.heartbeat_json.empty() ? json::value() : json::parse(a.heartbeat_json, ec);
+    if (!ec && hb.is_object()) {
+      const json::object& h = hb.as_object();
+      if (auto* v = h.if_contains("agent_version"); v && v->is_string()) o["agent_version"] = *v;
+      if (auto* v = h.if_contains("uptime_s"); v && v->is_int64()) o["uptime_s"] = *v;
+      if (auto* v = h.if_contains("sources"); v && v->is_array()) {
+        for (const auto& src : v->as_array()) {
+          if (!src.is_object()) continue;
+          const json::object& so = src.as_object();
+          auto text = [&so](const char* k) -> json::value {
+            auto* f = so.if_contains(k);
+            return f && f->is_string() ? *f : json::value(nullptr);
+          };
+          json::value status = text("status");
+          std::string_view st = status.is_string() ? std::string_view(status.as_string()) : std::string_view();
+          // Anything outside the three known states is shown as unknown
+          // rather than passed through.
+          if (st != "ok" && st != "degraded" && st != "failing") status = "unknown";
+          sources.push_back(json::object{{"name", text("name")},
+                                         {"type", text("type")},
+                                         {"status", std::move(status)},
+                                         {"last_error", text("last_error")}});
+        }
+      }
+    }
+    o["sources"] = std::move(sources);
+    out.push_back(std::move(o));
+  }
+  return Response::Json(200, json::serialize(json::object{{"agents", std::move(out)},
+                                                          {"server_time", FormatUtc(now)},
+                                                          {"online_window_s", kAgentOnlineWindowS}}));
 }
 
 std::string Portal::Impl::OpenApiDocument() const {

@@ -74,6 +74,80 @@ Status OpenCallPii(const crypto::Key256& key, std::string_view tenant_id, std::s
   return Ok();
 }
 
+std::string RecordAad(std::string_view kind, std::string_view tenant_id, std::string_view source,
+                      std::string_view id) {
+  // Source names cannot contain ':' (wire v1) and tenant ids are UUIDs, so
+  // the fields cannot be shifted into one another; the id comes last.
+  std::string aad = "parley:";
+  aad.append(kind).append(":v1:").append(tenant_id).append(":").append(source).append(":").append(id);
+  return aad;
+}
+
+namespace {
+
+Result<json::object> OpenJsonObject(const crypto::Key256& key, std::string_view sealed, const std::string& aad,
+                                    std::string_view what) {
+  PARLEY_ASSIGN_OR_RETURN(std::string plain, crypto::Open(key, sealed, aad));
+  boost::system::error_code ec;
+  json::value v = json::parse(plain, ec);
+  if (ec || !v.is_object()) return Internal("personal data of a " + std::string(what) + " is not valid JSON");
+  return std::move(v.as_object());
+}
+
+std::string GetString(const json::object& o, std::string_view k) {
+  auto* f = o.if_contains(k);
+  return f && f->is_string() ? std::string(f->as_string()) : std::string();
+}
+
+}  // namespace
+
+std::string SealConferencePii(const crypto::Key256& key, std::string_view tenant_id,
+                              const wire::ConferenceRecord& conference) {
+  json::object o{{"name", conference.name}};
+  return crypto::Seal(key, json::serialize(o), RecordAad("conference", tenant_id, conference.source, conference.id));
+}
+
+Status OpenConferencePii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+                         std::string_view conference_id, std::string_view sealed, std::string& name) {
+  PARLEY_ASSIGN_OR_RETURN(json::object o, OpenJsonObject(key, sealed, RecordAad("conference", tenant_id, source,
+                                                                                conference_id), "conference"));
+  name = GetString(o, "name");
+  return Ok();
+}
+
+std::string SealParticipantPii(const crypto::Key256& key, std::string_view tenant_id,
+                               const wire::ParticipantRecord& participant) {
+  return crypto::Seal(key, json::serialize(PartyPii(participant.party)),
+                      RecordAad("participant", tenant_id, participant.source, participant.id));
+}
+
+Status OpenParticipantPii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+                          std::string_view participant_id, std::string_view sealed, wire::Party& party) {
+  PARLEY_ASSIGN_OR_RETURN(json::object o, OpenJsonObject(key, sealed, RecordAad("participant", tenant_id, source,
+                                                                                participant_id), "participant"));
+  json::value v(std::move(o));
+  ReadPartyPii(&v, party);
+  return Ok();
+}
+
+std::string SealDevicePii(const crypto::Key256& key, std::string_view tenant_id, const wire::DeviceRecord& device) {
+  json::object o{{"name", device.name}, {"serial", device.serial}, {"ip", device.ip}, {"mac", device.mac},
+                 {"owner", device.owner}};
+  return crypto::Seal(key, json::serialize(o), RecordAad("device", tenant_id, device.source, device.id));
+}
+
+Status OpenDevicePii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+                     std::string_view device_id, std::string_view sealed, wire::DeviceRecord& device) {
+  PARLEY_ASSIGN_OR_RETURN(json::object o,
+                          OpenJsonObject(key, sealed, RecordAad("device", tenant_id, source, device_id), "device"));
+  device.name = GetString(o, "name");
+  device.serial = GetString(o, "serial");
+  device.ip = GetString(o, "ip");
+  device.mac = GetString(o, "mac");
+  device.owner = GetString(o, "owner");
+  return Ok();
+}
+
 std::string UserEmailAad(std::string_view tenant_id, std::string_view user_id) {
   std::string aad = "parley:user-email:v1:";
   aad.append(tenant_id).append(":").append(user_id);

@@ -46,6 +46,30 @@ std::string SealCallPii(const crypto::Key256& key, std::string_view tenant_id, c
 Status OpenCallPii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
                    std::string_view call_id, std::string_view sealed, wire::Party& orig, wire::Party& dest);
 
+// The other record kinds follow the call's pattern: one sealed JSON blob per
+// row, its AAD "parley:<kind>:v1:<tenant_id>:<source>:<id>" binding it to the
+// tenant, the record kind and the row (docs/formats/storage.md, "Sealed
+// fields"). Each Open* fills only the personal fields it sealed.
+std::string RecordAad(std::string_view kind, std::string_view tenant_id, std::string_view source,
+                      std::string_view id);
+
+// Conference: {"name"}.
+std::string SealConferencePii(const crypto::Key256& key, std::string_view tenant_id,
+                              const wire::ConferenceRecord& conference);
+Status OpenConferencePii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+                         std::string_view conference_id, std::string_view sealed, std::string& name);
+
+// Participant: {"name", "number", "uri", "ip"} of its party.
+std::string SealParticipantPii(const crypto::Key256& key, std::string_view tenant_id,
+                               const wire::ParticipantRecord& participant);
+Status OpenParticipantPii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+                          std::string_view participant_id, std::string_view sealed, wire::Party& party);
+
+// Device: {"name", "serial", "ip", "mac", "owner"}.
+std::string SealDevicePii(const crypto::Key256& key, std::string_view tenant_id, const wire::DeviceRecord& device);
+Status OpenDevicePii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+                     std::string_view device_id, std::string_view sealed, wire::DeviceRecord& device);
+
 std::string UserEmailAad(std::string_view tenant_id, std::string_view user_id);
 
 }  // namespace parley::privacy

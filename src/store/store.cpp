@@ -34,6 +34,10 @@ std::optional<Role> ParseRole(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view RecordKindName(RecordKind k) {
+  return k == RecordKind::kParticipant ? "participant" : "call";
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   if (url.starts_with(kSqliteScheme)) {
     std::string path = url.substr(kSqliteScheme.size());

@@ -23,6 +23,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -72,6 +75,38 @@ struct Agent {
   std::string heartbeat_json;            // last heartbeat body (no personal data)
 };
 
+// Media quality of one stream of a call or participant (no personal data).
+// Unmeasured values are nullopt (NULL in the store), never 0.
+struct QualitySample {
+  std::string party;      // "orig" | "dest" (calls), "participant" (participants)
+  std::string direction;  // "rx" | "tx"
+  std::string media;      // "audio" | "video" | "content"
+  std::string codec;
+  std::optional<int64_t> bitrate_kbps;
+  std::optional<double> packet_loss_pct_avg, packet_loss_pct_max;
+  std::optional<double> jitter_ms_avg, jitter_ms_max;
+  std::optional<double> latency_ms_avg, latency_ms_max;
+  std::optional<double> mos;
+};
+
+// What a quality sample belongs to.
+enum class RecordKind { kCall, kParticipant };
+std::string_view RecordKindName(RecordKind k);  // "call" | "participant"
+
+// A record named by its key within a tenant.
+struct RecordRef {
+  std::string source;
+  std::string id;
+};
+
+// A quality sample as read back, with the record it belongs to.
+struct StoredQuality {
+  RecordKind kind = RecordKind::kCall;
+  std::string source;
+  std::string record_id;
+  QualitySample sample;
+};
+
 // A call as stored: analytics fields in clear, personal fields in one sealed
 // blob (see docs/formats/storage.md for the blob's JSON and its AAD).
 struct StoredCall {
@@ -92,6 +127,66 @@ struct StoredCall {
   std::string dest_model, dest_version, dest_site;
   std::string pii_sealed;                // Seal(tenant key, pii json, aad)
   int64_t ingested_at = 0;
+  // Written by CommitBatch together with a new call; ListCalls leaves it
+  // empty (read samples with ListQuality).
+  std::vector<QualitySample> quality;
+};
+
+// A conference (meeting) as stored; its personal field (name) is sealed.
+struct StoredConference {
+  std::string tenant_id;
+  std::string source;
+  std::string conference_id;
+  std::string agent_id;
+  int64_t start_at = 0;
+  int64_t end_at = 0;
+  std::string room;
+  std::string mcu;
+  int64_t participant_count = 0;         // as the source reported it
+  std::optional<int64_t> max_resources_used;
+  std::optional<int64_t> scheduled_start;
+  std::optional<int64_t> scheduled_end;
+  std::string pii_sealed;
+  int64_t ingested_at = 0;
+  // Read-only (ListConferences): participant rows stored for it.
+  int64_t stored_participants = 0;
+};
+
+// One participant (leg) of a conference; party personal fields are sealed.
+struct StoredParticipant {
+  std::string tenant_id;
+  std::string source;
+  std::string participant_id;
+  std::string conference_id;             // a conference of the same source
+  std::string call_id;                   // a call of the same source, or ""
+  std::string agent_id;
+  int64_t start_at = 0;
+  int64_t end_at = 0;
+  int64_t duration_s = 0;
+  std::string protocol;
+  std::string role;                      // "" | "chair" | "guest" | "participant"
+  std::string disconnect_reason;
+  std::string model, version, site;      // the party's clear fields
+  std::string pii_sealed;
+  int64_t ingested_at = 0;
+  // Written with a new participant; ListParticipants leaves it empty.
+  std::vector<QualitySample> quality;
+};
+
+// The newest observed inventory state of one device.
+struct StoredDevice {
+  std::string tenant_id;
+  std::string source;
+  std::string device_id;
+  std::string agent_id;
+  int64_t observed_at = 0;
+  std::string device_type;
+  std::string model, version, site;
+  std::string status;                    // "" | "online" | "offline" | "unknown"
+  std::string registration;
+  std::string timezone;
+  std::string pii_sealed;                // name, serial, ip, mac, owner
+  int64_t updated_at = 0;                // when the server stored it; 0 = the batch's received_at
 };
 
 struct CursorValue {
@@ -107,18 +202,39 @@ struct BatchCommit {
   int64_t received_at = 0;
   std::vector<StoredCall> calls;
   std::vector<CursorValue> cursors;
+  std::vector<StoredConference> conferences;
+  std::vector<StoredParticipant> participants;
+  std::vector<StoredDevice> devices;
 };
 
+// Counts over every record type of the batch.
 struct BatchCommitResult {
   bool duplicate = false;                // batch id seen before: nothing written
-  int64_t inserted = 0;                  // new calls stored
-  int64_t already_present = 0;           // calls stored before by another batch
+  // Calls, conferences and participants stored now, plus devices whose
+  // stored state this batch replaced (or created).
+  int64_t inserted = 0;
+  // Calls, conferences and participants stored before (by another batch or
+  // earlier in this one), plus device observations not newer than the
+  // stored one.
+  int64_t already_present = 0;
 };
 
 // Keyset pagination: newest first by (start_at, source, call_id).
 struct CallPageQuery {
   int64_t limit = 50;
   std::optional<std::tuple<int64_t, std::string, std::string>> before;  // exclusive
+};
+
+// Keyset pagination: newest first by (start_at, source, conference_id).
+struct ConferencePageQuery {
+  int64_t limit = 50;
+  std::optional<std::tuple<int64_t, std::string, std::string>> before;  // exclusive
+};
+
+// Keyset pagination in key order (source, device_id).
+struct DevicePageQuery {
+  int64_t limit = 100;
+  std::optional<std::pair<std::string, std::string>> after;  // exclusive
 };
 
 class Store {
@@ -158,12 +274,16 @@ class Store {
   virtual Status RecordHeartbeat(const std::string& tenant_id, const std::string& agent_id, const std::string& json,
                                  int64_t now) = 0;
 
-  // Ingest. CommitBatch is atomic: the batch row, its calls (each stored once
-  // per (tenant, source, call_id)) and the cursor advance commit together or
-  // not at all. A batch id seen before writes nothing and reports duplicate.
-  // Calls are stored under the batch's tenant and agent: a call whose
-  // tenant_id/agent_id is set and differs is kInvalidArgument (empty = the
-  // batch's). A call's ingested_at of 0 means the batch's received_at.
+  // Ingest. CommitBatch is atomic: the batch row, its records and the cursor
+  // advance commit together or not at all. Calls, conferences and
+  // participants are each stored once per (tenant, source, id), with their
+  // quality samples only when the record itself is new (a record's samples
+  // come from one observation); devices are upserted, the newest
+  // observed_at winning (ties keep the stored state). A batch id seen before
+  // writes nothing and reports duplicate. Records are stored under the
+  // batch's tenant and agent: a record whose tenant_id/agent_id is set and
+  // differs is kInvalidArgument (empty = the batch's). An ingested_at /
+  // updated_at of 0 means the batch's received_at.
   virtual Result<BatchCommitResult> CommitBatch(const BatchCommit& batch) = 0;
   virtual Result<std::vector<CursorValue>> GetCursors(const std::string& tenant_id, const std::string& agent_id) = 0;
 
@@ -172,6 +292,25 @@ class Store {
   // `before` to get the next page.
   virtual Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) = 0;
   virtual Result<int64_t> CountCalls(const std::string& tenant_id) = 0;
+
+  // Conferences, newest first, each with stored_participants filled.
+  // REQUIRES: query.limit >= 1; pages are capped at 1000 rows.
+  virtual Result<std::vector<StoredConference>> ListConferences(const std::string& tenant_id,
+                                                                const ConferencePageQuery& query) = 0;
+  // The participants of one conference, by start time; at most 1000 (a
+  // conference's stored_participants tells whether some were left out).
+  virtual Result<std::vector<StoredParticipant>> ListParticipants(const std::string& tenant_id,
+                                                                  const std::string& source,
+                                                                  const std::string& conference_id) = 0;
+  // Device inventory in (source, device_id) order. REQUIRES: query.limit >= 1;
+  // capped at 1000 rows.
+  virtual Result<std::vector<StoredDevice>> ListDevices(const std::string& tenant_id,
+                                                        const DevicePageQuery& query) = 0;
+  // The quality samples of the given calls or participants, grouped by
+  // record in the order of `records`, then by (party, direction, media).
+  // At most 1000 records per call (kInvalidArgument beyond).
+  virtual Result<std::vector<StoredQuality>> ListQuality(const std::string& tenant_id, RecordKind kind,
+                                                         const std::vector<RecordRef>& records) = 0;
 };
 
 // Opens the store named by `url` ("sqlite:/abs/path.db") and migrates it.

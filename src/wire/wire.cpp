@@ -5,11 +5,16 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <initializer_list>
+#include <limits>
 #include <set>
+#include <tuple>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
@@ -33,8 +38,9 @@ constexpr size_t kMaxSourceLen = 64;
 constexpr size_t kMaxIdLen = 200;
 constexpr size_t kMaxTextLen = 1024;
 constexpr size_t kMaxCursorLen = 1024;
-// Deep enough for record -> party -> value; deeper input is refused early
-// instead of building large trees for a line that can never be valid.
+// Deep enough for record -> party -> value and record -> quality array ->
+// sample -> value; deeper input is refused early instead of building large
+// trees for a line that can never be valid.
 constexpr size_t kMaxJsonDepth = 4;
 // 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
 constexpr int64_t kMinTimestamp = 0;
@@ -42,6 +48,8 @@ constexpr int64_t kMaxTimestamp = 253402300799;
 // Tolerance for duration_s vs end - start: the two come from different
 // device clocks/roundings.
 constexpr int64_t kDurationToleranceS = 1;
+// Upper bound for measurements that have no natural one (ms, kbps).
+constexpr double kUnbounded = std::numeric_limits<double>::max();
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
 // U+10FFFF. Boost.JSON checks strings too, but checking the whole line first
@@ -263,6 +271,75 @@ class FieldReader {
     out = *t;
   }
 
+  // An optional timestamp: absent leaves `out` untouched (nullopt).
+  void OptionalTimestamp(std::string_view key, std::optional<int64_t>& out) {
+    if (Find(key, false) == nullptr) return;
+    int64_t t = 0;
+    Timestamp(key, t);
+    if (ok()) out = t;
+  }
+
+  void OptionalInteger(std::string_view key, int64_t min_value, std::optional<int64_t>& out) {
+    if (Find(key, false) == nullptr) return;
+    int64_t n = 0;
+    Integer(key, false, min_value, n);
+    if (ok()) out = n;
+  }
+
+  // A measurement: any JSON number (devices report 0.5 % loss as well as
+  // 12 ms jitter), finite and within [min_value, max_value]. Absent stays
+  // nullopt: "not measured" is not the same as 0.
+  void Number(std::string_view key, double min_value, double max_value, std::optional<double>& out) {
+    const json::value* v = Find(key, false);
+    if (v == nullptr) return;
+    double d;
+    if (v->is_double()) {
+      d = v->get_double();
+    } else if (v->is_int64()) {
+      d = static_cast<double>(v->get_int64());
+    } else if (v->is_uint64()) {
+      d = static_cast<double>(v->get_uint64());
+    } else {
+      Fail("field " + Name(key) + " must be a number");
+      return;
+    }
+    if (!std::isfinite(d) || d < min_value || d > max_value) {
+      Fail("field " + Name(key) + " must be " + Bounds(min_value, max_value));
+      return;
+    }
+    out = d;
+  }
+
+  // Returns the array, or nullptr (error recorded if present but not an
+  // array).
+  const json::array* Array(std::string_view key) {
+    const json::value* v = Find(key, false);
+    if (v == nullptr) return nullptr;
+    if (!v->is_array()) {
+      Fail("field " + Name(key) + " must be an array");
+      return nullptr;
+    }
+    return &v->get_array();
+  }
+
+  // Reads an optional string that must be one of `allowed` when present.
+  void Enum(std::string_view key, bool required, std::initializer_list<std::string_view> allowed,
+            std::string& out) {
+    std::string value;
+    String(key, required, 0, kMaxTextLen, value);
+    if (!ok() || Find(key, false) == nullptr) return;
+    if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+      std::string list;
+      for (std::string_view a : allowed) {
+        if (!list.empty()) list += a == *(allowed.end() - 1) ? " or " : ", ";
+        list += "\"" + std::string(a) + "\"";
+      }
+      Fail("field " + Name(key) + " must be " + list);
+      return;
+    }
+    out = std::move(value);
+  }
+
   // Returns the nested object, or nullptr (error recorded if present but not
   // an object, or absent and required).
   const json::object* Object(std::string_view key, bool required) {
@@ -283,6 +360,15 @@ class FieldReader {
   const std::string& prefix() const { return prefix_; }
 
  private:
+  static std::string Bounds(double min_value, double max_value) {
+    auto text = [](double d) {
+      // Bounds are small whole numbers; print them without a fraction.
+      return std::to_string(static_cast<int64_t>(d));
+    };
+    if (max_value == kUnbounded) return ">= " + text(min_value);
+    return text(min_value) + ".." + text(max_value);
+  }
+
   const json::object& obj_;
   std::string prefix_;
   std::string error_;
@@ -310,11 +396,64 @@ void ReadSource(FieldReader& r, std::string& out) {
   }
 }
 
+// Reads the optional "quality" array. `parties` are the values "party" may
+// take in this record. One sample per (party, direction, media): the store
+// keys samples that way, and two different values for one stream would
+// leave the stored one up to record order.
+void ReadQuality(FieldReader& parent, std::initializer_list<std::string_view> parties,
+                 std::vector<QualitySample>& out) {
+  const json::array* arr = parent.Array("quality");
+  if (arr == nullptr) return;
+  std::set<std::tuple<std::string, std::string, std::string>> seen;
+  for (size_t i = 0; i < arr->size() && parent.ok(); ++i) {
+    std::string path = "quality[" + std::to_string(i) + "]";
+    const json::value& v = (*arr)[i];
+    if (!v.is_object()) {
+      parent.Fail("field " + Quote(parent.prefix() + path) + " must be an object");
+      return;
+    }
+    QualitySample q;
+    FieldReader r(v.get_object(), parent.prefix() + path + ".");
+    r.CheckKnownFields({"party", "direction", "media", "codec", "bitrate_kbps", "packet_loss_pct_avg",
+                        "packet_loss_pct_max", "jitter_ms_avg", "jitter_ms_max", "latency_ms_avg",
+                        "latency_ms_max", "mos"});
+    r.Enum("party", true, parties, q.party);
+    r.Enum("direction", true, {"rx", "tx"}, q.direction);
+    r.Enum("media", true, {"audio", "video", "content"}, q.media);
+    r.String("codec", false, 0, kMaxTextLen, q.codec);
+    r.OptionalInteger("bitrate_kbps", 0, q.bitrate_kbps);
+    r.Number("packet_loss_pct_avg", 0, 100, q.packet_loss_pct_avg);
+    r.Number("packet_loss_pct_max", 0, 100, q.packet_loss_pct_max);
+    r.Number("jitter_ms_avg", 0, kUnbounded, q.jitter_ms_avg);
+    r.Number("jitter_ms_max", 0, kUnbounded, q.jitter_ms_max);
+    r.Number("latency_ms_avg", 0, kUnbounded, q.latency_ms_avg);
+    r.Number("latency_ms_max", 0, kUnbounded, q.latency_ms_max);
+    r.Number("mos", 1, 5, q.mos);
+    if (!r.ok()) {
+      parent.Fail(r.TakeError());
+      return;
+    }
+    if (!seen.emplace(q.party, q.direction, q.media).second) {
+      parent.Fail("second quality sample for " + q.party + "/" + q.direction + "/" + q.media);
+      return;
+    }
+    out.push_back(std::move(q));
+  }
+}
+
+void CheckTimes(FieldReader& r, int64_t start, int64_t end, const int64_t* duration_s) {
+  if (r.ok() && end < start) r.Fail("\"end\" is before \"start\"");
+  // end - start is bounded by ParseRfc3339's four-digit years: no overflow.
+  if (r.ok() && duration_s != nullptr && *duration_s > end - start + kDurationToleranceS) {
+    r.Fail("\"duration_s\" is longer than \"end\" - \"start\"");
+  }
+}
+
 // Returns an empty string when the record is valid.
 std::string ReadCall(const json::object& obj, CallRecord& call) {
   FieldReader r(obj, "");
   r.CheckKnownFields({"type", "source", "id", "start", "end", "duration_s", "status", "protocol", "call_type",
-                      "cause", "bitrate_kbps", "conference_id", "orig", "dest"});
+                      "cause", "bitrate_kbps", "conference_id", "orig", "dest", "quality"});
   ReadSource(r, call.source);
   r.String("id", true, 1, kMaxIdLen, call.id);
   r.Timestamp("start", call.start);
@@ -338,11 +477,74 @@ std::string ReadCall(const json::object& obj, CallRecord& call) {
   r.String("conference_id", false, 0, kMaxTextLen, call.conference_id);
   ReadParty(r, "orig", call.orig);
   ReadParty(r, "dest", call.dest);
-  if (r.ok() && call.end < call.start) r.Fail("\"end\" is before \"start\"");
-  // end - start is bounded by ParseRfc3339's four-digit years: no overflow.
-  if (r.ok() && call.duration_s > call.end - call.start + kDurationToleranceS) {
-    r.Fail("\"duration_s\" is longer than \"end\" - \"start\"");
+  ReadQuality(r, {"orig", "dest"}, call.quality);
+  CheckTimes(r, call.start, call.end, &call.duration_s);
+  return r.TakeError();
+}
+
+std::string ReadConference(const json::object& obj, ConferenceRecord& conf) {
+  FieldReader r(obj, "");
+  r.CheckKnownFields({"type", "source", "id", "start", "end", "name", "room", "mcu", "participant_count",
+                      "max_resources_used", "scheduled_start", "scheduled_end"});
+  ReadSource(r, conf.source);
+  r.String("id", true, 1, kMaxIdLen, conf.id);
+  r.Timestamp("start", conf.start);
+  r.Timestamp("end", conf.end);
+  r.String("name", false, 0, kMaxTextLen, conf.name);
+  r.String("room", false, 0, kMaxTextLen, conf.room);
+  r.String("mcu", false, 0, kMaxTextLen, conf.mcu);
+  r.Integer("participant_count", false, 0, conf.participant_count);
+  r.OptionalInteger("max_resources_used", 0, conf.max_resources_used);
+  r.OptionalTimestamp("scheduled_start", conf.scheduled_start);
+  r.OptionalTimestamp("scheduled_end", conf.scheduled_end);
+  CheckTimes(r, conf.start, conf.end, nullptr);
+  if (r.ok() && conf.scheduled_start && conf.scheduled_end && *conf.scheduled_end < *conf.scheduled_start) {
+    r.Fail("\"scheduled_end\" is before \"scheduled_start\"");
   }
+  return r.TakeError();
+}
+
+std::string ReadParticipant(const json::object& obj, ParticipantRecord& part) {
+  FieldReader r(obj, "");
+  r.CheckKnownFields({"type", "source", "id", "conference_id", "call_id", "start", "end", "duration_s", "protocol",
+                      "role", "disconnect_reason", "party", "quality"});
+  ReadSource(r, part.source);
+  r.String("id", true, 1, kMaxIdLen, part.id);
+  // Same bounds as the conference's own id: a longer one could never match.
+  r.String("conference_id", true, 1, kMaxIdLen, part.conference_id);
+  r.String("call_id", false, 0, kMaxIdLen, part.call_id);
+  r.Timestamp("start", part.start);
+  r.Timestamp("end", part.end);
+  r.Integer("duration_s", true, 0, part.duration_s);
+  r.String("protocol", false, 0, kMaxTextLen, part.protocol);
+  r.Enum("role", false, {"chair", "guest", "participant"}, part.role);
+  r.String("disconnect_reason", false, 0, kMaxTextLen, part.disconnect_reason);
+  if (r.Find("party", false) != nullptr) ReadParty(r, "party", part.party);
+  ReadQuality(r, {"participant"}, part.quality);
+  CheckTimes(r, part.start, part.end, &part.duration_s);
+  return r.TakeError();
+}
+
+std::string ReadDevice(const json::object& obj, DeviceRecord& dev) {
+  FieldReader r(obj, "");
+  // The device's kind is "device_type": "type" is the record type.
+  r.CheckKnownFields({"type", "source", "id", "observed_at", "name", "device_type", "model", "version", "site",
+                      "serial", "ip", "mac", "owner", "status", "registration", "timezone"});
+  ReadSource(r, dev.source);
+  r.String("id", true, 1, kMaxIdLen, dev.id);
+  r.Timestamp("observed_at", dev.observed_at);
+  r.String("name", false, 0, kMaxTextLen, dev.name);
+  r.String("device_type", false, 0, kMaxTextLen, dev.type);
+  r.String("model", false, 0, kMaxTextLen, dev.model);
+  r.String("version", false, 0, kMaxTextLen, dev.version);
+  r.String("site", false, 0, kMaxTextLen, dev.site);
+  r.String("serial", false, 0, kMaxTextLen, dev.serial);
+  r.String("ip", false, 0, kMaxTextLen, dev.ip);
+  r.String("mac", false, 0, kMaxTextLen, dev.mac);
+  r.String("owner", false, 0, kMaxTextLen, dev.owner);
+  r.Enum("status", false, {"online", "offline", "unknown"}, dev.status);
+  r.String("registration", false, 0, kMaxTextLen, dev.registration);
+  r.String("timezone", false, 0, kMaxTextLen, dev.timezone);
   return r.TakeError();
 }
 
@@ -373,7 +575,7 @@ class BatchParser {
       if (!reason.empty()) errors_.push_back({line_no, std::move(reason)});
     }
     ParseOutcome out;
-    if (errors_.empty() && batch_.calls.empty() && batch_.cursors.empty()) {
+    if (errors_.empty() && records_ == 0 && batch_.cursors.empty()) {
       // Not attributable to a line: line 0 and a summary without a prefix.
       errors_.push_back({0, "empty batch"});
     }
@@ -405,17 +607,10 @@ class BatchParser {
     if (type == nullptr) return "missing required field \"type\"";
     if (!type->is_string()) return "field \"type\" must be a string";
     std::string_view type_name(type->get_string().data(), type->get_string().size());
-    if (type_name == "call") {
-      if (static_cast<int64_t>(batch_.calls.size()) >= limits_.max_records) {
-        // Stop here: the rest of an oversized batch is not worth parsing.
-        stop_ = true;
-        return "too many records: more than " + std::to_string(limits_.max_records) + " call records";
-      }
-      CallRecord call;
-      std::string reason = ReadCall(obj, call);
-      if (reason.empty()) batch_.calls.push_back(std::move(call));
-      return reason;
-    }
+    if (type_name == "call") return ReadRecord<CallRecord>(obj, ReadCall, batch_.calls);
+    if (type_name == "conference") return ReadRecord<ConferenceRecord>(obj, ReadConference, batch_.conferences);
+    if (type_name == "participant") return ReadRecord<ParticipantRecord>(obj, ReadParticipant, batch_.participants);
+    if (type_name == "device") return ReadRecord<DeviceRecord>(obj, ReadDevice, batch_.devices);
     if (type_name == "cursor") {
       CursorUpdate cursor;
       std::string reason = ReadCursor(obj, cursor);
@@ -431,7 +626,24 @@ class BatchParser {
     return "unknown record type " + Quote(type_name);
   }
 
+  // Every record type counts towards max_records (cursors do not: there is
+  // at most one per source).
+  template <typename T, typename Reader>
+  std::string ReadRecord(const json::object& obj, Reader read, std::vector<T>& out) {
+    if (records_ >= limits_.max_records) {
+      // Stop here: the rest of an oversized batch is not worth parsing.
+      stop_ = true;
+      return "too many records: more than " + std::to_string(limits_.max_records) + " records";
+    }
+    ++records_;
+    T record;
+    std::string reason = read(obj, record);
+    if (reason.empty()) out.push_back(std::move(record));
+    return reason;
+  }
+
   const BatchLimits& limits_;
+  int64_t records_ = 0;
   Batch batch_;
   std::vector<LineError> errors_;
   std::set<std::string, std::less<>> cursor_sources_;
@@ -485,6 +697,47 @@ std::optional<std::string> DecodeBase64(std::string_view b64) {
   return out;
 }
 
+void PutIfNotEmpty(json::object& o, std::string_view key, const std::string& value) {
+  if (!value.empty()) o[key] = value;
+}
+
+json::object PartyJson(const Party& p) {
+  json::object po;
+  PutIfNotEmpty(po, "name", p.name);
+  PutIfNotEmpty(po, "number", p.number);
+  PutIfNotEmpty(po, "uri", p.uri);
+  PutIfNotEmpty(po, "ip", p.ip);
+  PutIfNotEmpty(po, "model", p.model);
+  PutIfNotEmpty(po, "version", p.version);
+  PutIfNotEmpty(po, "site", p.site);
+  return po;
+}
+
+// Unmeasured values are omitted, never written as 0 (wire.h, QualitySample).
+json::array QualityJson(const std::vector<QualitySample>& samples) {
+  json::array arr;
+  for (const QualitySample& q : samples) {
+    json::object o;
+    o["party"] = q.party;
+    o["direction"] = q.direction;
+    o["media"] = q.media;
+    PutIfNotEmpty(o, "codec", q.codec);
+    if (q.bitrate_kbps) o["bitrate_kbps"] = *q.bitrate_kbps;
+    auto put = [&o](std::string_view key, const std::optional<double>& v) {
+      if (v) o[key] = *v;
+    };
+    put("packet_loss_pct_avg", q.packet_loss_pct_avg);
+    put("packet_loss_pct_max", q.packet_loss_pct_max);
+    put("jitter_ms_avg", q.jitter_ms_avg);
+    put("jitter_ms_max", q.jitter_ms_max);
+    put("latency_ms_avg", q.latency_ms_avg);
+    put("latency_ms_max", q.latency_ms_max);
+    put("mos", q.mos);
+    arr.push_back(std::move(o));
+  }
+  return arr;
+}
+
 }  // namespace
 
 std::string_view CallStatusName(CallStatus s) {
@@ -524,25 +777,89 @@ std::string SerializeCall(const CallRecord& call) {
   if (!call.cause.empty()) o["cause"] = call.cause;
   if (call.bitrate_kbps != 0) o["bitrate_kbps"] = call.bitrate_kbps;
   if (!call.conference_id.empty()) o["conference_id"] = call.conference_id;
-  auto party = [](const Party& p) {
-    json::object po;
-    auto put = [&po](std::string_view key, const std::string& value) {
-      if (!value.empty()) po[key] = value;
-    };
-    put("name", p.name);
-    put("number", p.number);
-    put("uri", p.uri);
-    put("ip", p.ip);
-    put("model", p.model);
-    put("version", p.version);
-    put("site", p.site);
-    return po;
-  };
-  o["orig"] = party(call.orig);
-  o["dest"] = party(call.dest);
+  o["orig"] = PartyJson(call.orig);
+  o["dest"] = PartyJson(call.dest);
+  if (!call.quality.empty()) o["quality"] = QualityJson(call.quality);
   // serialize() escapes every control character inside strings, so the
   // output is always exactly one line.
   return json::serialize(o);
+}
+
+std::string SerializeConference(const ConferenceRecord& conf) {
+  json::object o;
+  o["type"] = "conference";
+  o["source"] = conf.source;
+  o["id"] = conf.id;
+  o["start"] = FormatUtc(conf.start);
+  o["end"] = FormatUtc(conf.end);
+  PutIfNotEmpty(o, "name", conf.name);
+  PutIfNotEmpty(o, "room", conf.room);
+  PutIfNotEmpty(o, "mcu", conf.mcu);
+  if (conf.participant_count != 0) o["participant_count"] = conf.participant_count;
+  if (conf.max_resources_used) o["max_resources_used"] = *conf.max_resources_used;
+  if (conf.scheduled_start) o["scheduled_start"] = FormatUtc(*conf.scheduled_start);
+  if (conf.scheduled_end) o["scheduled_end"] = FormatUtc(*conf.scheduled_end);
+  return json::serialize(o);
+}
+
+std::string SerializeParticipant(const ParticipantRecord& part) {
+  json::object o;
+  o["type"] = "participant";
+  o["source"] = part.source;
+  o["id"] = part.id;
+  o["conference_id"] = part.conference_id;
+  PutIfNotEmpty(o, "call_id", part.call_id);
+  o["start"] = FormatUtc(part.start);
+  o["end"] = FormatUtc(part.end);
+  o["duration_s"] = part.duration_s;
+  PutIfNotEmpty(o, "protocol", part.protocol);
+  PutIfNotEmpty(o, "role", part.role);
+  PutIfNotEmpty(o, "disconnect_reason", part.disconnect_reason);
+  o["party"] = PartyJson(part.party);
+  if (!part.quality.empty()) o["quality"] = QualityJson(part.quality);
+  return json::serialize(o);
+}
+
+std::string SerializeDevice(const DeviceRecord& dev) {
+  json::object o;
+  o["type"] = "device";
+  o["source"] = dev.source;
+  o["id"] = dev.id;
+  o["observed_at"] = FormatUtc(dev.observed_at);
+  PutIfNotEmpty(o, "name", dev.name);
+  PutIfNotEmpty(o, "device_type", dev.type);
+  PutIfNotEmpty(o, "model", dev.model);
+  PutIfNotEmpty(o, "version", dev.version);
+  PutIfNotEmpty(o, "site", dev.site);
+  PutIfNotEmpty(o, "serial", dev.serial);
+  PutIfNotEmpty(o, "ip", dev.ip);
+  PutIfNotEmpty(o, "mac", dev.mac);
+  PutIfNotEmpty(o, "owner", dev.owner);
+  PutIfNotEmpty(o, "status", dev.status);
+  PutIfNotEmpty(o, "registration", dev.registration);
+  PutIfNotEmpty(o, "timezone", dev.timezone);
+  return json::serialize(o);
+}
+
+std::string SerializeRecord(const Record& record) {
+  return std::visit(
+      [](const auto& r) -> std::string {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, CallRecord>) {
+          return SerializeCall(r);
+        } else if constexpr (std::is_same_v<T, ConferenceRecord>) {
+          return SerializeConference(r);
+        } else if constexpr (std::is_same_v<T, ParticipantRecord>) {
+          return SerializeParticipant(r);
+        } else {
+          return SerializeDevice(r);
+        }
+      },
+      record);
+}
+
+const std::string& RecordId(const Record& record) {
+  return std::visit([](const auto& r) -> const std::string& { return r.id; }, record);
 }
 
 std::string SerializeCursor(const CursorUpdate& cursor) {

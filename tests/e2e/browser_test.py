@@ -24,7 +24,7 @@ class PortalInChromium(unittest.TestCase):
                                capture_output=True, text=True, timeout=300)
             print(p.stdout, p.stderr)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-            self.assertIn("2 passed, 0 failed", p.stdout)
+            self.assertIn("e2e: 3 passed, 0 failed", p.stdout)
         finally:
             stack.close()
 

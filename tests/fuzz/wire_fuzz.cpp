@@ -3,6 +3,7 @@
 // client certificate) controls, so neither may crash, hang or leak.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "wire/wire.h"
@@ -18,10 +19,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (outcome.errors.size() > 20) __builtin_trap();
   // Whatever parsed must serialize back to lines the parser accepts.
   if (outcome.batch) {
-    for (const auto& call : outcome.batch->calls) {
-      std::string line = parley::wire::SerializeCall(call);
+    auto check = [&limits](const std::string& line) {
       if (!parley::wire::ParseBatch(line, limits).batch) __builtin_trap();
-    }
+    };
+    for (const auto& r : outcome.batch->calls) check(parley::wire::SerializeCall(r));
+    for (const auto& r : outcome.batch->conferences) check(parley::wire::SerializeConference(r));
+    for (const auto& r : outcome.batch->participants) check(parley::wire::SerializeParticipant(r));
+    for (const auto& r : outcome.batch->devices) check(parley::wire::SerializeDevice(r));
   }
 
   // The same bytes as a header value, and split header/body at the first newline.

@@ -148,16 +148,27 @@ class Stack:
         wait_until(lambda: os.path.exists(ports), 30, "server ports file")
         wait_until(lambda: self.get("/readyz")[0] == 200, 30, "server /readyz")
 
-    def enroll_agent(self):
+    def enroll_agent(self, sources=None):
+        """Enrolls an agent and writes its agent.toml. `sources` is the TOML
+        text of its [[sources]] tables; by default the devsim DMA."""
         token = self.run([os.path.join(BIN, "parley"), "agent", "enroll-token", "--config", self.config,
                           "--tenant", TENANT]).stdout.strip()
         env = dict(os.environ, PARLEY_ENROLL_TOKEN=token)
         self.run([os.path.join(BIN, "parley-agent"), "enroll", "--server", f"https://127.0.0.1:{self.ingest_port}",
                   "--ca-file", os.path.join(self.server_dir, "agent-ca.crt"), "--dir", self.agent_dir,
                   "--name", "it-agent"], env=env)
-        pw = os.path.join(self.agent_dir, "dma.password")
-        with open(os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-            f.write("devsim-secret-pw\n")
+        if sources is None:
+            pw = os.path.join(self.agent_dir, "dma.password")
+            with open(os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write("devsim-secret-pw\n")
+            sources = f"""[[sources]]
+name = "dma-main"
+type = "dma"
+url = "https://127.0.0.1:{self.devsim_port}"
+username = "parley"
+password_file = "dma.password"
+ca_file = "{os.path.join(self.devsim_dir, 'devsim.crt')}"
+"""
         with open(os.path.join(self.agent_dir, "agent.toml"), "w") as f:
             f.write(f"""[server]
 url = "https://127.0.0.1:{self.ingest_port}"
@@ -173,14 +184,7 @@ heartbeat_interval_seconds = 5
 backoff_cap_seconds = 2
 log_level = "info"
 
-[[sources]]
-name = "dma-main"
-type = "dma"
-url = "https://127.0.0.1:{self.devsim_port}"
-username = "parley"
-password_file = "dma.password"
-ca_file = "{os.path.join(self.devsim_dir, 'devsim.crt')}"
-""")
+{sources}""")
 
     def start_agent(self):
         # The agent runs with its own directory as cwd, HOME and TMPDIR, so

@@ -113,6 +113,24 @@ class FaultInjectingStore final : public store::Store {
     return Call("CountCalls", [&] { return inner_->CountCalls(tenant_id); });
   }
 
+  Result<std::vector<store::StoredConference>> ListConferences(const std::string& tenant_id,
+                                                               const store::ConferencePageQuery& query) override {
+    return Call("ListConferences", [&] { return inner_->ListConferences(tenant_id, query); });
+  }
+  Result<std::vector<store::StoredParticipant>> ListParticipants(const std::string& tenant_id,
+                                                                 const std::string& source,
+                                                                 const std::string& conference_id) override {
+    return Call("ListParticipants", [&] { return inner_->ListParticipants(tenant_id, source, conference_id); });
+  }
+  Result<std::vector<store::StoredDevice>> ListDevices(const std::string& tenant_id,
+                                                       const store::DevicePageQuery& query) override {
+    return Call("ListDevices", [&] { return inner_->ListDevices(tenant_id, query); });
+  }
+  Result<std::vector<store::StoredQuality>> ListQuality(const std::string& tenant_id, store::RecordKind kind,
+                                                        const std::vector<store::RecordRef>& records) override {
+    return Call("ListQuality", [&] { return inner_->ListQuality(tenant_id, kind, records); });
+  }
+
  private:
   struct Fault {
     Error error;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Browser test of the Parley portal: sign-in, calls table, sign-out.
+// Browser test of the Parley portal: sign-in, calls table, sign-out, and the
+// Agents, Inventory and Conferences pages.
 // Plain Node ESM (no test framework), driving Debian's Chromium with playwright-core.
 //
 // Environment:
@@ -8,7 +9,8 @@
 //   PARLEY_PASSWORD  that user's password (required)
 //   MIN_ROWS         rows the calls table must reach within 30 s (default 1;
 //                    0 also accepts the "no calls yet" empty state)
-//   SCREENSHOT_DIR   where to write login.png and calls.png (optional)
+//   SCREENSHOT_DIR   where to write login.png, calls.png, agents.png,
+//                    inventory.png, conferences.png (optional)
 //   CHROMIUM         browser binary (default /usr/lib/chromium/chromium)
 //
 // Prints "e2e: N passed, M failed" last; exits 1 when any test failed.
@@ -154,7 +156,101 @@ const tests = [
       }
     },
   },
+  {
+    name: 'agents, inventory and conferences pages',
+    async run(browser) {
+      const { context, page, problems } = await openPage(browser);
+      try {
+        await signIn(page, EMAIL, PASSWORD);
+        await page.getByTestId('tenant-name').waitFor({ state: 'visible' }).catch(() => {
+          throw new Failure('the app shell (data-testid=tenant-name) did not appear after signing in');
+        });
+
+        // Agents & sources: at least one agent online with a source "ok".
+        await page.getByTestId('nav-agents').click();
+        check(new URL(page.url()).pathname === '/agents', `the Agents link went to ${page.url()}, expected /agents`);
+        await waitForTable(page, 'agents-table', 'agents');
+        const onlineWithOk = page
+          .getByTestId('agent-row')
+          .filter({ has: page.locator('[data-testid="agent-state"]', { hasText: 'Online' }) })
+          .filter({ has: page.locator('[data-testid="agent-source"][data-status="ok"]') });
+        const deadline = Date.now() + ROWS_TIMEOUT_MS;
+        while ((await onlineWithOk.count()) === 0) {
+          if (Date.now() > deadline) {
+            const text = (await page.getByTestId('agents-table').innerText()).replace(/\s+/g, ' ').slice(0, 400);
+            throw new Failure(`no agent is online with a source "ok" after ${ROWS_TIMEOUT_MS / 1000} s: ${text}`);
+          }
+          await page.waitForTimeout(1000);
+        }
+        const firstAgent = (await onlineWithOk.first().innerText()).replace(/\s+/g, ' ').trim();
+        console.log(`   agent: ${firstAgent.slice(0, 160)}`);
+        check((await page.getByTestId('health-caption').count()) === 1, 'the source-health caption is missing');
+        await shot(page, 'agents.png');
+
+        // Inventory: the devices table (or its empty state) and the filter box.
+        await page.getByTestId('nav-inventory').click();
+        check(new URL(page.url()).pathname === '/inventory', `the Inventory link went to ${page.url()}, expected /inventory`);
+        const devices = await waitForTable(page, 'devices-table', 'devices');
+        if (devices > 0) {
+          const filter = page.getByTestId('devices-filter');
+          await filter.fill('zz-no-such-device-zz');
+          await page.getByTestId('devices-no-match').waitFor({ state: 'visible' }).catch(() => {
+            throw new Failure('filtering the devices by a nonsense word did not show the "no match" state');
+          });
+          await filter.fill('');
+          await page.getByTestId('devices-table').waitFor({ state: 'visible' });
+        }
+        console.log(`   devices rows: ${devices}`);
+        await shot(page, 'inventory.png');
+
+        // Conferences: the table (or its empty state); expand the first row.
+        await page.getByTestId('nav-conferences').click();
+        check(new URL(page.url()).pathname === '/conferences', `the Conferences link went to ${page.url()}, expected /conferences`);
+        const confs = await waitForTable(page, 'conferences-table', 'conferences');
+        if (confs > 0) {
+          await page.getByTestId('conference-toggle').first().click();
+          await page.getByTestId('conference-detail').first().waitFor({ state: 'visible' }).catch(() => {
+            throw new Failure('expanding a conference did not show its participants');
+          });
+        }
+        console.log(`   conferences rows: ${confs}`);
+        await shot(page, 'conferences.png');
+
+        // A deep link survives a reload (the server answers index.html).
+        await page.reload({ waitUntil: 'domcontentloaded' });
+        await page.getByTestId('nav-conferences').waitFor({ state: 'visible' });
+        check(
+          (await page.getByTestId('nav-conferences').getAttribute('aria-current')) === 'page',
+          'after a reload of /conferences the Conferences page is not the current one',
+        );
+        // Back goes to the previous page through the history API.
+        await page.goBack();
+        await page.getByTestId('devices-table').or(page.getByTestId('devices-empty')).first().waitFor({ state: 'visible' });
+        noProblems(problems);
+      } finally {
+        await context.close();
+      }
+    },
+  },
 ];
+
+/**
+ * Waits for `${testId}` rows (or the page's empty state); fails on its error
+ * state. Returns the number of rows (0 = empty state).
+ */
+async function waitForTable(page, testId, what) {
+  const table = page.getByTestId(testId);
+  const empty = page.getByTestId(`${what}-empty`);
+  const error = page.getByTestId(`${what}-error`);
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  for (;;) {
+    if ((await table.count()) > 0) return table.locator('tbody > tr[data-testid]').count();
+    if ((await empty.count()) > 0) return 0;
+    if ((await error.count()) > 0) throw new Failure(`the ${what} page shows an error: "${(await error.innerText()).trim()}"`);
+    if (Date.now() > deadline) throw new Failure(`neither ${testId} nor ${what}-empty appeared within ${STEP_TIMEOUT_MS / 1000} s`);
+    await page.waitForTimeout(250);
+  }
+}
 
 let browser;
 try {

@@ -1,7 +1,7 @@
 // Typed client of the Parley JSON API (same origin). The session cookie is
 // HttpOnly, so this code never sees it; it keeps only the CSRF token, in memory,
 // and sends it on every state-changing request.
-import type { CallsPage, SessionInfo } from './types';
+import type { AgentsResponse, CallsPage, ConferencesPage, DevicesPage, SessionInfo } from './types';
 
 /** An API failure. status 0 means the request never got an HTTP answer. */
 export class ApiError extends Error {
@@ -156,6 +156,34 @@ export class ApiClient {
       calls: Array.isArray(page.calls) ? page.calls : [],
       next_cursor: page.next_cursor ?? null,
       total: typeof page.total === 'number' ? page.total : 0,
+    };
+  }
+
+  async agents(): Promise<AgentsResponse> {
+    const r = await this.request<AgentsResponse>('GET', '/agents');
+    return {
+      agents: Array.isArray(r.agents) ? r.agents.map((a) => ({ ...a, sources: Array.isArray(a.sources) ? a.sources : [] })) : [],
+      server_time: typeof r.server_time === 'string' ? r.server_time : new Date().toISOString(),
+      online_window_s: typeof r.online_window_s === 'number' ? r.online_window_s : 90,
+    };
+  }
+
+  async devices(limit = 500, cursor?: string | null): Promise<DevicesPage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set('cursor', cursor);
+    const page = await this.request<DevicesPage>('GET', `/devices?${q.toString()}`);
+    return { devices: Array.isArray(page.devices) ? page.devices : [], next_cursor: page.next_cursor ?? null };
+  }
+
+  async conferences(limit = 50, cursor?: string | null): Promise<ConferencesPage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set('cursor', cursor);
+    const page = await this.request<ConferencesPage>('GET', `/conferences?${q.toString()}`);
+    return {
+      conferences: Array.isArray(page.conferences)
+        ? page.conferences.map((c) => ({ ...c, participants: Array.isArray(c.participants) ? c.participants : [] }))
+        : [],
+      next_cursor: page.next_cursor ?? null,
     };
   }
 }

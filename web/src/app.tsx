@@ -5,6 +5,19 @@ import { AppShell } from './components/AppShell';
 import { CallsPage } from './components/CallsPage';
 import { LoginPage } from './components/LoginPage';
 import { LogoMark } from './components/Logo';
+import { AgentsPage } from './components/AgentsPage';
+import { ConferencesPage } from './components/ConferencesPage';
+import { InventoryPage } from './components/InventoryPage';
+import { NotFoundPage } from './components/States';
+import { routeOf, usePath, type RouteId } from './router';
+
+const TITLES: Record<RouteId, string> = {
+  calls: 'Calls',
+  conferences: 'Conferences',
+  inventory: 'Inventory',
+  agents: 'Agents & sources',
+  'not-found': 'Not found',
+};
 
 type AuthState = { kind: 'booting' } | { kind: 'signed-out'; notice: string | null } | { kind: 'signed-in'; session: SessionInfo };
 
@@ -12,6 +25,7 @@ export function App() {
   const [auth, setAuth] = useState<AuthState>({ kind: 'booting' });
   const [signingOut, setSigningOut] = useState(false);
   const [banner, setBanner] = useState<string | null>(null);
+  const route = routeOf(usePath());
 
   // Restore an existing session (the cookie is HttpOnly; the server tells us).
   useEffect(() => {
@@ -31,8 +45,9 @@ export function App() {
   }, []);
 
   useEffect(() => {
-    document.title = auth.kind === 'signed-in' ? `Calls · ${auth.session.tenant.name} · Parley` : 'Sign in · Parley';
-  }, [auth]);
+    document.title =
+      auth.kind === 'signed-in' ? `${TITLES[route]} · ${auth.session.tenant.name} · Parley` : 'Sign in · Parley';
+  }, [auth, route]);
 
   const onUnauthorized = useCallback(() => {
     setAuth({ kind: 'signed-out', notice: 'Your session has ended. Please sign in again.' });
@@ -70,8 +85,12 @@ export function App() {
     );
   }
   return (
-    <AppShell session={auth.session} onSignOut={() => void signOut()} signingOut={signingOut} banner={banner}>
-      <CallsPage onUnauthorized={onUnauthorized} />
+    <AppShell session={auth.session} onSignOut={() => void signOut()} signingOut={signingOut} banner={banner} route={route}>
+      {route === 'calls' && <CallsPage onUnauthorized={onUnauthorized} />}
+      {route === 'conferences' && <ConferencesPage onUnauthorized={onUnauthorized} />}
+      {route === 'inventory' && <InventoryPage onUnauthorized={onUnauthorized} />}
+      {route === 'agents' && <AgentsPage onUnauthorized={onUnauthorized} />}
+      {route === 'not-found' && <NotFoundPage />}
     </AppShell>
   );
 }

@@ -173,3 +173,59 @@ export function appendPage(loaded: readonly Call[], page: readonly Call[]): Call
   const keys = new Set(loaded.map(callKey));
   return [...loaded, ...page.filter((c) => !keys.has(callKey(c)))];
 }
+
+/**
+ * Seconds elapsed → "just now", "12 s ago", "5 min ago", "3 h ago", "2 d ago".
+ * Negative ages (clock skew) count as "just now"; non-numbers give "—".
+ */
+export function formatAgo(seconds: number | null | undefined): string {
+  if (!isFiniteNumber(seconds)) return DASH;
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 2) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+/**
+ * Age in seconds of `iso` as the server sees it: measured against the
+ * server's clock (`serverTime`, when it answered at local `fetchedAtMs`) plus
+ * the local time elapsed since, so a browser with a wrong clock still shows
+ * the right age. null when `iso` is missing or invalid.
+ */
+export function ageSeconds(
+  iso: string | null | undefined,
+  serverTime: string | null | undefined,
+  fetchedAtMs: number,
+  nowMs: number,
+): number | null {
+  if (!iso) return null;
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return null;
+  const server = serverTime ? Date.parse(serverTime) : NaN;
+  const ref = Number.isNaN(server) ? nowMs : server + (nowMs - fetchedAtMs);
+  return (ref - t) / 1000;
+}
+
+/** Seconds → "3 d 4 h", "5 h 12 min", "7 min", "42 s"; "—" when unknown. */
+export function formatUptime(seconds: number | null | undefined): string {
+  if (!isFiniteNumber(seconds) || seconds < 0) return DASH;
+  const s = Math.floor(seconds);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d} d ${h} h`;
+  if (h > 0) return `${h} h ${m} min`;
+  if (m > 0) return `${m} min`;
+  return `${s} s`;
+}
+
+/** Seconds from `start` to `end` (RFC 3339); null when either is missing or invalid or end < start. */
+export function secondsBetween(start: string | null | undefined, end: string | null | undefined): number | null {
+  if (!start || !end) return null;
+  const a = Date.parse(start);
+  const b = Date.parse(end);
+  if (Number.isNaN(a) || Number.isNaN(b) || b < a) return null;
+  return (b - a) / 1000;
+}

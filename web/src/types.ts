@@ -48,6 +48,8 @@ export interface Call {
   conference_id?: string | null;
   orig: Party;
   dest: Party;
+  /** Media quality samples of the call's streams (may be empty). */
+  quality?: QualitySample[];
 }
 
 /** Body of GET /api/v1/calls. */
@@ -55,4 +57,113 @@ export interface CallsPage {
   calls: Call[];
   next_cursor: string | null;
   total: number;
+}
+
+/**
+ * The media quality of one stream as one device measured it. A value the
+ * source did not measure is absent (never 0).
+ */
+export interface QualitySample {
+  party: string; // "orig" | "dest" on a call, "participant" on a participant
+  direction: string; // "rx" | "tx"
+  media: string; // "audio" | "video" | …
+  codec?: string;
+  bitrate_kbps?: number;
+  packet_loss_pct_avg?: number;
+  packet_loss_pct_max?: number;
+  jitter_ms_avg?: number;
+  jitter_ms_max?: number;
+  latency_ms_avg?: number;
+  latency_ms_max?: number;
+  mos?: number;
+}
+
+/** A source (collector) of an agent, as its last heartbeat reported it. */
+export type SourceStatus = 'ok' | 'degraded' | 'failing' | 'unknown';
+
+export interface AgentSource {
+  name: string | null;
+  type: string | null;
+  status: SourceStatus | string;
+  last_error: string | null;
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  enrolled_at: string;
+  last_heartbeat: string | null;
+  state: 'online' | 'offline' | string;
+  agent_version: string | null;
+  uptime_s: number | null;
+  sources: AgentSource[];
+}
+
+/** Body of GET /api/v1/agents. */
+export interface AgentsResponse {
+  agents: Agent[];
+  server_time: string;
+  online_window_s: number;
+}
+
+/** A device of the inventory. Personal fields are absent for viewers. */
+export interface Device {
+  source: string;
+  id: string;
+  observed_at: string;
+  type: string;
+  model: string;
+  version: string;
+  site: string;
+  status: 'online' | 'offline' | 'unknown' | string;
+  registration: string;
+  timezone: string;
+  name?: string;
+  serial?: string;
+  ip?: string;
+  mac?: string;
+  owner?: string;
+}
+
+/** Body of GET /api/v1/devices. */
+export interface DevicesPage {
+  devices: Device[];
+  next_cursor: string | null;
+}
+
+/** One leg of a conference. */
+export interface Participant {
+  id: string;
+  call_id: string;
+  start: string;
+  end: string;
+  duration_s: number | null;
+  protocol: string;
+  role: string;
+  disconnect_reason: string;
+  party: Party;
+  quality: QualitySample[];
+}
+
+export interface Conference {
+  source: string;
+  id: string;
+  start: string;
+  end: string;
+  room: string;
+  mcu: string;
+  participant_count: number;
+  max_resources_used: number | null;
+  scheduled_start: string | null;
+  scheduled_end: string | null;
+  participants_stored: number;
+  participants: Participant[];
+  /** Personal: absent for viewers. */
+  name?: string;
+}
+
+/** Body of GET /api/v1/conferences. */
+export interface ConferencesPage {
+  conferences: Conference[];
+  next_cursor: string | null;
 }

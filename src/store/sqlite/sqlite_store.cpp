@@ -172,6 +172,108 @@ StoredCall ReadCall(const Statement& s) {
   return c;
 }
 
+#define PARLEY_CONFERENCE_COLUMNS                                                                \
+  "tenant_id, source, conference_id, agent_id, start_at, end_at, room, mcu, participants, "          \
+  "max_resources_used, scheduled_start, scheduled_end, pii_sealed, ingested_at"
+
+StoredConference ReadConference(const Statement& s) {
+  StoredConference c;
+  c.tenant_id = s.ColumnText(0);
+  c.source = s.ColumnText(1);
+  c.conference_id = s.ColumnText(2);
+  c.agent_id = s.ColumnText(3);
+  c.start_at = s.ColumnInt64(4);
+  c.end_at = s.ColumnInt64(5);
+  c.room = s.ColumnText(6);
+  c.mcu = s.ColumnText(7);
+  c.participant_count = s.ColumnInt64(8);
+  c.max_resources_used = s.ColumnOptionalInt64(9);
+  c.scheduled_start = s.ColumnOptionalInt64(10);
+  c.scheduled_end = s.ColumnOptionalInt64(11);
+  c.pii_sealed = s.ColumnBlob(12);
+  c.ingested_at = s.ColumnInt64(13);
+  return c;
+}
+
+#define PARLEY_PARTICIPANT_COLUMNS                                                                  \
+  "tenant_id, source, participant_id, conference_id, call_id, agent_id, start_at, end_at, duration_s, " \
+  "protocol, role, disconnect_reason, model, version, site, pii_sealed, ingested_at"
+
+StoredParticipant ReadParticipant(const Statement& s) {
+  StoredParticipant p;
+  p.tenant_id = s.ColumnText(0);
+  p.source = s.ColumnText(1);
+  p.participant_id = s.ColumnText(2);
+  p.conference_id = s.ColumnText(3);
+  p.call_id = s.ColumnText(4);
+  p.agent_id = s.ColumnText(5);
+  p.start_at = s.ColumnInt64(6);
+  p.end_at = s.ColumnInt64(7);
+  p.duration_s = s.ColumnInt64(8);
+  p.protocol = s.ColumnText(9);
+  p.role = s.ColumnText(10);
+  p.disconnect_reason = s.ColumnText(11);
+  p.model = s.ColumnText(12);
+  p.version = s.ColumnText(13);
+  p.site = s.ColumnText(14);
+  p.pii_sealed = s.ColumnBlob(15);
+  p.ingested_at = s.ColumnInt64(16);
+  return p;
+}
+
+#define PARLEY_DEVICE_COLUMNS                                                                       \
+  "tenant_id, source, id, agent_id, observed_at, device_type, model, version, site, status, "         \
+  "registration, timezone, pii_sealed, updated_at"
+
+StoredDevice ReadDevice(const Statement& s) {
+  StoredDevice d;
+  d.tenant_id = s.ColumnText(0);
+  d.source = s.ColumnText(1);
+  d.device_id = s.ColumnText(2);
+  d.agent_id = s.ColumnText(3);
+  d.observed_at = s.ColumnInt64(4);
+  d.device_type = s.ColumnText(5);
+  d.model = s.ColumnText(6);
+  d.version = s.ColumnText(7);
+  d.site = s.ColumnText(8);
+  d.status = s.ColumnText(9);
+  d.registration = s.ColumnText(10);
+  d.timezone = s.ColumnText(11);
+  d.pii_sealed = s.ColumnBlob(12);
+  d.updated_at = s.ColumnInt64(13);
+  return d;
+}
+
+// The columns after the key prefix (tenant_id, source, record_kind, record_id).
+#define PARLEY_QUALITY_COLUMNS                                                                      \
+  "party, direction, media, codec, bitrate_kbps, packet_loss_pct_avg, packet_loss_pct_max, "          \
+  "jitter_ms_avg, jitter_ms_max, latency_ms_avg, latency_ms_max, mos"
+
+QualitySample ReadQuality(const Statement& s, int first) {
+  QualitySample q;
+  q.party = s.ColumnText(first + 0);
+  q.direction = s.ColumnText(first + 1);
+  q.media = s.ColumnText(first + 2);
+  q.codec = s.ColumnText(first + 3);
+  q.bitrate_kbps = s.ColumnOptionalInt64(first + 4);
+  q.packet_loss_pct_avg = s.ColumnOptionalDouble(first + 5);
+  q.packet_loss_pct_max = s.ColumnOptionalDouble(first + 6);
+  q.jitter_ms_avg = s.ColumnOptionalDouble(first + 7);
+  q.jitter_ms_max = s.ColumnOptionalDouble(first + 8);
+  q.latency_ms_avg = s.ColumnOptionalDouble(first + 9);
+  q.latency_ms_max = s.ColumnOptionalDouble(first + 10);
+  q.mos = s.ColumnOptionalDouble(first + 11);
+  return q;
+}
+
+// A record that names another tenant or agent than its batch is a caller
+// bug that would break tenant isolation.
+template <typename T>
+bool ForeignRecord(const T& record, const BatchCommit& batch) {
+  return (!record.tenant_id.empty() && record.tenant_id != batch.tenant_id) ||
+         (!record.agent_id.empty() && record.agent_id != batch.agent_id);
+}
+
 // Runs a query expected to return at most one row, mapping "no row" to
 // kNotFound with `what` ("tenant", "user", ...) and never the key itself.
 template <typename T, typename Reader>
@@ -521,15 +623,54 @@ Status SqliteStore::RecordHeartbeat(const std::string& tenant_id, const std::str
 
 // ---- Ingest ----
 
-Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
-  // A call that names another tenant or agent than its batch is a caller bug
-  // that would break tenant isolation; refuse it before touching the file.
-  for (const StoredCall& call : batch.calls) {
-    if ((!call.tenant_id.empty() && call.tenant_id != batch.tenant_id) ||
-        (!call.agent_id.empty() && call.agent_id != batch.agent_id)) {
-      return InvalidArgument("a call's tenant or agent differs from its batch's");
-    }
+namespace {
+
+constexpr const char* kInsertQuality =
+    "INSERT INTO quality_samples (tenant_id, source, record_kind, record_id, " PARLEY_QUALITY_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+// `insert` is kInsertQuality, prepared once per batch.
+Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind kind, const std::string& source,
+                     const std::string& record_id, const std::vector<QualitySample>& samples) {
+  for (const QualitySample& q : samples) {
+    insert.Reset();
+    insert.BindText(1, tenant_id)
+        .BindText(2, source)
+        .BindText(3, RecordKindName(kind))
+        .BindText(4, record_id)
+        .BindText(5, q.party)
+        .BindText(6, q.direction)
+        .BindText(7, q.media)
+        .BindText(8, q.codec)
+        .BindOptionalInt64(9, q.bitrate_kbps)
+        .BindOptionalDouble(10, q.packet_loss_pct_avg)
+        .BindOptionalDouble(11, q.packet_loss_pct_max)
+        .BindOptionalDouble(12, q.jitter_ms_avg)
+        .BindOptionalDouble(13, q.jitter_ms_max)
+        .BindOptionalDouble(14, q.latency_ms_avg)
+        .BindOptionalDouble(15, q.latency_ms_max)
+        .BindOptionalDouble(16, q.mos);
+    // No ON CONFLICT: the record is new, so a conflict means two samples for
+    // one stream in one record, which the wire parser refuses; if one got
+    // here anyway the batch fails rather than keep an arbitrary one.
+    PARLEY_TRY(insert.Run());
   }
+  return Ok();
+}
+
+}  // namespace
+
+Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
+  // Refuse a foreign record before touching the file.
+  const bool foreign = std::any_of(batch.calls.begin(), batch.calls.end(),
+                                   [&](const auto& r) { return ForeignRecord(r, batch); }) ||
+                       std::any_of(batch.conferences.begin(), batch.conferences.end(),
+                                   [&](const auto& r) { return ForeignRecord(r, batch); }) ||
+                       std::any_of(batch.participants.begin(), batch.participants.end(),
+                                   [&](const auto& r) { return ForeignRecord(r, batch); }) ||
+                       std::any_of(batch.devices.begin(), batch.devices.end(),
+                                   [&](const auto& r) { return ForeignRecord(r, batch); });
+  if (foreign) return InvalidArgument("a record's tenant or agent differs from its batch's");
 
   std::lock_guard lock(writer_mu_);
   PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
@@ -541,9 +682,14 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
       Statement::Prepare(writer_, "SELECT 1 FROM batches WHERE tenant_id = ?1 AND batch_id = ?2"));
   seen.BindText(1, batch.tenant_id).BindText(2, batch.batch_id);
   PARLEY_ASSIGN_OR_RETURN(const bool duplicate, seen.Step());
-  if (duplicate) return BatchCommitResult{.duplicate = true};  // the guard rolls back: nothing written
+  if (duplicate) {
+    BatchCommitResult seen_before;
+    seen_before.duplicate = true;
+    return seen_before;  // the guard rolls back: nothing written
+  }
 
   BatchCommitResult result;
+  PARLEY_ASSIGN_OR_RETURN(Statement insert_quality, Statement::Prepare(writer_, kInsertQuality));
   PARLEY_ASSIGN_OR_RETURN(
       Statement insert_call,
       Statement::Prepare(writer_, "INSERT INTO calls (" PARLEY_CALL_COLUMNS
@@ -578,11 +724,123 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
     // earlier in this one.
     if (insert_call.Changes() == 1) {
       ++result.inserted;
+      PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kCall, c.source, c.call_id, c.quality));
     } else {
       ++result.already_present;
     }
   }
   PARLEY_TRY(Fault("commit_batch.after_calls"));
+
+  if (!batch.conferences.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement insert_conference,
+        Statement::Prepare(writer_, "INSERT INTO conferences (" PARLEY_CONFERENCE_COLUMNS
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                                    " ON CONFLICT (tenant_id, source, conference_id) DO NOTHING"));
+    for (const StoredConference& c : batch.conferences) {
+      insert_conference.Reset();
+      insert_conference.BindText(1, batch.tenant_id)
+          .BindText(2, c.source)
+          .BindText(3, c.conference_id)
+          .BindText(4, batch.agent_id)
+          .BindInt64(5, c.start_at)
+          .BindInt64(6, c.end_at)
+          .BindText(7, c.room)
+          .BindText(8, c.mcu)
+          .BindInt64(9, c.participant_count)
+          .BindOptionalInt64(10, c.max_resources_used)
+          .BindOptionalInt64(11, c.scheduled_start)
+          .BindOptionalInt64(12, c.scheduled_end)
+          .BindBlob(13, c.pii_sealed)
+          .BindInt64(14, c.ingested_at != 0 ? c.ingested_at : batch.received_at);
+      PARLEY_TRY(insert_conference.Run());
+      if (insert_conference.Changes() == 1) {
+        ++result.inserted;
+      } else {
+        ++result.already_present;
+      }
+    }
+  }
+  PARLEY_TRY(Fault("commit_batch.after_conferences"));
+
+  if (!batch.participants.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement insert_participant,
+        Statement::Prepare(writer_, "INSERT INTO participants (" PARLEY_PARTICIPANT_COLUMNS
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                                    " ?16, ?17)"
+                                    " ON CONFLICT (tenant_id, source, participant_id) DO NOTHING"));
+    for (const StoredParticipant& p : batch.participants) {
+      insert_participant.Reset();
+      insert_participant.BindText(1, batch.tenant_id)
+          .BindText(2, p.source)
+          .BindText(3, p.participant_id)
+          .BindText(4, p.conference_id)
+          .BindText(5, p.call_id)
+          .BindText(6, batch.agent_id)
+          .BindInt64(7, p.start_at)
+          .BindInt64(8, p.end_at)
+          .BindInt64(9, p.duration_s)
+          .BindText(10, p.protocol)
+          .BindText(11, p.role)
+          .BindText(12, p.disconnect_reason)
+          .BindText(13, p.model)
+          .BindText(14, p.version)
+          .BindText(15, p.site)
+          .BindBlob(16, p.pii_sealed)
+          .BindInt64(17, p.ingested_at != 0 ? p.ingested_at : batch.received_at);
+      PARLEY_TRY(insert_participant.Run());
+      if (insert_participant.Changes() == 1) {
+        ++result.inserted;
+        PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kParticipant, p.source,
+                                 p.participant_id, p.quality));
+      } else {
+        ++result.already_present;
+      }
+    }
+  }
+  PARLEY_TRY(Fault("commit_batch.after_participants"));
+
+  if (!batch.devices.empty()) {
+    // The WHERE on DO UPDATE keeps a newer stored observation: batches from
+    // two agents, or a late retry, may arrive out of order. Ties keep the
+    // stored state, so replaying a batch changes nothing.
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement upsert_device,
+        Statement::Prepare(writer_, "INSERT INTO devices (" PARLEY_DEVICE_COLUMNS
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                                    " ON CONFLICT (tenant_id, source, id) DO UPDATE SET"
+                                    " agent_id = excluded.agent_id, observed_at = excluded.observed_at,"
+                                    " device_type = excluded.device_type, model = excluded.model,"
+                                    " version = excluded.version, site = excluded.site, status = excluded.status,"
+                                    " registration = excluded.registration, timezone = excluded.timezone,"
+                                    " pii_sealed = excluded.pii_sealed, updated_at = excluded.updated_at"
+                                    " WHERE excluded.observed_at > devices.observed_at"));
+    for (const StoredDevice& d : batch.devices) {
+      upsert_device.Reset();
+      upsert_device.BindText(1, batch.tenant_id)
+          .BindText(2, d.source)
+          .BindText(3, d.device_id)
+          .BindText(4, batch.agent_id)
+          .BindInt64(5, d.observed_at)
+          .BindText(6, d.device_type)
+          .BindText(7, d.model)
+          .BindText(8, d.version)
+          .BindText(9, d.site)
+          .BindText(10, d.status)
+          .BindText(11, d.registration)
+          .BindText(12, d.timezone)
+          .BindBlob(13, d.pii_sealed)
+          .BindInt64(14, d.updated_at != 0 ? d.updated_at : batch.received_at);
+      PARLEY_TRY(upsert_device.Run());
+      if (upsert_device.Changes() == 1) {
+        ++result.inserted;
+      } else {
+        ++result.already_present;
+      }
+    }
+  }
+  PARLEY_TRY(Fault("commit_batch.after_devices"));
 
   PARLEY_ASSIGN_OR_RETURN(
       Statement upsert_cursor,
@@ -612,7 +870,8 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
       .BindText(3, batch.agent_id)
       .BindText(4, batch.digest)
       .BindInt64(5, batch.received_at)
-      .BindInt64(6, static_cast<int64_t>(batch.calls.size()));
+      .BindInt64(6, static_cast<int64_t>(batch.calls.size() + batch.conferences.size() +
+                                         batch.participants.size() + batch.devices.size()));
   PARLEY_TRY(insert_batch.Run());
 
   PARLEY_TRY(tx.Commit());
@@ -666,6 +925,116 @@ Result<std::vector<StoredCall>> SqliteStore::ListCalls(const std::string& tenant
     calls.push_back(ReadCall(stmt));
   }
   return calls;
+}
+
+// ---- Conferences, participants, devices, quality ----
+
+Result<std::vector<StoredConference>> SqliteStore::ListConferences(const std::string& tenant_id,
+                                                                   const ConferencePageQuery& query) {
+  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
+  const int64_t limit = std::min(query.limit, kMaxCallPage);
+  // Keyset pagination on conferences_by_start, as for calls. The count is a
+  // range scan of participants_by_conference per row.
+#define PARLEY_CONFERENCE_SELECT                                                                        \
+  "SELECT " PARLEY_CONFERENCE_COLUMNS                                                                   \
+  ", (SELECT COUNT(*) FROM participants p WHERE p.tenant_id = conferences.tenant_id"                     \
+  " AND p.source = conferences.source AND p.conference_id = conferences.conference_id)"                 \
+  " FROM conferences WHERE tenant_id = ?1"
+  static constexpr const char* kFirstPage =
+      PARLEY_CONFERENCE_SELECT " ORDER BY start_at DESC, source DESC, conference_id DESC LIMIT ?2";
+  static constexpr const char* kNextPage =
+      PARLEY_CONFERENCE_SELECT
+      " AND (start_at, source, conference_id) < (?3, ?4, ?5)"
+      " ORDER BY start_at DESC, source DESC, conference_id DESC LIMIT ?2";
+#undef PARLEY_CONFERENCE_SELECT
+
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, query.before ? kNextPage : kFirstPage));
+  stmt.BindText(1, tenant_id).BindInt64(2, limit);
+  if (query.before) {
+    const auto& [start_at, source, conference_id] = *query.before;
+    stmt.BindInt64(3, start_at).BindText(4, source).BindText(5, conference_id);
+  }
+  std::vector<StoredConference> conferences;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    StoredConference c = ReadConference(stmt);
+    c.stored_participants = stmt.ColumnInt64(14);
+    conferences.push_back(std::move(c));
+  }
+  return conferences;
+}
+
+Result<std::vector<StoredParticipant>> SqliteStore::ListParticipants(const std::string& tenant_id,
+                                                                     const std::string& source,
+                                                                     const std::string& conference_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, "SELECT " PARLEY_PARTICIPANT_COLUMNS
+                                  " FROM participants WHERE tenant_id = ?1 AND source = ?2 AND conference_id = ?3"
+                                  " ORDER BY start_at, participant_id LIMIT ?4"));
+  stmt.BindText(1, tenant_id).BindText(2, source).BindText(3, conference_id).BindInt64(4, kMaxCallPage);
+  std::vector<StoredParticipant> participants;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    participants.push_back(ReadParticipant(stmt));
+  }
+  return participants;
+}
+
+Result<std::vector<StoredDevice>> SqliteStore::ListDevices(const std::string& tenant_id, const DevicePageQuery& query) {
+  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
+  const int64_t limit = std::min(query.limit, kMaxCallPage);
+  static constexpr const char* kFirstPage =
+      "SELECT " PARLEY_DEVICE_COLUMNS " FROM devices WHERE tenant_id = ?1 ORDER BY source, id LIMIT ?2";
+  static constexpr const char* kNextPage =
+      "SELECT " PARLEY_DEVICE_COLUMNS
+      " FROM devices WHERE tenant_id = ?1 AND (source, id) > (?3, ?4) ORDER BY source, id LIMIT ?2";
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, query.after ? kNextPage : kFirstPage));
+  stmt.BindText(1, tenant_id).BindInt64(2, limit);
+  if (query.after) stmt.BindText(3, query.after->first).BindText(4, query.after->second);
+  std::vector<StoredDevice> devices;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    devices.push_back(ReadDevice(stmt));
+  }
+  return devices;
+}
+
+Result<std::vector<StoredQuality>> SqliteStore::ListQuality(const std::string& tenant_id, RecordKind kind,
+                                                            const std::vector<RecordRef>& records) {
+  if (static_cast<int64_t>(records.size()) > kMaxCallPage) {
+    return InvalidArgument("at most 1000 records per quality look-up");
+  }
+  std::lock_guard lock(reader_mu_);
+  // One primary-key range seek per record; the ORDER BY is the key order.
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, "SELECT " PARLEY_QUALITY_COLUMNS
+                                  " FROM quality_samples"
+                                  " WHERE tenant_id = ?1 AND source = ?2 AND record_kind = ?3 AND record_id = ?4"
+                                  " ORDER BY party, direction, media"));
+  std::vector<StoredQuality> out;
+  for (const RecordRef& ref : records) {
+    stmt.Reset();
+    stmt.BindText(1, tenant_id).BindText(2, ref.source).BindText(3, RecordKindName(kind)).BindText(4, ref.id);
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+      if (!row) break;
+      StoredQuality q;
+      q.kind = kind;
+      q.source = ref.source;
+      q.record_id = ref.id;
+      q.sample = ReadQuality(stmt, 0);
+      out.push_back(std::move(q));
+    }
+  }
+  return out;
 }
 
 Result<int64_t> SqliteStore::CountCalls(const std::string& tenant_id) {

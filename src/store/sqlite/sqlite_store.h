@@ -32,7 +32,9 @@ struct SqliteOptions {
   // Test hook (style §7): called at named steps inside write transactions;
   // a non-OK Status makes the operation fail there and roll back, as a crash
   // at that point would. Steps: "commit_batch.after_calls",
-  // "commit_batch.after_cursors", "migrate.after_sql". Empty in production.
+  // "commit_batch.after_conferences", "commit_batch.after_participants",
+  // "commit_batch.after_devices", "commit_batch.after_cursors",
+  // "migrate.after_sql". Empty in production.
   std::function<Status(std::string_view step)> fault_hook_for_test;
 };
 
@@ -81,6 +83,14 @@ class SqliteStore final : public Store {
 
   Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) override;
   Result<int64_t> CountCalls(const std::string& tenant_id) override;
+
+  Result<std::vector<StoredConference>> ListConferences(const std::string& tenant_id,
+                                                        const ConferencePageQuery& query) override;
+  Result<std::vector<StoredParticipant>> ListParticipants(const std::string& tenant_id, const std::string& source,
+                                                          const std::string& conference_id) override;
+  Result<std::vector<StoredDevice>> ListDevices(const std::string& tenant_id, const DevicePageQuery& query) override;
+  Result<std::vector<StoredQuality>> ListQuality(const std::string& tenant_id, RecordKind kind,
+                                                 const std::vector<RecordRef>& records) override;
 
  private:
   SqliteStore(sqlite3* writer, sqlite3* reader, SqliteOptions options);

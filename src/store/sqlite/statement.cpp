@@ -79,6 +79,19 @@ Statement& Statement::BindNull(int index) {
   return *this;
 }
 
+Statement& Statement::BindDouble(int index, double value) {
+  NoteBind(sqlite3_bind_double(stmt_, index, value));
+  return *this;
+}
+
+Statement& Statement::BindOptionalInt64(int index, const std::optional<int64_t>& value) {
+  return value ? BindInt64(index, *value) : BindNull(index);
+}
+
+Statement& Statement::BindOptionalDouble(int index, const std::optional<double>& value) {
+  return value ? BindDouble(index, *value) : BindNull(index);
+}
+
 Result<bool> Statement::Step() {
   if (bind_rc_ != SQLITE_OK) return Internal(std::string("sqlite bind: ") + sqlite3_errstr(bind_rc_));
   const int rc = sqlite3_step(stmt_);
@@ -124,6 +137,16 @@ std::string Statement::ColumnBlob(int column) const {
 int64_t Statement::ColumnInt64(int column) const { return sqlite3_column_int64(stmt_, column); }
 
 bool Statement::ColumnIsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+std::optional<int64_t> Statement::ColumnOptionalInt64(int column) const {
+  if (ColumnIsNull(column)) return std::nullopt;
+  return ColumnInt64(column);
+}
+
+std::optional<double> Statement::ColumnOptionalDouble(int column) const {
+  if (ColumnIsNull(column)) return std::nullopt;
+  return sqlite3_column_double(stmt_, column);
+}
 
 int64_t Statement::Changes() const { return sqlite3_changes64(db_); }
 

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,10 @@ class Statement {
   Statement& BindBlob(int index, std::string_view bytes);
   Statement& BindInt64(int index, int64_t value);
   Statement& BindNull(int index);
+  Statement& BindDouble(int index, double value);
+  // nullopt binds NULL: "not reported" stays distinguishable from 0.
+  Statement& BindOptionalInt64(int index, const std::optional<int64_t>& value);
+  Statement& BindOptionalDouble(int index, const std::optional<double>& value);
 
   // Advances: true when a row is available, false when done.
   Result<bool> Step();
@@ -55,6 +60,8 @@ class Statement {
   std::string ColumnBlob(int column) const;   // 0-based; NULL reads as ""
   int64_t ColumnInt64(int column) const;      // 0-based; NULL reads as 0
   bool ColumnIsNull(int column) const;
+  std::optional<int64_t> ColumnOptionalInt64(int column) const;  // NULL reads as nullopt
+  std::optional<double> ColumnOptionalDouble(int column) const;   // NULL reads as nullopt
 
   // Rows changed by the last completed INSERT/UPDATE/DELETE on this connection.
   int64_t Changes() const;

@@ -131,7 +131,7 @@ TEST_F(ConfigTest, ValidatesValues) {
       {"poll_interval_seconds = 5", "poll_interval_seconds = 0", "agent.poll_interval_seconds"},
       {"url = \"https://127.0.0.1:8444\"", "url = \"http://127.0.0.1:8444\"", "server.url"},
       {"url = \"https://127.0.0.1:9443/\"", "url = \"https://user:pw@127.0.0.1:9443\"", "sources[0].url"},
-      {"type = \"dma\"", "type = \"rprm\"", "sources[0].type"},
+      {"type = \"dma\"", "type = \"pbx\"", "sources[0].type"},
       {"name = \"dma-main\"", "name = \"dma main\"", "sources[0].name"},
       {"username = \"parley\"\n", "", "sources[0].username"},
   };

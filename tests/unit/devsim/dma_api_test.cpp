@@ -21,7 +21,8 @@ using parley::testing::FakeClock;
 const int64_t kOrigin = *ParseRfc3339("2026-12-04T16:00:00Z");  // a Friday
 
 struct Fixture {
-  explicit Fixture(uint64_t seed = 42, int days = 2, bool live = false, std::optional<int64_t> calls = std::nullopt)
+  explicit Fixture(uint64_t seed = 42, int days = 2, bool live = false, std::optional<int64_t> calls = std::nullopt,
+                   ApiOptions options = {})
       : clock(kOrigin) {
     WorkloadOptions o;
     o.seed = seed;
@@ -30,7 +31,7 @@ struct Fixture {
     o.live = live;
     o.total_calls = calls;
     workload = std::move(Workload::Create(o)).value();
-    handler = MakeDmaHandler(*workload, clock, {"admin", "s3cret"});
+    handler = MakeDmaHandler(*workload, clock, {"admin", "s3cret"}, std::move(options));
   }
   FakeClock clock;
   std::unique_ptr<Workload> workload;
@@ -280,7 +281,7 @@ TEST(DmaApiTest, AcceptNegotiation) {
 
 TEST(DmaApiTest, UnknownPathIs404AndOtherMethods405) {
   Fixture f;
-  http::Response r = f.handler(Get("/api/rest/conferences"));
+  http::Response r = f.handler(Get("/api/rest/conference-templates"));
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(Body(r).at("error").as_string(), "not_found");
   http::Request post = Get("/api/rest/calls");

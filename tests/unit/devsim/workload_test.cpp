@@ -98,7 +98,7 @@ TEST(WorkloadTest, DiurnalAndWeeklyShape) {
   int business = 0, night = 0, weekday_calls = 0, weekend_calls = 0;
   for (const Call& c : calls) {
     const Site& site = w->org().sites[static_cast<size_t>(w->org().endpoints[static_cast<size_t>(c.originator)].site)];
-    int64_t local = c.start_unix + site.utc_offset_minutes * 60;
+    int64_t local = c.start_unix + site.OffsetAt(c.start_unix) * 60;
     int hour = static_cast<int>(local % 86400 / 3600);
     int weekday = static_cast<int>((local / 86400 + 4) % 7);  // 0 = Sunday
     if (hour >= 9 && hour < 17) ++business;
@@ -163,10 +163,10 @@ TEST(WorkloadTest, TimeStringsParseAndCarryTheSiteOffset) {
   auto w = Make(5, 2);
   for (const Call& c : w->HistoryCalls()) {
     const Site& site = w->org().sites[static_cast<size_t>(w->org().endpoints[static_cast<size_t>(c.originator)].site)];
-    std::string start = FormatDmaTime(c.start_unix, site.utc_offset_minutes);
+    std::string start = FormatZoned(c.start_unix, site.tz);
     ASSERT_EQ(start.size(), 29u) << start;
     EXPECT_EQ(ParseRfc3339(start), c.start_unix) << start;
-    EXPECT_EQ(ParseRfc3339(FormatDmaTime(c.key.end_unix, site.utc_offset_minutes)), c.key.end_unix);
+    EXPECT_EQ(ParseRfc3339(FormatZoned(c.key.end_unix, site.tz)), c.key.end_unix);
   }
 }
 
@@ -245,6 +245,61 @@ TEST(WorkloadTest, RejectsBadOptions) {
   o.history_days = 2;
   o.total_calls = -5;
   EXPECT_FALSE(Workload::Create(o).ok());
+}
+
+}  // namespace
+}  // namespace parley::devsim
+
+namespace parley::devsim {
+namespace {
+
+// Licences are enforced in live mode too, and the refusals (like everything
+// else) do not depend on how time was stepped through.
+TEST(WorkloadTest, LiveAdmissionIsDeterministicAndKeepsWithinTheLicences) {
+  auto stepped = Make(42, 14, std::nullopt, true);
+  auto jumped = Make(42, 14, std::nullopt, true);
+  const int64_t monday_evening = kOrigin + 3 * 86400 + 6 * 3600;  // Monday 22:00 UTC
+  for (int64_t t = kOrigin; t <= monday_evening; t += 7 * 60 + 13) {
+    auto active = stepped->ActiveCalls(t);
+    EXPECT_LE(static_cast<int>(active.size()), stepped->org().licensed_calls);
+    int ports = 0;
+    for (const Call& c : active) ports += PortCost(c);
+    EXPECT_LE(ports, stepped->org().licensed_video_ports);
+  }
+  bool more = false;
+  auto a = stepped->ListEnded(monday_evening, std::nullopt, 10000000, &more);
+  auto b = jumped->ListEnded(monday_evening, std::nullopt, 10000000, &more);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b);
+  EXPECT_TRUE(stepped->ActiveMeetings(monday_evening) == jumped->ActiveMeetings(monday_evening));
+  EXPECT_TRUE(stepped->ListScheduledMeetings(monday_evening, std::nullopt, 100000) ==
+              jumped->ListScheduledMeetings(monday_evening, std::nullopt, 100000));
+}
+
+// With an exact count, meetings follow the calls that were kept.
+TEST(WorkloadTest, ExactCountKeepsMeetingsConsistentWithCalls) {
+  auto w = Make(42, 5, 2000);
+  std::set<std::tuple<uint64_t, uint64_t, int>> calls;  // conf, originator
+  for (const Call& c : w->HistoryCalls())
+    if (c.type == CallType::kVmr) calls.insert({c.conf_hi, c.conf_lo, c.originator});
+  ASSERT_FALSE(w->HistoryMeetings().empty());
+  for (const Meeting& m : w->HistoryMeetings()) {
+    EXPECT_LE(m.key.end_unix, kOrigin);
+    for (int8_t i = 0; i < m.n_participants; ++i) {
+      const Participant& p = m.participants[static_cast<size_t>(i)];
+      if (p.called) {
+        EXPECT_TRUE(calls.count({m.key.id_hi, m.key.id_lo, p.endpoint}));
+      }
+    }
+  }
+}
+
+TEST(WorkloadTest, NotLiveMeansNothingIsActive) {
+  auto w = Make(42, 2);
+  for (int64_t t : {kOrigin - 3600, kOrigin, kOrigin + 3600}) {
+    EXPECT_TRUE(w->ActiveCalls(t).empty());
+    EXPECT_TRUE(w->ActiveMeetings(t).empty());
+  }
 }
 
 }  // namespace

@@ -236,5 +236,282 @@ TEST_F(PortalTest, ServesTheFrontEnd) {
   EXPECT_EQ(Call("GET", "/../../etc/passwd").body, index.body);  // never the file system
 }
 
+// ---- Conferences, devices, quality, agents ----
+
+// Commits, for `tenant_id`, a conference with two participants (one with
+// quality), a call with quality and a device, all with personal data sealed
+// the way ingest seals it.
+void AddModel(store::Store& store, privacy::KeyRing& keys, const std::string& tenant_id, const std::string& agent_id) {
+  auto key = *keys.DataKey(tenant_id);
+  store::BatchCommit batch;
+  batch.tenant_id = tenant_id;
+  batch.agent_id = agent_id;
+  batch.batch_id = crypto::RandomUuid();
+
+  wire::ConferenceRecord conf;
+  conf.source = "dma";
+  conf.id = "conf-1";
+  conf.name = "Secret Meeting";
+  store::StoredConference sc;
+  sc.source = "dma";
+  sc.conference_id = "conf-1";
+  sc.start_at = 5000;
+  sc.end_at = 8600;
+  sc.room = "7001";
+  sc.participant_count = 2;
+  sc.max_resources_used = 2;
+  sc.pii_sealed = privacy::SealConferencePii(key, tenant_id, conf);
+  batch.conferences.push_back(sc);
+
+  for (int i = 0; i < 2; ++i) {
+    wire::ParticipantRecord p;
+    p.source = "dma";
+    p.id = "leg-" + std::to_string(i);
+    p.party.name = "Secret Participant " + std::to_string(i);
+    p.party.uri = "sip:secret" + std::to_string(i) + "@a.example";
+    store::StoredParticipant sp;
+    sp.source = "dma";
+    sp.participant_id = p.id;
+    sp.conference_id = "conf-1";
+    sp.call_id = "call-" + std::to_string(i);
+    sp.start_at = 5000 + i;
+    sp.end_at = 8000;
+    sp.duration_s = 2999;
+    sp.model = "Group 500";
+    sp.pii_sealed = privacy::SealParticipantPii(key, tenant_id, p);
+    if (i == 0) {
+      store::QualitySample q;
+      q.party = "participant";
+      q.direction = "rx";
+      q.media = "video";
+      q.packet_loss_pct_avg = 1.5;
+      sp.quality.push_back(q);
+    }
+    batch.participants.push_back(sp);
+  }
+
+  wire::CallRecord call;
+  call.source = "rprm";
+  call.id = "q-call";
+  call.orig.name = "Secret Caller Q";
+  store::StoredCall c;
+  c.source = "rprm";
+  c.call_id = "q-call";
+  c.start_at = 9000;
+  c.end_at = 9060;
+  c.duration_s = 60;
+  c.status = "completed";
+  c.pii_sealed = privacy::SealCallPii(key, tenant_id, call);
+  store::QualitySample q;
+  q.party = "orig";
+  q.direction = "tx";
+  q.media = "audio";
+  q.mos = 4.1;
+  c.quality.push_back(q);
+  batch.calls.push_back(c);
+
+  wire::DeviceRecord dev;
+  dev.source = "rprm";
+  dev.id = "dev-1";
+  dev.name = "Secret Room";
+  dev.serial = "SERIAL-SECRET";
+  dev.mac = "00:e0:db:aa:bb:cc";
+  store::StoredDevice d;
+  d.source = "rprm";
+  d.device_id = "dev-1";
+  d.observed_at = 7000;
+  d.device_type = "endpoint";
+  d.model = "Group 700";
+  d.version = "6.4.2";
+  d.site = "Paris";
+  d.status = "online";
+  d.pii_sealed = privacy::SealDevicePii(key, tenant_id, dev);
+  batch.devices.push_back(d);
+  auto r = store.CommitBatch(batch);
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+}
+
+std::string AgentOf(store::Store& store, const std::string& tenant_id) {
+  auto agents = store.ListAgents(tenant_id);
+  EXPECT_TRUE(agents.ok() && !agents->empty());
+  return agents.ok() && !agents->empty() ? (*agents)[0].id : std::string();
+}
+
+// Conferences list newest first with their participants, the participants' quality and personal data for admins.
+TEST_F(PortalTest, ConferencesWithParticipantsAndQuality) {
+  AddModel(*store_, *keys_, a_.id, AgentOf(*store_, a_.id));
+  auto s = Login("admin@a.example");
+  auto res = Call("GET", "/api/v1/conferences", "", {{"cookie", s.cookie}});
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto body = json::parse(res.body);
+  const auto& confs = body.at("conferences").as_array();
+  ASSERT_EQ(confs.size(), 1u);
+  const auto& c = confs[0].as_object();
+  EXPECT_EQ(c.at("id").as_string(), "conf-1");
+  EXPECT_EQ(c.at("name").as_string(), "Secret Meeting");
+  EXPECT_EQ(c.at("room").as_string(), "7001");
+  EXPECT_EQ(c.at("max_resources_used").as_int64(), 2);
+  EXPECT_TRUE(c.at("scheduled_start").is_null());
+  EXPECT_EQ(c.at("participants_stored").as_int64(), 2);
+  const auto& legs = c.at("participants").as_array();
+  ASSERT_EQ(legs.size(), 2u);
+  EXPECT_EQ(legs[0].at("id").as_string(), "leg-0");
+  EXPECT_EQ(legs[0].at("call_id").as_string(), "call-0");
+  EXPECT_EQ(legs[0].at("party").at("name").as_string(), "Secret Participant 0");
+  EXPECT_EQ(legs[0].at("party").at("model").as_string(), "Group 500");
+  const auto& q = legs[0].at("quality").as_array();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].at("media").as_string(), "video");
+  EXPECT_EQ(q[0].at("packet_loss_pct_avg").as_double(), 1.5);
+  EXPECT_FALSE(q[0].as_object().contains("mos")) << "unmeasured is absent, never 0";
+  EXPECT_TRUE(legs[1].at("quality").as_array().empty());
+  EXPECT_TRUE(body.at("next_cursor").is_null());
+}
+
+// Calls carry their quality samples.
+TEST_F(PortalTest, CallsIncludeQuality) {
+  AddModel(*store_, *keys_, a_.id, AgentOf(*store_, a_.id));
+  auto s = Login("admin@a.example");
+  auto body = json::parse(Call("GET", "/api/v1/calls", "", {{"cookie", s.cookie}}).body);
+  const auto& calls = body.at("calls").as_array();
+  ASSERT_EQ(calls[0].at("id").as_string(), "q-call");
+  const auto& q = calls[0].at("quality").as_array();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].at("party").as_string(), "orig");
+  EXPECT_EQ(q[0].at("mos").as_double(), 4.1);
+  EXPECT_TRUE(calls[1].at("quality").as_array().empty());
+}
+
+// The device inventory, with personal fields for admins only.
+TEST_F(PortalTest, DevicesInventory) {
+  AddModel(*store_, *keys_, a_.id, AgentOf(*store_, a_.id));
+  auto s = Login("admin@a.example");
+  auto res = Call("GET", "/api/v1/devices", "", {{"cookie", s.cookie}});
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto body = json::parse(res.body);
+  const auto& devices = body.at("devices").as_array();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].at("model").as_string(), "Group 700");
+  EXPECT_EQ(devices[0].at("type").as_string(), "endpoint");
+  EXPECT_EQ(devices[0].at("status").as_string(), "online");
+  EXPECT_EQ(devices[0].at("name").as_string(), "Secret Room");
+  EXPECT_EQ(devices[0].at("serial").as_string(), "SERIAL-SECRET");
+  EXPECT_EQ(devices[0].at("observed_at").as_string(), "1970-01-01T01:56:40Z");
+  EXPECT_EQ(Call("GET", "/api/v1/devices?cursor=zz", "", {{"cookie", s.cookie}}).status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/devices?limit=501", "", {{"cookie", s.cookie}}).status, 400);
+}
+
+// A viewer sees conferences, devices and quality but no personal field of any of them.
+TEST_F(PortalTest, ViewerSeesNoPersonalDataInModel) {
+  AddModel(*store_, *keys_, a_.id, AgentOf(*store_, a_.id));
+  auto s = Login("viewer@a.example");
+  for (const char* path : {"/api/v1/conferences", "/api/v1/devices", "/api/v1/calls"}) {
+    auto res = Call("GET", path, "", {{"cookie", s.cookie}});
+    ASSERT_EQ(res.status, 200) << path;
+    for (const char* secret : {"Secret", "SERIAL", "00:e0:db", "sip:secret"})
+      EXPECT_EQ(res.body.find(secret), std::string::npos) << path << " leaks " << secret;
+  }
+  auto confs = json::parse(Call("GET", "/api/v1/conferences", "", {{"cookie", s.cookie}}).body);
+  EXPECT_EQ(confs.at("conferences").as_array()[0].at("participants").as_array()[0].at("quality").as_array().size(), 1u);
+}
+
+// Tenant B sees none of A's conferences, devices or agents.
+TEST_F(PortalTest, TenantsNeverSeeEachOthersModel) {
+  AddModel(*store_, *keys_, a_.id, AgentOf(*store_, a_.id));
+  auto s = Login("admin@b.example");
+  for (const char* path : {"/api/v1/conferences", "/api/v1/devices", "/api/v1/agents"}) {
+    auto res = Call("GET", path, "", {{"cookie", s.cookie}});
+    ASSERT_EQ(res.status, 200) << path;
+    EXPECT_EQ(res.body.find("Secret"), std::string::npos) << path;
+    EXPECT_EQ(res.body.find("conf-1"), std::string::npos) << path;
+    EXPECT_EQ(res.body.find("dev-1"), std::string::npos) << path;
+  }
+  EXPECT_TRUE(json::parse(Call("GET", "/api/v1/agents", "", {{"cookie", s.cookie}}).body).at("agents").as_array().empty());
+}
+
+// Conference pages follow next_cursor without overlap.
+TEST_F(PortalTest, ConferencePagination) {
+  std::string agent = AgentOf(*store_, a_.id);
+  store::BatchCommit batch;
+  batch.tenant_id = a_.id;
+  batch.agent_id = agent;
+  batch.batch_id = crypto::RandomUuid();
+  auto key = *keys_->DataKey(a_.id);
+  for (int i = 0; i < 3; ++i) {
+    wire::ConferenceRecord w;
+    w.source = "dma";
+    w.id = "k" + std::to_string(i);
+    store::StoredConference c;
+    c.source = "dma";
+    c.conference_id = w.id;
+    c.start_at = 100 + i;
+    c.end_at = 200;
+    c.pii_sealed = privacy::SealConferencePii(key, a_.id, w);
+    batch.conferences.push_back(c);
+  }
+  ASSERT_TRUE(store_->CommitBatch(batch).ok());
+  auto s = Login("admin@a.example");
+  auto first = json::parse(Call("GET", "/api/v1/conferences?limit=2", "", {{"cookie", s.cookie}}).body);
+  ASSERT_EQ(first.at("conferences").as_array().size(), 2u);
+  EXPECT_EQ(first.at("conferences").as_array()[0].at("id").as_string(), "k2");
+  std::string next(first.at("next_cursor").as_string());
+  auto second = json::parse(Call("GET", "/api/v1/conferences?limit=2&cursor=" + next, "", {{"cookie", s.cookie}}).body);
+  ASSERT_EQ(second.at("conferences").as_array().size(), 1u);
+  EXPECT_EQ(second.at("conferences").as_array()[0].at("id").as_string(), "k0");
+  EXPECT_TRUE(second.at("next_cursor").is_null());
+  EXPECT_EQ(Call("GET", "/api/v1/conferences?limit=101", "", {{"cookie", s.cookie}}).status, 400);
+  // A cursor of the device shape is not a conference cursor.
+  std::string device_cursor = crypto::ToHex(R"(["a","b"])");
+  EXPECT_EQ(Call("GET", "/api/v1/conferences?cursor=" + device_cursor, "", {{"cookie", s.cookie}}).status, 400);
+}
+
+// Agents: online while heartbeats arrive within 3 x 30 s, then offline; per-source health as reported.
+TEST_F(PortalTest, AgentsOnlineOfflineAndSourceHealth) {
+  std::string agent = AgentOf(*store_, a_.id);
+  auto s = Login("admin@a.example");
+  auto before = json::parse(Call("GET", "/api/v1/agents", "", {{"cookie", s.cookie}}).body);
+  ASSERT_EQ(before.at("agents").as_array().size(), 1u);
+  EXPECT_EQ(before.at("agents").as_array()[0].at("state").as_string(), "offline") << "never heard from";
+  EXPECT_TRUE(before.at("agents").as_array()[0].at("last_heartbeat").is_null());
+
+  ASSERT_TRUE(store_
+                  ->RecordHeartbeat(a_.id, agent,
+                                    R"({"agent_version":"1.2.3","uptime_s":77,"sources":[)"
+                                    R"({"name":"dma-main","type":"dma","status":"ok","last_error":null},)"
+                                    R"({"name":"rprm","type":"rprm","status":"failing","last_error":"HTTP 401"},)"
+                                    R"({"name":"odd","type":"x","status":"weird"}]})",
+                                    clock_.NowUnixSeconds())
+                  .ok());
+  clock_.Advance(std::chrono::seconds(90));
+  auto body = json::parse(Call("GET", "/api/v1/agents", "", {{"cookie", s.cookie}}).body);
+  const auto& a = body.at("agents").as_array()[0];
+  EXPECT_EQ(a.at("state").as_string(), "online");
+  EXPECT_EQ(a.at("agent_version").as_string(), "1.2.3");
+  EXPECT_EQ(a.at("uptime_s").as_int64(), 77);
+  const auto& sources = a.at("sources").as_array();
+  ASSERT_EQ(sources.size(), 3u);
+  EXPECT_EQ(sources[0].at("status").as_string(), "ok");
+  EXPECT_TRUE(sources[0].at("last_error").is_null());
+  EXPECT_EQ(sources[1].at("status").as_string(), "failing");
+  EXPECT_EQ(sources[1].at("last_error").as_string(), "HTTP 401");
+  EXPECT_EQ(sources[2].at("status").as_string(), "unknown");
+
+  clock_.Advance(std::chrono::seconds(1));
+  auto later = json::parse(Call("GET", "/api/v1/agents", "", {{"cookie", s.cookie}}).body);
+  EXPECT_EQ(later.at("agents").as_array()[0].at("state").as_string(), "offline");
+  // The last reported health stays visible while offline.
+  EXPECT_EQ(later.at("agents").as_array()[0].at("sources").as_array().size(), 3u);
+}
+
+// The new routes need a session and are in the OpenAPI document.
+TEST_F(PortalTest, ModelRoutesNeedSessionAndAreDocumented) {
+  auto paths = json::parse(Call("GET", "/api/v1/openapi.json").body).at("paths").as_object();
+  for (const char* p : {"/api/v1/conferences", "/api/v1/devices", "/api/v1/agents"}) {
+    EXPECT_EQ(Call("GET", p).status, 401) << p;
+    ASSERT_TRUE(paths.contains(p)) << p;
+    EXPECT_EQ(paths.at(p).at("get").at("x-parley-access").as_string(), "session");
+  }
+}
+
 }  // namespace
 }  // namespace parley::portal

@@ -131,13 +131,17 @@ StoredCall MakeCall(const std::string& source, const std::string& call_id, int64
 
 BatchCommit MakeBatch(const std::string& tenant_id, const std::string& agent_id, const std::string& batch_id,
                       std::vector<StoredCall> calls, std::vector<CursorValue> cursors) {
-  return BatchCommit{.tenant_id = tenant_id,
-                     .agent_id = agent_id,
-                     .batch_id = batch_id,
-                     .digest = "sha-256=:abc=:",
-                     .received_at = kNow,
-                     .calls = std::move(calls),
-                     .cursors = std::move(cursors)};
+  // Fields assigned one by one: a designated initializer that leaves out the
+  // other record types would draw -Wmissing-field-initializers.
+  BatchCommit b;
+  b.tenant_id = tenant_id;
+  b.agent_id = agent_id;
+  b.batch_id = batch_id;
+  b.digest = "sha-256=:abc=:";
+  b.received_at = kNow;
+  b.calls = std::move(calls);
+  b.cursors = std::move(cursors);
+  return b;
 }
 
 // A store with tenants "ta" and "tb", each with agents "a1" and "a2".
@@ -661,6 +665,383 @@ TEST_F(StoreTest, ReopenKeepsEverything) {
   EXPECT_EQ(Count("ta"), 1);
   EXPECT_EQ((*store_->GetCursors("ta", "a1"))[0].value, "x1");
   EXPECT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {}, {}))->duplicate);
+}
+
+// ---- The normalized model: conferences, participants, quality, devices ----
+
+QualitySample MakeSample(const std::string& party, const std::string& direction, const std::string& media) {
+  QualitySample q;
+  q.party = party;
+  q.direction = direction;
+  q.media = media;
+  return q;
+}
+
+StoredConference MakeConference(const std::string& source, const std::string& id, int64_t start_at) {
+  StoredConference c;
+  c.source = source;
+  c.conference_id = id;
+  c.start_at = start_at;
+  c.end_at = start_at + 3600;
+  c.room = "7001";
+  c.mcu = "RMX-1";
+  c.participant_count = 3;
+  c.pii_sealed = "sealed-conf-" + id;
+  return c;
+}
+
+StoredParticipant MakeParticipant(const std::string& source, const std::string& id, const std::string& conference_id,
+                                  int64_t start_at) {
+  StoredParticipant p;
+  p.source = source;
+  p.participant_id = id;
+  p.conference_id = conference_id;
+  p.start_at = start_at;
+  p.end_at = start_at + 600;
+  p.duration_s = 600;
+  p.protocol = "SIP";
+  p.role = "guest";
+  p.model = "Group 500";
+  p.pii_sealed = "sealed-part-" + id;
+  return p;
+}
+
+StoredDevice MakeDevice(const std::string& source, const std::string& id, int64_t observed_at,
+                        const std::string& version) {
+  StoredDevice d;
+  d.source = source;
+  d.device_id = id;
+  d.observed_at = observed_at;
+  d.device_type = "endpoint";
+  d.model = "Group 500";
+  d.version = version;
+  d.site = "Paris";
+  d.status = "online";
+  d.pii_sealed = "sealed-dev-" + id + "-" + version;
+  return d;
+}
+
+// One batch with every record type: a call with quality, a conference with
+// two participants (one with quality) and a device.
+BatchCommit FullBatch(const std::string& tenant_id, const std::string& batch_id) {
+  StoredCall call = MakeCall("dma", "c1", 100);
+  call.conference_id = "conf-1";
+  QualitySample video = MakeSample("orig", "rx", "video");
+  video.codec = "H.264";
+  video.bitrate_kbps = 1920;
+  video.packet_loss_pct_avg = 0.25;
+  video.packet_loss_pct_max = 3;
+  video.jitter_ms_avg = 4.5;
+  video.jitter_ms_max = 20;
+  video.latency_ms_avg = 35.5;
+  video.latency_ms_max = 80;
+  video.mos = 4.2;
+  call.quality = {video, MakeSample("dest", "tx", "audio")};
+  BatchCommit b = MakeBatch(tenant_id, "a1", batch_id, {call}, {{"dma", "x1"}});
+  b.conferences = {MakeConference("dma", "conf-1", 100)};
+  StoredParticipant p1 = MakeParticipant("dma", "p1", "conf-1", 110);
+  p1.call_id = "c1";
+  QualitySample pq = MakeSample("participant", "rx", "audio");
+  pq.mos = 3.9;
+  p1.quality = {pq};
+  b.participants = {p1, MakeParticipant("dma", "p2", "conf-1", 105)};
+  b.devices = {MakeDevice("rprm", "dev-1", 100, "6.4.2")};
+  return b;
+}
+
+// Every record type commits with the calls and cursor and reads back field for field.
+TEST_F(StoreTest, CommitBatchStoresEveryRecordType) {
+  auto r = store_->CommitBatch(FullBatch("ta", "b1"));
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  EXPECT_EQ(r->inserted, 5);  // call, conference, 2 participants, device
+  EXPECT_EQ(r->already_present, 0);
+
+  auto conferences = store_->ListConferences("ta", {});
+  ASSERT_TRUE(conferences.ok()) << conferences.error().detail;
+  ASSERT_EQ(conferences->size(), 1u);
+  const StoredConference& c = (*conferences)[0];
+  EXPECT_EQ(c.tenant_id, "ta");
+  EXPECT_EQ(c.agent_id, "a1");
+  EXPECT_EQ(c.conference_id, "conf-1");
+  EXPECT_EQ(c.end_at, 3700);
+  EXPECT_EQ(c.room, "7001");
+  EXPECT_EQ(c.mcu, "RMX-1");
+  EXPECT_EQ(c.participant_count, 3);
+  EXPECT_EQ(c.stored_participants, 2);
+  EXPECT_FALSE(c.max_resources_used.has_value());
+  EXPECT_FALSE(c.scheduled_start.has_value());
+  EXPECT_EQ(c.pii_sealed, "sealed-conf-conf-1");
+  EXPECT_EQ(c.ingested_at, kNow);
+
+  auto participants = store_->ListParticipants("ta", "dma", "conf-1");
+  ASSERT_TRUE(participants.ok()) << participants.error().detail;
+  ASSERT_EQ(participants->size(), 2u);
+  EXPECT_EQ((*participants)[0].participant_id, "p2");  // by start time
+  const StoredParticipant& p = (*participants)[1];
+  EXPECT_EQ(p.participant_id, "p1");
+  EXPECT_EQ(p.call_id, "c1");
+  EXPECT_EQ(p.agent_id, "a1");
+  EXPECT_EQ(p.duration_s, 600);
+  EXPECT_EQ(p.role, "guest");
+  EXPECT_EQ(p.model, "Group 500");
+  EXPECT_EQ(p.pii_sealed, "sealed-part-p1");
+  EXPECT_TRUE(p.quality.empty()) << "read separately";
+
+  auto devices = store_->ListDevices("ta", {});
+  ASSERT_TRUE(devices.ok()) << devices.error().detail;
+  ASSERT_EQ(devices->size(), 1u);
+  const StoredDevice& d = (*devices)[0];
+  EXPECT_EQ(d.source, "rprm");
+  EXPECT_EQ(d.device_id, "dev-1");
+  EXPECT_EQ(d.observed_at, 100);
+  EXPECT_EQ(d.device_type, "endpoint");
+  EXPECT_EQ(d.version, "6.4.2");
+  EXPECT_EQ(d.status, "online");
+  EXPECT_EQ(d.pii_sealed, "sealed-dev-dev-1-6.4.2");
+  EXPECT_EQ(d.updated_at, kNow);
+
+  auto quality = store_->ListQuality("ta", RecordKind::kCall, {{"dma", "c1"}});
+  ASSERT_TRUE(quality.ok()) << quality.error().detail;
+  ASSERT_EQ(quality->size(), 2u);
+  // Key order: party, direction, media.
+  EXPECT_EQ((*quality)[0].sample.party, "dest");
+  const QualitySample& unmeasured = (*quality)[0].sample;
+  EXPECT_FALSE(unmeasured.bitrate_kbps || unmeasured.packet_loss_pct_avg || unmeasured.packet_loss_pct_max ||
+               unmeasured.jitter_ms_avg || unmeasured.jitter_ms_max || unmeasured.latency_ms_avg ||
+               unmeasured.latency_ms_max || unmeasured.mos)
+      << "unmeasured stays absent, never 0";
+  const StoredQuality& v = (*quality)[1];
+  EXPECT_EQ(v.kind, RecordKind::kCall);
+  EXPECT_EQ(v.source, "dma");
+  EXPECT_EQ(v.record_id, "c1");
+  EXPECT_EQ(v.sample.media, "video");
+  EXPECT_EQ(v.sample.codec, "H.264");
+  EXPECT_EQ(v.sample.bitrate_kbps, 1920);
+  EXPECT_EQ(v.sample.packet_loss_pct_avg, 0.25);
+  EXPECT_EQ(v.sample.packet_loss_pct_max, 3);
+  EXPECT_EQ(v.sample.jitter_ms_avg, 4.5);
+  EXPECT_EQ(v.sample.jitter_ms_max, 20);
+  EXPECT_EQ(v.sample.latency_ms_avg, 35.5);
+  EXPECT_EQ(v.sample.latency_ms_max, 80);
+  EXPECT_EQ(v.sample.mos, 4.2);
+
+  // Participant samples are a different kind: the same ids never mix.
+  auto pq = store_->ListQuality("ta", RecordKind::kParticipant, {{"dma", "p2"}, {"dma", "p1"}, {"dma", "c1"}});
+  ASSERT_TRUE(pq.ok());
+  ASSERT_EQ(pq->size(), 1u);
+  EXPECT_EQ((*pq)[0].record_id, "p1");
+  EXPECT_EQ((*pq)[0].sample.mos, 3.9);
+
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Text("SELECT records FROM batches WHERE tenant_id = 'ta' AND batch_id = 'b1'"), "5");
+}
+
+// Conferences and participants are stored once, with the samples of their first observation only.
+TEST_F(StoreTest, ModelRecordsStoredOncePerKey) {
+  ASSERT_TRUE(store_->CommitBatch(FullBatch("ta", "b1")).ok());
+  BatchCommit again = FullBatch("ta", "b2");
+  again.calls[0].quality = {MakeSample("orig", "tx", "content")};
+  again.conferences[0].room = "changed";
+  again.participants[0].quality = {MakeSample("participant", "tx", "video")};
+  again.participants.push_back(MakeParticipant("dma", "p3", "conf-1", 120));
+  again.devices.clear();
+  auto r = store_->CommitBatch(again);
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(r->inserted, 1);         // p3
+  EXPECT_EQ(r->already_present, 4);  // call, conference, p1, p2
+  EXPECT_EQ((*store_->ListConferences("ta", {}))[0].room, "7001");
+  EXPECT_EQ((*store_->ListConferences("ta", {}))[0].stored_participants, 3);
+  auto cq = store_->ListQuality("ta", RecordKind::kCall, {{"dma", "c1"}});
+  ASSERT_EQ(cq->size(), 2u);
+  for (const StoredQuality& q : *cq) EXPECT_NE(q.sample.media, "content");
+  auto pq = store_->ListQuality("ta", RecordKind::kParticipant, {{"dma", "p1"}});
+  ASSERT_EQ(pq->size(), 1u);
+  EXPECT_EQ(pq->at(0).sample.media, "audio");
+}
+
+// Devices are upserted per (tenant, source, id): a newer observation wins, an older one or a tie changes nothing.
+TEST_F(StoreTest, DeviceUpsertKeepsNewestObservation) {
+  auto commit = [&](const std::string& batch_id, std::vector<StoredDevice> devices) {
+    BatchCommit b = MakeBatch("ta", "a1", batch_id, {}, {});
+    b.devices = std::move(devices);
+    auto r = store_->CommitBatch(b);
+    EXPECT_TRUE(r.ok()) << r.error().detail;
+    return r.ok() ? *r : BatchCommitResult{};
+  };
+  commit("b1", {MakeDevice("rprm", "d1", 100, "v1"), MakeDevice("dma", "d1", 100, "other-source")});
+  BatchCommitResult newer = commit("b2", {MakeDevice("rprm", "d1", 200, "v2")});
+  EXPECT_EQ(newer.inserted, 1);
+  BatchCommitResult older = commit("b3", {MakeDevice("rprm", "d1", 150, "v-old")});
+  EXPECT_EQ(older.inserted, 0);
+  EXPECT_EQ(older.already_present, 1);
+  BatchCommitResult tie = commit("b4", {MakeDevice("rprm", "d1", 200, "v-tie")});
+  EXPECT_EQ(tie.already_present, 1);
+  // Within one batch, too, the newest observation wins whatever the order.
+  commit("b5", {MakeDevice("dma", "d1", 300, "new"), MakeDevice("dma", "d1", 250, "stale")});
+
+  auto devices = store_->ListDevices("ta", {});
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 2u);  // same id in two sources: two devices
+  EXPECT_EQ((*devices)[0].source, "dma");
+  EXPECT_EQ((*devices)[0].version, "new");
+  EXPECT_EQ((*devices)[1].source, "rprm");
+  EXPECT_EQ((*devices)[1].version, "v2");
+  EXPECT_EQ((*devices)[1].observed_at, 200);
+  EXPECT_EQ((*devices)[1].pii_sealed, "sealed-dev-d1-v2");
+}
+
+// Device pages walk the inventory in key order, each row once.
+TEST_F(StoreTest, DevicePaginationWalksInventoryOnce) {
+  std::vector<StoredDevice> devices;
+  for (int i = 0; i < 11; ++i) devices.push_back(MakeDevice(i % 2 ? "dma" : "rprm", "d" + std::to_string(i), 1, "v"));
+  BatchCommit b = MakeBatch("ta", "a1", "b1", {}, {});
+  b.devices = devices;
+  ASSERT_TRUE(store_->CommitBatch(b).ok());
+  std::vector<std::pair<std::string, std::string>> seen;
+  DevicePageQuery q;
+  q.limit = 3;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto page = store_->ListDevices("ta", q);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    for (const StoredDevice& d : *page) seen.emplace_back(d.source, d.device_id);
+    q.after = std::make_pair(page->back().source, page->back().device_id);
+  }
+  ASSERT_EQ(seen.size(), 11u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  q.limit = 0;
+  EXPECT_EQ(store_->ListDevices("ta", q).error().code, Code::kInvalidArgument);
+}
+
+// Conference pages walk newest first, each once, served by conferences_by_start.
+TEST_F(StoreTest, ConferencePaginationNewestFirst) {
+  BatchCommit b = MakeBatch("ta", "a1", "b1", {}, {});
+  for (int i = 0; i < 9; ++i) b.conferences.push_back(MakeConference("dma", "k" + std::to_string(i), 1000 + (i % 3)));
+  ASSERT_TRUE(store_->CommitBatch(b).ok());
+  std::vector<std::tuple<int64_t, std::string, std::string>> seen;
+  ConferencePageQuery q;
+  q.limit = 2;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto page = store_->ListConferences("ta", q);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    for (const StoredConference& c : *page) seen.emplace_back(c.start_at, c.source, c.conference_id);
+    q.before = std::make_tuple(page->back().start_at, page->back().source, page->back().conference_id);
+  }
+  ASSERT_EQ(seen.size(), 9u);
+  EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
+  EXPECT_EQ(std::set(seen.begin(), seen.end()).size(), 9u);
+
+  RawDb raw(path_);
+  const std::string plan = raw.Text(
+      "EXPLAIN QUERY PLAN SELECT * FROM conferences WHERE tenant_id = 'ta'"
+      " AND (start_at, source, conference_id) < (1, 'a', 'b')"
+      " ORDER BY start_at DESC, source DESC, conference_id DESC LIMIT 50");
+  EXPECT_NE(plan.find("conferences_by_start"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
+// Tenant B never sees tenant A's conferences, participants, devices or samples, even under the same keys.
+TEST_F(StoreTest, ModelTenantIsolation) {
+  ASSERT_TRUE(store_->CommitBatch(FullBatch("ta", "b1")).ok());
+  BatchCommit other = MakeBatch("tb", "a1", "b1", {}, {});
+  other.conferences = {MakeConference("dma", "conf-1", 100)};
+  ASSERT_TRUE(store_->CommitBatch(other).ok());
+
+  auto conferences = store_->ListConferences("tb", {});
+  ASSERT_TRUE(conferences.ok());
+  ASSERT_EQ(conferences->size(), 1u);
+  EXPECT_EQ((*conferences)[0].tenant_id, "tb");
+  EXPECT_EQ((*conferences)[0].stored_participants, 0) << "A's participants are not counted for B";
+  EXPECT_TRUE(store_->ListParticipants("tb", "dma", "conf-1")->empty());
+  EXPECT_TRUE(store_->ListDevices("tb", {})->empty());
+  EXPECT_TRUE(store_->ListQuality("tb", RecordKind::kCall, {{"dma", "c1"}})->empty());
+  EXPECT_TRUE(store_->ListQuality("tb", RecordKind::kParticipant, {{"dma", "p1"}})->empty());
+  EXPECT_TRUE(store_->ListConferences("tc", {})->empty());
+}
+
+// A failure at any step leaves no record of any type, no sample, no cursor and no batch row.
+TEST_F(StoreTest, FailedCommitLeavesNoRecordOfAnyType) {
+  for (const char* failing_step :
+       {"commit_batch.after_calls", "commit_batch.after_conferences", "commit_batch.after_participants",
+        "commit_batch.after_devices", "commit_batch.after_cursors"}) {
+    SCOPED_TRACE(failing_step);
+    SqliteOptions options;
+    options.fault_hook_for_test = [failing_step](std::string_view step) -> Status {
+      if (step == failing_step) return Unavailable("injected crash");
+      return Ok();
+    };
+    Reopen(options);
+    ASSERT_FALSE(store_->CommitBatch(FullBatch("ta", "b1")).ok());
+    RawDb raw(path_);
+    for (const char* table : {"calls", "conferences", "participants", "devices", "quality_samples", "sources",
+                              "batches"}) {
+      EXPECT_EQ(raw.Text(std::string("SELECT COUNT(*) FROM ") + table), "0") << table;
+    }
+  }
+  Reopen();
+  auto retry = store_->CommitBatch(FullBatch("ta", "b1"));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->inserted, 5);
+}
+
+// A sample the schema refuses, or two samples for one stream, fail the whole batch.
+TEST_F(StoreTest, BadQualitySampleFailsWholeBatch) {
+  BatchCommit bad = FullBatch("ta", "b1");
+  bad.participants[0].quality[0].mos = 7;
+  auto r = store_->CommitBatch(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  BatchCommit twice = FullBatch("ta", "b1");
+  twice.calls[0].quality.push_back(twice.calls[0].quality[0]);
+  ASSERT_FALSE(store_->CommitBatch(twice).ok());
+  EXPECT_EQ(Count("ta"), 0);
+  EXPECT_TRUE(store_->ListConferences("ta", {})->empty());
+  EXPECT_TRUE(store_->GetCursors("ta", "a1")->empty());
+}
+
+// A conference, participant or device naming another tenant is refused before anything is written.
+TEST_F(StoreTest, CommitBatchRefusesForeignModelRecords) {
+  for (int which = 0; which < 3; ++which) {
+    BatchCommit b = FullBatch("ta", "b1");
+    if (which == 0) b.conferences[0].tenant_id = "tb";
+    if (which == 1) b.participants[1].agent_id = "a2";
+    if (which == 2) b.devices[0].tenant_id = "tb";
+    auto r = store_->CommitBatch(b);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  }
+  EXPECT_EQ(Count("ta"), 0);
+  EXPECT_EQ(store_->ListQuality("ta", RecordKind::kCall, std::vector<RecordRef>(1001)).error().code,
+            Code::kInvalidArgument);
+}
+
+// A database at version 1 migrates to the current schema and keeps its device rows under the new key.
+TEST(SqliteMigrations, Version1DatabaseUpgradesKeepingDevices) {
+  TempDir dir;
+  const std::string path = dir.File("v1.db");
+  {
+    RawDb raw(path);
+    raw.Exec("CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT");
+    raw.Exec(std::string(sqlite::Migrations()[0].sql));
+    raw.Exec("INSERT INTO schema_migrations VALUES (1, 0)");
+    raw.Exec("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org', x'00', 0)");
+    raw.Exec("INSERT INTO devices (tenant_id, id, source, model, version, site, pii_sealed, updated_at)"
+             " VALUES ('ta', 'd1', 'rprm', 'Group 500', '6.4', 'Paris', x'01', 42)");
+  }
+  auto store = OpenOrDie(path);
+  EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
+  auto devices = store->ListDevices("ta", {});
+  ASSERT_TRUE(devices.ok()) << devices.error().detail;
+  ASSERT_EQ(devices->size(), 1u);
+  EXPECT_EQ((*devices)[0].source, "rprm");
+  EXPECT_EQ((*devices)[0].device_id, "d1");
+  EXPECT_EQ((*devices)[0].observed_at, 42);
+  EXPECT_EQ((*devices)[0].model, "Group 500");
+  RawDb raw(path);
+  EXPECT_EQ(raw.Text("PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
 }
 
 }  // namespace

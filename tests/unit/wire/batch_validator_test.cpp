@@ -279,7 +279,7 @@ TEST(WireBatch, StringBounds) {
   EXPECT_EQ(OnlyError(line), "field \"status\" must be \"completed\" or \"failed\"");
 }
 
-// More call records than the limit are refused at the first one too many.
+// More records than the limit are refused at the first one too many.
 TEST(WireBatch, TooManyRecords) {
   std::string body;
   for (int i = 0; i < 4; ++i) {
@@ -291,7 +291,7 @@ TEST(WireBatch, TooManyRecords) {
   EXPECT_TRUE(Parse(body, 4).batch.has_value());
   ParseOutcome out = Parse(body, 3);
   ASSERT_FALSE(out.batch.has_value());
-  EXPECT_EQ(out.summary, "line 4: too many records: more than 3 call records");
+  EXPECT_EQ(out.summary, "line 4: too many records: more than 3 records");
 }
 
 // A body with no records at all is refused.

@@ -2,11 +2,13 @@ import type { ComponentChildren } from 'preact';
 import type { SessionInfo } from '../types';
 import { Logo } from './Logo';
 import { roleLabel } from '../format';
+import { ROUTES, linkClick, type RouteId } from '../router';
 
 interface NavItem {
   id: string;
   label: string;
   icon: ComponentChildren;
+  href?: string;
   soon?: boolean;
 }
 
@@ -16,15 +18,38 @@ const icon = (d: string) => (
   </svg>
 );
 
-const NAV: NavItem[] = [
+const NAV: { section: string; items: NavItem[] }[] = [
   {
-    id: 'calls',
-    label: 'Calls',
-    icon: icon('M3 5.5A1.5 1.5 0 0 1 4.5 4h7A1.5 1.5 0 0 1 13 5.5v9A1.5 1.5 0 0 1 11.5 16h-7A1.5 1.5 0 0 1 3 14.5zM14 8.2l3-2.1v7.8l-3-2.1z'),
+    section: 'Analytics',
+    items: [
+      {
+        id: 'calls',
+        label: 'Calls',
+        href: ROUTES.calls,
+        icon: icon('M3 5.5A1.5 1.5 0 0 1 4.5 4h7A1.5 1.5 0 0 1 13 5.5v9A1.5 1.5 0 0 1 11.5 16h-7A1.5 1.5 0 0 1 3 14.5zM14 8.2l3-2.1v7.8l-3-2.1z'),
+      },
+      {
+        id: 'conferences',
+        label: 'Conferences',
+        href: ROUTES.conferences,
+        icon: icon('M7 4a2.5 2.5 0 1 1 0 5 2.5 2.5 0 0 1 0-5zm6.5 1a2 2 0 1 1 0 4 2 2 0 0 1 0-4zM2 15c0-2.8 2.2-4.5 5-4.5s5 1.7 5 4.5v1H2zm11 1v-1c0-1.3-.4-2.5-1.1-3.4.5-.1 1-.1 1.6-.1 2.4 0 4.5 1.4 4.5 3.7v.8z'),
+      },
+      { id: 'utilization', label: 'Utilization', soon: true, icon: icon('M3 16h14v1.5H3zM4 10h2.5v5H4zm4.5-4H11v9H8.5zM13 8h2.5v7H13z') },
+      { id: 'quality', label: 'Quality', soon: true, icon: icon('M2.5 11h3l2-5 3 9 2-6 1.5 2h3.5v1.5h-4.3L12.5 11.6l-2 6-3-9-1.2 3.9H2.5z') },
+    ],
   },
-  { id: 'utilization', label: 'Utilization', soon: true, icon: icon('M3 16h14v1.5H3zM4 10h2.5v5H4zm4.5-4H11v9H8.5zM13 8h2.5v7H13z') },
-  { id: 'quality', label: 'Quality', soon: true, icon: icon('M2.5 11h3l2-5 3 9 2-6 1.5 2h3.5v1.5h-4.3L12.5 11.6l-2 6-3-9-1.2 3.9H2.5z') },
-  { id: 'inventory', label: 'Inventory', soon: true, icon: icon('M3 4h14v4H3zm1 5h12v7H4zm3 2v1.5h6V11z') },
+  {
+    section: 'Infrastructure',
+    items: [
+      { id: 'inventory', label: 'Inventory', href: ROUTES.inventory, icon: icon('M3 4h14v4H3zm1 5h12v7H4zm3 2v1.5h6V11z') },
+      {
+        id: 'agents',
+        label: 'Agents & sources',
+        href: ROUTES.agents,
+        icon: icon('M4 3h12a1 1 0 0 1 1 1v5a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1zm1.5 2.5v2h2v-2zM4 11h12a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1v-4a1 1 0 0 1 1-1zm1.5 2v2h2v-2z'),
+      },
+    ],
+  },
 ];
 
 interface Props {
@@ -32,10 +57,11 @@ interface Props {
   onSignOut: () => void;
   signingOut: boolean;
   banner?: string | null;
+  route: RouteId;
   children: ComponentChildren;
 }
 
-export function AppShell({ session, onSignOut, signingOut, banner, children }: Props) {
+export function AppShell({ session, onSignOut, signingOut, banner, route, children }: Props) {
   const initial = (session.user.email || '?').charAt(0).toUpperCase();
   return (
     <div class="shell">
@@ -44,21 +70,32 @@ export function AppShell({ session, onSignOut, signingOut, banner, children }: P
           <Logo size={28} />
         </div>
         <nav class="nav" aria-label="Main">
-          <div class="nav-section">Analytics</div>
-          {NAV.map((item) =>
-            item.soon ? (
-              <span key={item.id} class="nav-item is-disabled" aria-disabled="true" title="Coming soon">
-                {item.icon}
-                <span class="nav-label">{item.label}</span>
-                <span class="badge-soon">soon</span>
-              </span>
-            ) : (
-              <a key={item.id} class="nav-item is-active" href="#/calls" aria-current="page">
-                {item.icon}
-                <span class="nav-label">{item.label}</span>
-              </a>
-            ),
-          )}
+          {NAV.map((group) => (
+            <div class="nav-group" key={group.section}>
+              <div class="nav-section">{group.section}</div>
+              {group.items.map((item) =>
+                item.soon || !item.href ? (
+                  <span key={item.id} class="nav-item is-disabled" aria-disabled="true" title="Coming soon">
+                    {item.icon}
+                    <span class="nav-label">{item.label}</span>
+                    <span class="badge-soon">soon</span>
+                  </span>
+                ) : (
+                  <a
+                    key={item.id}
+                    class={`nav-item${route === item.id ? ' is-active' : ''}`}
+                    href={item.href}
+                    onClick={linkClick}
+                    aria-current={route === item.id ? 'page' : undefined}
+                    data-testid={`nav-${item.id}`}
+                  >
+                    {item.icon}
+                    <span class="nav-label">{item.label}</span>
+                  </a>
+                ),
+              )}
+            </div>
+          ))}
         </nav>
         <div class="sidebar-foot">
           <span class="sidebar-tenant-label">Tenant</span>

@@ -8,6 +8,7 @@ import {
   formatParty,
   titleCase,
 } from '../format';
+import { CallQuality } from './Quality';
 
 function PartyCell({ party }: { party: Party }) {
   const { primary, secondary, all } = formatParty(party);
@@ -87,6 +88,7 @@ export function CallsTable({ calls, fresh }: Props) {
           <th scope="col">To</th>
           <th scope="col">Protocol</th>
           <th scope="col">Type</th>
+          <th scope="col">Quality</th>
           <th scope="col">Source</th>
           <th scope="col">Devices</th>
         </tr>
@@ -116,6 +118,9 @@ export function CallsTable({ calls, fresh }: Props) {
                   <span>{titleCase(c.call_type)}</span>
                   {bitrate && <span class="cell-secondary tabular">{bitrate}</span>}
                 </div>
+              </td>
+              <td class="nowrap">
+                <CallQuality samples={c.quality} />
               </td>
               <td class="nowrap">
                 <span class="source-tag" title={c.conference_id ? `Conference ${c.conference_id}` : undefined}>

@@ -1,0 +1,309 @@
+// The ingest service end to end in one process: a batch with every record
+// type of the normalized model goes through IngestService::Handle (as an
+// enrolled agent's client certificate presents it) and comes back out of the
+// portal API; personal fields are sealed in the store on the way.
+#include "ingest/ingest.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "crypto/crypto.h"
+#include "crypto/pki.h"
+#include "portal/accounts.h"
+#include "portal/portal.h"
+#include "support/fake_clock.h"
+#include "wire/wire.h"
+
+namespace parley::ingest {
+namespace {
+
+namespace json = boost::json;
+using parley::testing::FakeClock;
+
+constexpr const char* kPassword = "correct horse battery";
+
+// Every record type, as an agent would send them (wire-v1.md examples).
+constexpr std::string_view kBody =
+    R"({"type":"conference","source":"dma-main","id":"conf-9","start":"2026-12-04T16:00:00Z","end":"2026-12-04T17:00:00Z","name":"Alice Weekly Sync","room":"7001","mcu":"RMX-1","participant_count":2,"max_resources_used":2,"scheduled_start":"2026-12-04T15:55:00Z","scheduled_end":"2026-12-04T17:00:00Z"})"
+    "\n"
+    R"({"type":"participant","source":"dma-main","id":"p-1","conference_id":"conf-9","call_id":"c-1","start":"2026-12-04T16:00:00Z","end":"2026-12-04T16:30:00Z","duration_s":1800,"protocol":"SIP","role":"chair","party":{"name":"Alice Liddell","number":"1001","uri":"sip:alice@a.example","ip":"10.0.0.1","model":"Group 500","version":"6.4.2","site":"Paris"},"quality":[{"party":"participant","direction":"rx","media":"video","codec":"H.264","bitrate_kbps":1920,"packet_loss_pct_avg":0.3,"packet_loss_pct_max":2.1,"jitter_ms_avg":6,"jitter_ms_max":31,"latency_ms_avg":42,"latency_ms_max":90,"mos":4.1}]})"
+    "\n"
+    R"({"type":"participant","source":"dma-main","id":"p-2","conference_id":"conf-9","start":"2026-12-04T16:05:00Z","end":"2026-12-04T16:30:00Z","duration_s":1500,"party":{"name":"Bob Builder"}})"
+    "\n"
+    R"({"type":"call","source":"dma-main","id":"c-1","start":"2026-12-04T16:00:00Z","end":"2026-12-04T16:30:00Z","duration_s":1800,"status":"completed","protocol":"SIP","call_type":"VMR","conference_id":"conf-9","orig":{"name":"Alice Liddell","number":"1001"},"dest":{"number":"7001"},"quality":[{"party":"orig","direction":"tx","media":"audio","codec":"OPUS","jitter_ms_avg":2.5}]})"
+    "\n"
+    R"({"type":"device","source":"rprm","id":"dev-1","observed_at":"2026-12-04T16:00:00Z","name":"Alice Office","device_type":"endpoint","model":"Group 500","version":"6.4.2","site":"Paris","serial":"8G1234XYZ","ip":"10.0.0.5","mac":"00:e0:db:01:02:03","owner":"alice.liddell","status":"online","registration":"ACTIVE","timezone":"Europe/Paris"})"
+    "\n"
+    R"({"type":"cursor","source":"dma-main","value":"2026-12-04T17:00:00Z#conf-9"})"
+    "\n";
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::UseMinimalPasswordHashCostForTests();
+    char tmpl[] = "/tmp/parley-ingest-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    db_path_ = (dir_ / "p.db").string();
+    store_ = std::move(store::OpenStore("sqlite:" + db_path_)).value();
+    master_.emplace(crypto::MasterKey::FromBytesForTest(crypto::RandomKey()));
+    keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
+    tenant_ = *portal::CreateTenant(*store_, *keys_, "Tenant A", {"a.example"}, clock_.NowUnixSeconds());
+    other_ = *portal::CreateTenant(*store_, *keys_, "Tenant B", {"b.example"}, clock_.NowUnixSeconds());
+    ASSERT_TRUE(portal::CreateUser(*store_, *keys_, tenant_.id, "admin@a.example", kPassword,
+                                   store::Role::kTenantAdmin, 0)
+                    .ok());
+    ASSERT_TRUE(
+        portal::CreateUser(*store_, *keys_, tenant_.id, "viewer@a.example", kPassword, store::Role::kViewer, 0).ok());
+    ASSERT_TRUE(portal::CreateUser(*store_, *keys_, other_.id, "admin@b.example", kPassword,
+                                   store::Role::kTenantAdmin, 0)
+                    .ok());
+
+    auto ca = crypto::MakeCa("Parley test agent CA", 30);
+    ASSERT_TRUE(ca.ok());
+    ingest_ = std::make_unique<IngestService>(*store_, *keys_, *ca, clock_, IngestLimits{});
+    // Enrolled the way /ingest/v1/enroll does it, minus the token: a
+    // certificate signed for the agent and its fingerprint on the agent row.
+    agent_cert_ = EnrollAgent(*ca, tenant_.id, "agent-a");
+    portal_ = std::make_unique<portal::Portal>(*store_, *keys_, clock_, PortalOptions());
+  }
+  void TearDown() override {
+    portal_.reset();
+    ingest_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  static portal::PortalOptions PortalOptions() {
+    portal::PortalOptions o;
+    o.public_url = "https://parley.test";
+    return o;
+  }
+
+  std::string EnrollAgent(const crypto::KeyAndCert& ca, const std::string& tenant_id, const std::string& name) {
+    std::string key = crypto::GenerateEcPrivateKeyPem();
+    auto csr = crypto::MakeCsr(key, name);
+    EXPECT_TRUE(csr.ok());
+    store::Agent agent;
+    agent.id = crypto::RandomUuid();
+    agent.tenant_id = tenant_id;
+    agent.name = name;
+    agent.created_at = clock_.NowUnixSeconds();
+    auto cert = crypto::SignClientCsr(ca, *csr, agent.id, 30);
+    EXPECT_TRUE(cert.ok());
+    agent.cert_fingerprint = *crypto::CertFingerprint(*cert);
+    EXPECT_TRUE(store_->CreateAgent(agent).ok());
+    return *cert;
+  }
+
+  http::Response PostBatch(std::string_view body, const std::string& batch_id, const std::string& cert) {
+    http::Request r;
+    r.method = "POST";
+    r.target = r.path = "/ingest/v1/batches";
+    r.headers["content-type"] = "application/x-ndjson";
+    r.headers["idempotency-key"] = batch_id;
+    r.headers["content-digest"] = wire::ContentDigest(body);
+    r.body = std::string(body);
+    r.remote_address = "192.0.2.10";
+    r.client_cert_pem = cert;
+    return ingest_->Handle(r);
+  }
+
+  http::Response Heartbeat(const std::string& body) {
+    http::Request r;
+    r.method = "POST";
+    r.target = r.path = "/ingest/v1/heartbeat";
+    r.headers["content-type"] = "application/json";
+    r.body = body;
+    r.client_cert_pem = agent_cert_;
+    return ingest_->Handle(r);
+  }
+
+  // GET on the portal as `email`; returns the parsed body.
+  json::value Get(const std::string& email, const std::string& target) {
+    http::Request login;
+    login.method = "POST";
+    login.target = login.path = "/api/v1/auth/login";
+    login.headers["content-type"] = "application/json";
+    login.body = json::serialize(json::object{{"email", email}, {"password", kPassword}});
+    auto signed_in = portal_->Handle(login);
+    EXPECT_EQ(signed_in.status, 200) << signed_in.body;
+    std::string cookie = signed_in.Header("Set-Cookie");
+    http::Request r;
+    r.method = "GET";
+    r.target = target;
+    EXPECT_TRUE(http::ParseTarget(target, r.path, r.query).ok());
+    r.headers["cookie"] = cookie.substr(0, cookie.find(';'));
+    auto res = portal_->Handle(r);
+    EXPECT_EQ(res.status, 200) << res.body;
+    last_body_ = res.body;
+    return json::parse(res.body);
+  }
+
+  std::filesystem::path dir_;
+  std::string db_path_;
+  FakeClock clock_{1'796'400'000};
+  std::unique_ptr<store::Store> store_;
+  std::optional<crypto::MasterKey> master_;
+  std::unique_ptr<privacy::KeyRing> keys_;
+  store::Tenant tenant_, other_;
+  std::unique_ptr<IngestService> ingest_;
+  std::string agent_cert_;
+  std::unique_ptr<portal::Portal> portal_;
+  std::string last_body_;
+};
+
+constexpr const char* kBatchId = "123e4567-e89b-12d3-a456-426614174000";
+
+// Every record type posted once comes back through the API, linked, with quality and personal data.
+TEST_F(IngestTest, EveryRecordTypeRoundTripsThroughTheApi) {
+  auto res = PostBatch(kBody, kBatchId, agent_cert_);
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto ack = json::parse(res.body);
+  EXPECT_EQ(ack.at("accepted").as_int64(), 5);
+  EXPECT_EQ(ack.at("already_present").as_int64(), 0);
+  EXPECT_EQ(ack.at("cursors").at("dma-main").as_string(), "2026-12-04T17:00:00Z#conf-9");
+
+  // Conference -> participants -> their call: the meeting can be rebuilt.
+  auto confs = Get("admin@a.example", "/api/v1/conferences");
+  const auto& c = confs.at("conferences").as_array().at(0);
+  EXPECT_EQ(c.at("id").as_string(), "conf-9");
+  EXPECT_EQ(c.at("name").as_string(), "Alice Weekly Sync");
+  EXPECT_EQ(c.at("mcu").as_string(), "RMX-1");
+  EXPECT_EQ(c.at("participant_count").as_int64(), 2);
+  EXPECT_EQ(c.at("scheduled_start").as_string(), "2026-12-04T15:55:00Z");
+  const auto& legs = c.at("participants").as_array();
+  ASSERT_EQ(legs.size(), 2u);
+  EXPECT_EQ(legs[0].at("role").as_string(), "chair");
+  EXPECT_EQ(legs[0].at("call_id").as_string(), "c-1");
+  EXPECT_EQ(legs[0].at("party").at("uri").as_string(), "sip:alice@a.example");
+  EXPECT_EQ(legs[0].at("party").at("site").as_string(), "Paris");
+  const auto& q = legs[0].at("quality").as_array().at(0);
+  EXPECT_EQ(q.at("codec").as_string(), "H.264");
+  EXPECT_EQ(q.at("bitrate_kbps").as_int64(), 1920);
+  EXPECT_EQ(q.at("packet_loss_pct_max").as_double(), 2.1);
+  EXPECT_EQ(q.at("jitter_ms_avg").as_double(), 6);
+  EXPECT_EQ(q.at("latency_ms_max").as_double(), 90);
+  EXPECT_EQ(q.at("mos").as_double(), 4.1);
+  EXPECT_EQ(legs[1].at("party").at("name").as_string(), "Bob Builder");
+
+  auto calls = Get("admin@a.example", "/api/v1/calls");
+  const auto& call = calls.at("calls").as_array().at(0);
+  EXPECT_EQ(call.at("id").as_string(), "c-1");
+  EXPECT_EQ(call.at("conference_id").as_string(), "conf-9");
+  const auto& cq = call.at("quality").as_array();
+  ASSERT_EQ(cq.size(), 1u);
+  EXPECT_EQ(cq[0].at("jitter_ms_avg").as_double(), 2.5);
+  EXPECT_FALSE(cq[0].as_object().contains("packet_loss_pct_avg")) << "unmeasured is absent";
+
+  auto devices = Get("admin@a.example", "/api/v1/devices");
+  const auto& d = devices.at("devices").as_array().at(0);
+  EXPECT_EQ(d.at("id").as_string(), "dev-1");
+  EXPECT_EQ(d.at("type").as_string(), "endpoint");
+  EXPECT_EQ(d.at("registration").as_string(), "ACTIVE");
+  EXPECT_EQ(d.at("timezone").as_string(), "Europe/Paris");
+  EXPECT_EQ(d.at("name").as_string(), "Alice Office");
+  EXPECT_EQ(d.at("serial").as_string(), "8G1234XYZ");
+  EXPECT_EQ(d.at("mac").as_string(), "00:e0:db:01:02:03");
+  EXPECT_EQ(d.at("owner").as_string(), "alice.liddell");
+}
+
+// Personal fields never reach the database file in clear, and viewers never see them.
+TEST_F(IngestTest, PersonalDataSealedAtRestAndHiddenFromViewers) {
+  ASSERT_EQ(PostBatch(kBody, kBatchId, agent_cert_).status, 200);
+  store_.reset();  // flush and close, then read the raw bytes (WAL included)
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream f(db_path_ + suffix, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(f), {});
+  }
+  ASSERT_FALSE(bytes.empty());
+  const char* secrets[] = {"Alice", "Bob Builder", "sip:alice", "10.0.0.1", "10.0.0.5", "8G1234XYZ",
+                           "00:e0:db", "alice.liddell"};
+  for (const char* secret : secrets) EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
+  EXPECT_NE(bytes.find("Group 500"), std::string::npos) << "analytics fields stay in clear";
+
+  store_ = std::move(store::OpenStore("sqlite:" + db_path_)).value();
+  keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
+  portal_ = std::make_unique<portal::Portal>(*store_, *keys_, clock_, PortalOptions());
+  for (const char* path : {"/api/v1/conferences", "/api/v1/devices", "/api/v1/calls"}) {
+    Get("viewer@a.example", path);
+    for (const char* secret : secrets) EXPECT_EQ(last_body_.find(secret), std::string::npos) << path << " " << secret;
+  }
+  // Quality is not personal: viewers see it.
+  auto confs = Get("viewer@a.example", "/api/v1/conferences");
+  EXPECT_EQ(confs.at("conferences").as_array()[0].at("participants").as_array()[0].at("quality").as_array().size(), 1u);
+}
+
+// A retried batch is acknowledged as a duplicate; the same records in a new batch are already present.
+TEST_F(IngestTest, RetriesStoreEverythingOnce) {
+  ASSERT_EQ(PostBatch(kBody, kBatchId, agent_cert_).status, 200);
+  auto again = json::parse(PostBatch(kBody, kBatchId, agent_cert_).body);
+  EXPECT_TRUE(again.at("duplicate").as_bool());
+  auto overlap = json::parse(PostBatch(kBody, "123e4567-e89b-12d3-a456-426614174001", agent_cert_).body);
+  EXPECT_FALSE(overlap.at("duplicate").as_bool());
+  EXPECT_EQ(overlap.at("accepted").as_int64(), 0);
+  EXPECT_EQ(overlap.at("already_present").as_int64(), 5);
+  auto confs = Get("admin@a.example", "/api/v1/conferences");
+  EXPECT_EQ(confs.at("conferences").as_array().size(), 1u);
+  EXPECT_EQ(confs.at("conferences").as_array()[0].at("participants").as_array()[0].at("quality").as_array().size(), 1u);
+}
+
+// A bad record refuses the whole batch with its line; nothing of the good lines is stored.
+TEST_F(IngestTest, BadQualityRefusesWholeBatch) {
+  std::string body(kBody);
+  body.replace(body.find("\"mos\":4.1"), 9, "\"mos\":0.5");
+  auto res = PostBatch(body, kBatchId, agent_cert_);
+  ASSERT_EQ(res.status, 400) << res.body;
+  auto err = json::parse(res.body);
+  EXPECT_EQ(err.at("detail").as_string(), "line 2: field \"quality[0].mos\" must be 1..5");
+  EXPECT_TRUE(Get("admin@a.example", "/api/v1/conferences").at("conferences").as_array().empty());
+  EXPECT_TRUE(Get("admin@a.example", "/api/v1/devices").at("devices").as_array().empty());
+}
+
+// Another tenant's agent posting the same ids stores its own rows; neither tenant sees the other's.
+TEST_F(IngestTest, TenantsStayApart) {
+  auto ca = crypto::MakeCa("another CA", 30);
+  ASSERT_TRUE(ca.ok());
+  ingest_ = std::make_unique<IngestService>(*store_, *keys_, *ca, clock_, IngestLimits{});
+  std::string other_cert = EnrollAgent(*ca, other_.id, "agent-b");
+  ASSERT_EQ(PostBatch(kBody, kBatchId, agent_cert_).status, 200);
+  std::string body(kBody);
+  body.replace(body.find("Alice Weekly Sync"), 17, "Tenant B Meeting!");
+  auto res = PostBatch(body, kBatchId, other_cert);  // same batch id, other tenant: not a duplicate
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json::parse(res.body).at("accepted").as_int64(), 5);
+  Get("admin@b.example", "/api/v1/conferences");
+  EXPECT_NE(last_body_.find("Tenant B Meeting!"), std::string::npos);
+  EXPECT_EQ(last_body_.find("Alice Weekly Sync"), std::string::npos);
+  Get("admin@a.example", "/api/v1/conferences");
+  EXPECT_EQ(last_body_.find("Tenant B Meeting!"), std::string::npos);
+}
+
+// A heartbeat's source health shows on /api/v1/agents, apart from any call quality.
+TEST_F(IngestTest, HeartbeatShowsAsAgentAndSourceHealth) {
+  auto hb = Heartbeat(
+      R"({"agent_version":"0.3.0","uptime_s":12,"sources":[{"name":"dma-main","type":"dma","status":"degraded","last_error":"HTTP 503","secret":"x"}]})");
+  ASSERT_EQ(hb.status, 200) << hb.body;
+  auto agents = Get("viewer@a.example", "/api/v1/agents");
+  const auto& a = agents.at("agents").as_array().at(0);
+  EXPECT_EQ(a.at("name").as_string(), "agent-a");
+  EXPECT_EQ(a.at("state").as_string(), "online");
+  EXPECT_EQ(a.at("agent_version").as_string(), "0.3.0");
+  const auto& src = a.at("sources").as_array().at(0);
+  EXPECT_EQ(src.at("name").as_string(), "dma-main");
+  EXPECT_EQ(src.at("status").as_string(), "degraded");
+  EXPECT_EQ(src.at("last_error").as_string(), "HTTP 503");
+  EXPECT_FALSE(src.as_object().contains("secret"));
+  clock_.Advance(std::chrono::seconds(91));
+  EXPECT_EQ(Get("viewer@a.example", "/api/v1/agents").at("agents").as_array().at(0).at("state").as_string(),
+            "offline");
+}
+
+}  // namespace
+}  // namespace parley::ingest

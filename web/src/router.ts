@@ -1,0 +1,56 @@
+// Client-side routing with the history API. The server answers index.html for
+// every non-file path, so /agents etc. can be reloaded and bookmarked.
+import { useEffect, useState } from 'preact/hooks';
+
+export type RouteId = 'calls' | 'conferences' | 'inventory' | 'agents' | 'not-found';
+
+export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
+  calls: '/calls',
+  conferences: '/conferences',
+  inventory: '/inventory',
+  agents: '/agents',
+};
+
+/** The page for a path ("/" and "/calls" → calls; a trailing slash is ignored). */
+export function routeOf(pathname: string): RouteId {
+  const p = pathname.replace(/\/+$/, '') || '/';
+  if (p === '/' || p === '/calls') return 'calls';
+  for (const [id, path] of Object.entries(ROUTES)) if (p === path) return id as RouteId;
+  return 'not-found';
+}
+
+const listeners = new Set<() => void>();
+
+export function navigate(path: string, replace = false): void {
+  if (path === window.location.pathname + window.location.search) return;
+  if (replace) window.history.replaceState(null, '', path);
+  else window.history.pushState(null, '', path);
+  window.scrollTo(0, 0);
+  listeners.forEach((l) => l());
+}
+
+/** The current path, re-rendering on navigate() and on back/forward. */
+export function usePath(): string {
+  const [path, setPath] = useState(() => window.location.pathname);
+  useEffect(() => {
+    const update = () => setPath(window.location.pathname);
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, []);
+  return path;
+}
+
+/** onClick for <a href>: a plain left click navigates in-app; modified clicks open normally. */
+export function linkClick(e: MouseEvent): void {
+  if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const a = e.currentTarget as HTMLAnchorElement | null;
+  if (!a || !a.href || a.target) return;
+  const url = new URL(a.href);
+  if (url.origin !== window.location.origin) return;
+  e.preventDefault();
+  navigate(url.pathname + url.search);
+}
