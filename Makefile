@@ -44,6 +44,15 @@ fuzz: deps
 	@cmake --build build-fuzz -j $(JOBS)
 	@for f in build-fuzz/tests/fuzz/*_fuzz; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} || exit 1; done
 
+# Benchmark (issue 3), not part of `make test`: the agent's memory and CPU
+# while shipping BENCH_CALLS CDRs from devsim to a real server (~10 min for
+# both scenarios on 2 cores); results in bench/results/, see docs/performance.md.
+BENCH_CALLS ?= 1000000
+bench: build web
+	@/usr/bin/python3 bench/agent_resources.py --calls $(BENCH_CALLS)
+	@/usr/bin/python3 bench/agent_resources.py --calls $(BENCH_CALLS) --collect cdr_export \
+	  --out bench/results/agent_resources_cdr_export.json
+
 docs: build
 	@$(BUILD)/src/cli/parley config-doc > docs/configuration.md
 

@@ -482,7 +482,12 @@ db_path = "{cls.db}"
                 self.assertTrue(c["dest"]["uri"].startswith(f"sip:{callee}@"), c["dest"])
                 if status == "completed":
                     # start_time is the 200 OK (cdr_start_on_confirmed), end_time the BYE.
-                    self.assertLessEqual(abs((_ts(c["end"]) - _ts(c["start"])) - duration), 1, c)
+                    # The connected time is checked above to the second; the span
+                    # may exceed it when a loaded machine delays the BYE's
+                    # processing (seen under a parallel CI run), never fall short.
+                    span = _ts(c["end"]) - _ts(c["start"])
+                    self.assertGreaterEqual(span, duration - 1, c)
+                    self.assertLessEqual(span, duration + 3, c)
 
     def test_the_agent_lost_kamailio_no_row_and_skipped_none(self):
         wait_until(lambda: self.stack.total_calls() >= EXPECTED_CALLS, 60, f"{EXPECTED_CALLS} calls in the API")
