@@ -128,14 +128,14 @@ def main():
     ap.add_argument("--calls", type=int, default=1000000, help="history calls devsim serves (default 1000000)")
     ap.add_argument("--collect", choices=("history", "cdr_export"), default="history")
     ap.add_argument("--batch-records", type=int, default=None,
-                    help="agent max_batch_records (default: 1000 for history, the DMA page limit; 5000 for cdr_export)")
+                    help="agent max_batch_records (default 1000: the DMA history page limit, used for both collectors)")
     ap.add_argument("--batches-in-memory", type=int, default=4, help="agent max_batches_in_memory (default 4)")
     ap.add_argument("--history-days", type=int, default=30, help="devsim --history-days (default 30)")
     ap.add_argument("--timeout", type=float, default=1500, help="seconds to wait for all calls (default 1500)")
     ap.add_argument("--goal-mb", type=float, default=32.0)
     ap.add_argument("--out", default=os.path.join(HERE, "results", "agent_resources.json"))
     args = ap.parse_args()
-    batch = args.batch_records or (1000 if args.collect == "history" else 5000)
+    batch = args.batch_records or 1000  # the same batch size for both collectors: like for like
 
     stack = Stack(calls=args.calls, batch_records=batch)
     result = {}

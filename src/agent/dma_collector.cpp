@@ -180,7 +180,6 @@ Result<DmaCollector::SubResult> DmaCollector::CdrExport(SubCursors& cursors, siz
   auto exported = ParseDmaCdrExport(response.body, name_);
   response.body = std::string();
   if (!exported.ok()) return exported.error();
-  if (exported->entries.size() < max_records) cdr_window_s_ = std::min(kDmaCdrWindowSeconds, cdr_window_s_ * 2);
   for (const DmaCdrSkip& skip : exported->skipped)
     log::warn("{}: skipped CDR {}: {}", name_, IdForLog(skip.id), skip.reason);
   if (!exported->summary.excluded_clusters.empty()) {
@@ -201,6 +200,15 @@ Result<DmaCollector::SubResult> DmaCollector::CdrExport(SubCursors& cursors, siz
     keyed.push_back({std::move(key), &e.record});
   }
   std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
+  // Size the next window to hold about one batch: the whole export sits in
+  // memory while it is parsed, and an over-full window is exported again for
+  // each batch it holds. Under-full windows double (up to a day).
+  if (keyed.size() < max_records / 2) {
+    cdr_window_s_ = std::min(kDmaCdrWindowSeconds, cdr_window_s_ * 2);
+  } else if (keyed.size() > max_records) {
+    const int64_t fitted = (to - from) * static_cast<int64_t>(max_records) / static_cast<int64_t>(keyed.size());
+    cdr_window_s_ = std::clamp<int64_t>(fitted, kDmaCdrMinWindowSeconds, kDmaCdrWindowSeconds);
+  }
   size_t take = std::min(keyed.size(), max_records);
   for (size_t i = 0; i < take; ++i) {
     wire::Record& r = *keyed[i].record;

@@ -41,6 +41,9 @@ namespace parley::agent {
 
 inline constexpr std::string_view kDmaCdrExportPath = "/api/rest/cdr-export";
 inline constexpr int64_t kDmaCdrWindowSeconds = 86400;  // one export covers at most a day
+// The first export asks for an hour; later windows adapt to hold about one
+// batch (see CdrExport), so the agent never holds a day of CDRs in memory.
+inline constexpr int64_t kDmaCdrInitialWindowSeconds = 3600;
 inline constexpr int64_t kDmaCdrMinWindowSeconds = 300;  // ... and is halved down to 5 minutes when refused as too large
 inline constexpr int64_t kDmaCdrSettleSeconds = 60;     // CDRs of calls ended in the last minute may not be written yet
 
@@ -95,7 +98,7 @@ class DmaCollector final : public SubResourceCollector {
   std::string devices_etag_;             // of the last complete read
   std::optional<std::vector<wire::DeviceRecord>> devices_pending_;  // changed devices not yet shipped
   std::map<std::string, std::string, std::less<>> live_mcu_;        // conference id -> MCU name (bounded)
-  int64_t cdr_window_s_ = kDmaCdrWindowSeconds;
+  int64_t cdr_window_s_ = kDmaCdrInitialWindowSeconds;
 };
 
 }  // namespace parley::agent

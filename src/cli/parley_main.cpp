@@ -33,6 +33,33 @@ int main(int argc, char** argv) {
   tenant_cmd->require_subcommand(1);
   auto* tenant_list = tenant_cmd->add_subcommand("list", "List tenants (id, name, authorized domains)");
   tenant_list->add_option("--config", config, "parley.toml")->required();
+  parley::server::TenantCreateOptions tenant_create;
+  auto* tenant_create_cmd = tenant_cmd->add_subcommand("create", "Create a tenant (prints its id)");
+  tenant_create_cmd->add_option("--config", tenant_create.config_file, "parley.toml")->required();
+  tenant_create_cmd->add_option("--name", tenant_create.name, "Display name (unique)")->required();
+  tenant_create_cmd->add_option("--domain", tenant_create.domains, "Authorized e-mail domain (repeatable)")->required();
+  tenant_create_cmd->add_option("--time-zone", tenant_create.time_zone, "IANA time zone, e.g. Europe/London (default UTC)");
+  tenant_create_cmd->add_option("--subscription-end", tenant_create.subscription_end,
+                                "Last day of the subscription, YYYY-MM-DD (default: open-ended)");
+
+  parley::server::UserCreateOptions user_create;
+  auto* user_cmd = app.add_subcommand("user", "User administration");
+  user_cmd->require_subcommand(1);
+  auto* user_create_cmd = user_cmd->add_subcommand(
+      "create", "Create a local user (password from PARLEY_USER_PASSWORD, else a random one printed once)");
+  user_create_cmd->add_option("--config", user_create.config_file, "parley.toml")->required();
+  user_create_cmd->add_option("--tenant", user_create.tenant, "Tenant name or id; \"platform\" for platform admins")
+      ->required();
+  user_create_cmd->add_option("--email", user_create.email, "E-mail address (its domain must be the tenant's)")->required();
+  user_create_cmd->add_option("--role", user_create.role, "platform_admin, tenant_admin, analyst or viewer")->required();
+
+  std::string audit_tenant;
+  auto* audit_cmd = app.add_subcommand("audit", "Audit log administration");
+  audit_cmd->require_subcommand(1);
+  auto* audit_verify = audit_cmd->add_subcommand(
+      "verify", "Recompute the audit hash chains; exit 0 intact, 1 tampered (names the first bad seq)");
+  audit_verify->add_option("--config", config, "parley.toml")->required();
+  audit_verify->add_option("--tenant", audit_tenant, "Only this tenant (name or id, or \"platform\")");
 
   auto* doc_cmd = app.add_subcommand("config-doc", "Print docs/configuration.md, generated from the settings table");
 
@@ -45,6 +72,9 @@ int main(int argc, char** argv) {
   if (*serve_cmd) return parley::server::RunServe(serve);
   if (*token_cmd) return parley::server::RunEnrollToken(config, tenant);
   if (*tenant_list) return parley::server::RunTenantList(config);
+  if (*tenant_create_cmd) return parley::server::RunTenantCreate(tenant_create);
+  if (*user_create_cmd) return parley::server::RunUserCreate(user_create);
+  if (*audit_verify) return parley::server::RunAuditVerify(config, audit_tenant);
   if (*doc_cmd) {
     std::cout << parley::RenderConfigurationDoc();
     return 0;

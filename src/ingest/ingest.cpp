@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/time_format.h"
+#include "privacy/audit.h"
 
 namespace parley::ingest {
 
@@ -247,6 +248,13 @@ http::Response IngestService::Enroll(const http::Request& r) {
   if (!fp.ok()) return http::Response::FromError(fp.error());
   agent.cert_fingerprint = *fp;
   if (auto st = store_.CreateAgent(agent); !st.ok()) return http::Response::FromError(st.error());
+  // Audit log (docs/security.md): the token by its hash prefix, the agent by id.
+  if (auto logged = privacy::AuditLog(store_, clock_)
+                        .Append(agent.tenant_id, "enroll_token:" + crypto::Sha256Hex(token).substr(0, 16),
+                                privacy::audit_action::kAgentEnroll, privacy::AuditAgent(agent.id),
+                                privacy::audit_outcome::kSuccess, json::object{{"cert_fingerprint", agent.cert_fingerprint}});
+      !logged.ok())
+    log::error("ingest: audit entry for the enrollment of agent {} not written: {}", agent.id, logged.error().detail);
   log::info("ingest: agent {} enrolled for tenant {}", agent.id, agent.tenant_id);
   return JsonOk(json::object{{"agent_id", agent.id}, {"certificate", *cert}, {"ca_certificate", agent_ca_.cert_pem}});
 }

@@ -12,7 +12,9 @@
 #include "common/time_format.h"
 #include "crypto/crypto.h"
 #include "ingest/ingest.h"
+#include "portal/accounts.h"
 #include "portal/static_files.h"
+#include "privacy/audit.h"
 
 namespace parley::portal {
 
@@ -22,10 +24,82 @@ using http::Response;
 
 namespace {
 
-enum class Access { kPublic, kSession };
+// The authorization layer (docs/security.md, "Roles and authorization").
+// Every route declares the least role that may call it and what tenant data
+// it touches; Dispatch enforces both before any handler runs, and the OpenAPI
+// document shows them (x-parley-role, x-parley-tenant-data).
+enum class MinRole {
+  kPublic,         // no session
+  kSignedIn,       // any signed-in role
+  kAnalyst,        // analyst or tenant_admin
+  kTenantAdmin,    // tenant_admin
+  kPlatformAdmin,  // platform_admin only
+};
+// Tenant data a route reads or changes. The platform admin is refused on any
+// route with tenant data, and so is every user of a tenant whose
+// subscription has ended.
+enum class Data {
+  kNone,      // no tenant data (health, sign-in, own session, platform routes)
+  kTenant,    // the caller's tenant's data, no personal data
+  kPersonal,  // the caller's tenant's personal data (viewers get it without the personal fields)
+};
+
+std::string_view MinRoleName(MinRole r) {
+  switch (r) {
+    case MinRole::kPublic: return "public";
+    case MinRole::kSignedIn: return "signed-in";
+    case MinRole::kAnalyst: return "analyst";
+    case MinRole::kTenantAdmin: return "tenant_admin";
+    case MinRole::kPlatformAdmin: return "platform_admin";
+  }
+  return "platform_admin";
+}
+
+std::string_view DataName(Data d) {
+  switch (d) {
+    case Data::kNone: return "none";
+    case Data::kTenant: return "tenant";
+    case Data::kPersonal: return "personal";
+  }
+  return "personal";
+}
+
+bool RoleAllows(MinRole need, store::Role have) {
+  switch (need) {
+    case MinRole::kPublic:
+    case MinRole::kSignedIn: return true;
+    case MinRole::kAnalyst: return have == store::Role::kAnalyst || have == store::Role::kTenantAdmin;
+    case MinRole::kTenantAdmin: return have == store::Role::kTenantAdmin;
+    case MinRole::kPlatformAdmin: return have == store::Role::kPlatformAdmin;
+  }
+  return false;
+}
+
+// Matches a route path whose "{name}" segments match one non-empty segment.
+bool MatchPath(std::string_view pattern, std::string_view path, std::map<std::string, std::string>* params) {
+  std::map<std::string, std::string> found;
+  while (!pattern.empty() || !path.empty()) {
+    if (pattern.empty() || path.empty() || pattern[0] != '/' || path[0] != '/') return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    std::string_view p = pattern.substr(0, pattern.find('/'));
+    std::string_view v = path.substr(0, path.find('/'));
+    if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
+      if (v.empty()) return false;
+      found[std::string(p.substr(1, p.size() - 2))] = std::string(v);
+    } else if (p != v) {
+      return false;
+    }
+    pattern.remove_prefix(p.size());
+    path.remove_prefix(v.size());
+  }
+  if (params) *params = std::move(found);
+  return true;
+}
 
 struct SessionContext {
   store::Session session;
+  std::map<std::string, std::string> path_params;  // the route's "{name}" segments
 };
 
 
@@ -150,8 +224,9 @@ struct Portal::Impl {
 
   struct Route {
     const char* method;
-    const char* path;
-    Access access;
+    const char* path;  // "{name}" segments are path parameters
+    MinRole role;      // the least role allowed (RoleAllows)
+    Data data;         // tenant data touched: refused to the platform admin and after the subscription end
     const char* summary;
     Response (Impl::*handler)(const Request&, const SessionContext*);
   };
@@ -170,6 +245,17 @@ struct Portal::Impl {
   Response Conferences(const Request& r, const SessionContext* s);
   Response Devices(const Request& r, const SessionContext* s);
   Response Agents(const Request& r, const SessionContext* s);
+  Response Users(const Request& r, const SessionContext* s);
+  Response SetUserRole(const Request& r, const SessionContext* s);
+  Response AdminTenants(const Request& r, const SessionContext* s);
+  Response AdminCreateTenant(const Request& r, const SessionContext* s);
+  Response AdminAgents(const Request& r, const SessionContext* s);
+  Response AuditPage(const Request& r, const SessionContext* s);
+  Response AuditExport(const Request& r, const SessionContext* s);
+  // Records that personal data of `what` was returned (docs/security.md,
+  // "Audit log"); an error means the page must not be sent.
+  Status AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records, const Request& r);
+  json::object AgentJson(const store::Agent& a, int64_t now) const;
   Result<json::object> SessionBody(const store::Session& s);
   std::string OpenApiDocument() const;
 
@@ -180,26 +266,48 @@ struct Portal::Impl {
   LoginThrottle throttle;
   StaticFiles files;
   std::string dummy_hash;
+  privacy::AuditLog audit{store, clock};
 };
 
 const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
   static const std::vector<Route> routes = {
-      {"GET", "/healthz", Access::kPublic, "Liveness: the process is up", &Impl::Healthz},
-      {"GET", "/readyz", Access::kPublic, "Readiness: the store answers", &Impl::Readyz},
-      {"GET", "/api/v1/openapi.json", Access::kPublic, "This OpenAPI document", &Impl::OpenApi},
-      {"POST", "/api/v1/auth/login", Access::kPublic, "Sign in with e-mail and password; sets the session cookie",
-       &Impl::Login},
-      {"POST", "/api/v1/auth/logout", Access::kSession, "Sign out: ends this session", &Impl::Logout},
-      {"GET", "/api/v1/session", Access::kSession, "The signed-in user, tenant and CSRF token", &Impl::Session},
-      {"GET", "/api/v1/calls", Access::kSession,
-       "Call detail records with their media quality, newest first (keyset pagination)", &Impl::Calls},
-      {"GET", "/api/v1/conferences", Access::kSession,
-       "Conferences with their participants and media quality, newest first (keyset pagination)",
+      {"GET", "/healthz", MinRole::kPublic, Data::kNone, "Liveness: the process is up", &Impl::Healthz},
+      {"GET", "/readyz", MinRole::kPublic, Data::kNone, "Readiness: the store answers", &Impl::Readyz},
+      {"GET", "/api/v1/openapi.json", MinRole::kPublic, Data::kNone, "This OpenAPI document", &Impl::OpenApi},
+      {"POST", "/api/v1/auth/login", MinRole::kPublic, Data::kNone,
+       "Sign in with e-mail and password; sets the session cookie", &Impl::Login},
+      {"POST", "/api/v1/auth/logout", MinRole::kSignedIn, Data::kNone, "Sign out: ends this session", &Impl::Logout},
+      {"GET", "/api/v1/session", MinRole::kSignedIn, Data::kNone, "The signed-in user, tenant and CSRF token",
+       &Impl::Session},
+      {"GET", "/api/v1/calls", MinRole::kSignedIn, Data::kPersonal,
+       "Call detail records with their media quality, newest first (keyset pagination); personal fields for "
+       "analysts and tenant admins only",
+       &Impl::Calls},
+      {"GET", "/api/v1/conferences", MinRole::kSignedIn, Data::kPersonal,
+       "Conferences with their participants and media quality, newest first (keyset pagination); personal "
+       "fields for analysts and tenant admins only",
        &Impl::Conferences},
-      {"GET", "/api/v1/devices", Access::kSession, "Device inventory: the newest observed state of each device",
+      {"GET", "/api/v1/devices", MinRole::kSignedIn, Data::kPersonal,
+       "Device inventory: the newest observed state of each device; personal fields for analysts and tenant "
+       "admins only",
        &Impl::Devices},
-      {"GET", "/api/v1/agents", Access::kSession,
+      {"GET", "/api/v1/agents", MinRole::kSignedIn, Data::kTenant,
        "The tenant's agents: last heartbeat, online/offline and per-source health", &Impl::Agents},
+      {"GET", "/api/v1/users", MinRole::kTenantAdmin, Data::kPersonal, "The tenant's users with their e-mail and role",
+       &Impl::Users},
+      {"PATCH", "/api/v1/users/{id}/role", MinRole::kTenantAdmin, Data::kPersonal,
+       "Change a user's role (tenant_admin, analyst or viewer); the last tenant admin cannot be demoted",
+       &Impl::SetUserRole},
+      {"GET", "/api/v1/audit", MinRole::kTenantAdmin, Data::kTenant,
+       "The tenant's audit log, newest first (keyset pagination; ids only, no personal data)", &Impl::AuditPage},
+      {"GET", "/api/v1/audit/export", MinRole::kTenantAdmin, Data::kTenant,
+       "Download the tenant's whole audit log as NDJSON (the export is itself audited)", &Impl::AuditExport},
+      {"GET", "/api/v1/admin/tenants", MinRole::kPlatformAdmin, Data::kNone,
+       "All tenants: name, domains, time zone, subscription (no personal data)", &Impl::AdminTenants},
+      {"POST", "/api/v1/admin/tenants", MinRole::kPlatformAdmin, Data::kNone,
+       "Create a tenant {name, domains[], time_zone, subscription_end}", &Impl::AdminCreateTenant},
+      {"GET", "/api/v1/admin/agents", MinRole::kPlatformAdmin, Data::kNone,
+       "Every tenant's agents with their health (no personal data)", &Impl::AdminAgents},
   };
   return routes;
 }
@@ -232,10 +340,15 @@ bool Portal::Impl::OriginAllowed(const Request& r) const {
 Response Portal::Impl::Dispatch(const Request& r) {
   const Route* match = nullptr;
   bool path_known = false;
+  std::map<std::string, std::string> params;
   for (const auto& route : Routes()) {
-    if (r.path != route.path) continue;
+    std::map<std::string, std::string> p;
+    if (!MatchPath(route.path, r.path, &p)) continue;
     path_known = true;
-    if (r.method == route.method || (r.method == "HEAD" && std::string_view(route.method) == "GET")) match = &route;
+    if (r.method == route.method || (r.method == "HEAD" && std::string_view(route.method) == "GET")) {
+      match = &route;
+      params = std::move(p);
+    }
   }
   if (!match) {
     if (path_known) {
@@ -250,7 +363,7 @@ Response Portal::Impl::Dispatch(const Request& r) {
   }
   if (IsStateChanging(r.method) && !OriginAllowed(r))
     return Response::FromError(PermissionDenied("cross-origin request refused"));
-  if (match->access == Access::kPublic) return (this->*match->handler)(r, nullptr);
+  if (match->role == MinRole::kPublic) return (this->*match->handler)(r, nullptr);
   auto session = Authenticate(r);
   if (!session.ok()) return Response::FromError(session.error());
   if (IsStateChanging(r.method)) {
@@ -258,6 +371,24 @@ Response Portal::Impl::Dispatch(const Request& r) {
     if (token.empty() || !crypto::ConstantTimeEquals(token, session->session.csrf_token))
       return Response::FromError(PermissionDenied("missing or wrong X-CSRF-Token header"));
   }
+  auto forbidden = [&](const std::string& detail) {
+    return Response::Json(403, json::serialize(json::object{{"error", "permission_denied"},
+                                                            {"detail", detail},
+                                                            {"required_role", MinRoleName(match->role)}}));
+  };
+  const store::Role role = session->session.role;
+  if (!RoleAllows(match->role, role))
+    return forbidden("this route requires the " + std::string(MinRoleName(match->role)) + " role; you are " +
+                     std::string(store::RoleName(role)));
+  if (match->data != Data::kNone) {
+    if (role == store::Role::kPlatformAdmin)
+      return forbidden("the platform admin has no access to tenant data; use the /api/v1/admin routes");
+    auto tenant = store.GetTenant(session->session.tenant_id);
+    if (!tenant.ok()) return Response::FromError(tenant.error());
+    if (SubscriptionEnded(*tenant, clock.NowUnixSeconds()))
+      return forbidden("subscription ended on " + tenant->subscription_end + "; ask your provider to renew it");
+  }
+  session->path_params = std::move(params);
   return (this->*match->handler)(r, &*session);
 }
 
@@ -276,7 +407,9 @@ Result<SessionContext> Portal::Impl::Authenticate(const Request& r) {
   }
   // Touch at most once a minute: idle tracking does not need a write per request.
   if (now - s->last_seen_at >= 60) (void)store.TouchSession(s->id_hash, now);
-  return SessionContext{std::move(*s)};
+  SessionContext context;
+  context.session = std::move(*s);
+  return context;
 }
 
 Response Portal::Impl::Readyz(const Request&, const SessionContext*) {
@@ -330,6 +463,18 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
   if (!ok) {
     throttle.RecordFailure(account, r.remote_address);
     log::info("portal: failed sign-in from {}", r.remote_address);
+    // Known account: its tenant's chain, by user id. Unknown address: the
+    // platform chain, by the blind index prefix — never the address.
+    const bool known = user.ok();
+    auto logged = audit.Append(known ? user->tenant_id : std::string(store::kPlatformAuditChain), "anonymous",
+                               privacy::audit_action::kLogin,
+                               known ? privacy::AuditUser(user->id) : privacy::AuditEmailIndex(account),
+                               privacy::audit_outcome::kFailure,
+                               json::object{{"method", "password"},
+                                            {"reason", known ? "bad_password" : "unknown_account"},
+                                            {"source", privacy::KeyedRef(keys.master().DeriveIndexKey(), "src",
+                                                                         r.remote_address)}});
+    if (!logged.ok()) log::error("portal: audit entry for a failed sign-in not written: {}", logged.error().detail);
     return Response::FromError(Unauthenticated("e-mail address or password is wrong"));
   }
   throttle.RecordSuccess(account, r.remote_address);
@@ -347,6 +492,18 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
   s.last_seen_at = now;
   s.expires_at = now + options.session_absolute_seconds;
   if (auto st = store.CreateSession(s); !st.ok()) return Response::FromError(st.error());
+  // Fail closed: a sign-in that cannot be audited does not happen.
+  if (auto logged = audit.Append(s.tenant_id, privacy::AuditUser(s.user_id), privacy::audit_action::kLogin,
+                                 privacy::AuditSession(s.id_hash), privacy::audit_outcome::kSuccess,
+                                 json::object{{"method", "password"},
+                                              {"role", store::RoleName(s.role)},
+                                              {"source", privacy::KeyedRef(keys.master().DeriveIndexKey(), "src",
+                                                                           r.remote_address)}});
+      !logged.ok()) {
+    (void)store.DeleteSession(s.id_hash);
+    log::error("portal: sign-in refused: audit entry not written: {}", logged.error().detail);
+    return Response::FromError(Unavailable("sign-in is unavailable right now; try again"));
+  }
   auto out = SessionBody(s);
   if (!out.ok()) return Response::FromError(out.error());
   log::info("portal: user {} of tenant {} signed in", user->id, user->tenant_id);
@@ -358,6 +515,11 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
 
 Response Portal::Impl::Logout(const Request&, const SessionContext* s) {
   if (auto st = store.DeleteSession(s->session.id_hash); !st.ok()) return Response::FromError(st.error());
+  if (auto logged = audit.Append(s->session.tenant_id, privacy::AuditUser(s->session.user_id),
+                                 privacy::audit_action::kLogout, privacy::AuditSession(s->session.id_hash),
+                                 privacy::audit_outcome::kSuccess);
+      !logged.ok())
+    log::error("portal: audit entry for a sign-out not written: {}", logged.error().detail);
   Response res;
   res.status = 204;
   res.SetHeader("Set-Cookie", std::string(kSessionCookie) + "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
@@ -442,6 +604,10 @@ Response Portal::Impl::Calls(const Request& r, const SessionContext* s) {
   if (more && !calls->empty()) {
     const auto& last = calls->back();
     next = Hex(json::serialize(json::array{last.start_at, last.source, last.call_id}));
+  }
+  if (with_personal_data && !out.empty()) {
+    if (auto st = AuditPersonalView(*s, "calls", static_cast<int64_t>(out.size()), r); !st.ok())
+      return Response::FromError(st.error());
   }
   return Response::Json(200, json::serialize(json::object{{"calls", std::move(out)}, {"next_cursor", next}, {"total", *total}}));
 }
@@ -535,6 +701,10 @@ Response Portal::Impl::Conferences(const Request& r, const SessionContext* s) {
     const auto& last = conferences->back();
     next = Hex(json::serialize(json::array{last.start_at, last.source, last.conference_id}));
   }
+  if (with_personal_data && !out.empty()) {
+    if (auto st = AuditPersonalView(*s, "conferences", static_cast<int64_t>(out.size()), r); !st.ok())
+      return Response::FromError(st.error());
+  }
   return Response::Json(200, json::serialize(json::object{{"conferences", std::move(out)}, {"next_cursor", next}}));
 }
 
@@ -586,7 +756,54 @@ Response Portal::Impl::Devices(const Request& r, const SessionContext* s) {
   }
   json::value next = nullptr;
   if (more && !devices->empty()) next = Hex(json::serialize(json::array{devices->back().source, devices->back().device_id}));
+  if (with_personal_data && !out.empty()) {
+    if (auto st = AuditPersonalView(*s, "devices", static_cast<int64_t>(out.size()), r); !st.ok())
+      return Response::FromError(st.error());
+  }
   return Response::Json(200, json::serialize(json::object{{"devices", std::move(out)}, {"next_cursor", next}}));
+}
+
+json::object Portal::Impl::AgentJson(const store::Agent& a, int64_t now) const {
+  bool online = a.last_heartbeat_at != 0 && now - a.last_heartbeat_at <= kAgentOnlineWindowS;
+  json::object o{{"id", a.id},
+                 {"name", a.name},
+                 {"enrolled_at", FormatUtc(a.created_at)},
+                 {"last_heartbeat", a.last_heartbeat_at != 0 ? json::value(FormatUtc(a.last_heartbeat_at)) : nullptr},
+                 {"state", online ? "online" : "offline"},
+                 {"agent_version", nullptr},
+                 {"uptime_s", nullptr}};
+  // Source health as the agent last reported it (ingest keeps only these
+  // fields). It describes the collector, not call quality: a blind
+  // collector shows as failing here, never as bad calls.
+  json::array sources;
+  boost::system::error_code ec;
+  json::value hb = a.heartbeat_json.empty() ? json::value() : json::parse(a.heartbeat_json, ec);
+  if (!ec && hb.is_object()) {
+    const json::object& h = hb.as_object();
+    if (auto* v = h.if_contains("agent_version"); v && v->is_string()) o["agent_version"] = *v;
+    if (auto* v = h.if_contains("uptime_s"); v && v->is_int64()) o["uptime_s"] = *v;
+    if (auto* v = h.if_contains("sources"); v && v->is_array()) {
+      for (const auto& src : v->as_array()) {
+        if (!src.is_object()) continue;
+        const json::object& so = src.as_object();
+        auto text = [&so](const char* k) -> json::value {
+          auto* f = so.if_contains(k);
+          return f && f->is_string() ? *f : json::value(nullptr);
+        };
+        json::value status = text("status");
+        std::string_view st = status.is_string() ? std::string_view(status.as_string()) : std::string_view();
+        // Anything outside the three known states is shown as unknown
+        // rather than passed through.
+        if (st != "ok" && st != "degraded" && st != "failing") status = "unknown";
+        sources.push_back(json::object{{"name", text("name")},
+                                       {"type", text("type")},
+                                       {"status", std::move(status)},
+                                       {"last_error", text("last_error")}});
+      }
+    }
+  }
+  o["sources"] = std::move(sources);
+  return o;
 }
 
 Response Portal::Impl::Agents(const Request&, const SessionContext* s) {
@@ -594,51 +811,231 @@ Response Portal::Impl::Agents(const Request&, const SessionContext* s) {
   if (!agents.ok()) return Response::FromError(agents.error());
   int64_t now = clock.NowUnixSeconds();
   json::array out;
-  for (const auto& a : *agents) {
-    bool online = a.last_heartbeat_at != 0 && now - a.last_heartbeat_at <= kAgentOnlineWindowS;
-    json::object o{{"id", a.id},
-                   {"name", a.name},
-                   {"enrolled_at", FormatUtc(a.created_at)},
-                   {"last_heartbeat", a.last_heartbeat_at != 0 ? json::value(FormatUtc(a.last_heartbeat_at)) : nullptr},
-                   {"state", online ? "online" : "offline"},
-                   {"agent_version", nullptr},
-                   {"uptime_s", nullptr}};
-    // Source health as the agent last reported it (ingest keeps only these
-    // fields). It describes the collector, not call quality: a blind
-    // collector shows as failing here, never as bad calls.
-    json::array sources;
-    boost::system::error_code ec;
-    json::value hb = a.heartbeat_json.empty() ? json::value() : json::parse(a.heartbeat_json, ec);
-    if (!ec && hb.is_object()) {
-      const json::object& h = hb.as_object();
-      if (auto* v = h.if_contains("agent_version"); v && v->is_string()) o["agent_version"] = *v;
-      if (auto* v = h.if_contains("uptime_s"); v && v->is_int64()) o["uptime_s"] = *v;
-      if (auto* v = h.if_contains("sources"); v && v->is_array()) {
-        for (const auto& src : v->as_array()) {
-          if (!src.is_object()) continue;
-          const json::object& so = src.as_object();
-          auto text = [&so](const char* k) -> json::value {
-            auto* f = so.if_contains(k);
-            return f && f->is_string() ? *f : json::value(nullptr);
-          };
-          json::value status = text("status");
-          std::string_view st = status.is_string() ? std::string_view(status.as_string()) : std::string_view();
-          // Anything outside the three known states is shown as unknown
-          // rather than passed through.
-          if (st != "ok" && st != "degraded" && st != "failing") status = "unknown";
-          sources.push_back(json::object{{"name", text("name")},
-                                         {"type", text("type")},
-                                         {"status", std::move(status)},
-                                         {"last_error", text("last_error")}});
-        }
-      }
+  for (const auto& a : *agents) out.push_back(AgentJson(a, now));
+  return Response::Json(200, json::serialize(json::object{{"agents", std::move(out)},
+                                                          {"server_time", FormatUtc(now)},
+                                                          {"online_window_s", kAgentOnlineWindowS}}));
+}
+
+namespace {
+
+Result<json::object> JsonBody(const Request& r) {
+  if (r.Header("content-type").rfind("application/json", 0) != 0)
+    return Error{Code::kUnsupportedMediaType, "send the body as application/json"};
+  boost::system::error_code ec;
+  json::value body = json::parse(r.body, ec);
+  if (ec || !body.is_object()) return InvalidArgument("body must be a JSON object");
+  return std::move(body.as_object());
+}
+
+json::object TenantJson(const store::Tenant& t, int64_t now) {
+  json::array domains;
+  for (const auto& d : t.domains) domains.push_back(json::value(d));
+  return json::object{{"id", t.id},
+                      {"name", t.name},
+                      {"domains", std::move(domains)},
+                      {"time_zone", t.time_zone},
+                      {"subscription_end", t.subscription_end.empty() ? json::value(nullptr) : json::value(t.subscription_end)},
+                      {"subscription_ended", SubscriptionEnded(t, now)},
+                      {"platform", t.platform},
+                      {"created_at", FormatUtc(t.created_at)}};
+}
+
+}  // namespace
+
+Response Portal::Impl::Users(const Request&, const SessionContext* s) {
+  const std::string& tenant_id = s->session.tenant_id;
+  auto users = store.ListUsers(tenant_id);
+  if (!users.ok()) return Response::FromError(users.error());
+  auto key = keys.DataKey(tenant_id);
+  if (!key.ok()) return Response::FromError(key.error());
+  json::array out;
+  for (const auto& u : *users) {
+    auto email = crypto::Open(*key, u.email_sealed, privacy::UserEmailAad(u.tenant_id, u.id));
+    if (!email.ok()) {
+      log::error("portal: the e-mail of a user of tenant {} cannot be opened", tenant_id);
+      return Response::FromError(Internal("stored personal data cannot be decrypted"));
     }
-    o["sources"] = std::move(sources);
-    out.push_back(std::move(o));
+    out.push_back(json::object{{"id", u.id},
+                               {"email", *email},
+                               {"role", store::RoleName(u.role)},
+                               {"sso_only", u.password_hash.empty()},
+                               {"created_at", FormatUtc(u.created_at)}});
+  }
+  return Response::Json(200, json::serialize(json::object{{"users", std::move(out)}}));
+}
+
+Response Portal::Impl::SetUserRole(const Request& r, const SessionContext* s) {
+  auto body = JsonBody(r);
+  if (!body.ok()) return Response::FromError(body.error());
+  const json::value* role_value = body->if_contains("role");
+  std::optional<store::Role> role =
+      role_value && role_value->is_string() ? store::ParseRole(role_value->as_string()) : std::nullopt;
+  if (!role) return Response::FromError(InvalidArgument("role must be one of tenant_admin, analyst, viewer"));
+  if (*role == store::Role::kPlatformAdmin)
+    return Response::FromError(PermissionDenied("nobody is promoted to platform_admin here: platform admins are "
+                                                "created with `parley user create` in the platform tenant"));
+  const std::string& tenant_id = s->session.tenant_id;
+  auto it = s->path_params.find("id");
+  if (it == s->path_params.end()) return Response::FromError(NotFound("user not found"));
+  // Looked up in the caller's tenant only: another tenant's user id is "not found".
+  auto user = store.GetUser(tenant_id, it->second);
+  if (!user.ok()) return Response::FromError(user.error());
+  if (auto st = store.SetUserRole(tenant_id, user->id, *role); !st.ok()) return Response::FromError(st.error());
+  if (auto logged = audit.Append(tenant_id, privacy::AuditUser(s->session.user_id), privacy::audit_action::kRoleChange,
+                                 privacy::AuditUser(user->id), privacy::audit_outcome::kSuccess,
+                                 json::object{{"from", store::RoleName(user->role)}, {"to", store::RoleName(*role)}});
+      !logged.ok())
+    log::error("portal: audit entry for a role change not written: {}", logged.error().detail);
+  return Response::Json(200, json::serialize(json::object{{"user", json::object{{"id", user->id},
+                                                                                {"role", store::RoleName(*role)}}}}));
+}
+
+Response Portal::Impl::AdminTenants(const Request&, const SessionContext*) {
+  auto tenants = store.ListTenants();
+  if (!tenants.ok()) return Response::FromError(tenants.error());
+  int64_t now = clock.NowUnixSeconds();
+  json::array out;
+  for (const auto& t : *tenants) out.push_back(TenantJson(t, now));
+  return Response::Json(200, json::serialize(json::object{{"tenants", std::move(out)}}));
+}
+
+Response Portal::Impl::AdminCreateTenant(const Request& r, const SessionContext*) {
+  auto body = JsonBody(r);
+  if (!body.ok()) return Response::FromError(body.error());
+  auto text = [&](const char* k) -> std::optional<std::string> {
+    const json::value* v = body->if_contains(k);
+    if (!v || v->is_null()) return std::string();
+    if (!v->is_string()) return std::nullopt;
+    return std::string(v->as_string());
+  };
+  auto name = text("name");
+  auto time_zone = text("time_zone");
+  auto subscription_end = text("subscription_end");
+  if (!name || !time_zone || !subscription_end)
+    return Response::FromError(InvalidArgument("name, time_zone and subscription_end must be strings"));
+  std::vector<std::string> domains;
+  const json::value* d = body->if_contains("domains");
+  if (!d || !d->is_array()) return Response::FromError(InvalidArgument("domains must be an array of strings"));
+  for (const auto& v : d->as_array()) {
+    if (!v.is_string()) return Response::FromError(InvalidArgument("domains must be an array of strings"));
+    domains.emplace_back(v.as_string());
+  }
+  TenantSettings settings;
+  if (!time_zone->empty()) settings.time_zone = *time_zone;
+  settings.subscription_end = *subscription_end;
+  int64_t now = clock.NowUnixSeconds();
+  auto tenant = CreateTenant(store, keys, *name, domains, settings, now);
+  if (!tenant.ok()) return Response::FromError(tenant.error());
+  return Response::Json(201, json::serialize(json::object{{"tenant", TenantJson(*tenant, now)}}));
+}
+
+Response Portal::Impl::AdminAgents(const Request&, const SessionContext*) {
+  auto tenants = store.ListTenants();
+  if (!tenants.ok()) return Response::FromError(tenants.error());
+  int64_t now = clock.NowUnixSeconds();
+  json::array out;
+  for (const auto& t : *tenants) {
+    auto agents = store.ListAgents(t.id);
+    if (!agents.ok()) return Response::FromError(agents.error());
+    for (const auto& a : *agents) {
+      json::object o = AgentJson(a, now);
+      o["tenant"] = json::object{{"id", t.id}, {"name", t.name}};
+      out.push_back(std::move(o));
+    }
   }
   return Response::Json(200, json::serialize(json::object{{"agents", std::move(out)},
                                                           {"server_time", FormatUtc(now)},
                                                           {"online_window_s", kAgentOnlineWindowS}}));
+}
+
+Status Portal::Impl::AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records,
+                                       const Request& r) {
+  // The page is named by the cursor it was asked with (ids and times, no
+  // personal data), never by its content.
+  auto cursor = r.Query("cursor");
+  auto logged = audit.Append(s.session.tenant_id, privacy::AuditUser(s.session.user_id),
+                             privacy::audit_action::kCdrView, what, privacy::audit_outcome::kSuccess,
+                             json::object{{"records", records},
+                                          {"cursor", cursor && !cursor->empty() ? json::value(*cursor) : nullptr},
+                                          {"session", privacy::AuditSession(s.session.id_hash)}});
+  if (!logged.ok()) {
+    // Fail closed: personal data that cannot be audited is not shown.
+    log::error("portal: personal-data page refused: audit entry not written: {}", logged.error().detail);
+    return Unavailable("the audit log cannot be written; personal data is not shown");
+  }
+  return Ok();
+}
+
+namespace {
+
+json::object AuditEntryJson(const store::AuditEntry& e) {
+  boost::system::error_code ec;
+  json::value details = json::parse(e.details_json, ec);
+  if (ec) details = e.details_json;  // shown as stored; `parley audit verify` reports it
+  return json::object{{"seq", e.seq},       {"time", FormatUtc(e.at)},   {"at", e.at},
+                      {"actor", e.actor},   {"action", e.action},       {"target", e.target},
+                      {"outcome", e.outcome}, {"details", std::move(details)}, {"prev_hash", e.prev_hash},
+                      {"entry_hash", e.entry_hash}};
+}
+
+}  // namespace
+
+Response Portal::Impl::AuditPage(const Request& r, const SessionContext* s) {
+  auto limit = ParseLimit(r, 100, 500);
+  if (!limit.ok()) return Response::FromError(limit.error());
+  auto cursor = ParseCursor(r, "i");
+  if (!cursor.ok()) return Response::FromError(cursor.error());
+  int64_t before = 0;
+  if (*cursor) {
+    before = (**cursor)[0].as_int64();
+    if (before < 1) return Response::FromError(InvalidArgument("cursor is not one this API returned"));
+  }
+  const std::string& tenant_id = s->session.tenant_id;
+  auto entries = store.ListAudit(tenant_id, true, before, *limit + 1);
+  if (!entries.ok()) return Response::FromError(entries.error());
+  bool more = static_cast<int64_t>(entries->size()) > *limit;
+  if (more) entries->resize(static_cast<size_t>(*limit));
+  json::array out;
+  for (const auto& e : *entries) out.push_back(AuditEntryJson(e));
+  json::value next = nullptr;
+  if (more && !entries->empty()) next = Hex(json::serialize(json::array{entries->back().seq}));
+  auto head = store.GetAuditHead(tenant_id);
+  if (!head.ok()) return Response::FromError(head.error());
+  json::value head_json = nullptr;
+  if (*head) head_json = json::object{{"seq", (*head)->seq}, {"entry_hash", (*head)->entry_hash}};
+  auto res = Response::Json(200, json::serialize(json::object{{"entries", std::move(out)},
+                                                              {"next_cursor", next},
+                                                              {"head", std::move(head_json)}}));
+  res.SetHeader("Cache-Control", "no-store");
+  return res;
+}
+
+Response Portal::Impl::AuditExport(const Request&, const SessionContext* s) {
+  const std::string& tenant_id = s->session.tenant_id;
+  // Audited first, so the download contains its own entry.
+  if (auto logged = audit.Append(tenant_id, privacy::AuditUser(s->session.user_id), privacy::audit_action::kAuditExport,
+                                 "audit_log", privacy::audit_outcome::kSuccess,
+                                 json::object{{"format", "ndjson"}, {"session", privacy::AuditSession(s->session.id_hash)}});
+      !logged.ok()) {
+    log::error("portal: audit export refused: audit entry not written: {}", logged.error().detail);
+    return Response::FromError(Unavailable("the audit log cannot be written; try again"));
+  }
+  std::string body;
+  for (int64_t after = 0;;) {
+    auto page = store.ListAudit(tenant_id, false, after, 1000);
+    if (!page.ok()) return Response::FromError(page.error());
+    for (const auto& e : *page) {
+      body += json::serialize(AuditEntryJson(e));
+      body += '\n';
+    }
+    if (page->size() < 1000) break;
+    after = page->back().seq;
+  }
+  auto res = Response::Text(200, std::move(body), "application/x-ndjson; charset=utf-8");
+  res.SetHeader("Content-Disposition", "attachment; filename=\"parley-audit-" + tenant_id + ".ndjson\"");
+  res.SetHeader("Cache-Control", "no-store");
+  return res;
 }
 
 std::string Portal::Impl::OpenApiDocument() const {
@@ -652,16 +1049,29 @@ std::string Portal::Impl::OpenApiDocument() const {
     std::string method = route.method;
     for (auto& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     json::object op{{"summary", route.summary},
-                    {"x-parley-access", route.access == Access::kPublic ? "public" : "session"},
+                    {"x-parley-role", MinRoleName(route.role)},
+                    {"x-parley-tenant-data", DataName(route.data)},
+                    {"x-parley-personal-data", route.data == Data::kPersonal},
                     {"responses", json::object{{"200", json::object{{"description", "OK"}}},
                                                {"4XX", error_response("Client error")}}}};
     op["tags"] = json::array{"portal"};
-    if (route.access == Access::kSession) {
+    if (route.role != MinRole::kPublic) {
       op["security"] = json::array{json::object{{"sessionCookie", json::array{}}}};
     } else {
       op["security"] = json::array{};
     }
-    paths[route.path].emplace_object()[method] = std::move(op);
+    json::array parameters;
+    for (std::string_view rest = route.path; rest.find('{') != std::string_view::npos;) {
+      rest.remove_prefix(rest.find('{') + 1);
+      parameters.push_back(json::object{{"name", rest.substr(0, rest.find('}'))},
+                                        {"in", "path"},
+                                        {"required", true},
+                                        {"schema", json::object{{"type", "string"}}}});
+    }
+    if (!parameters.empty()) op["parameters"] = std::move(parameters);
+    json::value& entry = paths[route.path];
+    if (!entry.is_object()) entry.emplace_object();
+    entry.as_object()[method] = std::move(op);
   }
   for (const auto& route : ingest::IngestService::Routes()) {
     std::string method = route.method;
@@ -669,6 +1079,7 @@ std::string Portal::Impl::OpenApiDocument() const {
     json::object op{{"summary", route.summary},
                     {"tags", json::array{"ingest"}},
                     {"x-parley-listener", "ingest"},
+                    {"x-parley-role", "agent"},  // not a user role: the ingest listener's own checks
                     {"x-parley-access", route.needs_client_cert ? "agent-certificate" : "enrollment-token"},
                     {"responses", json::object{{"200", json::object{{"description", "OK"}}},
                                                {"4XX", error_response("Client error")}}}};

@@ -2,9 +2,10 @@
 // document and the built front end (SPA) from portal.web_root.
 //
 // Every route is declared once in the route table (portal.cpp) with its
-// access level; the dispatcher enforces it and the OpenAPI document is
-// generated from it. Only sign-in, health and the OpenAPI document are
-// reachable without a session. Every response carries the security headers
+// least role and the tenant data it touches; the dispatcher enforces both
+// (docs/security.md, "Roles and authorization") and the OpenAPI document is
+// generated from it (x-parley-role). Only sign-in, health and the OpenAPI
+// document are reachable without a session. Every response carries the security headers
 // (strict CSP, HSTS, nosniff, frame-ancestors 'none', no referrer).
 //
 // Thread-safe. The store, key ring and clock outlive the Portal.

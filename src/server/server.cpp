@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <iostream>
+#include <set>
 
 #include "common/clock.h"
 #include "common/files.h"
@@ -16,6 +17,7 @@
 #include "ingest/ingest.h"
 #include "portal/accounts.h"
 #include "portal/portal.h"
+#include "privacy/audit.h"
 #include "privacy/pii.h"
 #include "store/store.h"
 
@@ -222,8 +224,116 @@ int RunTenantList(const std::filesystem::path& config_file) {
   for (const auto& t : *tenants) {
     std::cout << t.id << "  " << t.name << "  ";
     for (size_t i = 0; i < t.domains.size(); ++i) std::cout << (i ? "," : "") << t.domains[i];
+    if (t.platform) {
+      std::cout << "  (platform tenant)";
+    } else {
+      std::cout << "  " << t.time_zone << "  subscription "
+                << (t.subscription_end.empty() ? std::string("open-ended") : "until " + t.subscription_end);
+    }
     std::cout << "\n";
   }
+  return 0;
+}
+
+int RunTenantCreate(const TenantCreateOptions& options) {
+  Loaded loaded;
+  if (int rc = Load(options.config_file, loaded)) return rc;
+  portal::TenantSettings settings;
+  settings.time_zone = options.time_zone;
+  settings.subscription_end = options.subscription_end;
+  auto tenant = portal::CreateTenant(*loaded.store, *loaded.keys, options.name, options.domains, settings,
+                                     SystemClock::Instance().NowUnixSeconds());
+  if (!tenant.ok()) return Failure("cannot create the tenant: " + tenant.error().detail);
+  std::cout << tenant->id << "\n";
+  std::cerr << "Tenant \"" << tenant->name << "\" created.\n";
+  return 0;
+}
+
+int RunUserCreate(const UserCreateOptions& options) {
+  auto role = store::ParseRole(options.role);
+  if (!role) return Failure("--role must be one of platform_admin, tenant_admin, analyst, viewer");
+  Loaded loaded;
+  if (int rc = Load(options.config_file, loaded)) return rc;
+  int64_t now = SystemClock::Instance().NowUnixSeconds();
+  Result<store::Tenant> tenant = NotFound("");
+  if (*role == store::Role::kPlatformAdmin) {
+    if (options.tenant != portal::kPlatformTenantName)
+      return Failure("platform admins belong to the platform tenant: use --tenant platform");
+    tenant = portal::EnsurePlatformTenant(*loaded.store, *loaded.keys, now);
+  } else {
+    tenant = FindTenant(*loaded.store, options.tenant);
+  }
+  if (!tenant.ok()) return Failure(tenant.error().detail);
+  const char* env = std::getenv("PARLEY_USER_PASSWORD");
+  bool generated = !env || !*env;
+  std::string password = generated ? crypto::RandomToken().substr(0, 20) : std::string(env);
+  auto user = portal::CreateUser(*loaded.store, *loaded.keys, tenant->id, options.email, password, *role, now);
+  if (!user.ok()) return Failure("cannot create the user: " + user.error().detail);
+  std::cout << user->id << "\n";
+  std::cerr << "User created in tenant \"" << tenant->name << "\" with role " << store::RoleName(*role) << ".\n";
+  if (generated)
+    std::cerr << "Password (shown once, not stored): " << password << "\n";
+  else
+    std::cerr << "Password: the value of PARLEY_USER_PASSWORD\n";
+  return 0;
+}
+
+int RunAuditVerify(const std::filesystem::path& config_file, const std::string& tenant_name) {
+  constexpr int kExitTampered = 1;
+  constexpr int kExitUnreadable = 3;
+  Loaded loaded;
+  if (int rc = Load(config_file, loaded)) return rc;
+  std::vector<std::pair<std::string, std::string>> chains;  // (chain id, label)
+  if (!tenant_name.empty()) {
+    if (tenant_name == store::kPlatformAuditChain) {
+      chains.emplace_back(tenant_name, "platform");
+    } else {
+      auto tenant = FindTenant(*loaded.store, tenant_name);
+      if (!tenant.ok()) return Failure(tenant.error().detail);
+      chains.emplace_back(tenant->id, tenant->name);
+    }
+  } else {
+    // Every tenant (an empty chain is fine), the platform chain, and any
+    // chain left in the log whose tenant row is gone.
+    auto tenants = loaded.store->ListTenants();
+    if (!tenants.ok()) return Failure(tenants.error().detail);
+    std::set<std::string> seen;
+    for (const auto& t : *tenants) {
+      chains.emplace_back(t.id, t.name);
+      seen.insert(t.id);
+    }
+    chains.emplace_back(std::string(store::kPlatformAuditChain), "platform");
+    seen.insert(std::string(store::kPlatformAuditChain));
+    auto logged = loaded.store->ListAuditChains();
+    if (!logged.ok()) {
+      std::cerr << "parley: cannot read the audit log: " << logged.error().detail << "\n";
+      return kExitUnreadable;
+    }
+    for (const auto& id : *logged)
+      if (seen.insert(id).second) chains.emplace_back(id, "no such tenant");
+  }
+  SystemClock& clock = SystemClock::Instance();
+  privacy::AuditLog audit(*loaded.store, clock);
+  int tampered = 0;
+  for (const auto& [id, label] : chains) {
+    auto report = audit.Verify(id);
+    if (!report.ok()) {
+      std::cerr << "parley: cannot read audit chain " << id << ": " << report.error().detail << "\n";
+      return kExitUnreadable;
+    }
+    if (report->ok) {
+      std::cout << "audit chain " << id << " (" << label << "): OK, " << report->entries << " entries\n";
+    } else {
+      ++tampered;
+      std::cout << "audit chain " << id << " (" << label << "): TAMPERED at seq " << report->bad_seq << ": "
+                << report->problem << "\n";
+    }
+  }
+  if (tampered > 0) {
+    std::cout << "audit verify: TAMPERED (" << tampered << " of " << chains.size() << " chains)\n";
+    return kExitTampered;
+  }
+  std::cout << "audit verify: OK (" << chains.size() << " chains)\n";
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace parley::server {
 
@@ -25,5 +26,32 @@ int RunServe(const ServeOptions& options);
 // Prints a one-time agent enrollment token for tenant (name or id).
 int RunEnrollToken(const std::filesystem::path& config_file, const std::string& tenant);
 int RunTenantList(const std::filesystem::path& config_file);
+
+struct TenantCreateOptions {
+  std::filesystem::path config_file;
+  std::string name;
+  std::vector<std::string> domains;   // at least one
+  std::string time_zone = "UTC";      // IANA name
+  std::string subscription_end;       // "YYYY-MM-DD"; empty = open ended
+};
+int RunTenantCreate(const TenantCreateOptions& options);
+
+// Creates a local user. The password comes from PARLEY_USER_PASSWORD, or a
+// random one is generated and printed once. --role platform_admin puts the
+// user in the reserved platform tenant (created on demand); --tenant must
+// then be "platform".
+struct UserCreateOptions {
+  std::filesystem::path config_file;
+  std::string tenant;                 // name or id; "platform" for platform admins
+  std::string email;
+  std::string role;                   // platform_admin | tenant_admin | analyst | viewer
+};
+int RunUserCreate(const UserCreateOptions& options);
+
+// `parley audit verify`: recomputes every audit chain (or the one of
+// `tenant`: name, id or "platform") and prints OK or the first bad seq with
+// what is wrong. Returns 0 when every chain is intact, 1 when one is
+// tampered with, 2 on a configuration error, 3 when the store cannot be read.
+int RunAuditVerify(const std::filesystem::path& config_file, const std::string& tenant);
 
 }  // namespace parley::server

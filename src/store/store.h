@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,6 +43,9 @@ struct Tenant {
   std::vector<std::string> domains;      // authorized e-mail domains (lower case)
   std::string wrapped_data_key;          // MasterKey::WrapDataKey output
   int64_t created_at = 0;
+  std::string time_zone = "UTC";         // IANA name, e.g. "Europe/London"
+  std::string subscription_end;          // last day "YYYY-MM-DD" (UTC); "" = open ended
+  bool platform = false;                 // the reserved platform tenant (platform admins only)
 };
 
 struct User {
@@ -237,6 +241,33 @@ struct DevicePageQuery {
   std::optional<std::pair<std::string, std::string>> after;  // exclusive
 };
 
+// One audit-log entry as stored (table audit_log; docs/security.md "Audit
+// log"). Ids only, never personal data. tenant_id names the chain: a tenant's
+// id, or kPlatformAuditChain.
+struct AuditEntry {
+  std::string tenant_id;
+  int64_t seq = 0;                       // 1, 2, 3, ... per chain
+  int64_t at = 0;                        // Unix seconds
+  std::string actor;
+  std::string action;
+  std::string target;
+  std::string outcome;
+  std::string details_json;              // canonical JSON object
+  std::string prev_hash;                 // 64 hex
+  std::string entry_hash;                // 64 hex
+};
+inline constexpr std::string_view kPlatformAuditChain = "platform";
+
+// The newest entry of a chain as recorded in chain_heads.
+struct AuditChainHead {
+  int64_t seq = 0;
+  std::string entry_hash;
+};
+
+// Given a draft whose seq and prev_hash the store has filled from the chain
+// head, returns its entry_hash. Runs inside the append transaction.
+using AuditSealer = std::function<Result<std::string>(const AuditEntry& draft)>;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -255,6 +286,11 @@ class Store {
   virtual Result<User> FindUserByEmailIndex(const std::string& email_index) = 0;
   virtual Result<User> GetUser(const std::string& tenant_id, const std::string& user_id) = 0;
   virtual Status SetPassword(const std::string& tenant_id, const std::string& user_id, const std::string& hash) = 0;
+  // The tenant's users, by creation time.
+  virtual Result<std::vector<User>> ListUsers(const std::string& tenant_id) = 0;
+  // Changes a user's role and the role of the user's open sessions, in one
+  // transaction. Demoting a tenant's last tenant_admin is kFailedPrecondition.
+  virtual Status SetUserRole(const std::string& tenant_id, const std::string& user_id, Role role) = 0;
 
   // Sessions
   virtual Status CreateSession(const Session& session) = 0;
@@ -311,6 +347,22 @@ class Store {
   // At most 1000 records per call (kInvalidArgument beyond).
   virtual Result<std::vector<StoredQuality>> ListQuality(const std::string& tenant_id, RecordKind kind,
                                                          const std::vector<RecordRef>& records) = 0;
+
+  // Audit log (append-only). AppendAudit runs one write transaction: reads
+  // the chain head of draft.tenant_id, sets seq = head + 1 and prev_hash =
+  // head hash (or `genesis_hash` for the first entry), calls `seal` for the
+  // entry_hash, inserts the entry and moves chain_heads — so concurrent
+  // appends never fork a chain. Returns the stored entry.
+  virtual Result<AuditEntry> AppendAudit(const AuditEntry& draft, const std::string& genesis_hash,
+                                         const AuditSealer& seal) = 0;
+  // Entries of one chain in seq order with seq > after_seq (ascending) —
+  // or, if newest_first, with seq < before_seq (0 = from the head), newest
+  // first. REQUIRES: 1 <= limit <= 1000.
+  virtual Result<std::vector<AuditEntry>> ListAudit(const std::string& tenant_id, bool newest_first,
+                                                    int64_t seq_bound, int64_t limit) = 0;
+  virtual Result<std::optional<AuditChainHead>> GetAuditHead(const std::string& tenant_id) = 0;
+  // Every chain id that has entries or a head.
+  virtual Result<std::vector<std::string>> ListAuditChains() = 0;
 };
 
 // Opens the store named by `url` ("sqlite:/abs/path.db") and migrates it.

@@ -69,8 +69,9 @@ def set_toml_key(path, section, key, literal):
 class Stack:
     """One Parley deployment: server config dir, devsim, agent dir."""
 
-    def __init__(self, calls=300, seed=7, batch_records=25, live=False, server_overrides=None):
+    def __init__(self, calls=300, seed=7, batch_records=25, live=False, server_overrides=None, devsim_args=()):
         self.dir = tempfile.mkdtemp(prefix="parley-it-")
+        self.devsim_args = list(devsim_args)
         self.calls = calls
         self.seed = seed
         self.batch_records = batch_records
@@ -132,6 +133,7 @@ class Stack:
             argv += ["--calls", str(self.calls)]
         if self.live:
             argv += ["--live"]
+        argv += self.devsim_args
         self.spawn("devsim", argv)
         self.devsim_port = int(wait_until(lambda: open(port_file).read().strip(), 30, "devsim port"))
         return self.devsim_port

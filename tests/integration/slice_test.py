@@ -335,17 +335,19 @@ class Restarts(unittest.TestCase):
     """Exactly once, also across SIGKILLed agents and restarted servers."""
 
     def setUp(self):
-        self.stack = Stack(calls=1500, batch_records=10)
+        # Every device answer is delayed 30 ms (devsim's slow fault), so a run
+        # lasts seconds however fast the machine is, and "mid-run" is real.
+        self.stack = Stack(calls=1500, batch_records=10, devsim_args=["--fault", "slow/1", "--fault-delay-ms", "30"])
         self.stack.start_all()
         self.assertEqual(self.stack.login()[0], 200)
 
     def tearDown(self):
         self.stack.close()
 
-    def wait_midway(self):
-        n = wait_until(lambda: (lambda t: t if 0 < t < self.stack.calls else 0)(self.stack.total_calls()), 60,
-                       "some but not all calls")
-        return n
+    def wait_midway(self, below=None):
+        below = below or self.stack.calls // 2
+        return wait_until(lambda: (lambda t: t if 0 < t < below else 0)(self.stack.total_calls()), 60,
+                          f"some calls but fewer than {below}")
 
     def test_agent_killed_with_sigkill_mid_run_then_restarted(self):
         at = self.wait_midway()
@@ -364,7 +366,7 @@ class Restarts(unittest.TestCase):
         time.sleep(1)
         self.stack.start_server()
         self.assertEqual(self.stack.login()[0], 200)
-        self.wait_midway()
+        self.wait_midway(below=self.stack.calls)
         rc = self.stack.kill("server", signal.SIGTERM)
         self.assertEqual(rc, 0, "graceful stop exits 0")
         time.sleep(1)

@@ -61,7 +61,13 @@ class FaultInjectingStore final : public store::Store {
   }
   Status SetPassword(const std::string& tenant_id, const std::string& user_id, const std::string& hash) override {
     return Call("SetPassword", [&] { return inner_->SetPassword(tenant_id, user_id, hash); });
+  }  Result<std::vector<store::User>> ListUsers(const std::string& tenant_id) override {
+    return Call("ListUsers", [&] { return inner_->ListUsers(tenant_id); });
   }
+  Status SetUserRole(const std::string& tenant_id, const std::string& user_id, store::Role role) override {
+    return Call("SetUserRole", [&] { return inner_->SetUserRole(tenant_id, user_id, role); });
+  }
+
 
   Status CreateSession(const store::Session& s) override {
     return Call("CreateSession", [&] { return inner_->CreateSession(s); });
@@ -129,6 +135,21 @@ class FaultInjectingStore final : public store::Store {
   Result<std::vector<store::StoredQuality>> ListQuality(const std::string& tenant_id, store::RecordKind kind,
                                                         const std::vector<store::RecordRef>& records) override {
     return Call("ListQuality", [&] { return inner_->ListQuality(tenant_id, kind, records); });
+  }
+
+  Result<store::AuditEntry> AppendAudit(const store::AuditEntry& draft, const std::string& genesis_hash,
+                                        const store::AuditSealer& seal) override {
+    return Call("AppendAudit", [&] { return inner_->AppendAudit(draft, genesis_hash, seal); });
+  }
+  Result<std::vector<store::AuditEntry>> ListAudit(const std::string& tenant_id, bool newest_first,
+                                                   int64_t seq_bound, int64_t limit) override {
+    return Call("ListAudit", [&] { return inner_->ListAudit(tenant_id, newest_first, seq_bound, limit); });
+  }
+  Result<std::optional<store::AuditChainHead>> GetAuditHead(const std::string& tenant_id) override {
+    return Call("GetAuditHead", [&] { return inner_->GetAuditHead(tenant_id); });
+  }
+  Result<std::vector<std::string>> ListAuditChains() override {
+    return Call("ListAuditChains", [&] { return inner_->ListAuditChains(); });
   }
 
  private:

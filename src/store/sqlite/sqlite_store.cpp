@@ -88,7 +88,8 @@ Result<std::vector<std::string>> DomainsFromJson(const std::string& text) {
 }
 
 // Column lists and their readers are kept side by side so they cannot drift.
-constexpr const char* kTenantColumns = "id, name, domains, wrapped_data_key, created_at";
+constexpr const char* kTenantColumns =
+    "id, name, domains, wrapped_data_key, created_at, time_zone, subscription_end, platform";
 Result<Tenant> ReadTenant(const Statement& s) {
   Tenant t;
   t.id = s.ColumnText(0);
@@ -96,6 +97,9 @@ Result<Tenant> ReadTenant(const Statement& s) {
   PARLEY_ASSIGN_OR_RETURN(t.domains, DomainsFromJson(s.ColumnText(2)));
   t.wrapped_data_key = s.ColumnBlob(3);
   t.created_at = s.ColumnInt64(4);
+  t.time_zone = s.ColumnText(5);
+  t.subscription_end = s.ColumnText(6);
+  t.platform = s.ColumnInt64(7) != 0;
   return t;
 }
 
@@ -390,13 +394,16 @@ Status SqliteStore::CreateTenant(const Tenant& tenant) {
   PARLEY_ASSIGN_OR_RETURN(
       Statement stmt,
       Statement::Prepare(writer_,
-                         "INSERT INTO tenants (id, name, domains, wrapped_data_key, created_at)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5)"));
+                         std::string("INSERT INTO tenants (") + kTenantColumns +
+                             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   stmt.BindText(1, tenant.id)
       .BindText(2, tenant.name)
       .BindText(3, DomainsToJson(tenant.domains))
       .BindBlob(4, tenant.wrapped_data_key)
-      .BindInt64(5, tenant.created_at);
+      .BindInt64(5, tenant.created_at)
+      .BindText(6, tenant.time_zone)
+      .BindText(7, tenant.subscription_end)
+      .BindInt64(8, tenant.platform ? 1 : 0);
   return stmt.Run();
 }
 
@@ -478,6 +485,49 @@ Status SqliteStore::SetPassword(const std::string& tenant_id, const std::string&
       Statement::Prepare(writer_, "UPDATE users SET password_hash = ?1 WHERE tenant_id = ?2 AND id = ?3"));
   stmt.BindText(1, hash).BindText(2, tenant_id).BindText(3, user_id);
   return RunOnExisting(stmt, "user");
+}
+
+Result<std::vector<User>> SqliteStore::ListUsers(const std::string& tenant_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kUserColumns +
+                                      " FROM users WHERE tenant_id = ?1 ORDER BY created_at, id"));
+  stmt.BindText(1, tenant_id);
+  std::vector<User> users;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    PARLEY_ASSIGN_OR_RETURN(User user, ReadUser(stmt));
+    users.push_back(std::move(user));
+  }
+  return users;
+}
+
+Status SqliteStore::SetUserRole(const std::string& tenant_id, const std::string& user_id, Role role) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  if (role != Role::kTenantAdmin) {
+    // Inside the transaction: two admins demoting each other cannot both win.
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement last,
+        Statement::Prepare(writer_,
+                           "SELECT COUNT(*), SUM(id = ?2) FROM users WHERE tenant_id = ?1 AND role = 'tenant_admin'"));
+    last.BindText(1, tenant_id).BindText(2, user_id);
+    PARLEY_ASSIGN_OR_RETURN(const bool row, last.Step());
+    if (row && last.ColumnInt64(0) == 1 && last.ColumnInt64(1) == 1)
+      return FailedPrecondition("the tenant's last tenant_admin cannot be demoted");
+  }
+  PARLEY_ASSIGN_OR_RETURN(Statement user,
+                          Statement::Prepare(writer_, "UPDATE users SET role = ?1 WHERE tenant_id = ?2 AND id = ?3"));
+  user.BindText(1, RoleText(role)).BindText(2, tenant_id).BindText(3, user_id);
+  PARLEY_TRY(RunOnExisting(user, "user"));
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement sessions,
+      Statement::Prepare(writer_, "UPDATE sessions SET role = ?1 WHERE tenant_id = ?2 AND user_id = ?3"));
+  sessions.BindText(1, RoleText(role)).BindText(2, tenant_id).BindText(3, user_id);
+  PARLEY_TRY(sessions.Run());
+  return tx.Commit();
 }
 
 // ---- Sessions ----
@@ -1045,6 +1095,126 @@ Result<int64_t> SqliteStore::CountCalls(const std::string& tenant_id) {
   PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
   if (!row) return Internal("store: COUNT returned no row");
   return stmt.ColumnInt64(0);
+}
+
+}  // namespace parley::store::sqlite
+
+// ---- Audit log ------------------------------------------------------------
+
+namespace parley::store::sqlite {
+namespace {
+
+constexpr const char* kAuditColumns =
+    "tenant_id, seq, at, actor, action, target, outcome, details_json, prev_hash, entry_hash";
+AuditEntry ReadAuditEntry(const Statement& s) {
+  AuditEntry e;
+  e.tenant_id = s.ColumnText(0);
+  e.seq = s.ColumnInt64(1);
+  e.at = s.ColumnInt64(2);
+  e.actor = s.ColumnText(3);
+  e.action = s.ColumnText(4);
+  e.target = s.ColumnText(5);
+  e.outcome = s.ColumnText(6);
+  e.details_json = s.ColumnText(7);
+  e.prev_hash = s.ColumnText(8);
+  e.entry_hash = s.ColumnText(9);
+  return e;
+}
+
+constexpr int64_t kMaxAuditPage = 1000;
+
+}  // namespace
+
+Result<AuditEntry> SqliteStore::AppendAudit(const AuditEntry& draft, const std::string& genesis_hash,
+                                            const AuditSealer& seal) {
+  std::lock_guard lock(writer_mu_);
+  // BEGIN IMMEDIATE: the head read below and the insert are one atomic step
+  // for this process (writer_mu_) and for any other process (write lock).
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  AuditEntry e = draft;
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement head,
+                            Statement::Prepare(writer_, "SELECT seq, entry_hash FROM chain_heads WHERE tenant_id = ?1"));
+    head.BindText(1, e.tenant_id);
+    PARLEY_ASSIGN_OR_RETURN(const bool row, head.Step());
+    if (row) {
+      e.seq = head.ColumnInt64(0) + 1;
+      e.prev_hash = head.ColumnText(1);
+    } else {
+      e.seq = 1;
+      e.prev_hash = genesis_hash;
+    }
+  }
+  PARLEY_ASSIGN_OR_RETURN(e.entry_hash, seal(e));
+  PARLEY_ASSIGN_OR_RETURN(Statement insert,
+                          Statement::Prepare(writer_, std::string("INSERT INTO audit_log (") + kAuditColumns +
+                                                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+  insert.BindText(1, e.tenant_id)
+      .BindInt64(2, e.seq)
+      .BindInt64(3, e.at)
+      .BindText(4, e.actor)
+      .BindText(5, e.action)
+      .BindText(6, e.target)
+      .BindText(7, e.outcome)
+      .BindText(8, e.details_json)
+      .BindText(9, e.prev_hash)
+      .BindText(10, e.entry_hash);
+  PARLEY_TRY(insert.Run());
+  PARLEY_ASSIGN_OR_RETURN(Statement head,
+                          Statement::Prepare(writer_,
+                                             "INSERT INTO chain_heads (tenant_id, seq, entry_hash) VALUES (?1, ?2, ?3)"
+                                             " ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq,"
+                                             " entry_hash = excluded.entry_hash"));
+  head.BindText(1, e.tenant_id).BindInt64(2, e.seq).BindText(3, e.entry_hash);
+  PARLEY_TRY(head.Run());
+  PARLEY_TRY(tx.Commit());
+  return e;
+}
+
+Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const std::string& tenant_id, bool newest_first,
+                                                       int64_t seq_bound, int64_t limit) {
+  if (limit < 1 || limit > kMaxAuditPage) return InvalidArgument("audit page limit must be 1..1000");
+  std::lock_guard lock(reader_mu_);
+  std::string sql = std::string("SELECT ") + kAuditColumns + " FROM audit_log WHERE tenant_id = ?1";
+  if (newest_first) {
+    sql += " AND (?2 = 0 OR seq < ?2) ORDER BY seq DESC LIMIT ?3";
+  } else {
+    sql += " AND seq > ?2 ORDER BY seq ASC LIMIT ?3";
+  }
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, sql));
+  stmt.BindText(1, tenant_id).BindInt64(2, seq_bound).BindInt64(3, limit);
+  std::vector<AuditEntry> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    out.push_back(ReadAuditEntry(stmt));
+  }
+  return out;
+}
+
+Result<std::optional<AuditChainHead>> SqliteStore::GetAuditHead(const std::string& tenant_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(reader_, "SELECT seq, entry_hash FROM chain_heads WHERE tenant_id = ?1"));
+  stmt.BindText(1, tenant_id);
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return std::optional<AuditChainHead>();
+  return std::optional<AuditChainHead>(AuditChainHead{stmt.ColumnInt64(0), stmt.ColumnText(1)});
+}
+
+Result<std::vector<std::string>> SqliteStore::ListAuditChains() {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(reader_,
+                                             "SELECT tenant_id FROM chain_heads UNION"
+                                             " SELECT DISTINCT tenant_id FROM audit_log ORDER BY 1"));
+  std::vector<std::string> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    out.push_back(stmt.ColumnText(0));
+  }
+  return out;
 }
 
 }  // namespace parley::store::sqlite

@@ -63,6 +63,8 @@ class SqliteStore final : public Store {
   Result<User> FindUserByEmailIndex(const std::string& email_index) override;
   Result<User> GetUser(const std::string& tenant_id, const std::string& user_id) override;
   Status SetPassword(const std::string& tenant_id, const std::string& user_id, const std::string& hash) override;
+  Result<std::vector<User>> ListUsers(const std::string& tenant_id) override;
+  Status SetUserRole(const std::string& tenant_id, const std::string& user_id, Role role) override;
 
   Status CreateSession(const Session& session) override;
   Result<Session> GetSession(const std::string& id_hash) override;
@@ -91,6 +93,13 @@ class SqliteStore final : public Store {
   Result<std::vector<StoredDevice>> ListDevices(const std::string& tenant_id, const DevicePageQuery& query) override;
   Result<std::vector<StoredQuality>> ListQuality(const std::string& tenant_id, RecordKind kind,
                                                  const std::vector<RecordRef>& records) override;
+
+  Result<AuditEntry> AppendAudit(const AuditEntry& draft, const std::string& genesis_hash,
+                                 const AuditSealer& seal) override;
+  Result<std::vector<AuditEntry>> ListAudit(const std::string& tenant_id, bool newest_first, int64_t seq_bound,
+                                            int64_t limit) override;
+  Result<std::optional<AuditChainHead>> GetAuditHead(const std::string& tenant_id) override;
+  Result<std::vector<std::string>> ListAuditChains() override;
 
  private:
   SqliteStore(sqlite3* writer, sqlite3* reader, SqliteOptions options);

@@ -217,7 +217,7 @@ TEST_F(PortalTest, AnonymousAccessAndSecurityHeaders) {
   for (const char* p : {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/session", "/api/v1/calls", "/healthz",
                         "/ingest/v1/enroll", "/ingest/v1/batches", "/ingest/v1/cursors", "/ingest/v1/heartbeat"})
     EXPECT_TRUE(paths.contains(p)) << p;
-  EXPECT_EQ(paths.at("/api/v1/calls").at("get").at("x-parley-access").as_string(), "session");
+  EXPECT_EQ(paths.at("/api/v1/calls").at("get").at("x-parley-role").as_string(), "signed-in");
   EXPECT_EQ(doc.Header("Content-Security-Policy"), std::string(kContentSecurityPolicy));
   EXPECT_EQ(doc.Header("X-Content-Type-Options"), "nosniff");
   EXPECT_NE(doc.Header("Strict-Transport-Security").find("max-age"), std::string::npos);
@@ -509,7 +509,7 @@ TEST_F(PortalTest, ModelRoutesNeedSessionAndAreDocumented) {
   for (const char* p : {"/api/v1/conferences", "/api/v1/devices", "/api/v1/agents"}) {
     EXPECT_EQ(Call("GET", p).status, 401) << p;
     ASSERT_TRUE(paths.contains(p)) << p;
-    EXPECT_EQ(paths.at(p).at("get").at("x-parley-access").as_string(), "session");
+    EXPECT_EQ(paths.at(p).at("get").at("x-parley-role").as_string(), "signed-in");
   }
 }
 

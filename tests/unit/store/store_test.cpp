@@ -83,7 +83,10 @@ Tenant MakeTenant(const std::string& id, const std::string& name) {
                 .name = name,
                 .domains = {name + ".example", "mail." + name + ".example"},
                 .wrapped_data_key = std::string("\x00\x01wrapped\xff", 10),
-                .created_at = kNow};
+                .created_at = kNow,
+                .time_zone = "Europe/London",
+                .subscription_end = "2027-12-31",
+                .platform = false};
 }
 
 Agent MakeAgent(const std::string& tenant_id, const std::string& id) {
@@ -278,6 +281,9 @@ TEST_F(StoreTest, TenantCreateGetFindList) {
   EXPECT_EQ(got->domains, want.domains);
   EXPECT_EQ(got->wrapped_data_key, want.wrapped_data_key);
   EXPECT_EQ(got->created_at, kNow);
+  EXPECT_EQ(got->time_zone, "Europe/London");
+  EXPECT_EQ(got->subscription_end, "2027-12-31");
+  EXPECT_FALSE(got->platform);
 
   auto by_name = store_->FindTenantByName("org-tb");
   ASSERT_TRUE(by_name.ok());
@@ -289,6 +295,46 @@ TEST_F(StoreTest, TenantCreateGetFindList) {
 
   EXPECT_EQ(store_->GetTenant("nope").error().code, Code::kNotFound);
   EXPECT_EQ(store_->CreateTenant(MakeTenant("tc", "org-ta")).error().code, Code::kAlreadyExists);
+}
+
+// Only one platform tenant; a malformed subscription date is refused by the schema.
+TEST_F(StoreTest, TenantSettingsAndSinglePlatformTenant) {
+  Tenant p = MakeTenant("tp", "platform");
+  p.platform = true;
+  p.subscription_end = "";
+  ASSERT_TRUE(store_->CreateTenant(p).ok());
+  Tenant q = MakeTenant("tq", "platform-2");
+  q.platform = true;
+  EXPECT_EQ(store_->CreateTenant(q).error().code, Code::kAlreadyExists);
+  Tenant bad = MakeTenant("tx", "bad-date");
+  bad.subscription_end = "31/12/2027";
+  EXPECT_FALSE(store_->CreateTenant(bad).ok());
+  EXPECT_TRUE(store_->GetTenant("tp")->platform);
+}
+
+// Roles change for the user and its sessions together; the last tenant admin stays.
+TEST_F(StoreTest, SetUserRoleKeepsTheLastTenantAdmin) {
+  User admin{.id = "adm", .tenant_id = "ta", .email_index = "i-adm", .email_sealed = "s", .password_hash = "",
+             .role = Role::kTenantAdmin, .created_at = kNow};
+  User other{.id = "oth", .tenant_id = "ta", .email_index = "i-oth", .email_sealed = "s", .password_hash = "",
+             .role = Role::kViewer, .created_at = kNow + 1};
+  ASSERT_TRUE(store_->CreateUser(admin).ok());
+  ASSERT_TRUE(store_->CreateUser(other).ok());
+  Session sess{.id_hash = "h-oth", .user_id = "oth", .tenant_id = "ta", .role = Role::kViewer, .csrf_token = "c",
+               .created_at = kNow, .last_seen_at = kNow, .expires_at = kNow + 100};
+  ASSERT_TRUE(store_->CreateSession(sess).ok());
+  auto users = store_->ListUsers("ta");
+  ASSERT_TRUE(users.ok());
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].id, "adm");
+  EXPECT_TRUE(store_->ListUsers("tb")->empty());
+
+  EXPECT_EQ(store_->SetUserRole("ta", "adm", Role::kAnalyst).error().code, Code::kFailedPrecondition);
+  ASSERT_TRUE(store_->SetUserRole("ta", "oth", Role::kTenantAdmin).ok());
+  EXPECT_EQ(store_->GetSession("h-oth")->role, Role::kTenantAdmin);
+  ASSERT_TRUE(store_->SetUserRole("ta", "adm", Role::kAnalyst).ok());  // another admin remains
+  EXPECT_EQ(store_->GetUser("ta", "adm")->role, Role::kAnalyst);
+  EXPECT_EQ(store_->SetUserRole("tb", "oth", Role::kViewer).error().code, Code::kNotFound);  // other tenant
 }
 
 // Users are found by blind index; a second user with the same index is refused.

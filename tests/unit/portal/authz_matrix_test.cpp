@@ -1,0 +1,423 @@
+// The authorization matrix (issue 5, "What it must show"): generated from the
+// OpenAPI document the portal serves, every portal route x method is called
+// as {anonymous, viewer A, analyst A, tenant admin A, tenant admin B,
+// platform admin}; each caller must get exactly what the route's
+// x-parley-role / x-parley-tenant-data allow, and no answer to tenant B or to
+// the platform admin may carry tenant A's identifiers or personal values.
+// A route added without a role, or one this file cannot call, fails here.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <set>
+
+#include "crypto/crypto.h"
+#include "portal/accounts.h"
+#include "portal/portal.h"
+#include "support/fake_clock.h"
+
+namespace parley::portal {
+namespace {
+
+namespace json = boost::json;
+using parley::testing::FakeClock;
+
+constexpr const char* kPassword = "correct horse battery";
+
+enum class Caller { kAnonymous, kViewerA, kAnalystA, kAdminA, kAdminB, kPlatformAdmin };
+constexpr Caller kCallers[] = {Caller::kAnonymous, Caller::kViewerA, Caller::kAnalystA,
+                               Caller::kAdminA,    Caller::kAdminB,  Caller::kPlatformAdmin};
+
+const char* CallerName(Caller c) {
+  switch (c) {
+    case Caller::kAnonymous: return "anonymous";
+    case Caller::kViewerA: return "viewer A";
+    case Caller::kAnalystA: return "analyst A";
+    case Caller::kAdminA: return "tenant admin A";
+    case Caller::kAdminB: return "tenant admin B";
+    case Caller::kPlatformAdmin: return "platform admin";
+  }
+  return "?";
+}
+
+// What the documented role and tenant-data flag allow `caller`: 0 = a 2xx
+// answer, else the exact status.
+int Expected(Caller caller, std::string_view role, std::string_view tenant_data) {
+  if (role == "public") return 0;
+  if (caller == Caller::kAnonymous) return 401;
+  if (caller == Caller::kPlatformAdmin) {
+    if (role == "platform_admin") return 0;
+    return role == "signed-in" && tenant_data == "none" ? 0 : 403;
+  }
+  if (role == "signed-in") return 0;
+  if (role == "analyst") return caller == Caller::kViewerA ? 403 : 0;
+  if (role == "tenant_admin") return caller == Caller::kAdminA || caller == Caller::kAdminB ? 0 : 403;
+  return 403;  // platform_admin
+}
+
+class AuthzMatrixTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::UseMinimalPasswordHashCostForTests();
+    char tmpl[] = "/tmp/parley-authz-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    store_ = std::move(store::OpenStore("sqlite:" + (dir_ / "p.db").string())).value();
+    master_.emplace(crypto::MasterKey::FromBytesForTest(crypto::RandomKey()));
+    keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
+    int64_t now = clock_.NowUnixSeconds();
+    a_ = *CreateTenant(*store_, *keys_, "Tenant A", {"a.example"}, {.time_zone = "Europe/London", .subscription_end = "2030-12-31"}, now);
+    b_ = *CreateTenant(*store_, *keys_, "Tenant B", {"b.example"}, now);
+    auto platform = EnsurePlatformTenant(*store_, *keys_, now);
+    ASSERT_TRUE(platform.ok()) << platform.error().detail;
+    platform_ = *platform;
+    auto add = [&](const store::Tenant& t, const std::string& email, store::Role role) {
+      auto u = CreateUser(*store_, *keys_, t.id, email, kPassword, role, now);
+      EXPECT_TRUE(u.ok()) << email << ": " << (u.ok() ? "" : u.error().detail);
+      return u.ok() ? u->id : std::string();
+    };
+    viewer_a_ = add(a_, "viewer@a.example", store::Role::kViewer);
+    analyst_a_ = add(a_, "analyst@a.example", store::Role::kAnalyst);
+    admin_a_ = add(a_, "admin@a.example", store::Role::kTenantAdmin);
+    admin_b_ = add(b_, "admin@b.example", store::Role::kTenantAdmin);
+    viewer_b_ = add(b_, "viewer@b.example", store::Role::kViewer);
+    platform_admin_ = add(platform_, "ops@parley.example", store::Role::kPlatformAdmin);
+    SeedTenantA();
+    portal_ = std::make_unique<Portal>(*store_, *keys_, clock_,
+                                       PortalOptions{.public_url = "https://parley.test",
+                                                     .web_root = dir_ / "web",
+                                                     .session_idle_seconds = 600,
+                                                     .session_absolute_seconds = 3600,
+                                                     .login_max_failures = 3});
+  }
+  void TearDown() override {
+    portal_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Tenant A's agent (with a heartbeat), calls and a device, personal data sealed as ingest seals it.
+  void SeedTenantA() {
+    store::Agent agent;
+    agent.id = crypto::RandomUuid();
+    agent.tenant_id = a_.id;
+    agent.name = "collector-a";
+    agent.cert_fingerprint = crypto::RandomUuid();
+    ASSERT_TRUE(store_->CreateAgent(agent).ok());
+    agent_a_ = agent.id;
+    ASSERT_TRUE(store_->RecordHeartbeat(a_.id, agent.id,
+                                        R"({"agent_version":"1.0.0","uptime_s":5,"sources":[{"name":"dma","type":"dma","status":"ok"}]})",
+                                        clock_.NowUnixSeconds())
+                    .ok());
+    auto key = *keys_->DataKey(a_.id);
+    store::BatchCommit batch;
+    batch.tenant_id = a_.id;
+    batch.agent_id = agent.id;
+    batch.batch_id = crypto::RandomUuid();
+    for (int i = 0; i < 2; ++i) {
+      wire::CallRecord c;
+      c.source = "dma";
+      c.id = "call-" + std::to_string(i);
+      c.orig.name = "Secret Caller " + std::to_string(i);
+      c.orig.number = "+4420794600" + std::to_string(i);
+      store::StoredCall s;
+      s.source = c.source, s.call_id = c.id, s.start_at = 1000 + i, s.end_at = 2000 + i, s.duration_s = 60;
+      s.status = "completed";
+      s.pii_sealed = privacy::SealCallPii(key, a_.id, c);
+      batch.calls.push_back(s);
+    }
+    wire::DeviceRecord dev;
+    dev.source = "rprm";
+    dev.id = "dev-1";
+    dev.name = "Secret Room";
+    dev.serial = "SERIAL-SECRET";
+    store::StoredDevice d;
+    d.source = "rprm", d.device_id = "dev-1", d.observed_at = 7000, d.model = "Group 700";
+    d.pii_sealed = privacy::SealDevicePii(key, a_.id, dev);
+    batch.devices.push_back(d);
+    ASSERT_TRUE(store_->CommitBatch(batch).ok());
+  }
+
+  http::Response Call(const std::string& method, const std::string& target, const std::string& body = "",
+                      std::map<std::string, std::string> headers = {}) {
+    http::Request r;
+    r.method = method;
+    r.target = target;
+    EXPECT_TRUE(http::ParseTarget(target, r.path, r.query).ok());
+    r.body = body;
+    r.remote_address = "192.0.2.1";
+    if (!body.empty()) headers.emplace("content-type", "application/json");
+    r.headers = std::move(headers);
+    return portal_->Handle(r);
+  }
+
+  static std::string Email(Caller c) {
+    switch (c) {
+      case Caller::kAnonymous:
+      case Caller::kViewerA: return "viewer@a.example";
+      case Caller::kAnalystA: return "analyst@a.example";
+      case Caller::kAdminA: return "admin@a.example";
+      case Caller::kAdminB: return "admin@b.example";
+      case Caller::kPlatformAdmin: return "ops@parley.example";
+    }
+    return "";
+  }
+
+  static std::string LoginBody(const std::string& email) {
+    return json::serialize(json::object{{"email", email}, {"password", kPassword}});
+  }
+
+  struct Signed {
+    std::string cookie;
+    std::string csrf;
+  };
+  Signed Login(const std::string& email) {
+    auto res = Call("POST", "/api/v1/auth/login", LoginBody(email));
+    EXPECT_EQ(res.status, 200) << email << ": " << res.body;
+    if (res.status != 200) return {};
+    std::string set = res.Header("Set-Cookie");
+    return {set.substr(0, set.find(';')), std::string(json::parse(res.body).at("csrf_token").as_string())};
+  }
+  std::map<std::string, std::string> Headers(const Signed& s, const std::string& method) {
+    std::map<std::string, std::string> h{{"cookie", s.cookie}};
+    if (method != "GET") h["x-csrf-token"] = s.csrf;
+    return h;
+  }
+
+  // Tenant A's identifiers and personal values that tenant B must never see.
+  std::vector<std::string> SecretsForTenantB() const {
+    return {a_.id,       viewer_a_,       analyst_a_,    admin_a_,      agent_a_,     "@a.example", "Tenant A",
+            "Secret",    "+4420794600",   "SERIAL-SECRET", "collector-a"};
+  }
+  // The platform admin manages tenants (sees their id, name and domains on
+  // the /api/v1/admin routes) but never their users or personal data.
+  std::vector<std::string> SecretsForPlatformAdmin(bool admin_route) const {
+    std::vector<std::string> s{viewer_a_,          analyst_a_,          admin_a_,          "viewer@a.example",
+                               "analyst@a.example", "admin@a.example",  "Secret",          "+4420794600",
+                               "SERIAL-SECRET",     viewer_b_,          admin_b_,          "admin@b.example"};
+    if (!admin_route) {
+      s.push_back(a_.id);
+      s.push_back(agent_a_);
+    }
+    return s;
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_{1'800'000'000};  // 2027-01-15
+  std::unique_ptr<store::Store> store_;
+  std::optional<crypto::MasterKey> master_;
+  std::unique_ptr<privacy::KeyRing> keys_;
+  store::Tenant a_, b_, platform_;
+  std::string viewer_a_, analyst_a_, admin_a_, admin_b_, viewer_b_, platform_admin_, agent_a_;
+  std::unique_ptr<Portal> portal_;
+};
+
+TEST_F(AuthzMatrixTest, EveryRouteGivesEachRoleExactlyWhatItAllows) {
+  auto doc = Call("GET", "/api/v1/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  const json::object paths = json::parse(doc.body).at("paths").as_object();
+  const std::set<std::string> kRoles = {"public", "signed-in", "analyst", "tenant_admin", "platform_admin"};
+  const std::set<std::string> kOperations = {"get", "put", "post", "delete", "patch", "head", "options"};
+  int operations = 0, calls = 0, created = 0;
+  for (const auto& [path_key, item] : paths) {
+    const std::string path(path_key);
+    for (const auto& [method_key, op_value] : item.as_object()) {
+      ASSERT_TRUE(kOperations.count(std::string(method_key))) << path << ": unexpected key " << method_key;
+      const json::object& op = op_value.as_object();
+      // Every operation, on either listener, declares its role.
+      ASSERT_TRUE(op.contains("x-parley-role") && op.at("x-parley-role").is_string())
+          << method_key << " " << path << " has no x-parley-role";
+      if (path.rfind("/ingest/", 0) == 0) continue;  // the ingest listener (mutual TLS): tests/unit/ingest
+      const std::string role(op.at("x-parley-role").as_string());
+      ASSERT_TRUE(kRoles.count(role)) << method_key << " " << path << ": unknown role " << role;
+      ASSERT_TRUE(op.contains("x-parley-tenant-data")) << method_key << " " << path;
+      const std::string data(op.at("x-parley-tenant-data").as_string());
+      ASSERT_TRUE(data == "none" || data == "tenant" || data == "personal") << path;
+      EXPECT_EQ(op.at("x-parley-personal-data").as_bool(), data == "personal") << path;
+      // Tenant data is never public, and never the platform admin's.
+      EXPECT_FALSE(data != "none" && (role == "public" || role == "platform_admin")) << method_key << " " << path;
+      if (role == "public") {
+        EXPECT_TRUE(op.at("security").as_array().empty()) << path;
+      }
+      ++operations;
+      std::string method(method_key);
+      for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+
+      for (Caller caller : kCallers) {
+        const bool tenant_b = caller == Caller::kAdminB;
+        // Path parameters: real ids of the caller's own tenant (a user that
+        // exists and whose change is harmless); tenant A's for callers without one.
+        std::string target = path;
+        for (size_t at; (at = target.find('{')) != std::string::npos;) {
+          std::string name = target.substr(at + 1, target.find('}', at) - at - 1);
+          ASSERT_EQ(name, "id") << path << ": add a value for path parameter {" << name << "} here";
+          target.replace(at, name.size() + 2, tenant_b ? viewer_b_ : viewer_a_);
+        }
+        std::string body;
+        const std::string key = method + " " + path;
+        if (key == "POST /api/v1/auth/login") {
+          body = LoginBody(Email(caller));
+        } else if (key == "PATCH /api/v1/users/{id}/role") {
+          body = R"({"role":"viewer"})";  // the target is a viewer: no change
+        } else if (key == "POST /api/v1/admin/tenants") {
+          std::string n = std::to_string(++created);
+          body = json::serialize(json::object{{"name", "Matrix " + n},
+                                              {"domains", json::array{"matrix" + n + ".example"}},
+                                              {"time_zone", "Europe/Paris"},
+                                              {"subscription_end", "2028-06-30"}});
+        } else if (method != "GET") {
+          body = "{}";
+        }
+        std::map<std::string, std::string> headers;
+        if (caller != Caller::kAnonymous) headers = Headers(Login(Email(caller)), method);
+        auto res = Call(method, target, body, headers);
+        ++calls;
+        const int want = Expected(caller, role, data);
+        std::string where = method + " " + path + " as " + CallerName(caller) + ": " + res.body;
+        if (want == 0) {
+          EXPECT_TRUE(res.status >= 200 && res.status < 300) << where << " (status " << res.status << ")";
+        } else {
+          EXPECT_EQ(res.status, want) << where;
+          if (want == 403) {
+            EXPECT_NE(res.body.find("permission_denied"), std::string::npos) << where;
+          }
+        }
+        std::vector<std::string> secrets;
+        if (tenant_b) secrets = SecretsForTenantB();
+        if (caller == Caller::kPlatformAdmin) secrets = SecretsForPlatformAdmin(path.rfind("/api/v1/admin/", 0) == 0);
+        for (const auto& secret : secrets) {
+          EXPECT_EQ(res.body.find(secret), std::string::npos) << where << " leaks \"" << secret << "\"";
+          for (const auto& [name, value] : res.headers)
+            EXPECT_EQ(value.find(secret), std::string::npos) << where << " leaks in header " << name;
+        }
+      }
+    }
+  }
+  // The document lists the whole portal, not a remnant of it.
+  EXPECT_GE(operations, 15);
+  EXPECT_EQ(calls, operations * 6);
+}
+
+// A 403 names the role the route requires.
+TEST_F(AuthzMatrixTest, RefusalNamesTheRequiredRole) {
+  auto s = Login("viewer@a.example");
+  auto res = Call("GET", "/api/v1/users", "", Headers(s, "GET"));
+  ASSERT_EQ(res.status, 403);
+  auto body = json::parse(res.body);
+  EXPECT_EQ(body.at("error").as_string(), "permission_denied");
+  EXPECT_EQ(body.at("required_role").as_string(), "tenant_admin");
+  EXPECT_NE(body.at("detail").as_string().find("tenant_admin"), std::string::npos);
+  auto p = Login("ops@parley.example");
+  auto calls = Call("GET", "/api/v1/calls", "", Headers(p, "GET"));
+  EXPECT_EQ(calls.status, 403);
+  EXPECT_NE(calls.body.find("platform admin has no access to tenant data"), std::string::npos);
+}
+
+// The tenant admin lists the own tenant's users with e-mails; B's admin cannot touch A's users.
+TEST_F(AuthzMatrixTest, TenantAdminManagesOwnUsersOnly) {
+  auto a = Login("admin@a.example");
+  auto list = Call("GET", "/api/v1/users", "", Headers(a, "GET"));
+  ASSERT_EQ(list.status, 200) << list.body;
+  auto users = json::parse(list.body).at("users").as_array();
+  ASSERT_EQ(users.size(), 3u);
+  std::set<std::string> emails;
+  for (const auto& u : users) emails.insert(std::string(u.at("email").as_string()));
+  EXPECT_EQ(emails, (std::set<std::string>{"viewer@a.example", "analyst@a.example", "admin@a.example"}));
+
+  auto b = Login("admin@b.example");
+  auto cross = Call("PATCH", "/api/v1/users/" + viewer_a_ + "/role", R"({"role":"tenant_admin"})", Headers(b, "PATCH"));
+  EXPECT_EQ(cross.status, 404) << cross.body;
+  EXPECT_EQ(cross.body.find(viewer_a_), std::string::npos);
+  EXPECT_EQ(store_->GetUser(a_.id, viewer_a_)->role, store::Role::kViewer);
+}
+
+// Role changes: never to platform_admin, never the last admin demoting themself; a change applies to open sessions.
+TEST_F(AuthzMatrixTest, RoleChangesFollowTheRules) {
+  auto a = Login("admin@a.example");
+  auto h = Headers(a, "PATCH");
+  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + viewer_a_ + "/role", R"({"role":"platform_admin"})", h).status, 403);
+  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + viewer_a_ + "/role", R"({"role":"root"})", h).status, 400);
+  auto self = Call("PATCH", "/api/v1/users/" + admin_a_ + "/role", R"({"role":"viewer"})", h);
+  EXPECT_EQ(self.status, 409) << self.body;
+  EXPECT_EQ(store_->GetUser(a_.id, admin_a_)->role, store::Role::kTenantAdmin);
+
+  auto viewer = Login("viewer@a.example");
+  auto before = Call("GET", "/api/v1/calls", "", Headers(viewer, "GET"));
+  EXPECT_EQ(before.body.find("Secret Caller"), std::string::npos);
+  auto promote = Call("PATCH", "/api/v1/users/" + viewer_a_ + "/role", R"({"role":"analyst"})", h);
+  ASSERT_EQ(promote.status, 200) << promote.body;
+  auto after = Call("GET", "/api/v1/calls", "", Headers(viewer, "GET"));
+  EXPECT_NE(after.body.find("Secret Caller"), std::string::npos) << "the open session has the new role";
+
+  // With a second admin, the first may step down.
+  ASSERT_EQ(Call("PATCH", "/api/v1/users/" + analyst_a_ + "/role", R"({"role":"tenant_admin"})", h).status, 200);
+  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + admin_a_ + "/role", R"({"role":"analyst"})", h).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/users", "", Headers(a, "GET")).status, 403) << "demoted at once";
+}
+
+// The platform admin creates tenants and sees every tenant's agents' health, without personal data.
+TEST_F(AuthzMatrixTest, PlatformAdminRunsTheService) {
+  auto p = Login("ops@parley.example");
+  auto h = Headers(p, "POST");
+  auto created = Call("POST", "/api/v1/admin/tenants",
+                      R"({"name":"Acme","domains":["acme.example"],"time_zone":"America/New_York","subscription_end":"2028-01-31"})",
+                      h);
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto t = json::parse(created.body).at("tenant");
+  EXPECT_EQ(t.at("time_zone").as_string(), "America/New_York");
+  EXPECT_EQ(t.at("subscription_end").as_string(), "2028-01-31");
+  auto stored = store_->FindTenantByName("Acme");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->subscription_end, "2028-01-31");
+  EXPECT_EQ(Call("POST", "/api/v1/admin/tenants", R"({"name":"Acme","domains":["x.example"]})", h).status, 409);
+  EXPECT_EQ(Call("POST", "/api/v1/admin/tenants", R"({"name":"Z","domains":["z.example"],"time_zone":"../etc"})", h).status,
+            400);
+  EXPECT_EQ(
+      Call("POST", "/api/v1/admin/tenants", R"({"name":"Z","domains":["z.example"],"subscription_end":"2027-02-30"})", h)
+          .status,
+      400);
+  EXPECT_EQ(Call("POST", "/api/v1/admin/tenants", R"({"name":"platform","domains":["z.example"]})", h).status, 400);
+
+  auto agents = Call("GET", "/api/v1/admin/agents", "", Headers(p, "GET"));
+  ASSERT_EQ(agents.status, 200) << agents.body;
+  auto list = json::parse(agents.body).at("agents").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("tenant").at("name").as_string(), "Tenant A");
+  EXPECT_EQ(list[0].at("state").as_string(), "online");
+  EXPECT_EQ(list[0].at("sources").as_array()[0].at("status").as_string(), "ok");
+
+  auto tenants = json::parse(Call("GET", "/api/v1/admin/tenants", "", Headers(p, "GET")).body).at("tenants").as_array();
+  EXPECT_EQ(tenants.size(), 4u);  // A, B, Acme and the platform tenant
+}
+
+// After the subscription's last day, the tenant's users get 403 "subscription ended" on data routes.
+TEST_F(AuthzMatrixTest, SubscriptionEndBlocksTenantData) {
+  auto ended = CreateTenant(*store_, *keys_, "Lapsed", {"lapsed.example"}, {.time_zone = "UTC", .subscription_end = "2027-01-15"},
+                            clock_.NowUnixSeconds());
+  ASSERT_TRUE(ended.ok()) << ended.error().detail;
+  ASSERT_TRUE(CreateUser(*store_, *keys_, ended->id, "admin@lapsed.example", kPassword, store::Role::kTenantAdmin, 0).ok());
+  auto s = Login("admin@lapsed.example");
+  EXPECT_EQ(Call("GET", "/api/v1/calls", "", Headers(s, "GET")).status, 200) << "the last day is included";
+  clock_.Advance(std::chrono::hours(24));
+  s = Login("admin@lapsed.example");  // signing in still works; the data routes do not
+  for (const char* path : {"/api/v1/calls", "/api/v1/agents", "/api/v1/users", "/api/v1/devices"}) {
+    auto res = Call("GET", path, "", Headers(s, "GET"));
+    EXPECT_EQ(res.status, 403) << path;
+    EXPECT_NE(res.body.find("subscription ended"), std::string::npos) << path << res.body;
+  }
+  EXPECT_EQ(Call("GET", "/api/v1/session", "", Headers(s, "GET")).status, 200) << "still signed in";
+}
+
+// Platform admins live in the platform tenant only, and it holds nobody else.
+TEST_F(AuthzMatrixTest, PlatformTenantHoldsPlatformAdminsOnly) {
+  int64_t now = clock_.NowUnixSeconds();
+  EXPECT_FALSE(CreateUser(*store_, *keys_, a_.id, "boss@a.example", kPassword, store::Role::kPlatformAdmin, now).ok());
+  EXPECT_FALSE(CreateUser(*store_, *keys_, platform_.id, "v@parley.example", kPassword, store::Role::kViewer, now).ok());
+  auto again = EnsurePlatformTenant(*store_, *keys_, now);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id, platform_.id);
+  EXPECT_FALSE(CreateTenant(*store_, *keys_, "platform", {"p.example"}, now).ok());
+}
+
+}  // namespace
+}  // namespace parley::portal
