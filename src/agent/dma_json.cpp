@@ -7,6 +7,7 @@
 #include <memory>
 #include <variant>
 
+#include "agent/device_json.h"
 #include "common/time_format.h"
 
 namespace parley::agent {
@@ -38,36 +39,9 @@ bool IsAllDigits(std::string_view s) {
   return true;
 }
 
-// Parses `text` and finds the item list root[list_key][item_key]. An item
-// list holding one object instead of an array is accepted (XML heritage).
-struct ItemList {
-  json::value root;
-  json::array single;
-  const json::array* items = nullptr;
-};
-
-Result<std::unique_ptr<ItemList>> ParseList(std::string_view text, std::string_view list_key,
-                                            std::string_view item_key) {
-  auto out = std::make_unique<ItemList>();
-  json::error_code ec;
-  out->root = json::parse(json::string_view(text.data(), text.size()), ec);
-  if (ec) return InvalidArgument("device answer is not JSON (" + ec.message() + ")");
-  const json::object* obj = out->root.if_object();
-  const json::value* list = obj ? obj->if_contains(list_key) : nullptr;
-  if (!list || !list->is_object())
-    return InvalidArgument("device answer has no " + std::string(list_key) + " object");
-  const json::value* items = list->get_object().if_contains(item_key);
-  if (!items || items->is_null()) {
-    out->items = &out->single;
-  } else if (items->is_array()) {
-    out->items = &items->get_array();
-  } else if (items->is_object()) {
-    out->single.push_back(*items);
-    out->items = &out->single;
-  } else {
-    return InvalidArgument("device answer: " + std::string(item_key) + " is neither an array nor an object");
-  }
-  return out;
+Result<std::unique_ptr<DeviceItemList>> ParseList(std::string_view text, std::string_view list_key,
+                                                  std::string_view item_key) {
+  return ParseDeviceItemList(text, list_key, item_key, /*paged=*/false);
 }
 
 // First alias that is a phone number: "+..." or all digits.

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "agent/dma_cdr.h"
+#include "agent/device_json.h"
 #include "agent/dma_json.h"
 
 namespace parley::agent {
@@ -70,41 +71,9 @@ std::optional<double> Metric(const json::object& obj, std::string_view key, doub
   return d;
 }
 
-struct ItemList {
-  json::value root;
-  json::array single;
-  const json::array* items = nullptr;
-  std::optional<std::string> next;
-};
-
-Result<std::unique_ptr<ItemList>> ParsePage(std::string_view text, std::string_view list_key,
-                                            std::string_view item_key) {
-  auto out = std::make_unique<ItemList>();
-  json::error_code ec;
-  out->root = json::parse(json::string_view(text.data(), text.size()), ec);
-  if (ec) return InvalidArgument("device answer is not JSON (" + ec.message() + ")");
-  const json::object* obj = out->root.if_object();
-  const json::value* list = obj ? obj->if_contains(list_key) : nullptr;
-  if (!list || !list->is_object())
-    return InvalidArgument("device answer has no " + std::string(list_key) + " object");
-  const json::value* items = list->get_object().if_contains(item_key);
-  if (!items || items->is_null()) {
-    out->items = &out->single;
-  } else if (items->is_array()) {
-    out->items = &items->get_array();
-  } else if (items->is_object()) {
-    out->single.push_back(*items);
-    out->items = &out->single;
-  } else {
-    return InvalidArgument("device answer: " + std::string(item_key) + " is neither an array nor an object");
-  }
-  const json::value* next = obj->if_contains("next");
-  if (next && next->is_string()) {
-    out->next = std::string(View(next->get_string()));
-  } else if (next && !next->is_null()) {
-    return InvalidArgument("device answer: \"next\" is neither a string nor null");
-  }
-  return out;
+Result<std::unique_ptr<DeviceItemList>> ParsePage(std::string_view text, std::string_view list_key,
+                                                  std::string_view item_key) {
+  return ParseDeviceItemList(text, list_key, item_key, /*paged=*/true);
 }
 
 std::string Lower(std::string s) {

@@ -1,0 +1,30 @@
+// The envelope every Poly REST list shares (DMA and RPRM, as devsim emulates
+// them): {"<list>": {"<item>": [ ... ]}, "next": ...}. One parser for it, so
+// the dma and rprm mappings only map items.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace parley::agent {
+
+struct DeviceItemList {
+  boost::json::value root;              // owns the parsed document
+  boost::json::array single;            // holds a lone item sent as an object
+  const boost::json::array* items = nullptr;  // into root or single
+  std::optional<std::string> next;      // the paging token, when the list has one
+};
+
+// Parses `text` and finds root[list_key][item_key]. An item list holding one
+// object instead of an array is accepted (XML heritage); a missing or null
+// list is empty. With `paged`, a top-level "next" must be a string or null.
+Result<std::unique_ptr<DeviceItemList>> ParseDeviceItemList(std::string_view text, std::string_view list_key,
+                                                            std::string_view item_key, bool paged);
+
+}  // namespace parley::agent
