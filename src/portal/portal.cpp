@@ -233,6 +233,9 @@ struct Portal::Impl {
   static const std::vector<Route>& Routes();
   Response Dispatch(const Request& r);
   Result<SessionContext> Authenticate(const Request& r);
+  // The tenant data key when the session may see personal data; nullopt for
+  // viewers, who see reports only (roles: docs/security.md).
+  Result<std::optional<crypto::Key256>> PersonalDataKey(const store::Session& session);
   bool OriginAllowed(const Request& r) const;
 
   Response Healthz(const Request&, const SessionContext*) { return Response::Json(200, R"({"status":"ok"})"); }
@@ -412,6 +415,12 @@ Result<SessionContext> Portal::Impl::Authenticate(const Request& r) {
   return context;
 }
 
+Result<std::optional<crypto::Key256>> Portal::Impl::PersonalDataKey(const store::Session& session) {
+  if (session.role == store::Role::kViewer) return std::optional<crypto::Key256>();
+  PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, keys.DataKey(session.tenant_id));
+  return std::optional<crypto::Key256>(key);
+}
+
 Response Portal::Impl::Readyz(const Request&, const SessionContext*) {
   if (auto st = store.Ping(); !st.ok()) return Response::FromError(Unavailable("store is not reachable"));
   return Response::Json(200, R"({"status":"ready"})");
@@ -559,14 +568,10 @@ Response Portal::Impl::Calls(const Request& r, const SessionContext* s) {
   if (!calls.ok()) return Response::FromError(calls.error());
   auto total = store.CountCalls(tenant_id);
   if (!total.ok()) return Response::FromError(total.error());
-  // Viewers see reports only, never personal data (roles: docs/security.md).
-  bool with_personal_data = s->session.role != store::Role::kViewer;
-  crypto::Key256 key{};
-  if (with_personal_data) {
-    auto k = keys.DataKey(tenant_id);
-    if (!k.ok()) return Response::FromError(k.error());
-    key = *k;
-  }
+  auto personal_key = PersonalDataKey(s->session);
+  if (!personal_key.ok()) return Response::FromError(personal_key.error());
+  const bool with_personal_data = personal_key->has_value();
+  const crypto::Key256 key = personal_key->value_or(crypto::Key256{});
   json::array out;
   bool more = static_cast<int64_t>(calls->size()) > wanted;
   if (more) calls->resize(static_cast<size_t>(wanted));
@@ -629,14 +634,10 @@ Response Portal::Impl::Conferences(const Request& r, const SessionContext* s) {
   bool more = static_cast<int64_t>(conferences->size()) > *limit;
   if (more) conferences->resize(static_cast<size_t>(*limit));
 
-  // Viewers see reports only, never personal data (as for calls).
-  bool with_personal_data = s->session.role != store::Role::kViewer;
-  crypto::Key256 key{};
-  if (with_personal_data) {
-    auto k = keys.DataKey(tenant_id);
-    if (!k.ok()) return Response::FromError(k.error());
-    key = *k;
-  }
+  auto personal_key = PersonalDataKey(s->session);
+  if (!personal_key.ok()) return Response::FromError(personal_key.error());
+  const bool with_personal_data = personal_key->has_value();
+  const crypto::Key256 key = personal_key->value_or(crypto::Key256{});
   std::vector<std::vector<store::StoredParticipant>> participants;
   std::vector<store::RecordRef> refs;
   for (const auto& c : *conferences) {
@@ -721,13 +722,10 @@ Response Portal::Impl::Devices(const Request& r, const SessionContext* s) {
   if (!devices.ok()) return Response::FromError(devices.error());
   bool more = static_cast<int64_t>(devices->size()) > *limit;
   if (more) devices->resize(static_cast<size_t>(*limit));
-  bool with_personal_data = s->session.role != store::Role::kViewer;
-  crypto::Key256 key{};
-  if (with_personal_data) {
-    auto k = keys.DataKey(tenant_id);
-    if (!k.ok()) return Response::FromError(k.error());
-    key = *k;
-  }
+  auto personal_key = PersonalDataKey(s->session);
+  if (!personal_key.ok()) return Response::FromError(personal_key.error());
+  const bool with_personal_data = personal_key->has_value();
+  const crypto::Key256 key = personal_key->value_or(crypto::Key256{});
   json::array out;
   for (const auto& d : *devices) {
     json::object o{{"source", d.source},
