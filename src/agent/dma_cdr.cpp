@@ -106,24 +106,87 @@ class Row {
   bool itp_;
 };
 
-// Parses a CSV with a header; calls map_row(columns, fields) for each data row.
-Status ReadTable(std::string_view csv, std::string_view what,
-                 const std::function<Status(const Columns&)>& on_header,
-                 const std::function<void(const Columns&, const std::vector<std::string>&)>& on_data) {
-  std::optional<Columns> columns;
-  Status s = ReadCsv(csv, [&](std::vector<std::string>& row) -> Status {
-    if (!columns) {
-      columns.emplace(row);
-      return on_header(*columns);
+// libcsv fed chunk by chunk (csv_parse is incremental), so a file is parsed
+// while it inflates and never needs to be held whole.
+class CsvStream {
+ public:
+  explicit CsvStream(std::function<Status(std::vector<std::string>&)> on_row) : on_row_(std::move(on_row)) {
+    state_.on_row = &on_row_;
+    initialised_ = csv_init(&parser_, CSV_STRICT | CSV_STRICT_FINI) == 0;
+  }
+  ~CsvStream() {
+    if (initialised_) csv_free(&parser_);
+  }
+  CsvStream(const CsvStream&) = delete;
+  CsvStream& operator=(const CsvStream&) = delete;
+
+  Status Feed(std::string_view chunk) {
+    if (!initialised_) return Internal("csv_init failed");
+    if (fed_ == 0 && chunk.substr(0, 3) == "\xEF\xBB\xBF") chunk.remove_prefix(3);
+    size_t done = csv_parse(&parser_, chunk.data(), chunk.size(), &OnCsvField, &OnCsvRow, &state_);
+    if (state_.error) return *state_.error;
+    if (done != chunk.size())
+      return InvalidArgument(std::string("malformed CSV (") + csv_strerror(csv_error(&parser_)) + ") near byte " +
+                             std::to_string(fed_ + done));
+    fed_ += chunk.size();
+    return Ok();
+  }
+  Status Finish() {
+    if (!initialised_) return Internal("csv_init failed");
+    bool bad_end = csv_fini(&parser_, &OnCsvField, &OnCsvRow, &state_) != 0;
+    if (state_.error) return *state_.error;
+    if (bad_end)
+      return InvalidArgument(std::string("malformed CSV at the end (") + csv_strerror(csv_error(&parser_)) + ")");
+    return Ok();
+  }
+
+ private:
+  std::function<Status(std::vector<std::string>&)> on_row_;
+  csv_parser parser_{};
+  CsvState state_;
+  bool initialised_ = false;
+  size_t fed_ = 0;
+};
+
+// A CSV with a header line: on_header once with the columns, then on_data
+// for each data row (blank lines skipped). Errors are prefixed with `what`.
+class TableReader {
+ public:
+  TableReader(std::string what, std::function<Status(const Columns&)> on_header,
+              std::function<void(const std::vector<std::string>&)> on_data)
+      : what_(std::move(what)),
+        on_header_(std::move(on_header)),
+        on_data_(std::move(on_data)),
+        csv_([this](std::vector<std::string>& row) { return OnRow(row); }) {}
+
+  Status Feed(std::string_view chunk) { return Annotate(csv_.Feed(chunk)); }
+  Status Finish() {
+    PARLEY_TRY(Annotate(csv_.Finish()));
+    if (!columns_) return InvalidArgument(what_ + ": empty file (no header line)");
+    return Ok();
+  }
+
+ private:
+  Status OnRow(std::vector<std::string>& row) {
+    if (!columns_) {
+      columns_.emplace(row);
+      return on_header_(*columns_);
     }
     if (row.size() == 1 && Trim(row[0]).empty()) return Ok();  // a blank line
-    on_data(*columns, row);
+    on_data_(row);
     return Ok();
-  });
-  if (!s.ok()) return InvalidArgument(std::string(what) + ": " + s.error().detail);
-  if (!columns) return InvalidArgument(std::string(what) + ": empty file (no header line)");
-  return Ok();
-}
+  }
+  Status Annotate(Status s) const {
+    if (s.ok()) return s;
+    return InvalidArgument(what_ + ": " + s.error().detail);
+  }
+
+  std::string what_;
+  std::function<Status(const Columns&)> on_header_;
+  std::function<void(const std::vector<std::string>&)> on_data_;
+  std::optional<Columns> columns_;
+  CsvStream csv_;
+};
 
 std::string NormalizeProtocol(std::string p) {
   std::string l = Lower(p);
@@ -213,23 +276,9 @@ struct ZipFileClose {
 }  // namespace
 
 Status ReadCsv(std::string_view text, const std::function<Status(std::vector<std::string>& row)>& on_row) {
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  csv_parser parser;
-  if (csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI) != 0) return Internal("csv_init failed");
-  CsvState state;
-  state.on_row = &on_row;
-  size_t done = csv_parse(&parser, text.data(), text.size(), &OnCsvField, &OnCsvRow, &state);
-  std::optional<Error> parse_error;
-  if (done != text.size()) {
-    parse_error = InvalidArgument(std::string("malformed CSV (") + csv_strerror(csv_error(&parser)) + ") near byte " +
-                                  std::to_string(done));
-  } else if (csv_fini(&parser, &OnCsvField, &OnCsvRow, &state) != 0) {
-    parse_error = InvalidArgument(std::string("malformed CSV at the end (") + csv_strerror(csv_error(&parser)) + ")");
-  }
-  csv_free(&parser);
-  if (state.error) return *state.error;
-  if (parse_error) return *parse_error;
-  return Ok();
+  CsvStream csv(on_row);
+  PARLEY_TRY(csv.Feed(text));
+  return csv.Finish();
 }
 
 std::optional<int64_t> ParseDmaTimeMs(std::string_view text) {
@@ -285,48 +334,61 @@ std::optional<DmaResources> ParseDmaMaxResources(std::string_view text) {
   return r;
 }
 
-Result<DmaCdrFile> ParseDmaCdrCalls(std::string_view csv, const std::string& source) {
-  DmaCdrFile out;
+namespace {
+
+// Column positions found in a header, shared by the header and row callbacks.
+struct CallColumns {
   int id_col = -1, type_col = -1, start_col = -1, end_col = -1, duration_col = -1, cause_col = -1, protocol_col = -1,
       call_type_col = -1, bitrate_col = -1, conf_col = -1;
   PartyColumns orig{}, dest{};
-  Status s = ReadTable(
-      csv, "calls CSV",
-      [&](const Columns& c) -> Status {
-        id_col = c.Find({"callUuid"});
-        type_col = c.Find({"type"});
-        start_col = c.Find({"startTime"});
-        end_col = c.Find({"endTime"});
-        if (id_col < 0 || start_col < 0 || end_col < 0)
+};
+struct ConferenceColumns {
+  int id_col = -1, type_col = -1, start_col = -1, end_col = -1, room_col = -1, parts_col = -1, res_col = -1,
+      name_col = -1, mcu_col = -1;
+};
+
+// Readers of the two files of an export: each row is mapped as soon as it is
+// parsed and goes to `out`; `rows` counts data rows, mapped or not. `out` and
+// `rows` must outlive the reader.
+std::unique_ptr<TableReader> CallsReader(const std::string& source, const DmaCdrHandlers& out, size_t& rows) {
+  auto cols = std::make_shared<CallColumns>();
+  return std::make_unique<TableReader>(
+      "calls CSV",
+      [cols](const Columns& c) -> Status {
+        cols->id_col = c.Find({"callUuid"});
+        cols->type_col = c.Find({"type"});
+        cols->start_col = c.Find({"startTime"});
+        cols->end_col = c.Find({"endTime"});
+        if (cols->id_col < 0 || cols->start_col < 0 || cols->end_col < 0)
           return InvalidArgument("header lacks callUuid, startTime or endTime");
-        duration_col = c.Find({"callDuration", "duration"});
-        cause_col = c.Find({"failureSignalingCode"});
-        protocol_col = c.Find({"signalingType", "callSignaling", "signaling", "protocol"});
-        call_type_col = c.Find({"callType"});
-        bitrate_col = c.Find({"bitRate", "callRate", "bitrate"});
-        conf_col = c.Find({"confUuid", "conferenceUuid"});
-        orig = FindParty(c, "orig");
-        dest = FindParty(c, "dest");
+        cols->duration_col = c.Find({"callDuration", "duration"});
+        cols->cause_col = c.Find({"failureSignalingCode"});
+        cols->protocol_col = c.Find({"signalingType", "callSignaling", "signaling", "protocol"});
+        cols->call_type_col = c.Find({"callType"});
+        cols->bitrate_col = c.Find({"bitRate", "callRate", "bitrate"});
+        cols->conf_col = c.Find({"confUuid", "conferenceUuid"});
+        cols->orig = FindParty(c, "orig");
+        cols->dest = FindParty(c, "dest");
         return Ok();
       },
-      [&](const Columns&, const std::vector<std::string>& fields) {
-        ++out.rows;
-        Row row(fields, IsItp(fields, id_col));
-        std::string id = row[id_col];
-        auto skip = [&](std::string reason) { out.skipped.push_back({id, std::move(reason)}); };
+      [cols, source, &out, &rows](const std::vector<std::string>& fields) {
+        ++rows;
+        Row row(fields, IsItp(fields, cols->id_col));
+        std::string id = row[cols->id_col];
+        auto skip = [&](std::string reason) { out.on_skip({id, std::move(reason)}); };
         if (id.empty()) return skip("missing callUuid");
-        std::string type = row[type_col];
+        std::string type = row[cols->type_col];
         if (!type.empty() && type != "CALL") return skip("row type is not CALL");
         wire::CallRecord r;
         r.source = source;
         r.id = id;
         int64_t start_ms = 0, end_ms = 0;
-        if (auto reason = ReadTimes(row, start_col, end_col, start_ms, end_ms)) return skip(*reason);
+        if (auto reason = ReadTimes(row, cols->start_col, cols->end_col, start_ms, end_ms)) return skip(*reason);
         r.start = FloorSeconds(start_ms);
         r.end = FloorSeconds(end_ms);
-        r.cause = row[cause_col];
+        r.cause = row[cols->cause_col];
         r.status = r.cause.empty() ? wire::CallStatus::kCompleted : wire::CallStatus::kFailed;
-        std::string duration = row[duration_col];
+        std::string duration = row[cols->duration_col];
         if (!duration.empty()) {
           auto d = ParseCdrDuration(duration);
           if (!d) return skip("callDuration is neither HH:MM:SS nor seconds");
@@ -336,65 +398,62 @@ Result<DmaCdrFile> ParseDmaCdrCalls(std::string_view csv, const std::string& sou
           r.duration_s = r.status == wire::CallStatus::kFailed ? 0 : r.end - r.start;
         }
         if (r.duration_s > r.end - r.start + 1) return skip("callDuration is longer than the call");
-        r.protocol = NormalizeProtocol(row[protocol_col]);
-        r.call_type = row[call_type_col];
-        std::string bitrate = row[bitrate_col];
+        r.protocol = NormalizeProtocol(row[cols->protocol_col]);
+        r.call_type = row[cols->call_type_col];
+        std::string bitrate = row[cols->bitrate_col];
         if (!bitrate.empty()) {
           auto b = ParseInt(bitrate);
           if (!b || *b < 0) return skip("bitRate is not a non-negative integer");
           r.bitrate_kbps = *b;
         }
-        r.conference_id = row[conf_col];
-        r.orig = MapParty(row, orig);
-        r.dest = MapParty(row, dest);
-        out.entries.push_back({end_ms, std::move(r)});
+        r.conference_id = row[cols->conf_col];
+        r.orig = MapParty(row, cols->orig);
+        r.dest = MapParty(row, cols->dest);
+        out.on_entry({end_ms, std::move(r)});
       });
-  if (!s.ok()) return s.error();
-  return out;
 }
 
-Result<DmaCdrFile> ParseDmaCdrConferences(std::string_view csv, const std::string& source) {
-  DmaCdrFile out;
-  int id_col = -1, type_col = -1, start_col = -1, end_col = -1, room_col = -1, parts_col = -1, res_col = -1,
-      name_col = -1, mcu_col = -1;
-  Status s = ReadTable(
-      csv, "conferences CSV",
-      [&](const Columns& c) -> Status {
-        id_col = c.Find({"confUUID", "confUuid"});
-        type_col = c.Find({"type"});
-        start_col = c.Find({"startTime"});
-        end_col = c.Find({"endTime"});
-        if (id_col < 0 || start_col < 0 || end_col < 0)
+
+std::unique_ptr<TableReader> ConferencesReader(const std::string& source, const DmaCdrHandlers& out, size_t& rows) {
+  auto cols = std::make_shared<ConferenceColumns>();
+  return std::make_unique<TableReader>(
+      "conferences CSV",
+      [cols](const Columns& c) -> Status {
+        cols->id_col = c.Find({"confUUID", "confUuid"});
+        cols->type_col = c.Find({"type"});
+        cols->start_col = c.Find({"startTime"});
+        cols->end_col = c.Find({"endTime"});
+        if (cols->id_col < 0 || cols->start_col < 0 || cols->end_col < 0)
           return InvalidArgument("header lacks confUUID, startTime or endTime");
-        room_col = c.Find({"roomID", "roomId"});
-        parts_col = c.Find({"partCount"});
-        res_col = c.Find({"maxResourcesUsed"});
-        name_col = c.Find({"confName", "conferenceName", "displayText"});
-        mcu_col = c.Find({"mcuName", "mcu"});
+        cols->room_col = c.Find({"roomID", "roomId"});
+        cols->parts_col = c.Find({"partCount"});
+        cols->res_col = c.Find({"maxResourcesUsed"});
+        cols->name_col = c.Find({"confName", "conferenceName", "displayText"});
+        cols->mcu_col = c.Find({"mcuName", "mcu"});
         return Ok();
       },
-      [&](const Columns&, const std::vector<std::string>& fields) {
-        ++out.rows;
-        Row row(fields, IsItp(fields, id_col));
-        std::string id = row[id_col];
-        auto skip = [&](std::string reason) { out.skipped.push_back({id, std::move(reason)}); };
+      [cols, source, &out, &rows](const std::vector<std::string>& fields) {
+        ++rows;
+        Row row(fields, IsItp(fields, cols->id_col));
+        std::string id = row[cols->id_col];
+        auto skip = [&](std::string reason) { out.on_skip({id, std::move(reason)}); };
         if (id.empty()) return skip("missing confUUID");
-        std::string type = row[type_col];
+        std::string type = row[cols->type_col];
         if (!type.empty() && type != "CONF") return skip("row type is not CONF");
         wire::ConferenceRecord r;
         r.source = source;
         r.id = id;
         int64_t start_ms = 0, end_ms = 0;
-        if (auto reason = ReadTimes(row, start_col, end_col, start_ms, end_ms)) return skip(*reason);
+        if (auto reason = ReadTimes(row, cols->start_col, cols->end_col, start_ms, end_ms)) return skip(*reason);
         r.start = FloorSeconds(start_ms);
         r.end = FloorSeconds(end_ms);
-        std::string parts = row[parts_col];
+        std::string parts = row[cols->parts_col];
         if (!parts.empty()) {
           auto n = ParseInt(parts);
           if (!n || *n < 0) return skip("partCount is not a non-negative integer");
           r.participant_count = *n;
         }
-        std::string resources = row[res_col];
+        std::string resources = row[cols->res_col];
         if (!resources.empty()) {
           auto res = ParseDmaMaxResources(resources);
           if (!res) return skip("maxResourcesUsed is not \"video: N voice: N\"");
@@ -404,13 +463,35 @@ Result<DmaCdrFile> ParseDmaCdrConferences(std::string_view csv, const std::strin
           if (used && *used < 0) return skip("maxResourcesUsed is negative");
           r.max_resources_used = used;
         }
-        r.room = row[room_col];
-        r.name = row[name_col];
-        r.mcu = row[mcu_col];
-        out.entries.push_back({end_ms, std::move(r)});
+        r.room = row[cols->room_col];
+        r.name = row[cols->name_col];
+        r.mcu = row[cols->mcu_col];
+        out.on_entry({end_ms, std::move(r)});
       });
-  if (!s.ok()) return s.error();
-  return out;
+}
+
+
+// A whole CSV text through one reader, collected into a DmaCdrFile.
+Result<DmaCdrFile> ParseWholeFile(
+    std::string_view csv, const std::string& source,
+    std::unique_ptr<TableReader> (*make_reader)(const std::string&, const DmaCdrHandlers&, size_t&)) {
+  DmaCdrFile file;
+  DmaCdrHandlers collect{[&file](DmaCdrEntry&& e) { file.entries.push_back(std::move(e)); },
+                         [&file](DmaCdrSkip&& s) { file.skipped.push_back(std::move(s)); }};
+  auto reader = make_reader(source, collect, file.rows);
+  PARLEY_TRY(reader->Feed(csv));
+  PARLEY_TRY(reader->Finish());
+  return file;
+}
+
+}  // namespace
+
+Result<DmaCdrFile> ParseDmaCdrCalls(std::string_view csv, const std::string& source) {
+  return ParseWholeFile(csv, source, &CallsReader);
+}
+
+Result<DmaCdrFile> ParseDmaCdrConferences(std::string_view csv, const std::string& source) {
+  return ParseWholeFile(csv, source, &ConferencesReader);
 }
 
 DmaCdrSummary ParseDmaCdrSummary(std::string_view text) {
@@ -443,7 +524,93 @@ DmaCdrSummary ParseDmaCdrSummary(std::string_view text) {
   return out;
 }
 
-Result<DmaCdrArchive> UnpackDmaCdrZip(std::string_view zip_bytes) {
+namespace {
+
+// One file of the export while it inflates: the first line decides what it
+// is (calls, conferences, summary or something to ignore), then every chunk
+// goes straight to that file's CSV reader.
+class ExportEntry {
+ public:
+  ExportEntry(bool is_text, const std::string& source, const DmaCdrHandlers& out, DmaCdrExportInfo& info,
+              bool& have_calls, bool& have_confs)
+      : is_text_(is_text), source_(source), out_(out), info_(info), have_calls_(have_calls), have_confs_(have_confs) {}
+
+  // false: the rest of this entry is not needed.
+  Result<bool> Feed(std::string_view chunk) {
+    if (is_text_) {
+      if (summary_.size() + chunk.size() > kMaxSummaryBytes) return InvalidArgument("CDR export ZIP: the summary file is too large");
+      summary_.append(chunk);
+      return true;
+    }
+    if (reader_) {
+      PARLEY_TRY(reader_->Feed(chunk));
+      return true;
+    }
+    head_.append(chunk);
+    if (head_.find('\n') == std::string::npos) {
+      if (head_.size() > kMaxHeaderBytes) return InvalidArgument("CDR export ZIP: a CSV header line is too long");
+      return true;
+    }
+    PARLEY_ASSIGN_OR_RETURN(bool wanted, Classify());
+    if (!wanted) return false;
+    std::string head = std::move(head_);
+    PARLEY_TRY(reader_->Feed(head));
+    return true;
+  }
+
+  Status Finish() {
+    if (is_text_) {
+      info_.summary = ParseDmaCdrSummary(summary_);
+      return Ok();
+    }
+    if (!reader_) {  // a file without a line break: its only line is the header
+      PARLEY_ASSIGN_OR_RETURN(bool wanted, Classify());
+      if (!wanted) return Ok();
+      std::string head = std::move(head_);
+      PARLEY_TRY(reader_->Feed(head));
+    }
+    return reader_->Finish();
+  }
+
+ private:
+  static constexpr size_t kMaxSummaryBytes = 1u << 20;
+  static constexpr size_t kMaxHeaderBytes = 64u << 10;
+
+  // Tells the CSVs apart by their header line.
+  Result<bool> Classify() {
+    std::string_view body(head_);
+    if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
+    std::string header = Lower(body.substr(0, body.find('\n')));
+    if (header.find("calluuid") != std::string::npos) {
+      if (have_calls_) return InvalidArgument("CDR export ZIP holds two call CSV files");
+      have_calls_ = true;
+      reader_ = CallsReader(source_, out_, info_.call_rows);
+      return true;
+    }
+    if (header.find("confuuid") != std::string::npos) {
+      if (have_confs_) return InvalidArgument("CDR export ZIP holds two conference CSV files");
+      have_confs_ = true;
+      reader_ = ConferencesReader(source_, out_, info_.conference_rows);
+      return true;
+    }
+    return false;  // anything else is ignored
+  }
+
+  bool is_text_;
+  const std::string& source_;
+  const DmaCdrHandlers& out_;
+  DmaCdrExportInfo& info_;
+  bool& have_calls_;
+  bool& have_confs_;
+  std::string summary_;
+  std::string head_;
+  std::unique_ptr<TableReader> reader_;
+};
+
+}  // namespace
+
+Result<DmaCdrExportInfo> StreamDmaCdrExport(std::string_view zip_bytes, const std::string& source,
+                                            const DmaCdrHandlers& out) {
   zip_error_t err;
   zip_error_init(&err);
   zip_source_t* src = zip_source_buffer_create(zip_bytes.data(), zip_bytes.size(), 0, &err);
@@ -464,8 +631,9 @@ Result<DmaCdrArchive> UnpackDmaCdrZip(std::string_view zip_bytes) {
   zip_int64_t n = zip_get_num_entries(archive.get(), 0);
   if (n < 0 || static_cast<uint64_t>(n) > kMaxZipEntries)
     return InvalidArgument("CDR export ZIP has more than " + std::to_string(kMaxZipEntries) + " entries");
-  DmaCdrArchive out;
+  DmaCdrExportInfo info;
   bool have_calls = false, have_confs = false, have_summary = false;
+  std::vector<char> buffer(64u << 10);
   for (zip_int64_t i = 0; i < n; ++i) {
     zip_stat_t st;
     zip_stat_init(&st);
@@ -475,63 +643,44 @@ Result<DmaCdrArchive> UnpackDmaCdrZip(std::string_view zip_bytes) {
     if (!name.empty() && name.back() == '/') continue;  // a directory
     if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE)
       return InvalidArgument("CDR export ZIP: encrypted entries are not supported");
+    std::string lower = Lower(name);
+    bool is_text = lower.size() >= 4 && lower.compare(lower.size() - 4, 4, ".txt") == 0;
+    if (is_text && have_summary) continue;  // the first summary counts
+    have_summary = have_summary || is_text;
     std::unique_ptr<zip_file_t, ZipFileClose> file(zip_fopen_index(archive.get(), static_cast<zip_uint64_t>(i), 0));
     if (!file) return InvalidArgument("CDR export ZIP: an entry cannot be opened (unsupported compression?)");
-    std::string content;
-    char buffer[65536];
+    ExportEntry entry(is_text, source, out, info, have_calls, have_confs);
+    uint64_t inflated = 0;
+    bool wanted = true;
     for (;;) {
-      zip_int64_t got = zip_fread(file.get(), buffer, sizeof buffer);
+      zip_int64_t got = zip_fread(file.get(), buffer.data(), buffer.size());
       if (got < 0) return InvalidArgument("CDR export ZIP: an entry is corrupt (bad data or CRC)");
       if (got == 0) break;
-      if (content.size() + static_cast<uint64_t>(got) > kMaxZipEntryBytes)
-        return InvalidArgument("CDR export ZIP: an entry inflates beyond the agent's limit");
-      content.append(buffer, static_cast<size_t>(got));
+      inflated += static_cast<uint64_t>(got);
+      if (inflated > kMaxZipEntryBytes) return InvalidArgument("CDR export ZIP: an entry inflates beyond the agent's limit");
+      PARLEY_ASSIGN_OR_RETURN(wanted, entry.Feed(std::string_view(buffer.data(), static_cast<size_t>(got))));
+      if (!wanted) break;
     }
-    std::string lower = Lower(name);
-    if (lower.size() >= 4 && lower.compare(lower.size() - 4, 4, ".txt") == 0) {
-      if (!have_summary) out.summary = std::move(content);
-      have_summary = true;
-      continue;
-    }
-    // Tell the CSVs apart by their header line.
-    std::string_view body(content);
-    if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
-    std::string header = Lower(body.substr(0, body.find('\n')));
-    if (header.find("calluuid") != std::string::npos) {
-      if (have_calls) return InvalidArgument("CDR export ZIP holds two call CSV files");
-      out.calls_csv = std::move(content);
-      have_calls = true;
-    } else if (header.find("confuuid") != std::string::npos) {
-      if (have_confs) return InvalidArgument("CDR export ZIP holds two conference CSV files");
-      out.conferences_csv = std::move(content);
-      have_confs = true;
-    }
-    // Anything else is ignored.
+    if (wanted) PARLEY_TRY(entry.Finish());
   }
   if (!have_calls) return InvalidArgument("CDR export ZIP has no call CSV (a header with callUuid)");
   if (!have_confs) return InvalidArgument("CDR export ZIP has no conference CSV (a header with confUUID)");
-  return out;
+  if (info.summary.calls && static_cast<size_t>(*info.summary.calls) != info.call_rows)
+    return InvalidArgument("CDR export is inconsistent: the summary counts " + std::to_string(*info.summary.calls) +
+                           " calls, the calls CSV has " + std::to_string(info.call_rows) + " rows (truncated?)");
+  if (info.summary.conferences && static_cast<size_t>(*info.summary.conferences) != info.conference_rows)
+    return InvalidArgument("CDR export is inconsistent: the summary counts " +
+                           std::to_string(*info.summary.conferences) + " conferences, the conferences CSV has " +
+                           std::to_string(info.conference_rows) + " rows (truncated?)");
+  return info;
 }
 
 Result<DmaCdrExport> ParseDmaCdrExport(std::string_view zip_bytes, const std::string& source) {
-  PARLEY_ASSIGN_OR_RETURN(DmaCdrArchive archive, UnpackDmaCdrZip(zip_bytes));
-  PARLEY_ASSIGN_OR_RETURN(DmaCdrFile calls, ParseDmaCdrCalls(archive.calls_csv, source));
-  archive.calls_csv = std::string();
-  PARLEY_ASSIGN_OR_RETURN(DmaCdrFile confs, ParseDmaCdrConferences(archive.conferences_csv, source));
   DmaCdrExport out;
-  out.summary = ParseDmaCdrSummary(archive.summary);
-  if (out.summary.calls && static_cast<size_t>(*out.summary.calls) != calls.rows)
-    return InvalidArgument("CDR export is inconsistent: the summary counts " + std::to_string(*out.summary.calls) +
-                           " calls, the calls CSV has " + std::to_string(calls.rows) + " rows (truncated?)");
-  if (out.summary.conferences && static_cast<size_t>(*out.summary.conferences) != confs.rows)
-    return InvalidArgument("CDR export is inconsistent: the summary counts " +
-                           std::to_string(*out.summary.conferences) + " conferences, the conferences CSV has " +
-                           std::to_string(confs.rows) + " rows (truncated?)");
-  out.entries = std::move(calls.entries);
-  out.entries.insert(out.entries.end(), std::make_move_iterator(confs.entries.begin()),
-                     std::make_move_iterator(confs.entries.end()));
-  out.skipped = std::move(calls.skipped);
-  out.skipped.insert(out.skipped.end(), confs.skipped.begin(), confs.skipped.end());
+  DmaCdrHandlers collect{[&out](DmaCdrEntry&& e) { out.entries.push_back(std::move(e)); },
+                         [&out](DmaCdrSkip&& s) { out.skipped.push_back(std::move(s)); }};
+  PARLEY_ASSIGN_OR_RETURN(DmaCdrExportInfo info, StreamDmaCdrExport(zip_bytes, source, collect));
+  out.summary = std::move(info.summary);
   return out;
 }
 

@@ -84,22 +84,34 @@ struct DmaCdrSummary {
 };
 DmaCdrSummary ParseDmaCdrSummary(std::string_view text);
 
-// The files of an export ZIP, told apart by their CSV header (a `callUuid`
-// column: calls; a `confUUID` column without `callUuid`: conferences), the
-// summary by its .txt name. A missing CSV is an error; so are encrypted
-// entries, more than kMaxZipEntries entries and an entry larger than
-// kMaxZipEntryBytes uncompressed (checked while inflating, not trusted from
-// the directory).
-struct DmaCdrArchive {
-  std::string calls_csv;
-  std::string conferences_csv;
-  std::string summary;  // empty when absent
+// Where a streamed export's rows go, each as soon as it is parsed.
+struct DmaCdrHandlers {
+  std::function<void(DmaCdrEntry&&)> on_entry;
+  std::function<void(DmaCdrSkip&&)> on_skip;
 };
-Result<DmaCdrArchive> UnpackDmaCdrZip(std::string_view zip_bytes);
 
-// Everything of one export, ready for the collector: entries of both files
-// (unsorted), skips, summary. Counts in the summary that disagree with the
-// rows found mean a truncated or inconsistent export: an error.
+struct DmaCdrExportInfo {
+  DmaCdrSummary summary;
+  size_t call_rows = 0;        // data rows of the calls CSV, mapped or not
+  size_t conference_rows = 0;  // likewise for the conferences CSV
+};
+
+// Reads an export ZIP, parsing each CSV while it inflates (64 KiB at a time),
+// so memory is the ZIP body plus whatever the handlers keep, whatever the
+// export holds. The files are told apart by their CSV header (a `callUuid`
+// column: calls; a `confUUID` column without `callUuid`: conferences), the
+// summary by its .txt name; other files are ignored. A missing CSV is an
+// error; so are encrypted entries, more than kMaxZipEntries entries, an
+// entry larger than kMaxZipEntryBytes uncompressed (checked while
+// inflating, not trusted from the directory), and counts in the summary
+// that disagree with the rows found (a truncated or inconsistent export).
+// On an error the handlers may already have received entries: the caller
+// discards them.
+Result<DmaCdrExportInfo> StreamDmaCdrExport(std::string_view zip_bytes, const std::string& source,
+                                            const DmaCdrHandlers& out);
+
+// The same, collected: entries of both files (unsorted), skips, summary.
+// For tests and tools; the collector streams.
 struct DmaCdrExport {
   std::vector<DmaCdrEntry> entries;
   std::vector<DmaCdrSkip> skipped;

@@ -146,6 +146,11 @@ Result<DmaCollector::SubResult> DmaCollector::History(SubCursors& cursors, size_
 
 // ---------------------------------------------------------------- CDR export
 
+namespace {
+// Skipped rows of one export named in the log; the rest are counted.
+constexpr size_t kMaxSkipsLogged = 20;
+}  // namespace
+
 Result<DmaCollector::SubResult> DmaCollector::CdrExport(SubCursors& cursors, size_t max_records) {
   const int64_t now = clock_.NowUnixSeconds();
   DmaCdrKey after;
@@ -177,49 +182,66 @@ Result<DmaCollector::SubResult> DmaCollector::CdrExport(SubCursors& cursors, siz
   }
   HttpResponse response = std::move(*got);
   if (response.status != 200) return FailedPrecondition(DescribeDeviceStatus(response.status));
-  auto exported = ParseDmaCdrExport(response.body, name_);
+  // Keep only the max_records smallest keys after the cursor (a max-heap),
+  // while the export is parsed: memory is one ZIP body plus one batch,
+  // however many CDRs the window holds.
+  struct Keyed {
+    DmaCdrKey key;
+    wire::Record record;
+  };
+  const auto by_key = [](const Keyed& a, const Keyed& b) { return a.key < b.key; };
+  max_records = std::max<size_t>(max_records, 1);
+  std::vector<Keyed> kept;
+  size_t eligible = 0;
+  std::vector<DmaCdrSkip> skipped;
+  DmaCdrHandlers handlers;
+  handlers.on_entry = [&](DmaCdrEntry&& e) {
+    if (e.end_ms >= to * 1000) return;
+    DmaCdrKey key{e.end_ms, std::string(KindOf(e.record)), wire::RecordId(e.record)};
+    if (key <= after) return;
+    ++eligible;
+    if (kept.size() == max_records) {
+      if (!(key < kept.front().key)) return;
+      std::pop_heap(kept.begin(), kept.end(), by_key);
+      kept.pop_back();
+    }
+    kept.push_back({std::move(key), std::move(e.record)});
+    std::push_heap(kept.begin(), kept.end(), by_key);
+  };
+  handlers.on_skip = [&](DmaCdrSkip&& skip) {
+    if (skipped.size() < kMaxSkipsLogged) skipped.push_back(std::move(skip));
+    ++out.skipped;
+  };
+  auto exported = StreamDmaCdrExport(response.body, name_, handlers);
   response.body = std::string();
   if (!exported.ok()) return exported.error();
-  for (const DmaCdrSkip& skip : exported->skipped)
-    log::warn("{}: skipped CDR {}: {}", name_, IdForLog(skip.id), skip.reason);
+  for (const DmaCdrSkip& skip : skipped) log::warn("{}: skipped CDR {}: {}", name_, IdForLog(skip.id), skip.reason);
+  if (out.skipped > skipped.size())
+    log::warn("{}: {} more CDRs of this export skipped", name_, out.skipped - skipped.size());
   if (!exported->summary.excluded_clusters.empty()) {
     out.warning = "CDR export excluded " + std::to_string(exported->summary.excluded_clusters.size()) +
                   " unreachable cluster(s); their CDRs for this window are missing";
     log::warn("{}: {}", name_, *out.warning);
   }
-  out.skipped = exported->skipped.size();
-
-  struct Keyed {
-    DmaCdrKey key;
-    wire::Record* record;
-  };
-  std::vector<Keyed> keyed;
-  for (DmaCdrEntry& e : exported->entries) {
-    DmaCdrKey key{e.end_ms, std::string(KindOf(e.record)), wire::RecordId(e.record)};
-    if (key <= after || e.end_ms >= to * 1000) continue;
-    keyed.push_back({std::move(key), &e.record});
-  }
-  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
-  // Size the next window to hold about one batch: the whole export sits in
-  // memory while it is parsed, and an over-full window is exported again for
-  // each batch it holds. Under-full windows double (up to a day).
-  if (keyed.size() < max_records / 2) {
+  std::sort_heap(kept.begin(), kept.end(), by_key);
+  // Size the next window to hold about one batch: an over-full window is
+  // exported again for each batch it holds. Under-full windows double (up
+  // to a day).
+  if (eligible < max_records / 2) {
     cdr_window_s_ = std::min(kDmaCdrWindowSeconds, cdr_window_s_ * 2);
-  } else if (keyed.size() > max_records) {
-    const int64_t fitted = (to - from) * static_cast<int64_t>(max_records) / static_cast<int64_t>(keyed.size());
+  } else if (eligible > max_records) {
+    const int64_t fitted = (to - from) * static_cast<int64_t>(max_records) / static_cast<int64_t>(eligible);
     cdr_window_s_ = std::clamp<int64_t>(fitted, kDmaCdrMinWindowSeconds, kDmaCdrWindowSeconds);
   }
-  size_t take = std::min(keyed.size(), max_records);
-  for (size_t i = 0; i < take; ++i) {
-    wire::Record& r = *keyed[i].record;
-    if (auto* conf = std::get_if<wire::ConferenceRecord>(&r); conf && conf->mcu.empty()) {
+  for (Keyed& k : kept) {
+    if (auto* conf = std::get_if<wire::ConferenceRecord>(&k.record); conf && conf->mcu.empty()) {
       if (auto it = live_mcu_.find(conf->id); it != live_mcu_.end()) conf->mcu = it->second;
     }
-    out.records.push_back(std::move(r));
+    out.records.push_back(std::move(k.record));
   }
   DmaCdrKey next;
-  if (take < keyed.size()) {
-    next = keyed[take - 1].key;  // more in this window
+  if (kept.size() < eligible) {
+    next = kept.back().key;  // more in this window
     out.caught_up = false;
   } else {
     next = DmaCdrKey{to * 1000, "", ""};  // the window is done

@@ -2,10 +2,13 @@
 // call and conference records, on fixtures that follow domain.md 3.2.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "agent/dma_cdr.h"
 #include "device_fixtures.h"
+#include "devsim/cdr_export.h"
 
 namespace parley::agent {
 namespace {
@@ -187,6 +190,62 @@ TEST(DmaCdrZip, UnpacksAndParsesTheExport) {
   auto excluded = ParseDmaCdrExport(Fixture("dma/export_excluded.zip"), "dma-main");
   ASSERT_TRUE(excluded.ok());
   EXPECT_EQ(excluded->summary.excluded_clusters.size(), 2u);
+}
+
+// The export is parsed while it inflates, 64 KiB at a time: rows, quoted
+// fields with line breaks and a long header line cross chunk boundaries.
+// The streamed result must equal the parse of the whole files.
+TEST(DmaCdrZip, StreamedParseEqualsWholeFileParse) {
+  devsim::CdrFiles files;
+  files.calls_csv = "callUuid,type,startTime,endTime,callDuration,failureSignalingCode,origName";
+  for (int i = 0; i < 300; ++i) files.calls_csv += ",extraColumn" + std::to_string(i);  // a header > 4 KB
+  files.calls_csv += "\r\n";
+  for (int i = 0; i < 6000; ++i) {
+    files.calls_csv += "c-" + std::to_string(i) + ",CALL,2026-12-04T09:00:00.000+01:00,2026-12-04T09:" +
+                       (i % 60 < 10 ? "0" : "") + std::to_string(i % 60) + ":30.000+01:00,00:00:" +
+                       (i % 2 ? "30" : "00") + "," + (i % 7 == 0 ? "486" : "") + ",\"Room, \"\"" +
+                       std::to_string(i) + "\"\"\nsecond line\"\r\n";
+  }
+  files.calls_csv += "bad-1,CALL,nonsense,2026-12-04T09:00:00Z,,,\r\n";
+  files.conferences_csv = "confUUID,type,startTime,endTime,partCount\r\n";
+  for (int i = 0; i < 2000; ++i)
+    files.conferences_csv += "f-" + std::to_string(i) + ",CONF,2026-12-04T08:00:00Z,2026-12-04T08:30:00Z," +
+                             std::to_string(i % 9) + "\r\n";
+  files.summary = "Calls: 6001\r\nConferences: 2000\r\n";
+  ASSERT_GT(files.calls_csv.size(), 4u * 65536);
+  auto zip = devsim::ZipCdrFiles(files, 1796371200, devsim::TimeZone{"UTC", 0, devsim::DstRule::kNone});
+  ASSERT_TRUE(zip.ok()) << zip.error().detail;
+
+  auto calls = ParseDmaCdrCalls(files.calls_csv, "s");
+  auto confs = ParseDmaCdrConferences(files.conferences_csv, "s");
+  ASSERT_TRUE(calls.ok() && confs.ok());
+  ASSERT_EQ(calls->entries.size(), 6000u);
+  ASSERT_EQ(calls->skipped.size(), 1u);
+
+  std::vector<std::string> streamed;
+  size_t skips = 0;
+  DmaCdrHandlers handlers{[&](DmaCdrEntry&& e) { streamed.push_back(wire::RecordId(e.record)); },
+                          [&](DmaCdrSkip&&) { ++skips; }};
+  auto info = StreamDmaCdrExport(*zip, "s", handlers);
+  ASSERT_TRUE(info.ok()) << info.error().detail;
+  EXPECT_EQ(info->call_rows, 6001u);
+  EXPECT_EQ(info->conference_rows, 2000u);
+  EXPECT_EQ(skips, 1u);
+  std::vector<std::string> whole;
+  for (const auto& e : calls->entries) whole.push_back(wire::RecordId(e.record));
+  for (const auto& e : confs->entries) whole.push_back(wire::RecordId(e.record));
+  std::sort(streamed.begin(), streamed.end());
+  std::sort(whole.begin(), whole.end());
+  EXPECT_EQ(streamed, whole);
+  // A quoted name with a line break and doubled quotes survives the chunking.
+  EXPECT_EQ(std::get<wire::CallRecord>(calls->entries[4321].record).orig.name, "Room, \"4321\"\nsecond line");
+
+  // A summary that disagrees with the rows streamed is an error, after the
+  // entries were handed out (the caller discards them).
+  files.summary = "Calls: 6002\r\nConferences: 2000\r\n";
+  auto short_zip = devsim::ZipCdrFiles(files, 1796371200, devsim::TimeZone{"UTC", 0, devsim::DstRule::kNone});
+  ASSERT_TRUE(short_zip.ok());
+  EXPECT_FALSE(StreamDmaCdrExport(*short_zip, "s", handlers).ok());
 }
 
 TEST(DmaCdrZip, RefusesBrokenExports) {
