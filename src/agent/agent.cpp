@@ -432,6 +432,10 @@ class Agent : public std::enable_shared_from_this<Agent> {
   void MarkUploaded(size_t index, const BuiltBatch& b, const UploadResult& r) {
     log::info("{}: batch {} stored: {} record(s) accepted, {} already present{}", b.source, r.batch_id, r.accepted,
               r.already_present, r.duplicate ? " (duplicate batch)" : "");
+    if (r.quarantined > 0)
+      log::warn("{}: batch {}: the server refused {} record(s) with implausible times (first: {}); they are "
+                "counted in the portal's quarantine and will not be sent again",
+                b.source, r.batch_id, r.quarantined, r.first_refusal);
     {
       std::lock_guard<std::mutex> lock(mu_);
       states_[index].upload_status = SourceStatus::kOk;

@@ -124,6 +124,13 @@ Result<UploadResult> ServerClient::UploadBatch(const std::string& idempotency_ke
   out.duplicate = dup && dup->is_bool() && dup->get_bool();
   out.accepted = IntField(o, "accepted");
   out.already_present = IntField(o, "already_present");
+  out.quarantined = IntField(o, "quarantined");
+  if (const json::value* refused = o.if_contains("refused");
+      refused && refused->is_array() && !refused->get_array().empty() && refused->get_array()[0].is_object()) {
+    const json::object& first = refused->get_array()[0].get_object();
+    out.first_refusal = "line " + std::to_string(IntField(first, "line")) + " (" +
+                        StringField(first, "type").value_or("?") + "): " + StringField(first, "reason").value_or("?");
+  }
   PARLEY_ASSIGN_OR_RETURN(out.cursors, ReadCursors(o, "batch upload"));
   return out;
 }

@@ -51,6 +51,8 @@ struct UploadResult {
   bool duplicate = false;
   int64_t accepted = 0;
   int64_t already_present = 0;
+  int64_t quarantined = 0;  // refused on their own (implausible times); see the portal's quarantine
+  std::string first_refusal;  // "line N (type): reason" of the first, for the log
   Cursors cursors;
 };
 

@@ -30,6 +30,9 @@ constexpr Setting kServerSettings[] = {
     {"ingest.max_body_bytes", SettingType::kInt, "8388608", "Largest accepted request body on the ingest listener, in bytes."},
     {"ingest.max_records_per_batch", SettingType::kInt, "5000", "Most records one batch may carry."},
     {"ingest.enroll_token_hours", SettingType::kInt, "24", "Hours an agent enrollment token stays valid."},
+    {"ingest.future_tolerance_minutes", SettingType::kInt, "1440", "A record whose times lie further than this ahead of the server's clock is refused and counted in the quarantine (so are times before 2000)."},
+    {"ingest.agent_batches_per_second", SettingType::kInt, "20", "Batches per second one agent may send on average; more are answered 429 with Retry-After."},
+    {"ingest.agent_burst_batches", SettingType::kInt, "60", "Batches one agent may send at once above its average rate."},
     {"log.level", SettingType::kString, "info", "Log level: trace, debug, info, warn, error."},
 };
 
@@ -173,6 +176,12 @@ Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::files
   c.max_body_bytes = num["ingest.max_body_bytes"];
   c.max_records_per_batch = num["ingest.max_records_per_batch"];
   c.enroll_token_seconds = num["ingest.enroll_token_hours"] * 3600;
+  c.future_tolerance_seconds = num["ingest.future_tolerance_minutes"] * 60;
+  if (c.future_tolerance_seconds < 0) return ConfigError("ingest.future_tolerance_minutes: must not be negative");
+  c.agent_batches_per_second = num["ingest.agent_batches_per_second"];
+  if (c.agent_batches_per_second < 1) return ConfigError("ingest.agent_batches_per_second: must be at least 1");
+  c.agent_burst_batches = num["ingest.agent_burst_batches"];
+  if (c.agent_burst_batches < 1) return ConfigError("ingest.agent_burst_batches: must be at least 1");
   c.log_level = str["log.level"];
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;

@@ -41,6 +41,9 @@ struct ServerConfig {
   int64_t max_body_bytes = 0;
   int64_t max_records_per_batch = 0;
   int64_t enroll_token_seconds = 0;
+  int64_t future_tolerance_seconds = 0;
+  int64_t agent_batches_per_second = 0;
+  int64_t agent_burst_batches = 0;
   int64_t login_max_failures = 0;
   std::string log_level;
 

@@ -2,6 +2,12 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <tuple>
+
 #include <boost/json.hpp>
 
 #include "common/log.h"
@@ -13,6 +19,9 @@ namespace parley::ingest {
 namespace json = boost::json;
 
 namespace {
+
+// Refused records named in one answer (all are counted).
+constexpr size_t kMaxRefusedListed = 20;
 
 constexpr IngestService::RouteInfo kRoutes[] = {
     {"POST", "/ingest/v1/enroll", "Exchange a one-time enrollment token and a CSR for an agent certificate", false},
@@ -271,6 +280,12 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
     res.SetHeader("Retry-After", "5");
     return res;
   }
+  if (int64_t wait = TakeBatchToken(agent.id); wait > 0) {
+    auto res = http::Response::FromError(
+        {Code::kResourceExhausted, "this agent sends batches faster than ingest.agent_batches_per_second allows"});
+    res.SetHeader("Retry-After", std::to_string(wait));
+    return res;
+  }
   if (r.Header("content-type").rfind(wire::kNdjsonMediaType, 0) != 0)
     return http::Response::FromError(
         {Code::kUnsupportedMediaType, "send Content-Type: " + std::string(wire::kNdjsonMediaType)});
@@ -293,7 +308,11 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
     return http::Response::FromError({Code::kUnsupportedMediaType, "Content-Encoding must be zstd or absent"});
   }
 
-  wire::ParseOutcome parsed = wire::ParseBatch(ndjson, {limits_.max_records_per_batch});
+  const int64_t received_at = clock_.NowUnixSeconds();
+  wire::ParseOutcome parsed = wire::ParseBatch(
+      ndjson, {.max_records = limits_.max_records_per_batch,
+               .earliest_time = kEarliestRecordTime,
+               .latest_time = received_at + limits_.future_tolerance_seconds});
   if (!parsed.batch) {
     json::array errors;
     for (const auto& e : parsed.errors) errors.push_back(json::object{{"line", e.line}, {"reason", e.reason}});
@@ -304,7 +323,7 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   auto key = keys_.DataKey(agent.tenant_id);
   if (!key.ok()) return http::Response::FromError(key.error());
 
-  int64_t now = clock_.NowUnixSeconds();
+  const int64_t now = received_at;
   store::BatchCommit commit;
   commit.tenant_id = agent.tenant_id;
   commit.agent_id = agent.id;
@@ -329,6 +348,11 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   for (const auto& d : batch.devices)
     commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(tenant_key, agent.tenant_id, d), now));
   for (const auto& c : batch.cursors) commit.cursors.push_back({c.source, c.value});
+  // Refused records are counted, grouped, in the batch's own transaction.
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t> refused_groups;
+  for (const auto& refused : parsed.refused) ++refused_groups[{refused.source, refused.type, refused.reason}];
+  for (const auto& [group, count] : refused_groups)
+    commit.quarantined.push_back({std::get<0>(group), std::get<1>(group), std::get<2>(group), count});
 
   auto result = store_.CommitBatch(commit);
   if (!result.ok()) {
@@ -339,13 +363,39 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   }
   auto cursors = store_.GetCursors(agent.tenant_id, agent.id);
   if (!cursors.ok()) return http::Response::FromError(cursors.error());
-  log::info("ingest: batch {} agent {}: {} new, {} already stored{}", batch_id, agent.id, result->inserted,
-            result->already_present, result->duplicate ? " (duplicate batch)" : "");
+  log::info("ingest: batch {} agent {}: {} new, {} already stored, {} refused{}", batch_id, agent.id,
+            result->inserted, result->already_present, parsed.refused.size(),
+            result->duplicate ? " (duplicate batch)" : "");
+  json::array refused;
+  for (const auto& rec : parsed.refused) {
+    if (refused.size() == kMaxRefusedListed) break;
+    refused.push_back(json::object{{"line", rec.line}, {"type", rec.type}, {"reason", rec.reason}});
+  }
   return JsonOk(json::object{{"batch_id", batch_id},
                              {"duplicate", result->duplicate},
                              {"accepted", result->inserted},
                              {"already_present", result->already_present},
+                             {"quarantined", static_cast<int64_t>(parsed.refused.size())},
+                             {"refused", std::move(refused)},
                              {"cursors", CursorsJson(*cursors)}});
+}
+
+int64_t IngestService::TakeBatchToken(const std::string& agent_id) {
+  const double now = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
+  const double rate = static_cast<double>(limits_.agent_batches_per_second);
+  const double burst = static_cast<double>(limits_.agent_burst_batches);
+  std::lock_guard lock(buckets_mu_);
+  auto [it, fresh] = buckets_.try_emplace(agent_id, Bucket{burst, now});
+  Bucket& b = it->second;
+  if (!fresh) {
+    b.tokens = std::min(burst, b.tokens + std::max(0.0, now - b.updated_at) * rate);
+    b.updated_at = now;
+  }
+  if (b.tokens >= 1.0) {
+    b.tokens -= 1.0;
+    return 0;
+  }
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil((1.0 - b.tokens) / rate)));
 }
 
 http::Response IngestService::Heartbeat(const http::Request& r, const store::Agent& agent) {

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <span>
 #include <string>
 
@@ -26,9 +28,20 @@ namespace parley::ingest {
 
 struct IngestLimits {
   int64_t max_records_per_batch = 5000;
+  // Records with times before 2000-01-01 or later than now + this are
+  // refused on their own and counted in the tenant's quarantine.
+  int64_t future_tolerance_seconds = 86400;
+  // Per-agent token bucket for batches: the average rate and the burst.
+  int64_t agent_batches_per_second = 20;
+  int64_t agent_burst_batches = 60;
   int64_t max_decompressed_bytes = 64 << 20;  // zstd bodies may not expand past this
   int client_cert_days = 825;
 };
+
+// The earliest record time ingest accepts: 2000-01-01T00:00:00Z. Call
+// records of video systems start long after; an earlier time is a device
+// clock that was never set.
+inline constexpr int64_t kEarliestRecordTime = 946684800;
 
 class IngestService {
  public:
@@ -55,6 +68,8 @@ class IngestService {
   http::Response Batches(const http::Request& request, const store::Agent& agent);
   http::Response Heartbeat(const http::Request& request, const store::Agent& agent);
   Result<store::Agent> AuthenticateAgent(const http::Request& request);
+  // 0 if the agent may send a batch now, else the seconds to wait.
+  int64_t TakeBatchToken(const std::string& agent_id);
 
   store::Store& store_;
   privacy::KeyRing& keys_;
@@ -62,6 +77,14 @@ class IngestService {
   Clock& clock_;
   IngestLimits limits_;
   std::atomic<bool> accepting_{true};
+  // Per-agent token buckets (this server instance's share of the agent's
+  // traffic; with several instances behind a balancer each enforces its own).
+  struct Bucket {
+    double tokens = 0;
+    double updated_at = 0;  // seconds, monotonic
+  };
+  std::mutex buckets_mu_;
+  std::map<std::string, Bucket, std::less<>> buckets_;  // GUARDED_BY(buckets_mu_)
 };
 
 // Creates a one-time enrollment token for `tenant_id`, valid `valid_seconds`;

@@ -248,6 +248,7 @@ struct Portal::Impl {
   Response Conferences(const Request& r, const SessionContext* s);
   Response Devices(const Request& r, const SessionContext* s);
   Response Agents(const Request& r, const SessionContext* s);
+  Response Quarantine(const Request& r, const SessionContext* s);
   Response Users(const Request& r, const SessionContext* s);
   Response SetUserRole(const Request& r, const SessionContext* s);
   Response AdminTenants(const Request& r, const SessionContext* s);
@@ -296,6 +297,9 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
        &Impl::Devices},
       {"GET", "/api/v1/agents", MinRole::kSignedIn, Data::kTenant,
        "The tenant's agents: last heartbeat, online/offline and per-source health", &Impl::Agents},
+      {"GET", "/api/v1/quarantine", MinRole::kTenantAdmin, Data::kTenant,
+       "Records ingest refused on their own (implausible times), counted per agent, source, type and reason",
+       &Impl::Quarantine},
       {"GET", "/api/v1/users", MinRole::kTenantAdmin, Data::kPersonal, "The tenant's users with their e-mail and role",
        &Impl::Users},
       {"PATCH", "/api/v1/users/{id}/role", MinRole::kTenantAdmin, Data::kPersonal,
@@ -813,6 +817,28 @@ Response Portal::Impl::Agents(const Request&, const SessionContext* s) {
   return Response::Json(200, json::serialize(json::object{{"agents", std::move(out)},
                                                           {"server_time", FormatUtc(now)},
                                                           {"online_window_s", kAgentOnlineWindowS}}));
+}
+
+Response Portal::Impl::Quarantine(const Request&, const SessionContext* s) {
+  auto entries = store.ListQuarantine(s->session.tenant_id);
+  if (!entries.ok()) return Response::FromError(entries.error());
+  auto agents = store.ListAgents(s->session.tenant_id);
+  if (!agents.ok()) return Response::FromError(agents.error());
+  std::map<std::string, std::string, std::less<>> agent_names;
+  for (const auto& a : *agents) agent_names[a.id] = a.name;
+  json::array out;
+  for (const auto& e : *entries) {
+    auto name = agent_names.find(e.agent_id);
+    out.push_back(json::object{{"agent_id", e.agent_id},
+                               {"agent_name", name == agent_names.end() ? "" : name->second},
+                               {"source", e.source},
+                               {"record_type", e.record_type},
+                               {"reason", e.reason},
+                               {"count", e.count},
+                               {"first_seen", FormatUtc(e.first_seen)},
+                               {"last_seen", FormatUtc(e.last_seen)}});
+  }
+  return Response::Json(200, json::serialize(json::object{{"quarantine", std::move(out)}}));
 }
 
 namespace {

@@ -157,7 +157,10 @@ int RunServe(const ServeOptions& options) {
 
   SystemClock& clock = SystemClock::Instance();
   ingest::IngestService ingest(*loaded.store, *loaded.keys, crypto::KeyAndCert{*ca_key, *ca_cert}, clock,
-                               {.max_records_per_batch = c.max_records_per_batch});
+                               {.max_records_per_batch = c.max_records_per_batch,
+                                .future_tolerance_seconds = c.future_tolerance_seconds,
+                                .agent_batches_per_second = c.agent_batches_per_second,
+                                .agent_burst_batches = c.agent_burst_batches});
   portal::Portal portal(*loaded.store, *loaded.keys, clock,
                         {.public_url = c.public_url,
                          .web_root = c.web_root,

@@ -198,6 +198,26 @@ struct CursorValue {
   std::string value;
 };
 
+// Records of one batch refused on their own (implausible times), grouped.
+struct QuarantineCount {
+  std::string source;
+  std::string record_type;  // "call", "conference", ...
+  std::string reason;       // PII-free, from wire::RefusedRecord
+  int64_t count = 0;
+};
+
+// What the tenant admin sees: refused records grouped by agent, source,
+// type and reason.
+struct QuarantineEntry {
+  std::string agent_id;
+  std::string source;
+  std::string record_type;
+  std::string reason;
+  int64_t count = 0;
+  int64_t first_seen = 0;  // received_at of the first batch that had one
+  int64_t last_seen = 0;
+};
+
 struct BatchCommit {
   std::string tenant_id;
   std::string agent_id;
@@ -209,6 +229,9 @@ struct BatchCommit {
   std::vector<StoredConference> conferences;
   std::vector<StoredParticipant> participants;
   std::vector<StoredDevice> devices;
+  // Counted in the same transaction, and only when the batch is new, so a
+  // resent batch never counts its refused records twice.
+  std::vector<QuarantineCount> quarantined;
 };
 
 // Counts over every record type of the batch.
@@ -322,6 +345,9 @@ class Store {
   // updated_at of 0 means the batch's received_at.
   virtual Result<BatchCommitResult> CommitBatch(const BatchCommit& batch) = 0;
   virtual Result<std::vector<CursorValue>> GetCursors(const std::string& tenant_id, const std::string& agent_id) = 0;
+  // The tenant's refused records (BatchCommit::quarantined), most recently
+  // seen first; at most 1000 groups.
+  virtual Result<std::vector<QuarantineEntry>> ListQuarantine(const std::string& tenant_id) = 0;
 
   // Calls. REQUIRES: query.limit >= 1 (else kInvalidArgument); pages are
   // capped at 1000 rows. Pass the last row's (start_at, source, call_id) as

@@ -568,6 +568,7 @@ class BatchParser {
       std::string_view line = body.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
       pos = nl == std::string_view::npos ? body.size() : nl + 1;
       ++line_no;
+      line_no_ = line_no;
       // CRLF is tolerated: some HTTP tooling rewrites line endings.
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.empty()) continue;
@@ -581,6 +582,7 @@ class BatchParser {
     }
     if (errors_.empty()) {
       out.batch = std::move(batch_);
+      out.refused = std::move(refused_);
       return out;
     }
     const LineError& first = errors_.front();
@@ -607,10 +609,12 @@ class BatchParser {
     if (type == nullptr) return "missing required field \"type\"";
     if (!type->is_string()) return "field \"type\" must be a string";
     std::string_view type_name(type->get_string().data(), type->get_string().size());
-    if (type_name == "call") return ReadRecord<CallRecord>(obj, ReadCall, batch_.calls);
-    if (type_name == "conference") return ReadRecord<ConferenceRecord>(obj, ReadConference, batch_.conferences);
-    if (type_name == "participant") return ReadRecord<ParticipantRecord>(obj, ReadParticipant, batch_.participants);
-    if (type_name == "device") return ReadRecord<DeviceRecord>(obj, ReadDevice, batch_.devices);
+    if (type_name == "call") return ReadRecord<CallRecord>(obj, "call", ReadCall, batch_.calls);
+    if (type_name == "conference")
+      return ReadRecord<ConferenceRecord>(obj, "conference", ReadConference, batch_.conferences);
+    if (type_name == "participant")
+      return ReadRecord<ParticipantRecord>(obj, "participant", ReadParticipant, batch_.participants);
+    if (type_name == "device") return ReadRecord<DeviceRecord>(obj, "device", ReadDevice, batch_.devices);
     if (type_name == "cursor") {
       CursorUpdate cursor;
       std::string reason = ReadCursor(obj, cursor);
@@ -629,7 +633,7 @@ class BatchParser {
   // Every record type counts towards max_records (cursors do not: there is
   // at most one per source).
   template <typename T, typename Reader>
-  std::string ReadRecord(const json::object& obj, Reader read, std::vector<T>& out) {
+  std::string ReadRecord(const json::object& obj, std::string_view type, Reader read, std::vector<T>& out) {
     if (records_ >= limits_.max_records) {
       // Stop here: the rest of an oversized batch is not worth parsing.
       stop_ = true;
@@ -638,14 +642,44 @@ class BatchParser {
     ++records_;
     T record;
     std::string reason = read(obj, record);
-    if (reason.empty()) out.push_back(std::move(record));
-    return reason;
+    if (!reason.empty()) return reason;
+    if (std::string implausible = ImplausibleTime(record); !implausible.empty()) {
+      refused_.push_back({line_no_, std::string(type), record.source, std::move(implausible)});
+      return {};
+    }
+    out.push_back(std::move(record));
+    return {};
   }
+
+  std::string CheckTime(std::string_view field, int64_t t) const {
+    if (t < limits_.earliest_time) return std::string(field) + " is before the earliest accepted time";
+    if (t > limits_.latest_time) return std::string(field) + " is too far in the future";
+    return {};
+  }
+  std::string CheckTimes(std::initializer_list<std::pair<std::string_view, std::optional<int64_t>>> times) const {
+    for (const auto& [field, t] : times)
+      if (t)
+        if (std::string reason = CheckTime(field, *t); !reason.empty()) return reason;
+    return {};
+  }
+  std::string ImplausibleTime(const CallRecord& r) const { return CheckTimes({{"start", r.start}, {"end", r.end}}); }
+  std::string ImplausibleTime(const ConferenceRecord& r) const {
+    return CheckTimes({{"start", r.start},
+                       {"end", r.end},
+                       {"scheduled_start", r.scheduled_start},
+                       {"scheduled_end", r.scheduled_end}});
+  }
+  std::string ImplausibleTime(const ParticipantRecord& r) const {
+    return CheckTimes({{"start", r.start}, {"end", r.end}});
+  }
+  std::string ImplausibleTime(const DeviceRecord& r) const { return CheckTimes({{"observed_at", r.observed_at}}); }
 
   const BatchLimits& limits_;
   int64_t records_ = 0;
+  int64_t line_no_ = 0;
   Batch batch_;
   std::vector<LineError> errors_;
+  std::vector<RefusedRecord> refused_;
   std::set<std::string, std::less<>> cursor_sources_;
   bool stop_ = false;
 };

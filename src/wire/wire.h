@@ -8,11 +8,16 @@
 // The normalized model these form is documented in docs/formats/model.md.
 // Validation is strict: unknown types, unknown fields, wrong JSON types and
 // missing required fields are refused with the 1-based line number, and v1
-// refuses the whole batch when any line is bad (nothing half-stored).
+// refuses the whole batch when any line is bad (nothing half-stored): such a
+// batch means the agent and server disagree about the protocol. A
+// well-formed record whose times are implausible (BatchLimits) is different:
+// it is refused on its own, with its line and reason, and the rest of the
+// batch goes on (the server quarantines it, docs/formats/wire-v1.md).
 //
 // Pure functions; thread-safe.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -145,14 +150,28 @@ struct LineError {
 
 struct BatchLimits {
   int64_t max_records = 5000;
+  // A record with a time (start, end, observed_at, scheduled times) outside
+  // [earliest_time, latest_time] (Unix seconds) is refused on its own.
+  int64_t earliest_time = INT64_MIN;
+  int64_t latest_time = INT64_MAX;
+};
+
+// A well-formed record refused on its own. The reason names the field and
+// the rule, never a value, so equal problems group together.
+struct RefusedRecord {
+  int64_t line;
+  std::string type;    // "call", "conference", ...
+  std::string source;
+  std::string reason;  // e.g. "start is before the earliest accepted time"
 };
 
 // Parses and validates an NDJSON body. On failure returns every bad line (up
 // to 20) so one round trip shows the agent all its mistakes.
 struct ParseOutcome {
   std::optional<Batch> batch;
-  std::vector<LineError> errors;  // non-empty iff !batch
-  std::string summary;            // first error as one sentence, for `detail`
+  std::vector<LineError> errors;       // non-empty iff !batch
+  std::string summary;                 // first error as one sentence, for `detail`
+  std::vector<RefusedRecord> refused;  // with a batch: records left out of it
 };
 ParseOutcome ParseBatch(std::string_view ndjson, const BatchLimits& limits);
 

@@ -295,6 +295,28 @@ class BadIngestInput(unittest.TestCase):
         ids = {c["id"] for c in self.stack.all_calls()}
         self.assertNotIn("half-1", ids)
 
+    def test_implausible_times_are_quarantined_and_the_rest_stored(self):
+        body = "\n".join([
+            call_line("q-good"),
+            call_line("q-1999", start="1999-06-01T10:00:00Z", end="1999-06-01T10:05:00Z", duration_s=300),
+            call_line("q-2099", start="2099-01-01T10:00:00Z", end="2099-01-01T10:05:00Z", duration_s=300),
+        ]).encode()
+        status, answer = self.post_batch(body)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["accepted"], 1)
+        self.assertEqual(answer["quarantined"], 2)
+        self.assertEqual([r["line"] for r in answer["refused"]], [2, 3])
+        self.assertEqual(self.stack.login()[0], 200)
+        ids = {c["id"] for c in self.stack.all_calls()}
+        self.assertIn("q-good", ids)
+        self.assertNotIn("q-1999", ids)
+        self.assertNotIn("q-2099", ids)
+        status, q, _ = self.stack.get("/api/v1/quarantine")
+        self.assertEqual(status, 200, q)
+        reasons = {(e["record_type"], e["reason"]): e["count"] for e in q["quarantine"]}
+        self.assertGreaterEqual(reasons.get(("call", "start is before the earliest accepted time"), 0), 1)
+        self.assertGreaterEqual(reasons.get(("call", "start is too far in the future"), 0), 1)
+
     def test_no_client_certificate_is_401_except_enroll(self):
         ctx = self.stack.ingest_context()
         req = urllib.request.Request(f"https://127.0.0.1:{self.stack.ingest_port}/ingest/v1/cursors")

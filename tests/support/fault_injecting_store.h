@@ -109,7 +109,10 @@ class FaultInjectingStore final : public store::Store {
   Result<std::vector<store::CursorValue>> GetCursors(const std::string& tenant_id,
                                                      const std::string& agent_id) override {
     return Call("GetCursors", [&] { return inner_->GetCursors(tenant_id, agent_id); });
+  }  Result<std::vector<store::QuarantineEntry>> ListQuarantine(const std::string& tenant_id) override {
+    return Call("ListQuarantine", [&] { return inner_->ListQuarantine(tenant_id); });
   }
+
 
   Result<std::vector<store::StoredCall>> ListCalls(const std::string& tenant_id,
                                                    const store::CallPageQuery& query) override {

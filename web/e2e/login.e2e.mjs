@@ -9,6 +9,8 @@
 //   PARLEY_PASSWORD  that user's password (required)
 //   MIN_ROWS         rows the calls table must reach within 30 s (default 1;
 //                    0 also accepts the "no calls yet" empty state)
+//   MIN_REFUSED      refused records the Agents page's "Refused records" table
+//                    must list (default 0: the table or its empty state)
 //   SCREENSHOT_DIR   where to write login.png, calls.png, agents.png,
 //                    inventory.png, conferences.png (optional)
 //   CHROMIUM         browser binary (default /usr/lib/chromium/chromium)
@@ -23,6 +25,7 @@ const EMAIL = process.env.PARLEY_EMAIL;
 const PASSWORD = process.env.PARLEY_PASSWORD;
 const SHOTS = process.env.SCREENSHOT_DIR || '';
 const MIN_ROWS = process.env.MIN_ROWS === undefined || process.env.MIN_ROWS === '' ? 1 : Number(process.env.MIN_ROWS);
+const MIN_REFUSED = Number(process.env.MIN_REFUSED || 0);
 const EXECUTABLE = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const ROWS_TIMEOUT_MS = 30_000;
 const STEP_TIMEOUT_MS = 15_000;
@@ -185,6 +188,18 @@ const tests = [
         const firstAgent = (await onlineWithOk.first().innerText()).replace(/\s+/g, ' ').trim();
         console.log(`   agent: ${firstAgent.slice(0, 160)}`);
         check((await page.getByTestId('health-caption').count()) === 1, 'the source-health caption is missing');
+        // Refused records (tenant admins): the table, or its empty state.
+        const refused = page.getByTestId('quarantine-row');
+        await page
+          .locator('[data-testid="quarantine-table"], [data-testid="quarantine-empty"]')
+          .first()
+          .waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS })
+          .catch(() => {
+            throw new Failure('the "Refused records" card (quarantine-table or quarantine-empty) did not appear');
+          });
+        const refusedRows = await refused.count();
+        check(refusedRows >= MIN_REFUSED, `"Refused records" lists ${refusedRows} group(s), expected at least ${MIN_REFUSED}`);
+        if (refusedRows > 0) console.log(`   refused: ${(await refused.first().innerText()).replace(/\s+/g, ' ').trim()}`);
         await shot(page, 'agents.png');
 
         // Inventory: the devices table (or its empty state) and the filter box.

@@ -1,7 +1,7 @@
 // Typed client of the Parley JSON API (same origin). The session cookie is
 // HttpOnly, so this code never sees it; it keeps only the CSRF token, in memory,
 // and sends it on every state-changing request.
-import type { AgentsResponse, CallsPage, ConferencesPage, DevicesPage, SessionInfo } from './types';
+import type { AgentsResponse, CallsPage, ConferencesPage, DevicesPage, QuarantineEntry, SessionInfo } from './types';
 
 /** An API failure. status 0 means the request never got an HTTP answer. */
 export class ApiError extends Error {
@@ -166,6 +166,11 @@ export class ApiClient {
       server_time: typeof r.server_time === 'string' ? r.server_time : new Date().toISOString(),
       online_window_s: typeof r.online_window_s === 'number' ? r.online_window_s : 90,
     };
+  }
+
+  async quarantine(): Promise<QuarantineEntry[]> {
+    const r = await this.request<{ quarantine?: QuarantineEntry[] }>('GET', '/quarantine');
+    return Array.isArray(r.quarantine) ? r.quarantine : [];
   }
 
   async devices(limit = 500, cursor?: string | null): Promise<DevicesPage> {

@@ -89,7 +89,9 @@ export function App() {
       {route === 'calls' && <CallsPage onUnauthorized={onUnauthorized} />}
       {route === 'conferences' && <ConferencesPage onUnauthorized={onUnauthorized} />}
       {route === 'inventory' && <InventoryPage onUnauthorized={onUnauthorized} />}
-      {route === 'agents' && <AgentsPage onUnauthorized={onUnauthorized} />}
+      {route === 'agents' && (
+        <AgentsPage onUnauthorized={onUnauthorized} isTenantAdmin={auth.session.user.role === 'tenant_admin'} />
+      )}
       {route === 'not-found' && <NotFoundPage />}
     </AppShell>
   );

@@ -106,6 +106,18 @@ export interface AgentsResponse {
   online_window_s: number;
 }
 
+/** Records ingest refused on their own (implausible times), grouped; GET /api/v1/quarantine. */
+export interface QuarantineEntry {
+  agent_id: string;
+  agent_name: string;
+  source: string;
+  record_type: string;
+  reason: string;
+  count: number;
+  first_seen: string;
+  last_seen: string;
+}
+
 /** A device of the inventory. Personal fields are absent for viewers. */
 export interface Device {
   source: string;

@@ -910,6 +910,28 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
   }
   PARLEY_TRY(Fault("commit_batch.after_cursors"));
 
+  if (!batch.quarantined.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement count_refused,
+        Statement::Prepare(writer_,
+                           "INSERT INTO quarantine (tenant_id, agent_id, source, record_type, reason, count,"
+                           " first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+                           " ON CONFLICT (tenant_id, agent_id, source, record_type, reason)"
+                           " DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen"));
+    for (const QuarantineCount& q : batch.quarantined) {
+      if (q.count <= 0) return InvalidArgument("quarantine count must be positive");
+      count_refused.Reset();
+      count_refused.BindText(1, batch.tenant_id)
+          .BindText(2, batch.agent_id)
+          .BindText(3, q.source)
+          .BindText(4, q.record_type)
+          .BindText(5, q.reason)
+          .BindInt64(6, q.count)
+          .BindInt64(7, batch.received_at);
+      PARLEY_TRY(count_refused.Run());
+    }
+  }
+
   PARLEY_ASSIGN_OR_RETURN(
       Statement insert_batch,
       Statement::Prepare(writer_,
@@ -942,6 +964,25 @@ Result<std::vector<CursorValue>> SqliteStore::GetCursors(const std::string& tena
     cursors.push_back(CursorValue{stmt.ColumnText(0), stmt.ColumnText(1)});
   }
   return cursors;
+}
+
+Result<std::vector<QuarantineEntry>> SqliteStore::ListQuarantine(const std::string& tenant_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_,
+                         "SELECT agent_id, source, record_type, reason, count, first_seen, last_seen"
+                         " FROM quarantine WHERE tenant_id = ?1"
+                         " ORDER BY last_seen DESC, agent_id, source, record_type, reason LIMIT 1000"));
+  stmt.BindText(1, tenant_id);
+  std::vector<QuarantineEntry> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    out.push_back(QuarantineEntry{stmt.ColumnText(0), stmt.ColumnText(1), stmt.ColumnText(2), stmt.ColumnText(3),
+                                  stmt.ColumnInt64(4), stmt.ColumnInt64(5), stmt.ColumnInt64(6)});
+  }
+  return out;
 }
 
 // ---- Calls ----

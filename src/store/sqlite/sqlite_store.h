@@ -82,6 +82,7 @@ class SqliteStore final : public Store {
 
   Result<BatchCommitResult> CommitBatch(const BatchCommit& batch) override;
   Result<std::vector<CursorValue>> GetCursors(const std::string& tenant_id, const std::string& agent_id) override;
+  Result<std::vector<QuarantineEntry>> ListQuarantine(const std::string& tenant_id) override;
 
   Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) override;
   Result<int64_t> CountCalls(const std::string& tenant_id) override;

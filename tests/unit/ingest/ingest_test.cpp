@@ -266,6 +266,80 @@ TEST_F(IngestTest, BadQualityRefusesWholeBatch) {
   EXPECT_TRUE(Get("admin@a.example", "/api/v1/devices").at("devices").as_array().empty());
 }
 
+// Records with implausible times are refused on their own: the rest of the
+// batch is stored, the refused ones are counted once per new batch in the
+// tenant's quarantine (reason, count, first and last seen), never twice
+// for a resent batch.
+TEST_F(IngestTest, ImplausibleTimesAreQuarantinedWithoutLosingTheBatch) {
+  const std::string before_2000 =
+      R"({"type":"call","source":"dma-main","id":"old-1","start":"1999-12-31T23:00:00Z","end":"1999-12-31T23:10:00Z","duration_s":600,"status":"completed","protocol":"SIP","call_type":"P2P","orig":{},"dest":{}})"
+      "\n";
+  // The fake clock is 2026-12-04T16:00:00Z; 31 hours later is too far ahead.
+  const std::string future =
+      R"({"type":"device","source":"rprm","id":"dev-f","observed_at":"2026-12-05T23:00:00Z","model":"Group 500"})"
+      "\n";
+  std::string body = std::string(kBody) + before_2000 + future;
+  auto res = PostBatch(body, kBatchId, agent_cert_);
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto first = json::parse(res.body);
+  EXPECT_EQ(first.at("accepted").as_int64(), 5);
+  EXPECT_EQ(first.at("quarantined").as_int64(), 2);
+  const auto& refused = first.at("refused").as_array();
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0].at("line").as_int64(), 7);
+  EXPECT_EQ(refused[0].at("reason").as_string(), "start is before the earliest accepted time");
+  EXPECT_EQ(refused[1].at("line").as_int64(), 8);
+  EXPECT_EQ(refused[1].at("type").as_string(), "device");
+  EXPECT_EQ(refused[1].at("reason").as_string(), "observed_at is too far in the future");
+  // The good records and the cursor are stored.
+  EXPECT_EQ(Get("admin@a.example", "/api/v1/calls").at("calls").as_array().size(), 1u);
+  EXPECT_EQ(Get("admin@a.example", "/api/v1/devices").at("devices").as_array().size(), 1u);
+
+  // Resent: a duplicate, counted once.
+  EXPECT_TRUE(json::parse(PostBatch(body, kBatchId, agent_cert_).body).at("duplicate").as_bool());
+  clock_.Advance(std::chrono::seconds(60));
+  ASSERT_EQ(PostBatch(before_2000, "123e4567-e89b-12d3-a456-426614174009", agent_cert_).status, 200);
+
+  auto q = Get("admin@a.example", "/api/v1/quarantine").at("quarantine").as_array();
+  ASSERT_EQ(q.size(), 2u);
+  // Most recently seen first.
+  EXPECT_EQ(q[0].at("record_type").as_string(), "call");
+  EXPECT_EQ(q[0].at("source").as_string(), "dma-main");
+  EXPECT_EQ(q[0].at("count").as_int64(), 2);
+  EXPECT_EQ(q[0].at("agent_name").as_string(), "agent-a");
+  EXPECT_EQ(q[0].at("first_seen").as_string(), "2026-12-04T16:00:00Z");
+  EXPECT_EQ(q[0].at("last_seen").as_string(), "2026-12-04T16:01:00Z");
+  EXPECT_EQ(q[1].at("record_type").as_string(), "device");
+  EXPECT_EQ(q[1].at("count").as_int64(), 1);
+  // Tenant B sees none of it.
+  EXPECT_TRUE(Get("admin@b.example", "/api/v1/quarantine").at("quarantine").as_array().empty());
+}
+
+// Each agent has a token bucket of batches: over the burst, 429 with the
+// seconds to wait; the bucket refills at the configured rate.
+TEST_F(IngestTest, AgentsAreRateLimitedWithRetryAfter) {
+  auto ca = crypto::MakeCa("Parley test agent CA 2", 30);
+  ASSERT_TRUE(ca.ok());
+  IngestLimits limits;
+  limits.agent_batches_per_second = 1;
+  limits.agent_burst_batches = 2;
+  ingest_ = std::make_unique<IngestService>(*store_, *keys_, *ca, clock_, limits);
+  std::string cert = EnrollAgent(*ca, tenant_.id, "agent-r");
+  std::string other = EnrollAgent(*ca, tenant_.id, "agent-s");
+  const char* ids[] = {"123e4567-e89b-12d3-a456-426614174100", "123e4567-e89b-12d3-a456-426614174101",
+                       "123e4567-e89b-12d3-a456-426614174102", "123e4567-e89b-12d3-a456-426614174103"};
+  EXPECT_EQ(PostBatch(kBody, ids[0], cert).status, 200);
+  EXPECT_EQ(PostBatch(kBody, ids[1], cert).status, 200);
+  auto limited = PostBatch(kBody, ids[2], cert);
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(limited.Header("Retry-After"), "1");
+  EXPECT_EQ(json::parse(limited.body).at("error").as_string(), "rate_limited");
+  // Another agent has its own bucket.
+  EXPECT_EQ(PostBatch(kBody, ids[3], other).status, 200);
+  clock_.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(PostBatch(kBody, ids[2], cert).status, 200);
+}
+
 // Another tenant's agent posting the same ids stores its own rows; neither tenant sees the other's.
 TEST_F(IngestTest, TenantsStayApart) {
   auto ca = crypto::MakeCa("another CA", 30);

@@ -347,5 +347,45 @@ TEST(WireBatch, EchoedInputIsSanitised) {
   EXPECT_EQ(OnlyError(R"({"type":"a\"b\u0001"})"), R"(unknown record type "a\"b?")");
 }
 
+// Times outside [earliest_time, latest_time] refuse that record alone, with
+// its line, type, source and a reason without values; a structural error
+// still refuses the whole batch.
+TEST(BatchTimes, ImplausibleTimesRefuseOnlyTheirRecord) {
+  BatchLimits limits;
+  limits.earliest_time = 1796400000;  // 2026-12-04T16:00:00Z
+  limits.latest_time = 1796400000 + 3600;
+  std::string body = MinimalCall() + "\n" +
+                     R"({"type":"call","source":"s2","id":"x","start":"2026-12-04T15:59:59Z","end":"2026-12-04T16:10:00Z","duration_s":1,"status":"completed","protocol":"SIP","call_type":"VMR","orig":{},"dest":{}})"
+                     "\n" +
+                     R"({"type":"conference","source":"dma-main","id":"f","start":"2026-12-04T16:10:00Z","end":"2026-12-04T16:20:00Z","scheduled_end":"2026-12-04T17:00:01Z"})"
+                     "\n" + std::string(kCursor) + "\n";
+  ParseOutcome out = ParseBatch(body, limits);
+  ASSERT_TRUE(out.batch) << out.summary;
+  EXPECT_EQ(out.batch->calls.size(), 1u);
+  EXPECT_TRUE(out.batch->conferences.empty());
+  EXPECT_EQ(out.batch->cursors.size(), 1u);
+  ASSERT_EQ(out.refused.size(), 2u);
+  EXPECT_EQ(out.refused[0].line, 2);
+  EXPECT_EQ(out.refused[0].type, "call");
+  EXPECT_EQ(out.refused[0].source, "s2");
+  EXPECT_EQ(out.refused[0].reason, "start is before the earliest accepted time");
+  EXPECT_EQ(out.refused[1].line, 3);
+  EXPECT_EQ(out.refused[1].reason, "scheduled_end is too far in the future");
+
+  // Only refused records (and no cursor): still a batch, not "empty".
+  ParseOutcome only_refused = ParseBatch(
+      R"({"type":"device","source":"r","id":"d","observed_at":"2030-01-01T00:00:00Z"})", limits);
+  ASSERT_TRUE(only_refused.batch) << only_refused.summary;
+  EXPECT_EQ(only_refused.refused.size(), 1u);
+
+  // A malformed line next to an implausible one: the whole batch is refused.
+  ParseOutcome broken = ParseBatch(body + "{not json}\n", limits);
+  EXPECT_FALSE(broken.batch);
+  EXPECT_TRUE(broken.refused.empty());
+
+  // Default limits accept any time.
+  EXPECT_TRUE(Parse(body).refused.empty());
+}
+
 }  // namespace
 }  // namespace parley::wire

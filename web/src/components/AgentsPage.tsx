@@ -2,13 +2,15 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { ApiError, api, describeError } from '../api';
 import { ageSeconds, formatAgo, formatDateTime, formatInt, formatUptime } from '../format';
 import { normalizeHealth, sourceHealthCounts } from '../inventory';
-import type { Agent, AgentSource, AgentsResponse } from '../types';
+import type { Agent, AgentSource, AgentsResponse, QuarantineEntry } from '../types';
 import { EmptyState, ErrorState, LoadingState, Pill } from './States';
 
 export const AGENTS_REFRESH_MS = 10_000;
 
 interface Props {
   onUnauthorized: () => void;
+  /** Tenant admins also see the records ingest refused (GET /quarantine). */
+  isTenantAdmin?: boolean;
 }
 
 type Phase = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready' };
@@ -16,7 +18,7 @@ type Phase = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 
 const HEALTH_TONE = { ok: 'ok', degraded: 'warn', failing: 'bad', unknown: 'neutral' } as const;
 const HEALTH_LABEL = { ok: 'OK', degraded: 'Degraded', failing: 'Failing', unknown: 'Unknown' } as const;
 
-export function AgentsPage({ onUnauthorized }: Props) {
+export function AgentsPage({ onUnauthorized, isTenantAdmin = false }: Props) {
   const [phase, setPhase] = useState<Phase>({ kind: 'loading' });
   const [data, setData] = useState<{ r: AgentsResponse; at: number } | null>(null);
   const [refreshError, setRefreshError] = useState<string | null>(null);
@@ -161,7 +163,89 @@ export function AgentsPage({ onUnauthorized }: Props) {
           </table>
         )}
       </section>
+
+      {isTenantAdmin && <RefusedRecords onUnauthorized={onUnauthorized} />}
     </div>
+  );
+}
+
+const RECORD_TYPE_LABEL: Record<string, string> = {
+  call: 'Call',
+  conference: 'Conference',
+  participant: 'Participant',
+  device: 'Device',
+};
+
+/** What ingest refused on its own (implausible times); the rest of each batch was stored. */
+function RefusedRecords({ onUnauthorized }: { onUnauthorized: () => void }) {
+  const [state, setState] = useState<
+    { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; entries: QuarantineEntry[] }
+  >({ kind: 'loading' });
+
+  const load = useCallback(async () => {
+    setState({ kind: 'loading' });
+    try {
+      setState({ kind: 'ready', entries: await api.quarantine() });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return onUnauthorized();
+      setState({ kind: 'error', message: describeError(e) });
+    }
+  }, [onUnauthorized]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const total = state.kind === 'ready' ? state.entries.reduce((n, e) => n + e.count, 0) : 0;
+  return (
+    <section class="card table-card" data-testid="quarantine">
+      <div class="card-header">
+        <h2 class="card-title">Refused records</h2>
+        <p class="card-subtitle">
+          Records whose times are implausible (before 2000, or far ahead of the server&apos;s clock) are left out
+          and counted here; the rest of their batch is stored. Usually a device clock that is not set.
+        </p>
+      </div>
+      {state.kind === 'loading' && <LoadingState label="Loading refused records…" testId="quarantine-loading" />}
+      {state.kind === 'error' && (
+        <ErrorState title="Could not load refused records" message={state.message} onRetry={() => void load()} testId="quarantine-error" />
+      )}
+      {state.kind === 'ready' && state.entries.length === 0 && (
+        <p class="card-empty" data-testid="quarantine-empty">
+          No records refused: every record the agents sent had plausible times.
+        </p>
+      )}
+      {state.kind === 'ready' && state.entries.length > 0 && (
+        <table class="table" data-testid="quarantine-table" aria-label={`${formatInt(total)} refused records`}>
+          <thead>
+            <tr>
+              <th scope="col">Agent</th>
+              <th scope="col">Source</th>
+              <th scope="col">Record</th>
+              <th scope="col">Reason</th>
+              <th scope="col" class="num">Count</th>
+              <th scope="col">First seen</th>
+              <th scope="col">Last seen</th>
+            </tr>
+          </thead>
+          <tbody>
+            {state.entries.map((e) => (
+              <tr key={`${e.agent_id}|${e.source}|${e.record_type}|${e.reason}`} data-testid="quarantine-row">
+                <td>{e.agent_name || <span class="mono">{e.agent_id}</span>}</td>
+                <td>
+                  <span class="source-tag">{e.source}</span>
+                </td>
+                <td>{RECORD_TYPE_LABEL[e.record_type] ?? e.record_type}</td>
+                <td>{e.reason}</td>
+                <td class="num tabular">{formatInt(e.count)}</td>
+                <td class="nowrap tabular">{formatDateTime(e.first_seen)}</td>
+                <td class="nowrap tabular">{formatDateTime(e.last_seen)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 
