@@ -291,6 +291,91 @@ struct AuditChainHead {
 // head, returns its entry_hash. Runs inside the append transaction.
 using AuditSealer = std::function<Result<std::string>(const AuditEntry& draft)>;
 
+// ---- Rollups (docs/formats/storage.md, "Rollups") ----
+//
+// Maintained by CommitBatch for every newly stored call, in the batch's
+// transaction, so a resent batch or a call seen before adds nothing; every
+// figure is a sum or a count (never an average of averages) and the
+// quantile sketches merge by adding counts, so the order in which calls
+// arrive does not matter. Dashboards read these, never the raw calls.
+
+// A mergeable quantile sketch of non-negative values (milliseconds): counts in
+// logarithmic buckets 10% wide, so two sketches merge by adding counts and a
+// quantile is right to within one bucket (about ±5%). Values below 1 share
+// bucket 0; values are capped at kMaxValue.
+class QuantileSketch {
+ public:
+  static constexpr double kMaxValue = 1e6;
+  void Add(double value, int64_t count = 1);
+  void Merge(const QuantileSketch& other);
+  int64_t Count() const;
+  // The q-quantile (0 <= q <= 1) as its bucket's midpoint; nullopt when empty.
+  std::optional<double> Quantile(double q) const;
+  // "index:count,index:count" in index order; "" when empty.
+  std::string Encode() const;
+  static std::optional<QuantileSketch> Decode(std::string_view text);
+  bool operator==(const QuantileSketch&) const = default;
+
+ private:
+  std::map<int, int64_t> buckets_;
+};
+
+// Media quality of the samples in a bucket: sums and counts per measure.
+struct QualityAggregate {
+  double loss_pct_sum = 0;
+  int64_t loss_n = 0;
+  double jitter_ms_sum = 0;
+  int64_t jitter_n = 0;
+  double latency_ms_sum = 0;
+  int64_t latency_n = 0;
+  double mos_sum = 0;
+  int64_t mos_n = 0;
+  QuantileSketch jitter_ms;
+  QuantileSketch latency_ms;
+  void Add(const QualitySample& sample);  // the sample's averages
+  void Merge(const QualityAggregate& other);
+  bool operator==(const QualityAggregate&) const = default;
+};
+
+struct UsageAggregate {
+  int64_t calls = 0;      // calls that started in the bucket
+  int64_t completed = 0;
+  int64_t failed = 0;
+  int64_t seconds = 0;    // connected seconds that fell in the bucket
+  QualityAggregate quality;
+  void Merge(const UsageAggregate& other);
+  bool operator==(const UsageAggregate&) const = default;
+};
+
+enum class RollupGrain { kHour, kDay };  // UTC hours and UTC days
+// What a rollup row is per: the whole tenant, one call server (source), one
+// site or one device model. A call counts once for the tenant and its source,
+// and once for each distinct site and model of its two ends (so a site's row
+// counts the calls it took part in).
+enum class RollupDimension { kTenant, kSource, kSite, kModel };
+
+struct RollupRow {
+  int64_t bucket = 0;  // start, Unix seconds
+  std::string key;     // the source, site or model; "" for kTenant
+  UsageAggregate usage;
+};
+
+struct RollupQuery {
+  RollupGrain grain = RollupGrain::kHour;
+  RollupDimension dimension = RollupDimension::kTenant;
+  int64_t from = 0;  // [from, to), Unix seconds
+  int64_t to = 0;
+  std::optional<std::string> key;  // one source/site/model; nullopt = every one
+};
+
+// The most calls in progress at once during one UTC hour, at minute
+// resolution: a completed call counts in every minute from its start to its
+// end that it touches.
+struct HourlyPeak {
+  int64_t hour = 0;  // start, Unix seconds
+  int64_t peak = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -348,6 +433,14 @@ class Store {
   // The tenant's refused records (BatchCommit::quarantined), most recently
   // seen first; at most 1000 groups.
   virtual Result<std::vector<QuarantineEntry>> ListQuarantine(const std::string& tenant_id) = 0;
+
+  // Rollups, ordered by key then bucket. REQUIRES: from <= to, and a span of
+  // at most 400 days of hours or 20 years of days (kInvalidArgument).
+  virtual Result<std::vector<RollupRow>> ListRollups(const std::string& tenant_id, const RollupQuery& query) = 0;
+  // Every hour of [from, to) (hour-aligned), in order, for one source or
+  // (source "") the whole tenant. Same span limit as hourly rollups.
+  virtual Result<std::vector<HourlyPeak>> ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
+                                                          int64_t from, int64_t to) = 0;
 
   // Calls. REQUIRES: query.limit >= 1 (else kInvalidArgument); pages are
   // capped at 1000 rows. Pass the last row's (start_at, source, call_id) as

@@ -112,6 +112,14 @@ class FaultInjectingStore final : public store::Store {
   }  Result<std::vector<store::QuarantineEntry>> ListQuarantine(const std::string& tenant_id) override {
     return Call("ListQuarantine", [&] { return inner_->ListQuarantine(tenant_id); });
   }
+  Result<std::vector<store::RollupRow>> ListRollups(const std::string& tenant_id,
+                                                    const store::RollupQuery& query) override {
+    return Call("ListRollups", [&] { return inner_->ListRollups(tenant_id, query); });
+  }
+  Result<std::vector<store::HourlyPeak>> ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
+                                                         int64_t from, int64_t to) override {
+    return Call("ListHourlyPeaks", [&] { return inner_->ListHourlyPeaks(tenant_id, source, from, to); });
+  }
 
 
   Result<std::vector<store::StoredCall>> ListCalls(const std::string& tenant_id,

@@ -8,8 +8,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <set>
 #include <utility>
 
+#include "store/detail/rollup_delta.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/statement.h"
 
@@ -740,6 +742,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
 
   BatchCommitResult result;
   PARLEY_ASSIGN_OR_RETURN(Statement insert_quality, Statement::Prepare(writer_, kInsertQuality));
+  detail::RollupDelta rollups;  // what this batch's new calls add
   PARLEY_ASSIGN_OR_RETURN(
       Statement insert_call,
       Statement::Prepare(writer_, "INSERT INTO calls (" PARLEY_CALL_COLUMNS
@@ -775,10 +778,12 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
     if (insert_call.Changes() == 1) {
       ++result.inserted;
       PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kCall, c.source, c.call_id, c.quality));
+      detail::AddCallToRollups(c, rollups);
     } else {
       ++result.already_present;
     }
   }
+  PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
   PARLEY_TRY(Fault("commit_batch.after_calls"));
 
   if (!batch.conferences.empty()) {
@@ -982,6 +987,208 @@ Result<std::vector<QuarantineEntry>> SqliteStore::ListQuarantine(const std::stri
     out.push_back(QuarantineEntry{stmt.ColumnText(0), stmt.ColumnText(1), stmt.ColumnText(2), stmt.ColumnText(3),
                                   stmt.ColumnInt64(4), stmt.ColumnInt64(5), stmt.ColumnInt64(6)});
   }
+  return out;
+}
+
+// ---- Rollups ----
+
+namespace {
+
+constexpr const char* kRollupColumns =
+    "calls, completed, failed, seconds, loss_pct_sum, loss_n, jitter_ms_sum, jitter_n, latency_ms_sum, latency_n,"
+    " mos_sum, mos_n, jitter_sketch, latency_sketch";
+
+const char* RollupTable(RollupGrain g) { return g == RollupGrain::kHour ? "rollup_hour" : "rollup_day"; }
+
+// Reads kRollupColumns starting at column `first`.
+Result<UsageAggregate> ReadUsage(const Statement& stmt, int first) {
+  UsageAggregate u;
+  u.calls = stmt.ColumnInt64(first + 0);
+  u.completed = stmt.ColumnInt64(first + 1);
+  u.failed = stmt.ColumnInt64(first + 2);
+  u.seconds = stmt.ColumnInt64(first + 3);
+  QualityAggregate& q = u.quality;
+  q.loss_pct_sum = stmt.ColumnOptionalDouble(first + 4).value_or(0);
+  q.loss_n = stmt.ColumnInt64(first + 5);
+  q.jitter_ms_sum = stmt.ColumnOptionalDouble(first + 6).value_or(0);
+  q.jitter_n = stmt.ColumnInt64(first + 7);
+  q.latency_ms_sum = stmt.ColumnOptionalDouble(first + 8).value_or(0);
+  q.latency_n = stmt.ColumnInt64(first + 9);
+  q.mos_sum = stmt.ColumnOptionalDouble(first + 10).value_or(0);
+  q.mos_n = stmt.ColumnInt64(first + 11);
+  auto jitter = QuantileSketch::Decode(stmt.ColumnText(first + 12));
+  auto latency = QuantileSketch::Decode(stmt.ColumnText(first + 13));
+  if (!jitter || !latency) return Internal("a rollup row holds a malformed quantile sketch");
+  q.jitter_ms = std::move(*jitter);
+  q.latency_ms = std::move(*latency);
+  return u;
+}
+
+// Binds kRollupColumns to ?first, ?first+1, ...
+void BindUsage(Statement& stmt, int first, const UsageAggregate& u) {
+  const QualityAggregate& q = u.quality;
+  stmt.BindInt64(first + 0, u.calls)
+      .BindInt64(first + 1, u.completed)
+      .BindInt64(first + 2, u.failed)
+      .BindInt64(first + 3, u.seconds)
+      .BindDouble(first + 4, q.loss_pct_sum)
+      .BindInt64(first + 5, q.loss_n)
+      .BindDouble(first + 6, q.jitter_ms_sum)
+      .BindInt64(first + 7, q.jitter_n)
+      .BindDouble(first + 8, q.latency_ms_sum)
+      .BindInt64(first + 9, q.latency_n)
+      .BindDouble(first + 10, q.mos_sum)
+      .BindInt64(first + 11, q.mos_n)
+      .BindText(first + 12, q.jitter_ms.Encode())
+      .BindText(first + 13, q.latency_ms.Encode());
+}
+
+constexpr int64_t kMaxHourlySpan = 400LL * 86400;
+constexpr int64_t kMaxDailySpan = 20LL * 366 * 86400;
+
+}  // namespace
+
+Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta) {
+  for (RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay}) {
+    const std::string table = RollupTable(grain);
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement read, Statement::Prepare(writer_, "SELECT " + std::string(kRollupColumns) + " FROM " + table +
+                                                        " WHERE tenant_id = ?1 AND dimension = ?2 AND key = ?3"
+                                                        " AND bucket = ?4"));
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement write,
+        Statement::Prepare(writer_, "INSERT OR REPLACE INTO " + table + " (tenant_id, dimension, key, bucket, " +
+                                        kRollupColumns +
+                                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                                        " ?16, ?17, ?18)"));
+    for (const auto& [k, add] : delta.usage) {
+      const auto& [g, dimension, key, bucket] = k;
+      if (g != grain) continue;
+      read.Reset();
+      read.BindText(1, tenant_id).BindInt64(2, static_cast<int64_t>(dimension)).BindText(3, key).BindInt64(4, bucket);
+      PARLEY_ASSIGN_OR_RETURN(const bool found, read.Step());
+      UsageAggregate merged = add;
+      if (found) {
+        PARLEY_ASSIGN_OR_RETURN(UsageAggregate stored, ReadUsage(read, 0));
+        stored.Merge(add);
+        merged = std::move(stored);
+      }
+      read.Reset();
+      write.Reset();
+      write.BindText(1, tenant_id).BindInt64(2, static_cast<int64_t>(dimension)).BindText(3, key).BindInt64(4, bucket);
+      BindUsage(write, 5, merged);
+      PARLEY_TRY(write.Run());
+    }
+  }
+
+  if (delta.concurrency.empty()) return Ok();
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement add_minute,
+      Statement::Prepare(writer_,
+                         "INSERT INTO concurrency_minute (tenant_id, source, minute, delta) VALUES (?1, ?2, ?3, ?4)"
+                         " ON CONFLICT (tenant_id, source, minute) DO UPDATE SET delta = delta + excluded.delta"));
+  std::set<std::pair<std::string, int64_t>> hours;
+  for (const auto& [k, d] : delta.concurrency) {
+    add_minute.Reset();
+    add_minute.BindText(1, tenant_id).BindText(2, k.first).BindInt64(3, k.second).BindInt64(4, d);
+    PARLEY_TRY(add_minute.Run());
+    hours.insert({k.first, detail::FloorTo(k.second, 3600)});
+  }
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement minutes,
+      Statement::Prepare(writer_,
+                         "SELECT minute, delta FROM concurrency_minute WHERE tenant_id = ?1 AND source = ?2"
+                         " AND minute >= ?3 AND minute < ?4 ORDER BY minute"));
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement write_hour,
+      Statement::Prepare(writer_,
+                         "INSERT OR REPLACE INTO concurrency_hour (tenant_id, source, hour, net, peak_rel)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)"));
+  for (const auto& [source, hour] : hours) {
+    minutes.Reset();
+    minutes.BindText(1, tenant_id).BindText(2, source).BindInt64(3, hour).BindInt64(4, hour + 3600);
+    std::vector<std::pair<int64_t, int64_t>> rows;
+    int64_t net = 0;
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(const bool row, minutes.Step());
+      if (!row) break;
+      rows.emplace_back(minutes.ColumnInt64(0), minutes.ColumnInt64(1));
+      net += rows.back().second;
+    }
+    write_hour.Reset();
+    write_hour.BindText(1, tenant_id)
+        .BindText(2, source)
+        .BindInt64(3, hour)
+        .BindInt64(4, net)
+        .BindInt64(5, detail::RelativePeak(hour, rows));
+    PARLEY_TRY(write_hour.Run());
+  }
+  return Ok();
+}
+
+Result<std::vector<RollupRow>> SqliteStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
+  if (q.to < q.from) return InvalidArgument("rollup range ends before it starts");
+  if (q.to - q.from > (q.grain == RollupGrain::kHour ? kMaxHourlySpan : kMaxDailySpan))
+    return InvalidArgument(q.grain == RollupGrain::kHour ? "hourly rollups span at most 400 days"
+                                                         : "daily rollups span at most 20 years");
+  std::string sql = "SELECT key, bucket, " + std::string(kRollupColumns) + " FROM " + RollupTable(q.grain) +
+                    " WHERE tenant_id = ?1 AND dimension = ?2 AND bucket >= ?3 AND bucket < ?4";
+  if (q.key) sql += " AND key = ?5";
+  sql += " ORDER BY key, bucket";
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, sql));
+  stmt.BindText(1, tenant_id).BindInt64(2, static_cast<int64_t>(q.dimension)).BindInt64(3, q.from).BindInt64(4, q.to);
+  if (q.key) stmt.BindText(5, *q.key);
+  std::vector<RollupRow> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    RollupRow r;
+    r.key = stmt.ColumnText(0);
+    r.bucket = stmt.ColumnInt64(1);
+    PARLEY_ASSIGN_OR_RETURN(r.usage, ReadUsage(stmt, 2));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<HourlyPeak>> SqliteStore::ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
+                                                             int64_t from, int64_t to) {
+  if (to < from) return InvalidArgument("range ends before it starts");
+  if (to - from > kMaxHourlySpan) return InvalidArgument("hourly peaks span at most 400 days");
+  from = detail::FloorTo(from, 3600);
+  std::lock_guard lock(reader_mu_);
+  // The level at `from`: every change before it.
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement before,
+      Statement::Prepare(reader_,
+                         "SELECT COALESCE(SUM(net), 0) FROM concurrency_hour WHERE tenant_id = ?1 AND source = ?2"
+                         " AND hour < ?3"));
+  before.BindText(1, tenant_id).BindText(2, source).BindInt64(3, from);
+  PARLEY_ASSIGN_OR_RETURN(const bool got, before.Step());
+  int64_t level = got ? before.ColumnInt64(0) : 0;
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement hours,
+      Statement::Prepare(reader_,
+                         "SELECT hour, net, peak_rel FROM concurrency_hour WHERE tenant_id = ?1 AND source = ?2"
+                         " AND hour >= ?3 AND hour < ?4 ORDER BY hour"));
+  hours.BindText(1, tenant_id).BindText(2, source).BindInt64(3, from).BindInt64(4, to);
+  std::vector<HourlyPeak> out;
+  out.reserve(static_cast<size_t>(std::max<int64_t>(0, (to - from + 3599) / 3600)));
+  int64_t next = from;
+  auto fill_until = [&](int64_t end) {
+    for (; next < end; next += 3600) out.push_back({next, level});
+  };
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, hours.Step());
+    if (!row) break;
+    int64_t hour = hours.ColumnInt64(0);
+    fill_until(hour);
+    out.push_back({hour, level + hours.ColumnInt64(2)});
+    level += hours.ColumnInt64(1);
+    next = hour + 3600;
+  }
+  fill_until(to);
   return out;
 }
 

@@ -26,6 +26,10 @@
 
 #include "store/store.h"
 
+namespace parley::store::detail {
+struct RollupDelta;
+}  // namespace parley::store::detail
+
 namespace parley::store::sqlite {
 
 struct SqliteOptions {
@@ -83,6 +87,9 @@ class SqliteStore final : public Store {
   Result<BatchCommitResult> CommitBatch(const BatchCommit& batch) override;
   Result<std::vector<CursorValue>> GetCursors(const std::string& tenant_id, const std::string& agent_id) override;
   Result<std::vector<QuarantineEntry>> ListQuarantine(const std::string& tenant_id) override;
+  Result<std::vector<RollupRow>> ListRollups(const std::string& tenant_id, const RollupQuery& query) override;
+  Result<std::vector<HourlyPeak>> ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
+                                                  int64_t from, int64_t to) override;
 
   Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) override;
   Result<int64_t> CountCalls(const std::string& tenant_id) override;
@@ -107,6 +114,8 @@ class SqliteStore final : public Store {
 
   Status Migrate();                      // REQUIRES: not yet shared with other threads
   Status Fault(std::string_view step);   // runs the test hook, if any
+  // Adds a batch's rollup delta. REQUIRES: writer_mu_ held, in the batch's transaction.
+  Status ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta);
 
   std::mutex writer_mu_;
   sqlite3* const writer_;                // GUARDED_BY(writer_mu_)

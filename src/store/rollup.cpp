@@ -1,0 +1,220 @@
+// Rollup arithmetic shared by every backend: the quantile sketch, the
+// aggregates, and what one call adds (docs/formats/storage.md, "Rollups").
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <set>
+#include <vector>
+
+#include "store/detail/rollup_delta.h"
+#include "store/store.h"
+
+namespace parley::store {
+
+namespace {
+
+// Bucket i >= 1 holds [kGamma^(i-1), kGamma^i); bucket 0 holds [0, 1).
+constexpr double kGamma = 1.1;
+const double kLogGamma = std::log(kGamma);
+
+int BucketOf(double v) {
+  if (!(v >= 1.0)) return 0;  // also NaN
+  v = std::min(v, QuantileSketch::kMaxValue);
+  return 1 + static_cast<int>(std::floor(std::log(v) / kLogGamma));
+}
+
+double BucketMidpoint(int i) {
+  if (i == 0) return 0.5;
+  double lo = std::pow(kGamma, i - 1);
+  return lo * (1.0 + kGamma) / 2.0;
+}
+
+}  // namespace
+
+void QuantileSketch::Add(double value, int64_t count) {
+  if (count <= 0) return;
+  buckets_[BucketOf(value)] += count;
+}
+
+void QuantileSketch::Merge(const QuantileSketch& other) {
+  for (const auto& [i, n] : other.buckets_) buckets_[i] += n;
+}
+
+int64_t QuantileSketch::Count() const {
+  int64_t n = 0;
+  for (const auto& [i, c] : buckets_) n += c;
+  return n;
+}
+
+std::optional<double> QuantileSketch::Quantile(double q) const {
+  int64_t total = Count();
+  if (total == 0) return std::nullopt;
+  q = std::clamp(q, 0.0, 1.0);
+  // The smallest value with at least ceil(q * total) values at or below it.
+  int64_t rank = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * static_cast<double>(total))));
+  int64_t seen = 0;
+  for (const auto& [i, n] : buckets_) {
+    seen += n;
+    if (seen >= rank) return BucketMidpoint(i);
+  }
+  return BucketMidpoint(buckets_.rbegin()->first);
+}
+
+std::string QuantileSketch::Encode() const {
+  std::string out;
+  for (const auto& [i, n] : buckets_) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(i) + ':' + std::to_string(n);
+  }
+  return out;
+}
+
+std::optional<QuantileSketch> QuantileSketch::Decode(std::string_view text) {
+  QuantileSketch s;
+  const int max_bucket = BucketOf(kMaxValue);
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    if (comma != std::string_view::npos && text.empty()) return std::nullopt;  // a trailing comma
+    size_t colon = item.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    int i = 0;
+    int64_t n = 0;
+    auto a = std::from_chars(item.data(), item.data() + colon, i);
+    auto b = std::from_chars(item.data() + colon + 1, item.data() + item.size(), n);
+    if (a.ec != std::errc() || a.ptr != item.data() + colon || b.ec != std::errc() ||
+        b.ptr != item.data() + item.size() || i < 0 || i > max_bucket || n <= 0)
+      return std::nullopt;
+    s.buckets_[i] += n;
+  }
+  return s;
+}
+
+void QualityAggregate::Add(const QualitySample& q) {
+  if (q.packet_loss_pct_avg) {
+    loss_pct_sum += *q.packet_loss_pct_avg;
+    ++loss_n;
+  }
+  if (q.jitter_ms_avg) {
+    jitter_ms_sum += *q.jitter_ms_avg;
+    ++jitter_n;
+    jitter_ms.Add(*q.jitter_ms_avg);
+  }
+  if (q.latency_ms_avg) {
+    latency_ms_sum += *q.latency_ms_avg;
+    ++latency_n;
+    latency_ms.Add(*q.latency_ms_avg);
+  }
+  if (q.mos) {
+    mos_sum += *q.mos;
+    ++mos_n;
+  }
+}
+
+void QualityAggregate::Merge(const QualityAggregate& o) {
+  loss_pct_sum += o.loss_pct_sum;
+  loss_n += o.loss_n;
+  jitter_ms_sum += o.jitter_ms_sum;
+  jitter_n += o.jitter_n;
+  latency_ms_sum += o.latency_ms_sum;
+  latency_n += o.latency_n;
+  mos_sum += o.mos_sum;
+  mos_n += o.mos_n;
+  jitter_ms.Merge(o.jitter_ms);
+  latency_ms.Merge(o.latency_ms);
+}
+
+void UsageAggregate::Merge(const UsageAggregate& o) {
+  calls += o.calls;
+  completed += o.completed;
+  failed += o.failed;
+  seconds += o.seconds;
+  quality.Merge(o.quality);
+}
+
+namespace detail {
+
+int64_t FloorTo(int64_t t, int64_t step) { return t >= 0 ? t - t % step : t - ((t % step) + step) % step; }
+
+namespace {
+
+constexpr int64_t kHour = 3600;
+constexpr int64_t kDay = 86400;
+
+struct Grain {
+  RollupGrain grain;
+  int64_t step;
+};
+constexpr Grain kGrains[] = {{RollupGrain::kHour, kHour}, {RollupGrain::kDay, kDay}};
+
+const std::string kTenantWide;  // the concurrency series of all sources together
+
+}  // namespace
+
+void AddCallToRollups(const StoredCall& call, RollupDelta& delta) {
+  const bool completed = call.status == "completed";
+  // The keys this call counts under, each once.
+  std::vector<std::pair<RollupDimension, std::string>> keys = {{RollupDimension::kTenant, ""},
+                                                              {RollupDimension::kSource, call.source}};
+  std::set<std::string> sites, models;
+  for (const std::string* s : {&call.orig_site, &call.dest_site})
+    if (!s->empty()) sites.insert(*s);
+  for (const std::string* m : {&call.orig_model, &call.dest_model})
+    if (!m->empty()) models.insert(*m);
+  for (const auto& s : sites) keys.emplace_back(RollupDimension::kSite, s);
+  for (const auto& m : models) keys.emplace_back(RollupDimension::kModel, m);
+
+  // Connected time: the last duration_s seconds before the end.
+  const int64_t connected_end = call.end_at;
+  const int64_t connected_start = std::max(call.start_at, call.end_at - std::max<int64_t>(0, call.duration_s));
+
+  for (const Grain& g : kGrains) {
+    const int64_t start_bucket = FloorTo(call.start_at, g.step);
+    for (const auto& [dim, key] : keys) {
+      UsageAggregate& at_start = delta.usage[{g.grain, dim, key, start_bucket}];
+      ++at_start.calls;
+      if (completed) ++at_start.completed;
+      else ++at_start.failed;
+      // Quality of the ends at a site or of a model counts there; the
+      // tenant and source rows take every sample.
+      for (const QualitySample& q : call.quality) {
+        const std::string& side_site = q.party == "dest" ? call.dest_site : call.orig_site;
+        const std::string& side_model = q.party == "dest" ? call.dest_model : call.orig_model;
+        if ((dim == RollupDimension::kSite && side_site != key) || (dim == RollupDimension::kModel && side_model != key))
+          continue;
+        at_start.quality.Add(q);
+      }
+      // Connected seconds, split over the buckets they fall in.
+      for (int64_t b = FloorTo(connected_start, g.step); b < connected_end; b += g.step) {
+        int64_t part = std::min(connected_end, b + g.step) - std::max(connected_start, b);
+        if (part > 0) delta.usage[{g.grain, dim, key, b}].seconds += part;
+      }
+    }
+  }
+
+  // Calls in progress: a completed call counts in each minute it touches.
+  if (completed && call.end_at > call.start_at) {
+    const int64_t first = FloorTo(call.start_at, 60);
+    const int64_t after_last = FloorTo(call.end_at - 1, 60) + 60;
+    for (const std::string* source : {&call.source, &kTenantWide}) {
+      delta.concurrency[{*source, first}] += 1;
+      delta.concurrency[{*source, after_last}] -= 1;
+    }
+  }
+}
+
+int64_t RelativePeak(int64_t hour, const std::vector<std::pair<int64_t, int64_t>>& minute_deltas) {
+  int64_t level = 0;
+  bool first_minute_has_delta = !minute_deltas.empty() && minute_deltas.front().first == hour;
+  int64_t best = first_minute_has_delta ? INT64_MIN : 0;
+  for (const auto& [minute, d] : minute_deltas) {
+    level += d;
+    best = std::max(best, level);
+  }
+  return best == INT64_MIN ? 0 : best;
+}
+
+}  // namespace detail
+}  // namespace parley::store
