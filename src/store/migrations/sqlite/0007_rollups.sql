@@ -1,4 +1,4 @@
--- 0006_rollups: aggregates maintained at ingest for the dashboards
+-- 0007_rollups: aggregates maintained at ingest for the dashboards
 -- (docs/formats/storage.md, "Rollups"). Written by CommitBatch for each newly
 -- stored call in the batch's transaction; sums and counts only, so duplicate,
 -- late and out-of-order calls all end in the same figures.

@@ -1,4 +1,4 @@
--- 0005_quarantine: records refused on their own at ingest (implausible
+-- 0006_quarantine: records refused on their own at ingest (implausible
 -- times), counted per agent, source, record type and reason, so the tenant
 -- admin can see what was left out (docs/formats/wire-v1.md, "Refused
 -- records"). Only PII-free reasons are kept, never the record itself.
