@@ -34,6 +34,17 @@ constexpr Setting kServerSettings[] = {
     {"ingest.agent_batches_per_second", SettingType::kInt, "20", "Batches per second one agent may send on average; more are answered 429 with Retry-After."},
     {"ingest.agent_burst_batches", SettingType::kInt, "60", "Batches one agent may send at once above its average rate."},
     {"log.level", SettingType::kString, "info", "Log level: trace, debug, info, warn, error."},
+    // Self-registration, password reset and their mail (docs/accounts.md).
+    {"mail.smtp_url", SettingType::kString, "", "SMTP server for outgoing mail: `smtp://host:587` (STARTTLS required) or `smtps://host:465` (implicit TLS). Empty: write messages to `mail.outbox_dir` instead (the demo)."},
+    {"mail.from", SettingType::kString, "Parley <parley@localhost>", "From address of outgoing mail, `address` or `Name <address>` (ASCII)."},
+    {"mail.username", SettingType::kString, "", "SMTP user name; empty: no authentication."},
+    {"mail.password_file", SettingType::kPath, "", "File holding the SMTP password (one line, mode 0600: a file readable by group or others is refused)."},
+    {"mail.ca_file", SettingType::kPath, "", "CA certificates (PEM) the SMTP server's certificate must chain to; empty: the system's trust store."},
+    {"mail.outbox_dir", SettingType::kPath, "outbox", "Without `mail.smtp_url`: directory that receives each message as an .eml file (mode 0600)."},
+    {"mail.timeout_seconds", SettingType::kInt, "30", "Time limit of one SMTP delivery attempt; a failed one is retried 4 times with growing delays."},
+    {"accounts.link_ttl_seconds", SettingType::kInt, "86400", "How long a registration or password-reset link stays valid (default 24 hours)."},
+    {"accounts.requests_per_email_per_hour", SettingType::kInt, "5", "Registration and reset requests accepted per e-mail address per hour (more get 429)."},
+    {"accounts.requests_per_address_per_hour", SettingType::kInt, "20", "Registration and reset requests (and, separately, link completions) accepted per client IP address per hour."},
 };
 
 std::string TypeName(SettingType t) {
@@ -183,6 +194,20 @@ Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::files
   c.agent_burst_batches = num["ingest.agent_burst_batches"];
   if (c.agent_burst_batches < 1) return ConfigError("ingest.agent_burst_batches: must be at least 1");
   c.log_level = str["log.level"];
+  c.mail_smtp_url = str["mail.smtp_url"];
+  if (!c.mail_smtp_url.empty() && c.mail_smtp_url.rfind("smtp://", 0) != 0 && c.mail_smtp_url.rfind("smtps://", 0) != 0)
+    return ConfigError("mail.smtp_url: must start with smtp:// (STARTTLS) or smtps:// (implicit TLS)");
+  c.mail_from = str["mail.from"];
+  c.mail_username = str["mail.username"];
+  c.mail_password_file = str["mail.password_file"];
+  if (!c.mail_username.empty() && c.mail_password_file.empty())
+    return ConfigError("mail.password_file: required when mail.username is set");
+  c.mail_ca_file = str["mail.ca_file"];
+  c.mail_outbox_dir = str["mail.outbox_dir"];
+  c.mail_timeout_seconds = num["mail.timeout_seconds"];
+  c.link_ttl_seconds = num["accounts.link_ttl_seconds"];
+  c.requests_per_email_per_hour = num["accounts.requests_per_email_per_hour"];
+  c.requests_per_address_per_hour = num["accounts.requests_per_address_per_hour"];
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
   for (auto* l : kLevels) level_ok |= c.log_level == l;

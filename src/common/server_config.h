@@ -46,6 +46,17 @@ struct ServerConfig {
   int64_t agent_burst_batches = 0;
   int64_t login_max_failures = 0;
   std::string log_level;
+  // Self-registration, password reset and their mail (docs/accounts.md).
+  std::string mail_smtp_url;             // "" = outbox
+  std::string mail_from;
+  std::string mail_username;
+  std::filesystem::path mail_password_file;
+  std::filesystem::path mail_ca_file;
+  std::filesystem::path mail_outbox_dir;
+  int64_t mail_timeout_seconds = 0;
+  int64_t link_ttl_seconds = 0;
+  int64_t requests_per_email_per_hour = 0;
+  int64_t requests_per_address_per_hour = 0;
 
   // Loads and validates FILE. On error the detail names the offending key
   // (code kConfig), e.g. "server.portal_listen: expected host:port".

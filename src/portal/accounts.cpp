@@ -107,15 +107,15 @@ Result<store::User> CreateUser(store::Store& store, privacy::KeyRing& keys, cons
   bool authorized = tenant.platform;  // operators' addresses: no customer domain applies
   for (const auto& d : tenant.domains) authorized |= d == domain;
   if (!authorized) return InvalidArgument("the e-mail domain is not authorized for this tenant");
-  if (password.size() < kMinPasswordLength)
-    return InvalidArgument("password must be at least " + std::to_string(kMinPasswordLength) + " characters");
+  PARLEY_TRY(CheckNewPassword(password, normalized));
+  PARLEY_ASSIGN_OR_RETURN(std::string nfkc_password, NormalizePassword(password));
   PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, keys.DataKey(tenant_id));
   store::User u;
   u.id = crypto::RandomUuid();
   u.tenant_id = tenant_id;
   u.email_index = keys.EmailIndex(normalized);
   u.email_sealed = crypto::Seal(key, normalized, privacy::UserEmailAad(tenant_id, u.id));
-  u.password_hash = crypto::HashPassword(password);
+  u.password_hash = crypto::HashPassword(nfkc_password);
   u.role = role;
   u.created_at = now;
   PARLEY_TRY(store.CreateUser(u));

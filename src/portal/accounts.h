@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "portal/password_policy.h"
 #include "privacy/pii.h"
 #include "store/store.h"
 
@@ -42,12 +43,13 @@ bool IsValidDate(std::string_view date);
 bool SubscriptionEnded(const store::Tenant& tenant, int64_t now);
 
 // Creates a local user. The e-mail's domain must be one of the tenant's
-// authorized domains; the password must be at least 12 characters.
+// authorized domains; the password must pass CheckNewPassword (NIST SP
+// 800-63B rules, portal/password_policy.h) and is hashed after NFKC.
 // platform_admin users live only in the platform tenant (whose domain list is
 // empty: no domain check there), and the platform tenant holds nothing else.
 Result<store::User> CreateUser(store::Store& store, privacy::KeyRing& keys, const std::string& tenant_id,
                                const std::string& email, const std::string& password, store::Role role, int64_t now);
 
-inline constexpr size_t kMinPasswordLength = 12;
+inline constexpr size_t kMinPasswordLength = kPasswordMinLength;
 
 }  // namespace parley::portal

@@ -13,6 +13,7 @@
 #include "crypto/crypto.h"
 #include "ingest/ingest.h"
 #include "portal/accounts.h"
+#include "portal/password_policy.h"
 #include "portal/static_files.h"
 #include "privacy/audit.h"
 
@@ -218,6 +219,8 @@ struct Portal::Impl {
   Impl(store::Store& s, privacy::KeyRing& k, const Clock& c, PortalOptions o)
       : store(s), keys(k), clock(c), options(std::move(o)), throttle(c, options.login_max_failures),
         files(StaticFiles::Load(options.web_root)) {
+    if (options.accounts.public_url.empty()) options.accounts.public_url = options.public_url;
+    account_flows = std::make_unique<AccountFlows>(store, keys, clock, options.mailer, options.accounts);
     // A dummy hash so unknown e-mail addresses cost as much as known ones.
     dummy_hash = crypto::HashPassword(crypto::RandomToken());
   }
@@ -256,6 +259,12 @@ struct Portal::Impl {
   Response AdminAgents(const Request& r, const SessionContext* s);
   Response AuditPage(const Request& r, const SessionContext* s);
   Response AuditExport(const Request& r, const SessionContext* s);
+  // Self-registration and password reset: portal/registration.h.
+  Response Register(const Request& r, const SessionContext*) { return account_flows->RequestRegistration(r); }
+  Response RegisterComplete(const Request& r, const SessionContext*) { return account_flows->CompleteRegistration(r); }
+  Response RegisterInfo(const Request& r, const SessionContext*) { return account_flows->Info(r); }
+  Response PasswordReset(const Request& r, const SessionContext*) { return account_flows->RequestReset(r); }
+  Response PasswordResetComplete(const Request& r, const SessionContext*) { return account_flows->CompleteReset(r); }
   // Records that personal data of `what` was returned (docs/security.md,
   // "Audit log"); an error means the page must not be sent.
   Status AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records, const Request& r);
@@ -271,6 +280,7 @@ struct Portal::Impl {
   StaticFiles files;
   std::string dummy_hash;
   privacy::AuditLog audit{store, clock};
+  std::unique_ptr<AccountFlows> account_flows;  // its worker stops before the members above go
 };
 
 const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
@@ -315,6 +325,20 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
        "Create a tenant {name, domains[], time_zone, subscription_end}", &Impl::AdminCreateTenant},
       {"GET", "/api/v1/admin/agents", MinRole::kPlatformAdmin, Data::kNone,
        "Every tenant's agents with their health (no personal data)", &Impl::AdminAgents},
+      {"POST", "/api/v1/register", MinRole::kPublic, Data::kNone,
+       "Ask for a registration link by e-mail {email}; 202 with the same answer for every address",
+       &Impl::Register},
+      {"GET", "/api/v1/register/info", MinRole::kPublic, Data::kNone,
+       "How this server delivers mail (SMTP, or the demo's outbox directory) and the password length limits",
+       &Impl::RegisterInfo},
+      {"POST", "/api/v1/register/complete", MinRole::kPublic, Data::kNone,
+       "Finish a registration {token, password}: the account becomes active with the viewer role",
+       &Impl::RegisterComplete},
+      {"POST", "/api/v1/password-reset", MinRole::kPublic, Data::kNone,
+       "Ask for a password-reset link by e-mail {email}; 202 with the same answer for every address",
+       &Impl::PasswordReset},
+      {"POST", "/api/v1/password-reset/complete", MinRole::kPublic, Data::kNone,
+       "Set a new password {token, password}; ends every session of the user", &Impl::PasswordResetComplete},
   };
   return routes;
 }
@@ -459,6 +483,9 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
   std::string password(password_v->as_string());
   if (email.size() > 320 || password.size() > 1024)
     return Response::FromError(InvalidArgument("e-mail or password is too long"));
+  // Passwords are hashed in NFKC (portal/password_policy.h); bytes that are
+  // not UTF-8 are checked as they are (and cannot match).
+  if (auto nfkc = NormalizePassword(password); nfkc.ok()) password = std::move(*nfkc);
   std::string account = keys.EmailIndex(email);
   if (int64_t wait = throttle.RetryAfter(account, r.remote_address); wait > 0) {
     auto res = Response::FromError(

@@ -4,8 +4,8 @@
 // Every route is declared once in the route table (portal.cpp) with its
 // least role and the tenant data it touches; the dispatcher enforces both
 // (docs/security.md, "Roles and authorization") and the OpenAPI document is
-// generated from it (x-parley-role). Only sign-in, health and the OpenAPI
-// document are reachable without a session. Every response carries the security headers
+// generated from it (x-parley-role). Only sign-in, self-registration and
+// password reset, health and the OpenAPI document are reachable without a session. Every response carries the security headers
 // (strict CSP, HSTS, nosniff, frame-ancestors 'none', no referrer).
 //
 // Thread-safe. The store, key ring and clock outlive the Portal.
@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "http/http.h"
 #include "portal/login_throttle.h"
+#include "portal/registration.h"
 #include "privacy/pii.h"
 #include "store/store.h"
 
@@ -30,6 +31,11 @@ struct PortalOptions {
   int64_t session_idle_seconds = 1800;
   int64_t session_absolute_seconds = 12 * 3600;
   int64_t login_max_failures = 5;
+  // Self-registration and password reset (portal/registration.h): mail goes
+  // through `mailer` (null: those routes answer 503). accounts.public_url
+  // defaults to public_url.
+  mail::Mailer* mailer = nullptr;
+  AccountMailOptions accounts = {};
 };
 
 inline constexpr std::string_view kSessionCookie = "__Host-parley_session";

@@ -37,7 +37,10 @@ namespace parley::privacy {
 namespace audit_action {
 inline constexpr std::string_view kLogin = "auth.login";
 inline constexpr std::string_view kLogout = "auth.logout";
-inline constexpr std::string_view kRegistration = "auth.register";
+inline constexpr std::string_view kRegistration = "auth.register";  // a registration completed (or refused)
+inline constexpr std::string_view kRegistrationRequest = "auth.register.request";
+inline constexpr std::string_view kPasswordReset = "auth.password_reset";
+inline constexpr std::string_view kPasswordResetRequest = "auth.password_reset.request";
 inline constexpr std::string_view kAgentEnroll = "agent.enroll";
 inline constexpr std::string_view kCdrView = "cdr.view";
 inline constexpr std::string_view kAuditExport = "audit.export";

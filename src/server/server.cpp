@@ -15,6 +15,7 @@
 #include "crypto/tls_policy.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "mail/mail.h"
 #include "portal/accounts.h"
 #include "portal/portal.h"
 #include "privacy/audit.h"
@@ -71,6 +72,34 @@ Status WritePair(const std::filesystem::path& dir, const std::string& stem, cons
   PARLEY_TRY(WriteFileAtomic(dir / (stem + ".key"), kc.key_pem, 0600));
   PARLEY_TRY(WriteFileAtomic(dir / (stem + ".crt"), kc.cert_pem, 0644));
   return Ok();
+}
+
+// The mailer `serve` uses: SMTP when mail.smtp_url is set, else the outbox.
+// Errors name the config key.
+Result<std::unique_ptr<mail::Mailer>> MakeMailer(const ServerConfig& c, const Clock& clock) {
+  if (auto probe = mail::Compose({"probe@example.com", "probe", "probe"}, c.mail_from, 0); !probe.ok())
+    return ConfigError("mail.from: " + probe.error().detail);
+  Result<std::unique_ptr<mail::Transport>> transport = Internal("unset");
+  if (c.mail_smtp_url.empty()) {
+    transport = mail::MakeOutboxTransport(c.mail_outbox_dir);
+  } else {
+    mail::SmtpOptions o{.url = c.mail_smtp_url, .username = c.mail_username, .password = {}, .ca_file = c.mail_ca_file,
+                        .timeout_seconds = c.mail_timeout_seconds};
+    if (!c.mail_password_file.empty()) {
+      // Refused when group or others can read it, as every secret file is.
+      if (auto st = CheckPrivateFile(c.mail_password_file); !st.ok())
+        return ConfigError("mail.password_file: " + st.error().detail);
+      auto password = ReadFile(c.mail_password_file);
+      if (!password.ok()) return ConfigError("mail.password_file: " + password.error().detail);
+      o.password = *password;
+      while (!o.password.empty() && (o.password.back() == '\n' || o.password.back() == '\r')) o.password.pop_back();
+    }
+    if (!c.mail_ca_file.empty() && !std::filesystem::exists(c.mail_ca_file))
+      return ConfigError("mail.ca_file: " + c.mail_ca_file.string() + " does not exist");
+    transport = mail::MakeSmtpTransport(std::move(o));
+  }
+  if (!transport.ok()) return transport.error();
+  return std::make_unique<mail::Mailer>(std::move(*transport), clock, mail::MailerOptions{.from = c.mail_from});
 }
 
 Result<store::Tenant> FindTenant(store::Store& store, const std::string& name_or_id) {
@@ -156,6 +185,9 @@ int RunServe(const ServeOptions& options) {
   if (!ingest_tls.ok()) return ConfigFailure("tls.ingest_cert/tls.ingest_key/tls.agent_ca_cert: " + ingest_tls.error().detail);
 
   SystemClock& clock = SystemClock::Instance();
+  auto mailer = MakeMailer(c, clock);
+  if (!mailer.ok()) return ConfigFailure(mailer.error().detail);
+  log::info("parley: mail goes to {}", (*mailer)->transport().Describe());
   ingest::IngestService ingest(*loaded.store, *loaded.keys, crypto::KeyAndCert{*ca_key, *ca_cert}, clock,
                                {.max_records_per_batch = c.max_records_per_batch,
                                 .future_tolerance_seconds = c.future_tolerance_seconds,
@@ -166,7 +198,12 @@ int RunServe(const ServeOptions& options) {
                          .web_root = c.web_root,
                          .session_idle_seconds = c.session_idle_seconds,
                          .session_absolute_seconds = c.session_absolute_seconds,
-                         .login_max_failures = c.login_max_failures});
+                         .login_max_failures = c.login_max_failures,
+                         .mailer = mailer->get(),
+                         .accounts = {.public_url = c.public_url,
+                                      .link_ttl_seconds = c.link_ttl_seconds,
+                                      .requests_per_email_per_hour = c.requests_per_email_per_hour,
+                                      .requests_per_address_per_hour = c.requests_per_address_per_hour}});
 
   auto server = http::Server::Create(c.threads);
   auto [portal_host, portal_port] = *ParseListen(c.portal_listen, "server.portal_listen");

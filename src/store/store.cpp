@@ -34,6 +34,10 @@ std::optional<Role> ParseRole(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view AccountTokenPurposeName(AccountTokenPurpose p) {
+  return p == AccountTokenPurpose::kReset ? "reset" : "register";
+}
+
 std::string_view RecordKindName(RecordKind k) {
   return k == RecordKind::kParticipant ? "participant" : "call";
 }

@@ -376,6 +376,23 @@ struct HourlyPeak {
   int64_t peak = 0;
 };
 
+// ---- Account links (registration and password reset; docs/accounts.md) ----
+// A pending registration or reset: the row behind a single-use e-mail link.
+enum class AccountTokenPurpose { kRegister, kReset };
+std::string_view AccountTokenPurposeName(AccountTokenPurpose p);  // "register" | "reset"
+
+struct AccountToken {
+  std::string token_hash;                // SHA-256 hex of the link's token (never the token)
+  std::string tenant_id;
+  AccountTokenPurpose purpose = AccountTokenPurpose::kRegister;
+  std::string user_id;                   // reset: the user; register: ""
+  std::string email_index;               // blind index of the normalized address
+  std::string email_sealed;              // the address, sealed under the tenant key
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::optional<int64_t> used_at;        // set once redeemed
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -482,6 +499,24 @@ class Store {
   virtual Result<std::optional<AuditChainHead>> GetAuditHead(const std::string& tenant_id) = 0;
   // Every chain id that has entries or a head.
   virtual Result<std::vector<std::string>> ListAuditChains() = 0;
+
+  // ---- Account links (registration and password reset; docs/accounts.md) ----
+  // Stores a new token; also deletes tokens that expired more than a week
+  // ago (kept until then so a late click gets "expired", not "unknown").
+  virtual Status CreateAccountToken(const AccountToken& token, int64_t now) = 0;
+  // kNotFound when no token has this hash.
+  virtual Result<AccountToken> GetAccountToken(const std::string& token_hash) = 0;
+  // One transaction: marks the registration token used and creates `user`.
+  // kFailedPrecondition if the token is unknown, not a registration token,
+  // used or expired at `now` (nothing changes); kAlreadyExists if the
+  // e-mail is taken (the token stays unused).
+  virtual Status RedeemRegistrationToken(const std::string& token_hash, int64_t now, const User& user) = 0;
+  // One transaction: marks the reset token used (kFailedPrecondition as
+  // above), sets its user's password hash, marks the user's other reset
+  // tokens used and deletes all the user's sessions. Returns the token (its
+  // tenant and user) and the number of sessions ended.
+  virtual Result<std::pair<AccountToken, int64_t>> RedeemResetToken(const std::string& token_hash, int64_t now,
+                                                                     const std::string& password_hash) = 0;
 };
 
 // Opens the store named by `url` ("sqlite:/abs/path.db") and migrates it.

@@ -26,7 +26,7 @@ struct World {
     master.emplace(parley::crypto::MasterKey::FromBytesForTest(parley::crypto::RandomKey()));
     keys = std::make_unique<parley::privacy::KeyRing>(*store, *master);
     auto tenant = parley::portal::CreateTenant(*store, *keys, "Fuzz", {"fuzz.example"}, 0);
-    (void)parley::portal::CreateUser(*store, *keys, tenant->id, "a@fuzz.example", "fuzzing password 1",
+    (void)parley::portal::CreateUser(*store, *keys, tenant->id, "a@fuzz.example", "quantum pebble harbour 1",
                                      parley::store::Role::kTenantAdmin, 0);
     parley::portal::PortalOptions options;
     options.public_url = "https://fuzz.example";

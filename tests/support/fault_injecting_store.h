@@ -163,6 +163,21 @@ class FaultInjectingStore final : public store::Store {
     return Call("ListAuditChains", [&] { return inner_->ListAuditChains(); });
   }
 
+  // ---- Account links (registration and password reset) ----
+  Status CreateAccountToken(const store::AccountToken& t, int64_t now) override {
+    return Call("CreateAccountToken", [&] { return inner_->CreateAccountToken(t, now); });
+  }
+  Result<store::AccountToken> GetAccountToken(const std::string& hash) override {
+    return Call("GetAccountToken", [&] { return inner_->GetAccountToken(hash); });
+  }
+  Status RedeemRegistrationToken(const std::string& hash, int64_t now, const store::User& u) override {
+    return Call("RedeemRegistrationToken", [&] { return inner_->RedeemRegistrationToken(hash, now, u); });
+  }
+  Result<std::pair<store::AccountToken, int64_t>> RedeemResetToken(const std::string& hash, int64_t now,
+                                                                   const std::string& password_hash) override {
+    return Call("RedeemResetToken", [&] { return inner_->RedeemResetToken(hash, now, password_hash); });
+  }
+
  private:
   struct Fault {
     Error error;

@@ -1,7 +1,17 @@
 // Typed client of the Parley JSON API (same origin). The session cookie is
 // HttpOnly, so this code never sees it; it keeps only the CSRF token, in memory,
 // and sends it on every state-changing request.
-import type { AgentsResponse, CallsPage, ConferencesPage, DevicesPage, QuarantineEntry, SessionInfo } from './types';
+import type {
+  AgentsResponse,
+  CallsPage,
+  ConferencesPage,
+  DevicesPage,
+  LinkAccepted,
+  MailInfo,
+  PasswordSet,
+  QuarantineEntry,
+  SessionInfo,
+} from './types';
 
 /** An API failure. status 0 means the request never got an HTTP answer. */
 export class ApiError extends Error {
@@ -146,6 +156,29 @@ export class ApiClient {
       if (!(e instanceof ApiError && e.status === 401)) throw e;
     }
     this.csrfToken = null;
+  }
+
+  /** How this server delivers mail (the demo writes it to an outbox directory). */
+  async registerInfo(): Promise<MailInfo> {
+    return this.request<MailInfo>('GET', '/register/info');
+  }
+
+  /** Asks for a registration link; the answer is the same for every address. */
+  async register(email: string): Promise<LinkAccepted> {
+    return this.request<LinkAccepted>('POST', '/register', { email });
+  }
+
+  async completeRegistration(token: string, password: string): Promise<PasswordSet> {
+    return this.request<PasswordSet>('POST', '/register/complete', { token, password });
+  }
+
+  /** Asks for a password-reset link; the answer is the same for every address. */
+  async requestPasswordReset(email: string): Promise<LinkAccepted> {
+    return this.request<LinkAccepted>('POST', '/password-reset', { email });
+  }
+
+  async completePasswordReset(token: string, password: string): Promise<PasswordSet> {
+    return this.request<PasswordSet>('POST', '/password-reset/complete', { token, password });
   }
 
   async calls(limit = 50, cursor?: string | null): Promise<CallsPage> {

@@ -10,6 +10,8 @@ import { ConferencesPage } from './components/ConferencesPage';
 import { InventoryPage } from './components/InventoryPage';
 import { NotFoundPage } from './components/States';
 import { routeOf, usePath, type RouteId } from './router';
+import { accountPageOf } from './accountRoutes';
+import { ChoosePasswordPage, RequestLinkPage } from './components/AccountPages';
 
 const TITLES: Record<RouteId, string> = {
   calls: 'Calls',
@@ -25,7 +27,9 @@ export function App() {
   const [auth, setAuth] = useState<AuthState>({ kind: 'booting' });
   const [signingOut, setSigningOut] = useState(false);
   const [banner, setBanner] = useState<string | null>(null);
-  const route = routeOf(usePath());
+  const path = usePath();
+  const route = routeOf(path);
+  const accountPage = accountPageOf(path);
 
   // Restore an existing session (the cookie is HttpOnly; the server tells us).
   useEffect(() => {
@@ -45,9 +49,13 @@ export function App() {
   }, []);
 
   useEffect(() => {
+    if (accountPage) {
+      document.title = `${accountPage === 'register' || accountPage === 'verify' ? 'Create account' : 'Reset password'} · Parley`;
+      return;
+    }
     document.title =
       auth.kind === 'signed-in' ? `${TITLES[route]} · ${auth.session.tenant.name} · Parley` : 'Sign in · Parley';
-  }, [auth, route]);
+  }, [auth, route, accountPage]);
 
   const onUnauthorized = useCallback(() => {
     setAuth({ kind: 'signed-out', notice: 'Your session has ended. Please sign in again.' });
@@ -65,6 +73,13 @@ export function App() {
       setSigningOut(false);
     }
   }
+
+  // Registration and password reset work signed in or not (a mailed link may
+  // be opened anywhere), so they come before the session check.
+  if (accountPage === 'register') return <RequestLinkPage key="register" mode="register" />;
+  if (accountPage === 'forgot-password') return <RequestLinkPage key="reset" mode="reset" />;
+  if (accountPage === 'verify') return <ChoosePasswordPage key="verify" mode="verify" />;
+  if (accountPage === 'reset-password') return <ChoosePasswordPage key="reset-pw" mode="reset" />;
 
   if (auth.kind === 'booting') {
     return (

@@ -20,6 +20,30 @@ export interface SessionInfo {
   csrf_token: string;
 }
 
+/** GET /api/v1/register/info */
+export interface MailInfo {
+  self_registration: boolean;
+  mail_delivery: 'smtp' | 'outbox' | 'none';
+  outbox_dir?: string;
+  link_ttl_seconds: number;
+  password_min_length: number;
+  password_max_length: number;
+}
+
+/** 202 answer of POST /api/v1/register and /api/v1/password-reset. */
+export interface LinkAccepted {
+  status: 'accepted';
+  detail: string;
+}
+
+/** POST /api/v1/register/complete and /api/v1/password-reset/complete. */
+export interface PasswordSet {
+  status: 'registered' | 'password_changed';
+  detail: string;
+  role?: string;
+  sessions_ended?: number;
+}
+
 /** One side of a call: who and with what device. Any field may be missing. */
 export interface Party {
   name?: string | null;

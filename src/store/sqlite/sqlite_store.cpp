@@ -1465,4 +1465,135 @@ Result<std::vector<std::string>> SqliteStore::ListAuditChains() {
   return out;
 }
 
+// ---- Account links (registration and password reset; docs/accounts.md) ----
+
+namespace {
+
+constexpr const char* kAccountTokenColumns =
+    "token_hash, tenant_id, purpose, user_id, email_index, email_sealed, created_at, expires_at, used_at";
+
+Result<AccountToken> ReadAccountToken(Statement& stmt) {
+  AccountToken t;
+  t.token_hash = stmt.ColumnText(0);
+  t.tenant_id = stmt.ColumnText(1);
+  t.purpose = stmt.ColumnText(2) == "reset" ? AccountTokenPurpose::kReset : AccountTokenPurpose::kRegister;
+  t.user_id = stmt.ColumnText(3);
+  t.email_index = stmt.ColumnText(4);
+  t.email_sealed = stmt.ColumnBlob(5);
+  t.created_at = stmt.ColumnInt64(6);
+  t.expires_at = stmt.ColumnInt64(7);
+  t.used_at = stmt.ColumnOptionalInt64(8);
+  return t;
+}
+
+constexpr int64_t kKeepExpiredTokensSeconds = 7 * 24 * 3600;
+
+// Marks an unused, unexpired token of `purpose` used, inside the caller's
+// transaction; the WHERE clause is the check, so it cannot race.
+Result<AccountToken> ClaimAccountToken(sqlite3* db, const std::string& token_hash, AccountTokenPurpose purpose,
+                                       int64_t now) {
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(db, std::string("UPDATE account_tokens SET used_at = ?1"
+                                         " WHERE token_hash = ?2 AND purpose = ?3 AND used_at IS NULL"
+                                         " AND expires_at > ?1 RETURNING ") +
+                                 kAccountTokenColumns));
+  stmt.BindInt64(1, now).BindText(2, token_hash).BindText(3, AccountTokenPurposeName(purpose));
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return FailedPrecondition("account link is unknown, used or expired");
+  PARLEY_ASSIGN_OR_RETURN(AccountToken token, ReadAccountToken(stmt));
+  PARLEY_TRY(stmt.Run());  // finish the statement so the update completes
+  return token;
+}
+
+}  // namespace
+
+Status SqliteStore::CreateAccountToken(const AccountToken& token, int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  {
+    PARLEY_ASSIGN_OR_RETURN(Statement prune,
+                            Statement::Prepare(writer_, "DELETE FROM account_tokens WHERE expires_at < ?1"));
+    prune.BindInt64(1, now - kKeepExpiredTokensSeconds);
+    PARLEY_TRY(prune.Run());
+  }
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_, std::string("INSERT INTO account_tokens (") + kAccountTokenColumns +
+                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  stmt.BindText(1, token.token_hash)
+      .BindText(2, token.tenant_id)
+      .BindText(3, AccountTokenPurposeName(token.purpose))
+      .BindText(4, token.user_id)
+      .BindText(5, token.email_index)
+      .BindBlob(6, token.email_sealed)
+      .BindInt64(7, token.created_at)
+      .BindInt64(8, token.expires_at)
+      .BindOptionalInt64(9, token.used_at);
+  PARLEY_TRY(stmt.Run());
+  return tx.Commit();
+}
+
+Result<AccountToken> SqliteStore::GetAccountToken(const std::string& token_hash) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(reader_, std::string("SELECT ") + kAccountTokenColumns +
+                                                          " FROM account_tokens WHERE token_hash = ?1"));
+  stmt.BindText(1, token_hash);
+  return QueryOne<AccountToken>(stmt, "account link", ReadAccountToken);
+}
+
+Status SqliteStore::RedeemRegistrationToken(const std::string& token_hash, int64_t now, const User& user) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  PARLEY_ASSIGN_OR_RETURN(AccountToken token,
+                          ClaimAccountToken(writer_, token_hash, AccountTokenPurpose::kRegister, now));
+  if (token.tenant_id != user.tenant_id || token.email_index != user.email_index)
+    return InvalidArgument("the user does not match the registration link");
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "INSERT INTO users (tenant_id, id, email_index, email_sealed, password_hash, role, created_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  stmt.BindText(1, user.tenant_id)
+      .BindText(2, user.id)
+      .BindText(3, user.email_index)
+      .BindBlob(4, user.email_sealed)
+      .BindText(5, user.password_hash)
+      .BindText(6, RoleText(user.role))
+      .BindInt64(7, user.created_at);
+  PARLEY_TRY(stmt.Run());
+  return tx.Commit();
+}
+
+Result<std::pair<AccountToken, int64_t>> SqliteStore::RedeemResetToken(const std::string& token_hash, int64_t now,
+                                                                        const std::string& password_hash) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  PARLEY_ASSIGN_OR_RETURN(AccountToken token, ClaimAccountToken(writer_, token_hash, AccountTokenPurpose::kReset, now));
+  {
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement stmt,
+        Statement::Prepare(writer_, "UPDATE users SET password_hash = ?1 WHERE tenant_id = ?2 AND id = ?3"));
+    stmt.BindText(1, password_hash).BindText(2, token.tenant_id).BindText(3, token.user_id);
+    PARLEY_TRY(RunOnExisting(stmt, "user"));
+  }
+  {
+    // Every other reset link of this user dies with the password it was sent for.
+    PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                            Statement::Prepare(writer_,
+                                               "UPDATE account_tokens SET used_at = ?1 WHERE tenant_id = ?2"
+                                               " AND user_id = ?3 AND purpose = 'reset' AND used_at IS NULL"));
+    stmt.BindInt64(1, now).BindText(2, token.tenant_id).BindText(3, token.user_id);
+    PARLEY_TRY(stmt.Run());
+  }
+  PARLEY_ASSIGN_OR_RETURN(Statement del,
+                          Statement::Prepare(writer_, "DELETE FROM sessions WHERE tenant_id = ?1 AND user_id = ?2"));
+  del.BindText(1, token.tenant_id).BindText(2, token.user_id);
+  PARLEY_TRY(del.Run());
+  const int64_t ended = del.Changes();
+  PARLEY_TRY(tx.Commit());
+  return std::make_pair(std::move(token), ended);
+}
+
 }  // namespace parley::store::sqlite

@@ -122,6 +122,13 @@ class SqliteStore final : public Store {
   std::mutex reader_mu_;
   sqlite3* const reader_;                // GUARDED_BY(reader_mu_)
   const SqliteOptions options_;
+  // ---- Account links (registration and password reset) ----
+ public:
+  Status CreateAccountToken(const AccountToken& token, int64_t now) override;
+  Result<AccountToken> GetAccountToken(const std::string& token_hash) override;
+  Status RedeemRegistrationToken(const std::string& token_hash, int64_t now, const User& user) override;
+  Result<std::pair<AccountToken, int64_t>> RedeemResetToken(const std::string& token_hash, int64_t now,
+                                                             const std::string& password_hash) override;
 };
 
 }  // namespace parley::store::sqlite

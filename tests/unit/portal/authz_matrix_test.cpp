@@ -13,7 +13,9 @@
 #include <set>
 
 #include "crypto/crypto.h"
+#include "mail/mail.h"
 #include "portal/accounts.h"
+#include "portal/registration.h"
 #include "portal/portal.h"
 #include "support/fake_clock.h"
 
@@ -83,15 +85,21 @@ class AuthzMatrixTest : public ::testing::Test {
     viewer_b_ = add(b_, "viewer@b.example", store::Role::kViewer);
     platform_admin_ = add(platform_, "ops@parley.example", store::Role::kPlatformAdmin);
     SeedTenantA();
+    mailer_ = std::make_unique<mail::Mailer>(mail::MakeOutboxTransport(dir_ / "outbox").value(), clock_,
+                                             mail::MailerOptions{.from = "noreply@parley.test"});
     portal_ = std::make_unique<Portal>(*store_, *keys_, clock_,
                                        PortalOptions{.public_url = "https://parley.test",
                                                      .web_root = dir_ / "web",
                                                      .session_idle_seconds = 600,
                                                      .session_absolute_seconds = 3600,
-                                                     .login_max_failures = 3});
+                                                     .login_max_failures = 3,
+                                                     .mailer = mailer_.get(),
+                                                     .accounts = {.requests_per_email_per_hour = 1000,
+                                                                  .requests_per_address_per_hour = 1000}});
   }
   void TearDown() override {
     portal_.reset();
+    mailer_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -209,6 +217,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<privacy::KeyRing> keys_;
   store::Tenant a_, b_, platform_;
   std::string viewer_a_, analyst_a_, admin_a_, admin_b_, viewer_b_, platform_admin_, agent_a_;
+  std::unique_ptr<mail::Mailer> mailer_;
   std::unique_ptr<Portal> portal_;
 };
 
@@ -265,6 +274,24 @@ TEST_F(AuthzMatrixTest, EveryRouteGivesEachRoleExactlyWhatItAllows) {
                                               {"domains", json::array{"matrix" + n + ".example"}},
                                               {"time_zone", "Europe/Paris"},
                                               {"subscription_end", "2028-06-30"}});
+        } else if (key == "POST /api/v1/register" || key == "POST /api/v1/password-reset") {
+          // Public, no enumeration: 202 for any address, the caller's own tenant's here.
+          body = json::serialize(json::object{{"email", std::string(tenant_b ? "newcomer@b.example" : "newcomer@a.example")}});
+        } else if (key == "POST /api/v1/register/complete") {
+          // A fresh link in the caller's tenant (B's for B, so B sees only B).
+          const store::Tenant& t = tenant_b ? b_ : a_;
+          std::string email = "matrix" + std::to_string(++created) + "@" + t.domains[0];
+          auto token = IssueRegistrationToken(*store_, *keys_, t.id, email, clock_.NowUnixSeconds(), 3600);
+          ASSERT_TRUE(token.ok());
+          body = json::serialize(json::object{{"token", *token}, {"password", kPassword}});
+        } else if (key == "POST /api/v1/password-reset/complete") {
+          // Resets the caller's tenant's viewer to the same password: harmless to the other calls.
+          auto viewer = store_->GetUser(tenant_b ? b_.id : a_.id, tenant_b ? viewer_b_ : viewer_a_);
+          ASSERT_TRUE(viewer.ok());
+          auto token = IssueResetToken(*store_, *keys_, *viewer, tenant_b ? "viewer@b.example" : "viewer@a.example",
+                                       clock_.NowUnixSeconds(), 3600);
+          ASSERT_TRUE(token.ok());
+          body = json::serialize(json::object{{"token", *token}, {"password", kPassword}});
         } else if (method != "GET") {
           body = "{}";
         }

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, describeError } from '../api';
 import type { SessionInfo } from '../types';
+import { linkClick } from '../router';
 import { Logo } from './Logo';
 
 interface Props {
@@ -116,6 +117,14 @@ export function LoginPage({ onSignedIn, notice }: Props) {
             {busy ? 'Signing in…' : locked ? `Try again in ${retryIn} s` : 'Sign in'}
           </button>
         </form>
+        <div class="login-links">
+          <a href="/register" onClick={linkClick} data-testid="create-account">
+            Create account
+          </a>
+          <a href="/forgot-password" onClick={linkClick} data-testid="forgot-password">
+            Forgot password?
+          </a>
+        </div>
       </div>
       <p class="login-footer">Parley · privacy by design: personal data is encrypted per tenant.</p>
     </div>
