@@ -181,6 +181,11 @@ class ServerImpl final : public Server {
         log::warn("http: {} accept failed: {}", l.options.name, ec.message());
         continue;
       }
+      // Answers are written in a few small pieces (TLS records): without
+      // TCP_NODELAY, Nagle's algorithm holds the last one back for the
+      // peer's delayed ACK, ~40 ms per answer.
+      boost::system::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       auto executor = socket.get_executor();
       asio::co_spawn(executor, Session(l, std::move(socket)), [name = l.options.name](std::exception_ptr e) {
         if (!e) return;
