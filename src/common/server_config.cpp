@@ -22,7 +22,8 @@ constexpr Setting kServerSettings[] = {
     {"tls.agent_ca_cert", SettingType::kPath, "agent-ca.crt", "Internal CA that signs agent client certificates (PEM)."},
     {"tls.agent_ca_key", SettingType::kPath, "agent-ca.key", "Private key of the internal agent CA (PEM, mode 0600)."},
     {"keys.master_key_file", SettingType::kPath, "master.key", "256-bit master key wrapping every tenant data key (mode 0600)."},
-    {"store.url", SettingType::kString, "sqlite:parley.db", "Data store. `sqlite:PATH` (relative to this file's directory)."},
+    {"store.url", SettingType::kString, "sqlite:parley.db", "Data store. `sqlite:PATH` (relative to this file's directory), or `postgresql://USER@HOST/DB` connecting as the application role (docs/postgresql.md)."},
+    {"store.migrate_url", SettingType::kString, "", "PostgreSQL only: connection of the schema owner role, used to migrate the schema and grant the application role its privileges at start-up. Empty: Parley only checks that the schema is current and exits 2 if it is not."},
     {"portal.web_root", SettingType::kPath, "web", "Directory holding the built portal front end (index.html and assets/)."},
     {"portal.session_idle_minutes", SettingType::kInt, "30", "A session ends after this many minutes without a request."},
     {"portal.session_absolute_hours", SettingType::kInt, "12", "A session ends this many hours after sign-in, active or not."},
@@ -172,9 +173,16 @@ Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::files
   c.agent_ca_key = str["tls.agent_ca_key"];
   c.master_key_file = str["keys.master_key_file"];
   c.store_url = str["store.url"];
-  if (c.store_url.rfind("sqlite:", 0) != 0)
-    return ConfigError("store.url: only sqlite:PATH is supported in this version");
-  {
+  c.store_migrate_url = str["store.migrate_url"];
+  const bool postgres = c.store_url.starts_with("postgresql://") || c.store_url.starts_with("postgres://");
+  if (!postgres && !c.store_url.starts_with("sqlite:"))
+    return ConfigError("store.url: expected sqlite:PATH or a postgresql:// URL");
+  if (!c.store_migrate_url.empty() && !postgres)
+    return ConfigError("store.migrate_url: only used with a postgresql:// store.url");
+  if (!c.store_migrate_url.empty() && !c.store_migrate_url.starts_with("postgresql://") &&
+      !c.store_migrate_url.starts_with("postgres://"))
+    return ConfigError("store.migrate_url: expected a postgresql:// URL");
+  if (!postgres) {
     std::filesystem::path p(c.store_url.substr(7));
     if (p.empty()) return ConfigError("store.url: sqlite: needs a file path");
     if (p.is_relative()) p = dir / p;

@@ -35,6 +35,7 @@ struct ServerConfig {
   std::filesystem::path agent_ca_cert, agent_ca_key;
   std::filesystem::path master_key_file;
   std::string store_url;
+  std::string store_migrate_url;  // PostgreSQL schema owner's URL; "" = do not migrate
   std::filesystem::path web_root;
   int64_t session_idle_seconds = 0;
   int64_t session_absolute_seconds = 0;

@@ -61,8 +61,12 @@ int Load(const std::filesystem::path& config_file, Loaded& out) {
   auto master = crypto::MasterKey::Load(out.config.master_key_file);
   if (!master.ok()) return ConfigFailure("keys.master_key_file: " + master.error().detail);
   out.master.emplace(std::move(*master));
-  auto store = store::OpenStore(out.config.store_url);
-  if (!store.ok()) return ConfigFailure("store.url: " + store.error().detail);
+  auto store = store::OpenStore(out.config.store_url, store::StoreOpenOptions{out.config.store_migrate_url});
+  if (!store.ok()) {
+    // Backends name the key themselves (store.url or store.migrate_url).
+    const std::string& detail = store.error().detail;
+    return ConfigFailure(detail.starts_with("store.") ? detail : "store.url: " + detail);
+  }
   out.store = std::move(*store);
   out.keys = std::make_unique<privacy::KeyRing>(*out.store, *out.master);
   return 0;

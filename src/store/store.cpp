@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace parley::store {
@@ -42,7 +43,14 @@ std::string_view RecordKindName(RecordKind k) {
   return k == RecordKind::kParticipant ? "participant" : "call";
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url) { return OpenStore(url, StoreOpenOptions{}); }
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const StoreOpenOptions& options) {
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    postgres::PostgresOptions pg;
+    pg.migrate_url = options.migrate_url;
+    return postgres::PostgresStore::Open(url, std::move(pg));
+  }
   if (url.starts_with(kSqliteScheme)) {
     std::string path = url.substr(kSqliteScheme.size());
     // Accept the URL spelling "sqlite:///abs/path.db" as well as "sqlite:/abs/path.db".

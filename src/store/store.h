@@ -522,4 +522,15 @@ class Store {
 // Opens the store named by `url` ("sqlite:/abs/path.db") and migrates it.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
 
+// ---- PostgreSQL backend (issue 4) ----
+// OpenStore(url, options) also accepts "postgresql://..." and "postgres://..."
+// (libpq URIs; docs/postgresql.md). The PostgreSQL store migrates only over
+// options.migrate_url (store.migrate_url: the schema owner's connection);
+// without it a schema older than this binary is a kConfig error naming
+// store.migrate_url. SQLite ignores migrate_url.
+struct StoreOpenOptions {
+  std::string migrate_url;
+};
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const StoreOpenOptions& options);
+
 }  // namespace parley::store

@@ -69,8 +69,13 @@ def set_toml_key(path, section, key, literal):
 class Stack:
     """One Parley deployment: server config dir, devsim, agent dir."""
 
-    def __init__(self, calls=300, seed=7, batch_records=25, live=False, server_overrides=None, devsim_args=()):
+    def __init__(self, calls=300, seed=7, batch_records=25, live=False, server_overrides=None, devsim_args=(),
+                 store="sqlite"):
+        """store: "sqlite" (the default file) or "postgres" (a throw-away
+        cluster, pg_cluster.py, with store.url as the application role and
+        store.migrate_url as the owner)."""
         self.dir = tempfile.mkdtemp(prefix="parley-it-")
+        self.pg = None
         self.devsim_args = list(devsim_args)
         self.calls = calls
         self.seed = seed
@@ -87,7 +92,21 @@ class Stack:
         self.ingest_port = free_port()
         self.config = os.path.join(self.server_dir, "parley.toml")
         env = dict(os.environ, PARLEY_DEMO_PASSWORD=DEMO_PASSWORD)
-        self.run([os.path.join(BIN, "parley"), "init", "--dir", self.server_dir, "--demo"], env=env)
+        if store == "postgres":
+            from pg_cluster import PostgresCluster
+            self.pg = PostgresCluster()
+            self.run([os.path.join(BIN, "parley"), "init", "--dir", self.server_dir], env=env)
+            set_toml_key(self.config, "store", "url", f'"{self.pg.app_url()}"')
+            set_toml_key(self.config, "store", "migrate_url", f'"{self.pg.owner_url()}"')
+            # The demo tenant and admin, as `init --demo` makes them, in PostgreSQL.
+            parley = os.path.join(BIN, "parley")
+            self.run([parley, "tenant", "create", "--config", self.config, "--name", TENANT,
+                      "--domain", "demo.example"])
+            self.run([parley, "user", "create", "--config", self.config, "--tenant", TENANT,
+                      "--email", "admin@demo.example", "--role", "tenant_admin"],
+                     env=dict(os.environ, PARLEY_USER_PASSWORD=DEMO_PASSWORD))
+        else:
+            self.run([os.path.join(BIN, "parley"), "init", "--dir", self.server_dir, "--demo"], env=env)
         set_toml_key(self.config, "server", "portal_listen", f'"127.0.0.1:{self.portal_port}"')
         set_toml_key(self.config, "server", "ingest_listen", f'"127.0.0.1:{self.ingest_port}"')
         set_toml_key(self.config, "server", "public_url", f'"https://127.0.0.1:{self.portal_port}"')
@@ -213,6 +232,8 @@ log_level = "info"
             for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
                 if marker in text:
                     raise AssertionError(f"{name} reported '{marker}'; log kept in {path}")
+        if self.pg:
+            self.pg.close()
         if os.environ.get("PARLEY_KEEP_TEST_DIRS"):
             print(f"kept {self.dir}")
         else:

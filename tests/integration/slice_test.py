@@ -68,9 +68,11 @@ def assert_exactly_once(test, stack):
 class CallsFlowEndToEnd(unittest.TestCase):
     """One deployment shared by the read-only checks."""
 
+    store = "sqlite"
+
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(calls=300, batch_records=25)
+        cls.stack = Stack(calls=300, batch_records=25, store=cls.store)
         cls.stack.start_all()
         assert cls.stack.login()[0] == 200
         wait_until(lambda: cls.stack.total_calls() == cls.stack.calls, 120, "all emulated calls")
@@ -356,10 +358,13 @@ class BadIngestInput(unittest.TestCase):
 class Restarts(unittest.TestCase):
     """Exactly once, also across SIGKILLed agents and restarted servers."""
 
+    store = "sqlite"  # slice_pg_test.py runs these on PostgreSQL
+
     def setUp(self):
         # Every device answer is delayed 30 ms (devsim's slow fault), so a run
         # lasts seconds however fast the machine is, and "mid-run" is real.
-        self.stack = Stack(calls=1500, batch_records=10, devsim_args=["--fault", "slow/1", "--fault-delay-ms", "30"])
+        self.stack = Stack(calls=1500, batch_records=10, devsim_args=["--fault", "slow/1", "--fault-delay-ms", "30"],
+                           store=self.store)
         self.stack.start_all()
         self.assertEqual(self.stack.login()[0], 200)
 

@@ -1,7 +1,8 @@
 // The ingest service end to end in one process: a batch with every record
 // type of the normalized model goes through IngestService::Handle (as an
 // enrolled agent's client certificate presents it) and comes back out of the
-// portal API; personal fields are sealed in the store on the way.
+// portal API; personal fields are sealed in the store on the way. Every test
+// runs against both store backends (SQLite file, throw-away PostgreSQL).
 #include "ingest/ingest.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include "portal/accounts.h"
 #include "portal/portal.h"
 #include "support/fake_clock.h"
+#include "support/postgres_fixture.h"
 #include "wire/wire.h"
 
 namespace parley::ingest {
@@ -43,14 +45,17 @@ constexpr std::string_view kBody =
     R"({"type":"cursor","source":"dma-main","value":"2026-12-04T17:00:00Z#conf-9"})"
     "\n";
 
-class IngestTest : public ::testing::Test {
+enum class Backend { kSqlite, kPostgres };
+
+class IngestTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     crypto::UseMinimalPasswordHashCostForTests();
     char tmpl[] = "/tmp/parley-ingest-XXXXXX";
     dir_ = mkdtemp(tmpl);
     db_path_ = (dir_ / "p.db").string();
-    store_ = std::move(store::OpenStore("sqlite:" + db_path_)).value();
+    if (GetParam() == Backend::kPostgres) pg_db_ = testing::PostgresServer::Get().CreateDatabase();
+    OpenTheStore();
     master_.emplace(crypto::MasterKey::FromBytesForTest(crypto::RandomKey()));
     keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
     tenant_ = *portal::CreateTenant(*store_, *keys_, "Tenant A", {"a.example"}, clock_.NowUnixSeconds());
@@ -77,6 +82,39 @@ class IngestTest : public ::testing::Test {
     ingest_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
+  }
+
+  void OpenTheStore() {
+    if (GetParam() == Backend::kSqlite) {
+      store_ = std::move(store::OpenStore("sqlite:" + db_path_)).value();
+      return;
+    }
+    testing::PostgresServer& pg = testing::PostgresServer::Get();
+    auto opened = store::OpenStore(pg.AppUrl(pg_db_), store::StoreOpenOptions{pg.OwnerUrl(pg_db_)});
+    ASSERT_TRUE(opened.ok()) << opened.error().detail;
+    store_ = std::move(opened).value();
+  }
+
+  // Everything the database holds, as bytes: the SQLite file (WAL included),
+  // or every PostgreSQL table's rows as text (read as the superuser).
+  std::string DatabaseBytes() {
+    std::string bytes;
+    if (GetParam() == Backend::kSqlite) {
+      for (const char* suffix : {"", "-wal"}) {
+        std::ifstream f(db_path_ + suffix, std::ios::binary);
+        bytes.append(std::istreambuf_iterator<char>(f), {});
+      }
+      return bytes;
+    }
+    const std::string url = testing::PostgresServer::Get().SuperUrl(pg_db_);
+    const std::string tables = testing::PostgresServer::Query(
+        url, "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')"
+             " AND NOT relispartition");
+    std::istringstream names(tables);
+    for (std::string table; std::getline(names, table);) {
+      bytes += testing::PostgresServer::Query(url, "SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM " + table + " t");
+    }
+    return bytes;
   }
 
   static portal::PortalOptions PortalOptions() {
@@ -147,6 +185,7 @@ class IngestTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string db_path_;
+  std::string pg_db_;
   FakeClock clock_{1'796'400'000};
   std::unique_ptr<store::Store> store_;
   std::optional<crypto::MasterKey> master_;
@@ -161,7 +200,7 @@ class IngestTest : public ::testing::Test {
 constexpr const char* kBatchId = "123e4567-e89b-12d3-a456-426614174000";
 
 // Every record type posted once comes back through the API, linked, with quality and personal data.
-TEST_F(IngestTest, EveryRecordTypeRoundTripsThroughTheApi) {
+TEST_P(IngestTest, EveryRecordTypeRoundTripsThroughTheApi) {
   auto res = PostBatch(kBody, kBatchId, agent_cert_);
   ASSERT_EQ(res.status, 200) << res.body;
   auto ack = json::parse(res.body);
@@ -214,21 +253,17 @@ TEST_F(IngestTest, EveryRecordTypeRoundTripsThroughTheApi) {
 }
 
 // Personal fields never reach the database file in clear, and viewers never see them.
-TEST_F(IngestTest, PersonalDataSealedAtRestAndHiddenFromViewers) {
+TEST_P(IngestTest, PersonalDataSealedAtRestAndHiddenFromViewers) {
   ASSERT_EQ(PostBatch(kBody, kBatchId, agent_cert_).status, 200);
-  store_.reset();  // flush and close, then read the raw bytes (WAL included)
-  std::string bytes;
-  for (const char* suffix : {"", "-wal"}) {
-    std::ifstream f(db_path_ + suffix, std::ios::binary);
-    bytes.append(std::istreambuf_iterator<char>(f), {});
-  }
+  store_.reset();  // flush and close, then read the raw bytes
+  const std::string bytes = DatabaseBytes();
   ASSERT_FALSE(bytes.empty());
   const char* secrets[] = {"Alice", "Bob Builder", "sip:alice", "10.0.0.1", "10.0.0.5", "8G1234XYZ",
                            "00:e0:db", "alice.liddell"};
   for (const char* secret : secrets) EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
   EXPECT_NE(bytes.find("Group 500"), std::string::npos) << "analytics fields stay in clear";
 
-  store_ = std::move(store::OpenStore("sqlite:" + db_path_)).value();
+  OpenTheStore();
   keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
   portal_ = std::make_unique<portal::Portal>(*store_, *keys_, clock_, PortalOptions());
   for (const char* path : {"/api/v1/conferences", "/api/v1/devices", "/api/v1/calls"}) {
@@ -241,7 +276,7 @@ TEST_F(IngestTest, PersonalDataSealedAtRestAndHiddenFromViewers) {
 }
 
 // A retried batch is acknowledged as a duplicate; the same records in a new batch are already present.
-TEST_F(IngestTest, RetriesStoreEverythingOnce) {
+TEST_P(IngestTest, RetriesStoreEverythingOnce) {
   ASSERT_EQ(PostBatch(kBody, kBatchId, agent_cert_).status, 200);
   auto again = json::parse(PostBatch(kBody, kBatchId, agent_cert_).body);
   EXPECT_TRUE(again.at("duplicate").as_bool());
@@ -255,7 +290,7 @@ TEST_F(IngestTest, RetriesStoreEverythingOnce) {
 }
 
 // A bad record refuses the whole batch with its line; nothing of the good lines is stored.
-TEST_F(IngestTest, BadQualityRefusesWholeBatch) {
+TEST_P(IngestTest, BadQualityRefusesWholeBatch) {
   std::string body(kBody);
   body.replace(body.find("\"mos\":4.1"), 9, "\"mos\":0.5");
   auto res = PostBatch(body, kBatchId, agent_cert_);
@@ -270,7 +305,7 @@ TEST_F(IngestTest, BadQualityRefusesWholeBatch) {
 // batch is stored, the refused ones are counted once per new batch in the
 // tenant's quarantine (reason, count, first and last seen), never twice
 // for a resent batch.
-TEST_F(IngestTest, ImplausibleTimesAreQuarantinedWithoutLosingTheBatch) {
+TEST_P(IngestTest, ImplausibleTimesAreQuarantinedWithoutLosingTheBatch) {
   const std::string before_2000 =
       R"({"type":"call","source":"dma-main","id":"old-1","start":"1999-12-31T23:00:00Z","end":"1999-12-31T23:10:00Z","duration_s":600,"status":"completed","protocol":"SIP","call_type":"P2P","orig":{},"dest":{}})"
       "\n";
@@ -317,7 +352,7 @@ TEST_F(IngestTest, ImplausibleTimesAreQuarantinedWithoutLosingTheBatch) {
 
 // Each agent has a token bucket of batches: over the burst, 429 with the
 // seconds to wait; the bucket refills at the configured rate.
-TEST_F(IngestTest, AgentsAreRateLimitedWithRetryAfter) {
+TEST_P(IngestTest, AgentsAreRateLimitedWithRetryAfter) {
   auto ca = crypto::MakeCa("Parley test agent CA 2", 30);
   ASSERT_TRUE(ca.ok());
   IngestLimits limits;
@@ -341,7 +376,7 @@ TEST_F(IngestTest, AgentsAreRateLimitedWithRetryAfter) {
 }
 
 // Another tenant's agent posting the same ids stores its own rows; neither tenant sees the other's.
-TEST_F(IngestTest, TenantsStayApart) {
+TEST_P(IngestTest, TenantsStayApart) {
   auto ca = crypto::MakeCa("another CA", 30);
   ASSERT_TRUE(ca.ok());
   ingest_ = std::make_unique<IngestService>(*store_, *keys_, *ca, clock_, IngestLimits{});
@@ -360,7 +395,7 @@ TEST_F(IngestTest, TenantsStayApart) {
 }
 
 // A heartbeat's source health shows on /api/v1/agents, apart from any call quality.
-TEST_F(IngestTest, HeartbeatShowsAsAgentAndSourceHealth) {
+TEST_P(IngestTest, HeartbeatShowsAsAgentAndSourceHealth) {
   auto hb = Heartbeat(
       R"({"agent_version":"0.3.0","uptime_s":12,"sources":[{"name":"dma-main","type":"dma","status":"degraded","last_error":"HTTP 503","secret":"x"}]})");
   ASSERT_EQ(hb.status, 200) << hb.body;
@@ -378,6 +413,11 @@ TEST_F(IngestTest, HeartbeatShowsAsAgentAndSourceHealth) {
   EXPECT_EQ(Get("viewer@a.example", "/api/v1/agents").at("agents").as_array().at(0).at("state").as_string(),
             "offline");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, IngestTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
 
 }  // namespace
 }  // namespace parley::ingest

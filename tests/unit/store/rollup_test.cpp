@@ -1,6 +1,7 @@
-// Rollups maintained by CommitBatch: known calls give known figures; the
-// figures do not depend on batch boundaries, order, resent batches or calls
-// seen twice, and they equal the rollups recomputed from the raw calls.
+// Rollups maintained by CommitBatch, on both backends (SQLite, and a
+// throw-away PostgreSQL 15): known calls give known figures; the figures do
+// not depend on batch boundaries, order, resent batches or calls seen twice,
+// and they equal the rollups recomputed from the raw calls.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -14,6 +15,7 @@
 
 #include "store/detail/rollup_delta.h"
 #include "store/store.h"
+#include "support/postgres_fixture.h"
 
 namespace parley::store {
 namespace {
@@ -38,8 +40,16 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-std::unique_ptr<Store> NewStore(const std::string& url) {
-  auto store = OpenStore(url);
+// A new, empty store of the test's backend ("sqlite" or "postgres").
+std::unique_ptr<Store> NewStore(const std::string& backend, const TempDir& dir, const std::string& name) {
+  Result<std::unique_ptr<Store>> store = InvalidArgument("no backend");
+  if (backend == "sqlite") {
+    store = OpenStore(dir.Url(name + ".db"));
+  } else {
+    auto& server = testing::PostgresServer::Get();
+    const std::string db = server.CreateDatabase();
+    store = OpenStore(server.AppUrl(db), StoreOpenOptions{server.OwnerUrl(db)});
+  }
   EXPECT_TRUE(store.ok()) << store.error().detail;
   Tenant t;
   t.id = "ta";
@@ -140,9 +150,11 @@ TEST(QuantileSketch, QuantilesWithinOneBucketAndMergeable) {
     EXPECT_FALSE(QuantileSketch::Decode(bad)) << bad;
 }
 
-TEST(Rollups, KnownCallsGiveKnownFigures) {
+class Rollups : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Rollups, KnownCallsGiveKnownFigures) {
   TempDir dir;
-  auto store = NewStore(dir.Url("r.db"));
+  auto store = NewStore(GetParam(), dir, "r");
   const int64_t h9 = kDay0 + 9 * kH, h10 = kDay0 + 10 * kH;
   // 09:50-10:20, connected all along, Paris (G500) -> London (G500).
   StoredCall c1 = Call("dma", "c1", h9 + 50 * 60, h10 + 20 * 60, 1800, true);
@@ -220,7 +232,7 @@ TEST(Rollups, KnownCallsGiveKnownFigures) {
 // shuffled, in other batch sizes, with resent batches and repeated calls
 // into another: every rollup and every hourly peak is the same, and equals
 // the figures recomputed from the raw calls.
-TEST(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
+TEST_P(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
   std::mt19937 rng(42);
   std::vector<StoredCall> calls;
   const char* sources[] = {"dma", "kam"};
@@ -244,8 +256,8 @@ TEST(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
   }
 
   TempDir dir;
-  auto in_order = NewStore(dir.Url("a.db"));
-  auto shuffled = NewStore(dir.Url("b.db"));
+  auto in_order = NewStore(GetParam(), dir, "a");
+  auto shuffled = NewStore(GetParam(), dir, "b");
   std::vector<StoredCall> sorted = calls;
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.start_at < b.start_at; });
   for (size_t i = 0; i < sorted.size(); i += 50)
@@ -304,6 +316,9 @@ TEST(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
     EXPECT_EQ(Peaks(*shuffled, source, from, to), brute) << source;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, Rollups, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace parley::store

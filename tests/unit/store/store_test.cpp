@@ -1,6 +1,9 @@
-// Tests of the Store contract against the SQLite backend: migrations, the
-// repositories, batch atomicity and idempotency, tenant isolation and keyset
-// pagination. Each test works in its own temporary directory.
+// Tests of the Store contract, run against both backends (StoreTest is
+// value-parameterized: SQLite in a temporary directory, PostgreSQL in a fresh
+// database of the throw-away cluster of support/postgres_fixture.h):
+// migrations, the repositories, batch atomicity and idempotency, tenant
+// isolation and keyset pagination. Backend-specific tests (SQLite file,
+// PostgreSQL roles, row-level security, partitions) follow the shared ones.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -16,16 +19,23 @@
 #include <tuple>
 #include <vector>
 
+#include "store/postgres/migrations.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "support/fault_injecting_store.h"
+#include "support/postgres_fixture.h"
 
 namespace parley::store {
 namespace {
 
+using postgres::PostgresOptions;
+using postgres::PostgresStore;
 using sqlite::SqliteOptions;
 using sqlite::SqliteStore;
+using testing::PostgresServer;
+using FaultHook = std::function<Status(std::string_view step)>;
 
 constexpr int64_t kNow = 1'700'000'000;
 
@@ -76,6 +86,67 @@ std::unique_ptr<Store> OpenOrDie(const std::string& path, SqliteOptions options 
   auto store = SqliteStore::Open(path, std::move(options));
   EXPECT_TRUE(store.ok()) << store.error().detail;
   return std::move(store).value();
+}
+
+enum class Backend { kSqlite, kPostgres };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// One test's database in one backend: opens stores on it and runs raw SQL
+// that sees every tenant (the SQLite file itself; PostgreSQL's superuser).
+class BackendDb {
+ public:
+  virtual ~BackendDb() = default;
+  virtual std::unique_ptr<Store> Open(FaultHook hook) = 0;
+  // The last column of every row, joined by '\n'.
+  virtual std::string Raw(const std::string& sql) = 0;
+  // The tables a batch writes to (every one must stay empty after a failed commit).
+  virtual std::vector<std::string> BatchTables() const = 0;
+};
+
+class SqliteDb final : public BackendDb {
+ public:
+  std::unique_ptr<Store> Open(FaultHook hook) override {
+    SqliteOptions options;
+    options.fault_hook_for_test = std::move(hook);
+    return OpenOrDie(path_, std::move(options));
+  }
+  std::string Raw(const std::string& sql) override { return RawDb(path_).Text(sql); }
+  std::vector<std::string> BatchTables() const override {
+    return {"calls", "conferences", "participants", "devices", "quality_samples", "sources", "batches"};
+  }
+
+ private:
+  TempDir dir_;
+  std::string path_ = dir_.File("parley.db");
+};
+
+class PostgresDb final : public BackendDb {
+ public:
+  std::unique_ptr<Store> Open(FaultHook hook) override {
+    PostgresOptions options;
+    options.migrate_url = server_.OwnerUrl(db_);
+    options.fault_hook_for_test = std::move(hook);
+    auto store = PostgresStore::Open(server_.AppUrl(db_), std::move(options));
+    EXPECT_TRUE(store.ok()) << store.error().detail;
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+  std::string Raw(const std::string& sql) override { return PostgresServer::Query(server_.SuperUrl(db_), sql); }
+  std::vector<std::string> BatchTables() const override {
+    return {"calls", "conferences", "participants", "devices", "quality_samples", "sources", "batches", "record_keys"};
+  }
+  const std::string& name() const { return db_; }
+
+ private:
+  PostgresServer& server_ = PostgresServer::Get();
+  std::string db_ = server_.CreateDatabase();
+};
+
+std::unique_ptr<BackendDb> MakeDb(Backend backend) {
+  if (backend == Backend::kSqlite) return std::make_unique<SqliteDb>();
+  return std::make_unique<PostgresDb>();
 }
 
 Tenant MakeTenant(const std::string& id, const std::string& name) {
@@ -148,12 +219,13 @@ BatchCommit MakeBatch(const std::string& tenant_id, const std::string& agent_id,
 }
 
 // A store with tenants "ta" and "tb", each with agents "a1" and "a2".
-class StoreTest : public ::testing::Test {
+class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override { Reopen(); }
-  void Reopen(SqliteOptions options = {}) {
+  void Reopen(FaultHook hook = {}) {
     store_.reset();
-    store_ = OpenOrDie(path_, std::move(options));
+    store_ = db_->Open(std::move(hook));
+    ASSERT_NE(store_, nullptr);
     if (!seeded_) {
       for (const char* t : {"ta", "tb"}) {
         ASSERT_TRUE(store_->CreateTenant(MakeTenant(t, std::string("org-") + t)).ok());
@@ -168,11 +240,54 @@ class StoreTest : public ::testing::Test {
     return n.ok() ? *n : -1;
   }
 
-  TempDir dir_;
-  std::string path_ = dir_.File("parley.db");
+  std::string Raw(const std::string& sql) { return db_->Raw(sql); }
+
+  // The newest-first keyset query on `table` walks an index instead of
+  // sorting. SQLite names the index; PostgreSQL scans the per-partition
+  // indexes of the parent's (given enough rows for the planner to prefer
+  // them, and fresh statistics).
+  void ExpectIndexServesKeyset(const std::string& table, const std::string& id_column, const std::string& index) {
+    const std::string query = "SELECT * FROM " + table + " WHERE tenant_id = 'ta' AND (start_at, source, " +
+                              id_column + ") < (1, 'a', 'b') ORDER BY start_at DESC, source DESC, " + id_column +
+                              " DESC LIMIT 50";
+    if (GetParam() == Backend::kSqlite) {
+      const std::string plan = Raw("EXPLAIN QUERY PLAN " + query);
+      EXPECT_NE(plan.find(index), std::string::npos) << plan;
+      EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+      return;
+    }
+    BatchCommit many = MakeBatch("ta", "a1", "plan-rows", {}, {});
+    for (int i = 0; i < 3000; ++i) {
+      // Two months, so the plan must merge two partitions' index scans.
+      const int64_t start = 1000 + (i % 2) * 40 * 86400 + i;
+      if (table == "calls") many.calls.push_back(MakeCall("dma", "k" + std::to_string(i), start));
+      if (table == "conferences") many.conferences.push_back(MakeConferenceForPlan("k" + std::to_string(i), start));
+    }
+    ASSERT_TRUE(store_->CommitBatch(many).ok());
+    Raw("ANALYZE " + table);
+    const std::string plan = Raw("EXPLAIN (COSTS OFF) " + query);
+    EXPECT_NE(plan.find("Index Scan"), std::string::npos) << plan;
+    EXPECT_NE(plan.find(table + "_p197001_tenant_id_start_at"), std::string::npos) << plan;
+    EXPECT_FALSE(plan.starts_with("Sort") || plan.find("->  Sort") != std::string::npos ||
+                 plan.find("Incremental Sort") != std::string::npos)
+        << plan;
+  }
+  static StoredConference MakeConferenceForPlan(const std::string& id, int64_t start_at) {
+    StoredConference c;
+    c.source = "dma";
+    c.conference_id = id;
+    c.start_at = start_at;
+    c.end_at = start_at + 60;
+    c.pii_sealed = "sealed";
+    return c;
+  }
+
+  std::unique_ptr<BackendDb> db_ = MakeDb(GetParam());
   std::unique_ptr<Store> store_;
   bool seeded_ = false;
 };
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres), BackendName);
 
 // ---- Opening and migrations ----
 
@@ -273,7 +388,7 @@ TEST(Roles, NamesRoundTrip) {
 // ---- Tenants and users ----
 
 // A tenant reads back whole by id and by name; names are unique.
-TEST_F(StoreTest, TenantCreateGetFindList) {
+TEST_P(StoreTest, TenantCreateGetFindList) {
   auto got = store_->GetTenant("ta");
   ASSERT_TRUE(got.ok());
   const Tenant want = MakeTenant("ta", "org-ta");
@@ -298,7 +413,7 @@ TEST_F(StoreTest, TenantCreateGetFindList) {
 }
 
 // Only one platform tenant; a malformed subscription date is refused by the schema.
-TEST_F(StoreTest, TenantSettingsAndSinglePlatformTenant) {
+TEST_P(StoreTest, TenantSettingsAndSinglePlatformTenant) {
   Tenant p = MakeTenant("tp", "platform");
   p.platform = true;
   p.subscription_end = "";
@@ -313,7 +428,7 @@ TEST_F(StoreTest, TenantSettingsAndSinglePlatformTenant) {
 }
 
 // Roles change for the user and its sessions together; the last tenant admin stays.
-TEST_F(StoreTest, SetUserRoleKeepsTheLastTenantAdmin) {
+TEST_P(StoreTest, SetUserRoleKeepsTheLastTenantAdmin) {
   User admin{.id = "adm", .tenant_id = "ta", .email_index = "i-adm", .email_sealed = "s", .password_hash = "",
              .role = Role::kTenantAdmin, .created_at = kNow};
   User other{.id = "oth", .tenant_id = "ta", .email_index = "i-oth", .email_sealed = "s", .password_hash = "",
@@ -338,7 +453,7 @@ TEST_F(StoreTest, SetUserRoleKeepsTheLastTenantAdmin) {
 }
 
 // Users are found by blind index; a second user with the same index is refused.
-TEST_F(StoreTest, UserCreateFindAndDuplicateEmailRefused) {
+TEST_P(StoreTest, UserCreateFindAndDuplicateEmailRefused) {
   User u{.id = "u1",
          .tenant_id = "ta",
          .email_index = "idx-alice",
@@ -379,7 +494,7 @@ TEST_F(StoreTest, UserCreateFindAndDuplicateEmailRefused) {
 // ---- Sessions ----
 
 // A session reads back, touch advances last_seen, delete removes it (twice is fine).
-TEST_F(StoreTest, SessionCreateGetTouchDelete) {
+TEST_P(StoreTest, SessionCreateGetTouchDelete) {
   ASSERT_TRUE(store_->CreateUser(MakeUser("ta", "u1", "i1", Role::kViewer)).ok());
   Session s{.id_hash = "h1",
             .user_id = "u1",
@@ -407,7 +522,7 @@ TEST_F(StoreTest, SessionCreateGetTouchDelete) {
 }
 
 // Expiry removes sessions past their absolute expiry or idle too long, and keeps the rest.
-TEST_F(StoreTest, DeleteExpiredSessionsByAbsoluteAndIdleLimits) {
+TEST_P(StoreTest, DeleteExpiredSessionsByAbsoluteAndIdleLimits) {
   ASSERT_TRUE(store_->CreateUser(MakeUser("ta", "u1", "i1", Role::kViewer)).ok());
   auto make = [](const std::string& id, int64_t last_seen, int64_t expires) {
     Session s;
@@ -432,7 +547,7 @@ TEST_F(StoreTest, DeleteExpiredSessionsByAbsoluteAndIdleLimits) {
 // ---- Enrollment and agents ----
 
 // A token returns its tenant once; the second use is refused.
-TEST_F(StoreTest, EnrollTokenWorksOnce) {
+TEST_P(StoreTest, EnrollTokenWorksOnce) {
   ASSERT_TRUE(store_->CreateEnrollToken("tok", "tb", kNow + 600).ok());
   auto first = store_->ConsumeEnrollToken("tok", kNow);
   ASSERT_TRUE(first.ok()) << first.error().detail;
@@ -445,15 +560,15 @@ TEST_F(StoreTest, EnrollTokenWorksOnce) {
 }
 
 // A token at or past its expiry is refused.
-TEST_F(StoreTest, ExpiredEnrollTokenRefused) {
+TEST_P(StoreTest, ExpiredEnrollTokenRefused) {
   ASSERT_TRUE(store_->CreateEnrollToken("tok", "ta", kNow).ok());
   EXPECT_EQ(store_->ConsumeEnrollToken("tok", kNow).error().code, Code::kUnauthenticated);
 }
 
 // Many threads, through one store and through a second store on the same file, race for one token: one wins.
-TEST_F(StoreTest, ConcurrentEnrollTokenConsumptionSucceedsOnce) {
+TEST_P(StoreTest, ConcurrentEnrollTokenConsumptionSucceedsOnce) {
   ASSERT_TRUE(store_->CreateEnrollToken("tok", "ta", kNow + 600).ok());
-  auto other = OpenOrDie(path_);
+  auto other = db_->Open({});
   std::atomic<int> successes{0};
   std::atomic<int> other_errors{0};
   std::vector<std::thread> threads;
@@ -474,7 +589,7 @@ TEST_F(StoreTest, ConcurrentEnrollTokenConsumptionSucceedsOnce) {
 }
 
 // Agents are found by certificate fingerprint, listed per tenant, and record heartbeats.
-TEST_F(StoreTest, AgentCreateFindListHeartbeat) {
+TEST_P(StoreTest, AgentCreateFindListHeartbeat) {
   auto found = store_->FindAgentByFingerprint("fp-tb-a2");
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->tenant_id, "tb");
@@ -499,7 +614,7 @@ TEST_F(StoreTest, AgentCreateFindListHeartbeat) {
 // ---- Batches ----
 
 // Calls and the cursor advance commit together, and calls read back field for field.
-TEST_F(StoreTest, CommitBatchStoresCallsAndCursorTogether) {
+TEST_P(StoreTest, CommitBatchStoresCallsAndCursorTogether) {
   auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100), MakeCall("dma", "c2", 200)},
                                          {{"dma", "cursor-200"}}));
   ASSERT_TRUE(r.ok()) << r.error().detail;
@@ -535,7 +650,7 @@ TEST_F(StoreTest, CommitBatchStoresCallsAndCursorTogether) {
 }
 
 // The same batch id twice is reported duplicate and stored once; its second cursor is ignored.
-TEST_F(StoreTest, SameBatchTwiceIsDuplicateAndStoredOnce) {
+TEST_P(StoreTest, SameBatchTwiceIsDuplicateAndStoredOnce) {
   const BatchCommit batch = MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "x1"}});
   ASSERT_TRUE(store_->CommitBatch(batch).ok());
   BatchCommit again = batch;
@@ -550,7 +665,7 @@ TEST_F(StoreTest, SameBatchTwiceIsDuplicateAndStoredOnce) {
 }
 
 // A new batch that repeats calls stores only the new ones and counts the others.
-TEST_F(StoreTest, OverlappingCallsCountedAsAlreadyPresent) {
+TEST_P(StoreTest, OverlappingCallsCountedAsAlreadyPresent) {
   ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100), MakeCall("dma", "c2", 200)}, {})).ok());
   auto r = store_->CommitBatch(
       MakeBatch("ta", "a1", "b2", {MakeCall("dma", "c2", 200), MakeCall("dma", "c3", 300), MakeCall("dma", "c3", 300)}, {}));
@@ -562,7 +677,7 @@ TEST_F(StoreTest, OverlappingCallsCountedAsAlreadyPresent) {
 }
 
 // Each agent has its own cursors, even for a source of the same name.
-TEST_F(StoreTest, CursorsArePerAgent) {
+TEST_P(StoreTest, CursorsArePerAgent) {
   ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {}, {{"dma", "one"}, {"rprm", "r1"}})).ok());
   ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a2", "b2", {}, {{"dma", "two"}})).ok());
   auto a1 = store_->GetCursors("ta", "a1");
@@ -577,7 +692,7 @@ TEST_F(StoreTest, CursorsArePerAgent) {
 }
 
 // A call that names another tenant than its batch is refused whole.
-TEST_F(StoreTest, CommitBatchRefusesCallOfAnotherTenant) {
+TEST_P(StoreTest, CommitBatchRefusesCallOfAnotherTenant) {
   StoredCall foreign = MakeCall("dma", "c1", 100);
   foreign.tenant_id = "tb";
   auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1", {foreign}, {{"dma", "x"}}));
@@ -587,15 +702,13 @@ TEST_F(StoreTest, CommitBatchRefusesCallOfAnotherTenant) {
 }
 
 // A failure at any step inside the transaction leaves neither calls, cursor nor batch row.
-TEST_F(StoreTest, FailedCommitLeavesNeitherCallsNorCursor) {
+TEST_P(StoreTest, FailedCommitLeavesNeitherCallsNorCursor) {
   for (const char* failing_step : {"commit_batch.after_calls", "commit_batch.after_cursors"}) {
     SCOPED_TRACE(failing_step);
-    SqliteOptions options;
-    options.fault_hook_for_test = [failing_step](std::string_view step) -> Status {
+    Reopen([failing_step](std::string_view step) -> Status {
       if (step == failing_step) return Unavailable("injected crash");
       return Ok();
-    };
-    Reopen(options);
+    });
     const BatchCommit batch = MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "x1"}});
     auto r = store_->CommitBatch(batch);
     ASSERT_FALSE(r.ok());
@@ -609,13 +722,12 @@ TEST_F(StoreTest, FailedCommitLeavesNeitherCallsNorCursor) {
     EXPECT_FALSE(retry->duplicate);
     EXPECT_EQ(Count("ta"), 1);
     // Reset for the next step.
-    RawDb raw(path_);
-    raw.Exec("DELETE FROM calls; DELETE FROM sources; DELETE FROM batches;");
+    for (const std::string& table : db_->BatchTables()) Raw("DELETE FROM " + table);
   }
 }
 
 // A value the schema refuses (an empty source name in a cursor) fails the whole batch, calls included.
-TEST_F(StoreTest, ConstraintViolationLeavesNeitherCallsNorCursor) {
+TEST_P(StoreTest, ConstraintViolationLeavesNeitherCallsNorCursor) {
   auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "ok"}, {"", "bad"}}));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
@@ -630,7 +742,7 @@ TEST_F(StoreTest, ConstraintViolationLeavesNeitherCallsNorCursor) {
 }
 
 // A commit whose answer is lost is retried by the agent: the retry is a duplicate and nothing is doubled.
-TEST_F(StoreTest, LostAcknowledgementRetryIsDuplicate) {
+TEST_P(StoreTest, LostAcknowledgementRetryIsDuplicate) {
   testing::FaultInjectingStore faulty(std::move(store_));
   faulty.FailNext("CommitBatch", Unavailable("connection reset"), testing::FaultInjectingStore::When::kAfter);
   const BatchCommit batch = MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "x1"}});
@@ -644,7 +756,7 @@ TEST_F(StoreTest, LostAcknowledgementRetryIsDuplicate) {
 // ---- Reading calls ----
 
 // Tenant B never sees tenant A's calls, even with the same source and call ids.
-TEST_F(StoreTest, TenantIsolationInListAndCount) {
+TEST_P(StoreTest, TenantIsolationInListAndCount) {
   ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100), MakeCall("dma", "c2", 200)}, {})).ok());
   ASSERT_TRUE(store_->CommitBatch(MakeBatch("tb", "a1", "b1", {MakeCall("dma", "c1", 100)}, {})).ok());
   EXPECT_EQ(Count("ta"), 2);
@@ -663,7 +775,7 @@ TEST_F(StoreTest, TenantIsolationInListAndCount) {
 }
 
 // Keyset pages walk every row exactly once, newest first, with ties on start time broken by (source, call_id).
-TEST_F(StoreTest, KeysetPaginationWalksAllRowsOnceNewestFirst) {
+TEST_P(StoreTest, KeysetPaginationWalksAllRowsOnceNewestFirst) {
   std::vector<StoredCall> calls;
   for (int i = 0; i < 23; ++i) {
     // Only 4 distinct start times: most rows tie and page boundaries fall inside ties.
@@ -690,18 +802,13 @@ TEST_F(StoreTest, KeysetPaginationWalksAllRowsOnceNewestFirst) {
   EXPECT_EQ(store_->ListCalls("ta", Page(0)).error().code, Code::kInvalidArgument);
 }
 
-// The keyset query is served by calls_by_start, not a scan and sort.
-TEST_F(StoreTest, KeysetQueryUsesCallsByStartIndex) {
-  RawDb raw(path_);
-  const std::string plan = raw.Text(
-      "EXPLAIN QUERY PLAN SELECT * FROM calls WHERE tenant_id = 'ta' AND (start_at, source, call_id) < (1, 'a', 'b')"
-      " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT 50");
-  EXPECT_NE(plan.find("calls_by_start"), std::string::npos) << plan;
-  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+// The keyset query is served by calls_by_start (in PostgreSQL: its per-partition twins), not a scan and sort.
+TEST_P(StoreTest, KeysetQueryUsesCallsByStartIndex) {
+  ExpectIndexServesKeyset("calls", "call_id", "calls_by_start");
 }
 
 // Closing and reopening the file keeps tenants, users, agents, calls and cursors.
-TEST_F(StoreTest, ReopenKeepsEverything) {
+TEST_P(StoreTest, ReopenKeepsEverything) {
   ASSERT_TRUE(store_->CreateUser(MakeUser("ta", "u1", "i1", Role::kTenantAdmin)).ok());
   ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {{"dma", "x1"}})).ok());
   Reopen();
@@ -792,11 +899,12 @@ BatchCommit FullBatch(const std::string& tenant_id, const std::string& batch_id)
   p1.quality = {pq};
   b.participants = {p1, MakeParticipant("dma", "p2", "conf-1", 105)};
   b.devices = {MakeDevice("rprm", "dev-1", 100, "6.4.2")};
+  b.quarantined = {{"dma", "call", "start is before the earliest accepted time", 1}};
   return b;
 }
 
 // Every record type commits with the calls and cursor and reads back field for field.
-TEST_F(StoreTest, CommitBatchStoresEveryRecordType) {
+TEST_P(StoreTest, CommitBatchStoresEveryRecordType) {
   auto r = store_->CommitBatch(FullBatch("ta", "b1"));
   ASSERT_TRUE(r.ok()) << r.error().detail;
   EXPECT_EQ(r->inserted, 5);  // call, conference, 2 participants, device
@@ -878,12 +986,11 @@ TEST_F(StoreTest, CommitBatchStoresEveryRecordType) {
   EXPECT_EQ((*pq)[0].record_id, "p1");
   EXPECT_EQ((*pq)[0].sample.mos, 3.9);
 
-  RawDb raw(path_);
-  EXPECT_EQ(raw.Text("SELECT records FROM batches WHERE tenant_id = 'ta' AND batch_id = 'b1'"), "5");
+  EXPECT_EQ(Raw("SELECT records FROM batches WHERE tenant_id = 'ta' AND batch_id = 'b1'"), "5");
 }
 
 // Conferences and participants are stored once, with the samples of their first observation only.
-TEST_F(StoreTest, ModelRecordsStoredOncePerKey) {
+TEST_P(StoreTest, ModelRecordsStoredOncePerKey) {
   ASSERT_TRUE(store_->CommitBatch(FullBatch("ta", "b1")).ok());
   BatchCommit again = FullBatch("ta", "b2");
   again.calls[0].quality = {MakeSample("orig", "tx", "content")};
@@ -907,7 +1014,7 @@ TEST_F(StoreTest, ModelRecordsStoredOncePerKey) {
 }
 
 // Devices are upserted per (tenant, source, id): a newer observation wins, an older one or a tie changes nothing.
-TEST_F(StoreTest, DeviceUpsertKeepsNewestObservation) {
+TEST_P(StoreTest, DeviceUpsertKeepsNewestObservation) {
   auto commit = [&](const std::string& batch_id, std::vector<StoredDevice> devices) {
     BatchCommit b = MakeBatch("ta", "a1", batch_id, {}, {});
     b.devices = std::move(devices);
@@ -938,7 +1045,7 @@ TEST_F(StoreTest, DeviceUpsertKeepsNewestObservation) {
 }
 
 // Device pages walk the inventory in key order, each row once.
-TEST_F(StoreTest, DevicePaginationWalksInventoryOnce) {
+TEST_P(StoreTest, DevicePaginationWalksInventoryOnce) {
   std::vector<StoredDevice> devices;
   for (int i = 0; i < 11; ++i) devices.push_back(MakeDevice(i % 2 ? "dma" : "rprm", "d" + std::to_string(i), 1, "v"));
   BatchCommit b = MakeBatch("ta", "a1", "b1", {}, {});
@@ -961,7 +1068,7 @@ TEST_F(StoreTest, DevicePaginationWalksInventoryOnce) {
 }
 
 // Conference pages walk newest first, each once, served by conferences_by_start.
-TEST_F(StoreTest, ConferencePaginationNewestFirst) {
+TEST_P(StoreTest, ConferencePaginationNewestFirst) {
   BatchCommit b = MakeBatch("ta", "a1", "b1", {}, {});
   for (int i = 0; i < 9; ++i) b.conferences.push_back(MakeConference("dma", "k" + std::to_string(i), 1000 + (i % 3)));
   ASSERT_TRUE(store_->CommitBatch(b).ok());
@@ -979,17 +1086,11 @@ TEST_F(StoreTest, ConferencePaginationNewestFirst) {
   EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
   EXPECT_EQ(std::set(seen.begin(), seen.end()).size(), 9u);
 
-  RawDb raw(path_);
-  const std::string plan = raw.Text(
-      "EXPLAIN QUERY PLAN SELECT * FROM conferences WHERE tenant_id = 'ta'"
-      " AND (start_at, source, conference_id) < (1, 'a', 'b')"
-      " ORDER BY start_at DESC, source DESC, conference_id DESC LIMIT 50");
-  EXPECT_NE(plan.find("conferences_by_start"), std::string::npos) << plan;
-  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  ExpectIndexServesKeyset("conferences", "conference_id", "conferences_by_start");
 }
 
 // Tenant B never sees tenant A's conferences, participants, devices or samples, even under the same keys.
-TEST_F(StoreTest, ModelTenantIsolation) {
+TEST_P(StoreTest, ModelTenantIsolation) {
   ASSERT_TRUE(store_->CommitBatch(FullBatch("ta", "b1")).ok());
   BatchCommit other = MakeBatch("tb", "a1", "b1", {}, {});
   other.conferences = {MakeConference("dma", "conf-1", 100)};
@@ -1008,22 +1109,18 @@ TEST_F(StoreTest, ModelTenantIsolation) {
 }
 
 // A failure at any step leaves no record of any type, no sample, no cursor and no batch row.
-TEST_F(StoreTest, FailedCommitLeavesNoRecordOfAnyType) {
+TEST_P(StoreTest, FailedCommitLeavesNoRecordOfAnyType) {
   for (const char* failing_step :
        {"commit_batch.after_calls", "commit_batch.after_conferences", "commit_batch.after_participants",
         "commit_batch.after_devices", "commit_batch.after_cursors"}) {
     SCOPED_TRACE(failing_step);
-    SqliteOptions options;
-    options.fault_hook_for_test = [failing_step](std::string_view step) -> Status {
+    Reopen([failing_step](std::string_view step) -> Status {
       if (step == failing_step) return Unavailable("injected crash");
       return Ok();
-    };
-    Reopen(options);
+    });
     ASSERT_FALSE(store_->CommitBatch(FullBatch("ta", "b1")).ok());
-    RawDb raw(path_);
-    for (const char* table : {"calls", "conferences", "participants", "devices", "quality_samples", "sources",
-                              "batches"}) {
-      EXPECT_EQ(raw.Text(std::string("SELECT COUNT(*) FROM ") + table), "0") << table;
+    for (const std::string& table : db_->BatchTables()) {
+      EXPECT_EQ(Raw("SELECT COUNT(*) FROM " + table), "0") << table;
     }
   }
   Reopen();
@@ -1033,7 +1130,7 @@ TEST_F(StoreTest, FailedCommitLeavesNoRecordOfAnyType) {
 }
 
 // A sample the schema refuses, or two samples for one stream, fail the whole batch.
-TEST_F(StoreTest, BadQualitySampleFailsWholeBatch) {
+TEST_P(StoreTest, BadQualitySampleFailsWholeBatch) {
   BatchCommit bad = FullBatch("ta", "b1");
   bad.participants[0].quality[0].mos = 7;
   auto r = store_->CommitBatch(bad);
@@ -1048,7 +1145,7 @@ TEST_F(StoreTest, BadQualitySampleFailsWholeBatch) {
 }
 
 // A conference, participant or device naming another tenant is refused before anything is written.
-TEST_F(StoreTest, CommitBatchRefusesForeignModelRecords) {
+TEST_P(StoreTest, CommitBatchRefusesForeignModelRecords) {
   for (int which = 0; which < 3; ++which) {
     BatchCommit b = FullBatch("ta", "b1");
     if (which == 0) b.conferences[0].tenant_id = "tb";
@@ -1088,6 +1185,237 @@ TEST(SqliteMigrations, Version1DatabaseUpgradesKeepingDevices) {
   RawDb raw(path);
   EXPECT_EQ(raw.Text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
+}
+
+
+// ---- Both backends, concurrency ----
+
+// Two stores on one database commit the same batch at once: it is stored once, the other call reports duplicate.
+TEST_P(StoreTest, ConcurrentCommitsOfOneBatchStoreItOnce) {
+  auto other = db_->Open({});
+  const BatchCommit batch = FullBatch("ta", "b-race");
+  Result<BatchCommitResult> first = InvalidArgument("not run"), second = InvalidArgument("not run");
+  std::thread t1([&] { first = store_->CommitBatch(batch); });
+  std::thread t2([&] { second = other->CommitBatch(batch); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(first.ok()) << first.error().detail;
+  ASSERT_TRUE(second.ok()) << second.error().detail;
+  EXPECT_EQ(first->duplicate + second->duplicate, 1);
+  EXPECT_EQ(first->inserted + second->inserted, 5);
+  EXPECT_EQ(Count("ta"), 1);
+  EXPECT_EQ(store_->ListQuality("ta", RecordKind::kCall, {{"dma", "c1"}})->size(), 2u);
+}
+
+// ---- PostgreSQL: migrations, roles, row-level security, partitions ----
+
+// Both backends are at the same schema version: a migration added to one needs its twin in the other.
+TEST(PostgresMigrations, SameVersionsAsSqlite) {
+  EXPECT_EQ(postgres::LatestSchemaVersion(), sqlite::LatestSchemaVersion());
+  for (size_t i = 0; i < postgres::Migrations().size(); ++i) {
+    EXPECT_EQ(postgres::Migrations()[i].name, sqlite::Migrations()[i].name) << "twins share the file name";
+  }
+}
+
+// A new database gets every migration; reopening applies nothing and keeps the version.
+TEST(PostgresMigrations, AppliedOnNewDatabaseAndIdempotentOnReopen) {
+  PostgresDb db;
+  {
+    auto store = db.Open({});
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->SchemaVersion(), postgres::LatestSchemaVersion());
+    EXPECT_TRUE(store->Ping().ok());
+  }
+  auto again = db.Open({});
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->SchemaVersion(), postgres::LatestSchemaVersion());
+  EXPECT_EQ(db.Raw("SELECT COUNT(*) FROM schema_migrations"), std::to_string(postgres::LatestSchemaVersion()));
+  EXPECT_EQ(db.Raw("SELECT tableowner FROM pg_tables WHERE tablename = 'calls'"), "parley_owner");
+}
+
+// A database migrated by a newer Parley is refused instead of misread.
+TEST(PostgresMigrations, RefusesDatabaseNewerThanBinary) {
+  PostgresDb db;
+  ASSERT_NE(db.Open({}), nullptr);
+  db.Raw("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)");
+  PostgresServer& server = PostgresServer::Get();
+  PostgresOptions options;
+  options.migrate_url = server.OwnerUrl(db.name());
+  auto store = PostgresStore::Open(server.AppUrl(db.name()), options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, Code::kFailedPrecondition);
+  auto without_owner = PostgresStore::Open(server.AppUrl(db.name()));
+  ASSERT_FALSE(without_owner.ok());
+  EXPECT_EQ(without_owner.error().code, Code::kFailedPrecondition);
+}
+
+// A migration that fails midway leaves no table and no version behind; the next open applies it cleanly.
+TEST(PostgresMigrations, FailedMigrationRollsBackCompletely) {
+  PostgresDb db;
+  PostgresServer& server = PostgresServer::Get();
+  PostgresOptions failing;
+  failing.migrate_url = server.OwnerUrl(db.name());
+  failing.fault_hook_for_test = [](std::string_view step) -> Status {
+    if (step == "migrate.after_sql") return Internal("injected");
+    return Ok();
+  };
+  auto broken = PostgresStore::Open(server.AppUrl(db.name()), failing);
+  ASSERT_FALSE(broken.ok());
+  // The version table was created in the failed transaction too.
+  EXPECT_EQ(db.Raw("SELECT COUNT(*) FROM pg_class WHERE relname IN ('schema_migrations', 'calls')"), "0");
+  auto store = db.Open({});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->SchemaVersion(), postgres::LatestSchemaVersion());
+}
+
+// Without store.migrate_url a schema behind the binary is a config error naming that key; the app role
+// cannot migrate, and a role that owns the schema or bypasses RLS is refused as store.url.
+TEST(PostgresOpen, RolesAreCheckedAndMissingMigrationsNameTheKey) {
+  PostgresDb db;
+  PostgresServer& server = PostgresServer::Get();
+  auto behind = OpenStore(server.AppUrl(db.name()));
+  ASSERT_FALSE(behind.ok());
+  EXPECT_EQ(behind.error().code, Code::kConfig);
+  EXPECT_TRUE(behind.error().detail.starts_with("store.migrate_url: ")) << behind.error().detail;
+
+  StoreOpenOptions app_migrates;
+  app_migrates.migrate_url = server.AppUrl(db.name());  // the app role may not create tables
+  auto refused = OpenStore(server.AppUrl(db.name()), app_migrates);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Code::kConfig);
+  EXPECT_TRUE(refused.error().detail.starts_with("store.migrate_url: ")) << refused.error().detail;
+
+  StoreOpenOptions owner;
+  owner.migrate_url = server.OwnerUrl(db.name());
+  auto ok = OpenStore("postgres://" + server.AppUrl(db.name()).substr(std::string("postgresql://").size()), owner);
+  ASSERT_TRUE(ok.ok()) << ok.error().detail;
+  EXPECT_EQ((*ok)->SchemaVersion(), sqlite::LatestSchemaVersion());
+
+  for (const std::string& url : {server.OwnerUrl(db.name()), server.SuperUrl(db.name())}) {
+    auto unsafe = OpenStore(url, owner);
+    ASSERT_FALSE(unsafe.ok());
+    EXPECT_EQ(unsafe.error().code, Code::kConfig);
+    EXPECT_TRUE(unsafe.error().detail.starts_with("store.url: ")) << unsafe.error().detail;
+  }
+  auto unreachable = OpenStore("postgresql://parley_app@/nosuchdb?host=/nonexistent&port=1");
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_EQ(unreachable.error().code, Code::kConfig);
+  EXPECT_TRUE(unreachable.error().detail.starts_with("store.url: ")) << unreachable.error().detail;
+}
+
+// Every tenant table: as the application role, a raw SELECT without a tenant filter sees only the tenant
+// set for the transaction, and nothing when none is set. Partitions cannot be read directly, and RLS cannot
+// be switched off.
+TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
+  PostgresDb db;
+  auto store = db.Open({});
+  ASSERT_NE(store, nullptr);
+  for (const std::string t : {"ta", "tb"}) {
+    ASSERT_TRUE(store->CreateTenant(MakeTenant(t, "org-" + t)).ok());
+    ASSERT_TRUE(store->CreateAgent(MakeAgent(t, "a1")).ok());
+    ASSERT_TRUE(store->CreateUser(MakeUser(t, "u1", "idx-" + t, Role::kTenantAdmin)).ok());
+    Session session{.id_hash = "h-" + t, .user_id = "u1", .tenant_id = t, .role = Role::kTenantAdmin,
+                    .csrf_token = "c", .created_at = kNow, .last_seen_at = kNow, .expires_at = kNow + 60};
+    ASSERT_TRUE(store->CreateSession(session).ok());
+    ASSERT_TRUE(store->CreateEnrollToken("tok-" + t, t, kNow + 60).ok());
+    ASSERT_TRUE(store->CommitBatch(FullBatch(t, "b1")).ok());
+    AccountToken link;
+    link.token_hash = "link-" + t;
+    link.tenant_id = t;
+    link.email_index = "idx-new-" + t;
+    link.email_sealed = "sealed";
+    link.created_at = kNow;
+    link.expires_at = kNow + 60;
+    ASSERT_TRUE(store->CreateAccountToken(link, kNow).ok());
+    AuditEntry draft;
+    draft.tenant_id = t;
+    draft.actor = "system";
+    draft.action = "test";
+    draft.target = "none";
+    draft.outcome = "success";
+    draft.details_json = "{}";
+    ASSERT_TRUE(store->AppendAudit(draft, std::string(64, '0'), [](const AuditEntry&) -> Result<std::string> {
+                        return std::string(64, 'a');
+                      }).ok());
+  }
+
+  PostgresServer& server = PostgresServer::Get();
+  const std::string tables = db.Raw(
+      "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')"
+      " AND NOT c.relispartition AND c.relname NOT IN ('schema_migrations', 'partitioned_tables', 'parley_app_grants') ORDER BY 1");
+  std::vector<std::string> names;
+  for (size_t at = 0; at < tables.size();) {
+    const size_t nl = tables.find('\n', at);
+    names.push_back(tables.substr(at, nl == std::string::npos ? std::string::npos : nl - at));
+    at = nl == std::string::npos ? tables.size() : nl + 1;
+  }
+  EXPECT_EQ(names.size(), 21u) << tables;
+  for (const std::string& table : names) {
+    SCOPED_TRACE(table);
+    EXPECT_EQ(db.Raw("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = '" + table +
+                     "'::regclass"),
+              "t");
+    const std::string column = table == "tenants" ? "id" : "tenant_id";
+    const std::string as_a = PostgresServer::Query(
+        server.AppUrl(db.name()),
+        "BEGIN; SELECT set_config('parley.tenant_id', 'ta', true);"
+        " SELECT count(*) FILTER (WHERE " + column + " <> 'ta') || '/' || (count(*) > 0) FROM " + table);
+    EXPECT_EQ(as_a, "0/true") << "foreign rows / own rows visible";
+    EXPECT_EQ(PostgresServer::Query(server.AppUrl(db.name()), "SELECT count(*) FROM " + table), "0");
+    EXPECT_NE(db.Raw("SELECT count(DISTINCT " + column + ") FROM " + table), "1") << "both tenants have rows";
+  }
+  const std::string partition = db.Raw("SELECT min(relname) FROM pg_class WHERE relname LIKE 'calls_p%' AND relkind = 'r'");
+  EXPECT_NE(PostgresServer::ErrorOf(server.AppUrl(db.name()), "SELECT * FROM " + partition).find("permission denied"),
+            std::string::npos);
+  EXPECT_NE(PostgresServer::ErrorOf(server.AppUrl(db.name()), "SET row_security = off; SELECT * FROM calls"), "");
+  // The variable that opens the owner's look-up policy does nothing for the application role.
+  EXPECT_EQ(PostgresServer::Query(server.AppUrl(db.name()),
+                                  "SELECT set_config('parley.cross_tenant', 'on', false); SELECT count(*) FROM users"),
+            "0");
+}
+
+// Partitions appear on demand, per month; dedup holds across months (a record whose start moved is still
+// stored once); retention drops whole months and a batch for a dropped month recreates its partition.
+TEST(PostgresPartitions, CreatedOnDemandDedupAcrossMonthsAndRetention) {
+  PostgresDb db;
+  auto opened = db.Open({});
+  ASSERT_NE(opened, nullptr);
+  auto* store = static_cast<PostgresStore*>(opened.get());
+  ASSERT_TRUE(store->CreateTenant(MakeTenant("ta", "org-ta")).ok());
+  ASSERT_TRUE(store->CreateAgent(MakeAgent("ta", "a1")).ok());
+  constexpr int64_t kJan2026 = 1767225600;  // 2026-01-01T00:00:00Z
+  constexpr int64_t kFeb2026 = 1769904000;
+  constexpr int64_t kMar2026 = 1772323200;
+  auto r = store->CommitBatch(MakeBatch("ta", "a1", "b1",
+                                        {MakeCall("dma", "jan", kJan2026 + 5), MakeCall("dma", "feb", kFeb2026),
+                                         MakeCall("dma", "mar", kMar2026 - 1)},
+                                        {}));
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  EXPECT_EQ(db.Raw("SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i"
+                   " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'calls'::regclass"),
+            "calls_p202601,calls_p202602");
+  EXPECT_EQ(db.Raw("SELECT count(*) FROM calls_p202602"), "2");
+
+  // The same call id with another start time (another month) is already present.
+  auto moved = store->CommitBatch(MakeBatch("ta", "a1", "b2", {MakeCall("dma", "jan", kMar2026 + 10)}, {}));
+  ASSERT_TRUE(moved.ok()) << moved.error().detail;
+  EXPECT_EQ(moved->inserted, 0);
+  EXPECT_EQ(moved->already_present, 1);
+  EXPECT_EQ(*store->CountCalls("ta"), 3);
+
+  auto dropped = store->DropCallPartitionsBefore(kFeb2026);
+  ASSERT_TRUE(dropped.ok()) << dropped.error().detail;
+  EXPECT_EQ(*dropped, 4);  // January of calls, conferences, participants, quality_samples
+  EXPECT_EQ(*store->CountCalls("ta"), 2);
+  EXPECT_EQ(db.Raw("SELECT count(*) FROM pg_class WHERE relname LIKE '%_p202601'"), "0");
+
+  // An expired record sent again stays expired; a new one in that month gets a new partition.
+  auto late = store->CommitBatch(MakeBatch("ta", "a1", "b3", {MakeCall("dma", "jan", kJan2026 + 5),
+                                                              MakeCall("dma", "jan-2", kJan2026 + 9)}, {}));
+  ASSERT_TRUE(late.ok()) << late.error().detail;
+  EXPECT_EQ(late->inserted, 1);
+  EXPECT_EQ(late->already_present, 1);
+  EXPECT_EQ(db.Raw("SELECT count(*) FROM calls_p202601"), "1");
 }
 
 }  // namespace

@@ -1,0 +1,324 @@
+#include "store/postgres/connection.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+namespace parley::store::postgres {
+namespace {
+
+// Type OIDs of the parameters we bind (pg_type.dat).
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kTextOid = 25;
+constexpr Oid kFloat8Oid = 701;
+constexpr Oid kByteaOid = 17;
+constexpr Oid kTextArrayOid = 1009;
+constexpr Oid kInt8ArrayOid = 1016;
+
+std::string FirstLine(const char* message) {
+  std::string s = message != nullptr ? message : "";
+  const size_t nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  return s;
+}
+
+std::string ToText(int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, end);
+}
+
+std::string ToText(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  return std::string(buf, end);
+}
+
+}  // namespace
+
+Error PgError(const PGresult* result, PGconn* conn) {
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string code = state != nullptr ? state : "";
+  std::string message = result != nullptr ? FirstLine(PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)) : "";
+  if (message.empty()) message = FirstLine(PQerrorMessage(conn));
+  if (code == "23505") return AlreadyExists("already exists (" + message + ")");
+  if (code == "23503") return FailedPrecondition("a referenced record does not exist (" + message + ")");
+  // Class 22 messages may quote the offending value: say only the SQLSTATE.
+  if (code.starts_with("22")) return InvalidArgument("value refused by the schema (SQLSTATE " + code + ")");
+  if (code.starts_with("23")) return InvalidArgument("value refused by the schema (" + message + ")");
+  if (code.empty() || code.starts_with("08") || code == "40001" || code == "40P01" || code == "55P03" ||
+      code == "57P01" || code == "57P02" || code == "57P03" || code.starts_with("53")) {
+    return Unavailable("store is unavailable, retry later (" + message + ")");
+  }
+  return Internal("postgres: " + message + " (SQLSTATE " + code + ")");
+}
+
+// ---- Params ----
+
+Params& Params::Add(Oid type, std::optional<std::string> value, int format) {
+  types_.push_back(type);
+  lengths_.push_back(value ? static_cast<int>(value->size()) : 0);
+  formats_.push_back(format);
+  values_.push_back(std::move(value));
+  return *this;
+}
+
+Params& Params::Text(std::string_view value) { return Add(kTextOid, std::string(value), 0); }
+Params& Params::Bytea(std::string_view bytes) { return Add(kByteaOid, std::string(bytes), 1); }
+Params& Params::Int(int64_t value) { return Add(kInt8Oid, ToText(value), 0); }
+Params& Params::Double(double value) { return Add(kFloat8Oid, ToText(value), 0); }
+Params& Params::Null() { return Add(0, std::nullopt, 0); }
+Params& Params::OptInt(const std::optional<int64_t>& value) {
+  return value ? Int(*value) : Add(kInt8Oid, std::nullopt, 0);
+}
+Params& Params::OptDouble(const std::optional<double>& value) {
+  return value ? Double(*value) : Add(kFloat8Oid, std::nullopt, 0);
+}
+
+Params& Params::TextArray(const std::vector<std::string_view>& values) {
+  std::string literal = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  literal += '}';
+  return Add(kTextArrayOid, std::move(literal), 0);
+}
+
+Params& Params::IntArray(const std::vector<int64_t>& values) {
+  std::string literal = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += ToText(values[i]);
+  }
+  literal += '}';
+  return Add(kInt8ArrayOid, std::move(literal), 0);
+}
+
+std::vector<const char*> Params::values() const {
+  std::vector<const char*> out;
+  out.reserve(values_.size());
+  for (const auto& v : values_) out.push_back(v ? v->data() : nullptr);
+  return out;
+}
+
+// ---- Rows ----
+
+int64_t Rows::Affected() const {
+  const char* n = PQcmdTuples(result_.get());
+  int64_t v = 0;
+  if (n != nullptr) std::from_chars(n, n + std::strlen(n), v);
+  return v;
+}
+
+std::string Rows::Text(int row, int column) const {
+  return std::string(PQgetvalue(result_.get(), row, column),
+                     static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+}
+
+std::string Rows::Bytea(int row, int column) const {
+  if (IsNull(row, column)) return {};
+  size_t length = 0;
+  unsigned char* bytes =
+      PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), row, column)), &length);
+  if (bytes == nullptr) return {};
+  std::string out(reinterpret_cast<const char*>(bytes), length);
+  PQfreemem(bytes);
+  return out;
+}
+
+int64_t Rows::Int(int row, int column) const {
+  const char* s = PQgetvalue(result_.get(), row, column);
+  int64_t v = 0;
+  std::from_chars(s, s + std::strlen(s), v);
+  return v;
+}
+
+std::optional<int64_t> Rows::OptInt(int row, int column) const {
+  if (IsNull(row, column)) return std::nullopt;
+  return Int(row, column);
+}
+
+std::optional<double> Rows::OptDouble(int row, int column) const {
+  if (IsNull(row, column)) return std::nullopt;
+  // strtod, not from_chars: PostgreSQL may print "Infinity"/"NaN", which the
+  // schema's CHECKs refuse anyway, but parsing must not misread them.
+  return std::strtod(PQgetvalue(result_.get(), row, column), nullptr);
+}
+
+bool Rows::Bool(int row, int column) const { return PQgetvalue(result_.get(), row, column)[0] == 't'; }
+
+// ---- Connection ----
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (conn == nullptr) return Unavailable("cannot allocate a PostgreSQL connection");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message = FirstLine(PQerrorMessage(conn));
+    PQfinish(conn);
+    return Unavailable("cannot connect to PostgreSQL: " + message);
+  }
+  return std::unique_ptr<Connection>(new Connection(conn));
+}
+
+Connection::~Connection() { PQfinish(conn_); }
+
+Result<Rows> Connection::Exec(std::string_view sql, const Params& params) {
+  const std::string text(sql);
+  const std::vector<const char*> values = params.values();
+  PGresult* r = PQexecParams(conn_, text.c_str(), params.size(), params.types(), values.data(), params.lengths(),
+                             params.formats(), /*resultFormat=*/0);
+  Rows rows(r);
+  const ExecStatusType status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return PgError(r, conn_);
+  return rows;
+}
+
+Status Connection::ExecStatic(const std::string& sql) {
+  // PQexec returns the last statement's result; a failure stops the string
+  // and is what that result reports.
+  PGresult* r = PQexec(conn_, sql.c_str());
+  Rows guard(r);
+  const ExecStatusType status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return PgError(r, conn_);
+  return Ok();
+}
+
+Status Connection::CopyIn(const std::string& copy_sql, std::string_view data) {
+  {
+    PGresult* start = PQexec(conn_, copy_sql.c_str());
+    Rows guard(start);
+    if (start == nullptr || PQresultStatus(start) != PGRES_COPY_IN) return PgError(start, conn_);
+  }
+  if (!data.empty() && PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1) {
+    return Unavailable("store is unavailable, retry later (COPY data could not be sent)");
+  }
+  if (PQputCopyEnd(conn_, nullptr) != 1) return Unavailable("store is unavailable, retry later (COPY end failed)");
+  Status status = Ok();
+  // Drain every result of the COPY; the first failure is the answer.
+  while (PGresult* r = PQgetResult(conn_)) {
+    Rows guard(r);
+    if (status.ok() && PQresultStatus(r) != PGRES_COMMAND_OK) status = PgError(r, conn_);
+  }
+  return status;
+}
+
+Status Connection::EnsureAlive() {
+  if (PQstatus(conn_) == CONNECTION_OK) return Ok();
+  PQreset(conn_);
+  session_ready = false;
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return Unavailable("store is unavailable, retry later (" + FirstLine(PQerrorMessage(conn_)) + ")");
+  }
+  return Ok();
+}
+
+// ---- COPY text format ----
+
+void CopyText(std::string& out, std::string_view value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+}
+
+void CopyBytea(std::string& out, std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\\\x";  // bytea hex input "\x..."; the backslash itself escaped for COPY
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+}
+
+void CopyInt(std::string& out, int64_t value) { out += ToText(value); }
+
+void CopyOptInt(std::string& out, const std::optional<int64_t>& value) {
+  if (value) {
+    out += ToText(*value);
+  } else {
+    out += "\\N";
+  }
+}
+
+void CopyOptDouble(std::string& out, const std::optional<double>& value) {
+  if (value) {
+    out += ToText(*value);
+  } else {
+    out += "\\N";
+  }
+}
+
+// ---- Pool ----
+
+Result<std::unique_ptr<Pool>> Pool::Open(const std::string& conninfo, int size) {
+  auto pool = std::make_unique<Pool>();
+  for (int i = 0; i < size; ++i) {
+    PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(conninfo));
+    pool->free_.push_back(std::move(conn));
+  }
+  return pool;
+}
+
+Result<Pool::Lease> Pool::Acquire() {
+  std::unique_ptr<Connection> conn;
+  {
+    std::unique_lock lock(mu_);
+    free_cv_.wait(lock, [&] { return !free_.empty(); });
+    conn = std::move(free_.back());
+    free_.pop_back();
+  }
+  Lease lease(this, std::move(conn));
+  PARLEY_TRY(lease->EnsureAlive());
+  return lease;
+}
+
+void Pool::Release(std::unique_ptr<Connection> conn) {
+  {
+    std::lock_guard lock(mu_);
+    free_.push_back(std::move(conn));
+  }
+  free_cv_.notify_one();
+}
+
+Pool::Lease::~Lease() {
+  if (conn_ != nullptr) pool_->Release(std::move(conn_));
+}
+
+// ---- Tx ----
+
+Result<Tx> Tx::Begin(Pool::Lease lease, bool read_only) {
+  PARLEY_TRY(lease->Exec(read_only ? "BEGIN READ ONLY" : "BEGIN"));
+  return Tx(std::move(lease));
+}
+
+Tx::~Tx() {
+  if (open_ && lease_) {
+    // Best effort: if the connection is gone, the server rolled back already.
+    PGresult* r = PQexec((*lease_)->raw(), "ROLLBACK");
+    PQclear(r);
+  }
+}
+
+Status Tx::Commit() {
+  PGresult* r = PQexec((*lease_)->raw(), "COMMIT");
+  Rows guard(r);
+  open_ = false;
+  if (r == nullptr || PQresultStatus(r) != PGRES_COMMAND_OK) return PgError(r, (*lease_)->raw());
+  // COMMIT of a transaction that failed earlier answers ROLLBACK, not an error.
+  if (std::strcmp(PQcmdStatus(r), "COMMIT") != 0) return Internal("postgres: the transaction was rolled back");
+  return Ok();
+}
+
+}  // namespace parley::store::postgres

@@ -1,0 +1,1581 @@
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <set>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "store/detail/rollup_delta.h"
+#include "store/postgres/connection.h"
+#include "store/postgres/migrations.h"
+
+namespace parley::store::postgres {
+
+struct PostgresStore::Scope {
+  std::string sql;  // empty: no tenant (cross-tenant functions only)
+  Params params;
+};
+
+namespace {
+
+// Upper bound of one page, as in the SQLite backend.
+constexpr int64_t kMaxPage = 1000;
+constexpr int64_t kMaxAuditPage = 1000;
+// Serializes migrations across processes (any constant unique to Parley).
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(hashtext('parley_migrate'))";
+
+std::string RoleText(Role role) { return std::string(RoleName(role)); }
+
+Result<Role> RoleFrom(const Rows& rows, int row, int column) {
+  const std::optional<Role> role = ParseRole(rows.Text(row, column));
+  if (!role) return Internal("store: unknown role in database");
+  return *role;
+}
+
+std::string DomainsToJson(const std::vector<std::string>& domains) {
+  boost::json::array array;
+  for (const std::string& d : domains) array.emplace_back(d);
+  return boost::json::serialize(array);
+}
+
+Result<std::vector<std::string>> DomainsFromJson(const std::string& text) {
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array()) return Internal("store: tenants.domains is not a JSON array");
+  std::vector<std::string> domains;
+  for (const boost::json::value& item : value.get_array()) {
+    if (!item.is_string()) return Internal("store: tenants.domains holds a non-string");
+    domains.emplace_back(item.get_string());
+  }
+  return domains;
+}
+
+// Column lists and their readers side by side, as in the SQLite backend.
+#define PARLEY_PG_TENANT_COLUMNS \
+  "id, name, domains, wrapped_data_key, created_at, time_zone, subscription_end, platform"
+Result<Tenant> ReadTenant(const Rows& r, int i) {
+  Tenant t;
+  t.id = r.Text(i, 0);
+  t.name = r.Text(i, 1);
+  PARLEY_ASSIGN_OR_RETURN(t.domains, DomainsFromJson(r.Text(i, 2)));
+  t.wrapped_data_key = r.Bytea(i, 3);
+  t.created_at = r.Int(i, 4);
+  t.time_zone = r.Text(i, 5);
+  t.subscription_end = r.Text(i, 6);
+  t.platform = r.Bool(i, 7);
+  return t;
+}
+
+#define PARLEY_PG_USER_COLUMNS "tenant_id, id, email_index, email_sealed, password_hash, role, created_at"
+Result<User> ReadUser(const Rows& r, int i) {
+  User u;
+  u.tenant_id = r.Text(i, 0);
+  u.id = r.Text(i, 1);
+  u.email_index = r.Text(i, 2);
+  u.email_sealed = r.Bytea(i, 3);
+  u.password_hash = r.Text(i, 4);
+  PARLEY_ASSIGN_OR_RETURN(u.role, RoleFrom(r, i, 5));
+  u.created_at = r.Int(i, 6);
+  return u;
+}
+
+#define PARLEY_PG_SESSION_COLUMNS \
+  "id_hash, tenant_id, user_id, role, csrf_token, created_at, last_seen_at, expires_at"
+Result<Session> ReadSession(const Rows& r, int i) {
+  Session s;
+  s.id_hash = r.Text(i, 0);
+  s.tenant_id = r.Text(i, 1);
+  s.user_id = r.Text(i, 2);
+  PARLEY_ASSIGN_OR_RETURN(s.role, RoleFrom(r, i, 3));
+  s.csrf_token = r.Text(i, 4);
+  s.created_at = r.Int(i, 5);
+  s.last_seen_at = r.Int(i, 6);
+  s.expires_at = r.Int(i, 7);
+  return s;
+}
+
+#define PARLEY_PG_AGENT_COLUMNS \
+  "tenant_id, id, name, cert_fingerprint, created_at, last_heartbeat_at, heartbeat_json"
+Result<Agent> ReadAgent(const Rows& r, int i) {
+  Agent a;
+  a.tenant_id = r.Text(i, 0);
+  a.id = r.Text(i, 1);
+  a.name = r.Text(i, 2);
+  a.cert_fingerprint = r.Text(i, 3);
+  a.created_at = r.Int(i, 4);
+  a.last_heartbeat_at = r.Int(i, 5);
+  a.heartbeat_json = r.Text(i, 6);
+  return a;
+}
+
+#define PARLEY_PG_CALL_COLUMNS                                                                       \
+  "tenant_id, source, call_id, agent_id, start_at, end_at, duration_s, status, protocol, call_type, " \
+  "cause, bitrate_kbps, conference_id, orig_model, orig_version, orig_site, dest_model, "             \
+  "dest_version, dest_site, pii_sealed, ingested_at"
+StoredCall ReadCall(const Rows& r, int i) {
+  StoredCall c;
+  c.tenant_id = r.Text(i, 0);
+  c.source = r.Text(i, 1);
+  c.call_id = r.Text(i, 2);
+  c.agent_id = r.Text(i, 3);
+  c.start_at = r.Int(i, 4);
+  c.end_at = r.Int(i, 5);
+  c.duration_s = r.Int(i, 6);
+  c.status = r.Text(i, 7);
+  c.protocol = r.Text(i, 8);
+  c.call_type = r.Text(i, 9);
+  c.cause = r.Text(i, 10);
+  c.bitrate_kbps = r.Int(i, 11);
+  c.conference_id = r.Text(i, 12);
+  c.orig_model = r.Text(i, 13);
+  c.orig_version = r.Text(i, 14);
+  c.orig_site = r.Text(i, 15);
+  c.dest_model = r.Text(i, 16);
+  c.dest_version = r.Text(i, 17);
+  c.dest_site = r.Text(i, 18);
+  c.pii_sealed = r.Bytea(i, 19);
+  c.ingested_at = r.Int(i, 20);
+  return c;
+}
+
+#define PARLEY_PG_CONFERENCE_COLUMNS                                                        \
+  "tenant_id, source, conference_id, agent_id, start_at, end_at, room, mcu, participants, " \
+  "max_resources_used, scheduled_start, scheduled_end, pii_sealed, ingested_at"
+StoredConference ReadConference(const Rows& r, int i) {
+  StoredConference c;
+  c.tenant_id = r.Text(i, 0);
+  c.source = r.Text(i, 1);
+  c.conference_id = r.Text(i, 2);
+  c.agent_id = r.Text(i, 3);
+  c.start_at = r.Int(i, 4);
+  c.end_at = r.Int(i, 5);
+  c.room = r.Text(i, 6);
+  c.mcu = r.Text(i, 7);
+  c.participant_count = r.Int(i, 8);
+  c.max_resources_used = r.OptInt(i, 9);
+  c.scheduled_start = r.OptInt(i, 10);
+  c.scheduled_end = r.OptInt(i, 11);
+  c.pii_sealed = r.Bytea(i, 12);
+  c.ingested_at = r.Int(i, 13);
+  return c;
+}
+
+#define PARLEY_PG_PARTICIPANT_COLUMNS                                                                 \
+  "tenant_id, source, participant_id, conference_id, call_id, agent_id, start_at, end_at, duration_s, " \
+  "protocol, role, disconnect_reason, model, version, site, pii_sealed, ingested_at"
+StoredParticipant ReadParticipant(const Rows& r, int i) {
+  StoredParticipant p;
+  p.tenant_id = r.Text(i, 0);
+  p.source = r.Text(i, 1);
+  p.participant_id = r.Text(i, 2);
+  p.conference_id = r.Text(i, 3);
+  p.call_id = r.Text(i, 4);
+  p.agent_id = r.Text(i, 5);
+  p.start_at = r.Int(i, 6);
+  p.end_at = r.Int(i, 7);
+  p.duration_s = r.Int(i, 8);
+  p.protocol = r.Text(i, 9);
+  p.role = r.Text(i, 10);
+  p.disconnect_reason = r.Text(i, 11);
+  p.model = r.Text(i, 12);
+  p.version = r.Text(i, 13);
+  p.site = r.Text(i, 14);
+  p.pii_sealed = r.Bytea(i, 15);
+  p.ingested_at = r.Int(i, 16);
+  return p;
+}
+
+#define PARLEY_PG_DEVICE_COLUMNS                                                              \
+  "tenant_id, source, id, agent_id, observed_at, device_type, model, version, site, status, " \
+  "registration, timezone, pii_sealed, updated_at"
+StoredDevice ReadDevice(const Rows& r, int i) {
+  StoredDevice d;
+  d.tenant_id = r.Text(i, 0);
+  d.source = r.Text(i, 1);
+  d.device_id = r.Text(i, 2);
+  d.agent_id = r.Text(i, 3);
+  d.observed_at = r.Int(i, 4);
+  d.device_type = r.Text(i, 5);
+  d.model = r.Text(i, 6);
+  d.version = r.Text(i, 7);
+  d.site = r.Text(i, 8);
+  d.status = r.Text(i, 9);
+  d.registration = r.Text(i, 10);
+  d.timezone = r.Text(i, 11);
+  d.pii_sealed = r.Bytea(i, 12);
+  d.updated_at = r.Int(i, 13);
+  return d;
+}
+
+#define PARLEY_PG_QUALITY_COLUMNS                                                           \
+  "party, direction, media, codec, bitrate_kbps, packet_loss_pct_avg, packet_loss_pct_max, " \
+  "jitter_ms_avg, jitter_ms_max, latency_ms_avg, latency_ms_max, mos"
+QualitySample ReadQuality(const Rows& r, int i, int first) {
+  QualitySample q;
+  q.party = r.Text(i, first + 0);
+  q.direction = r.Text(i, first + 1);
+  q.media = r.Text(i, first + 2);
+  q.codec = r.Text(i, first + 3);
+  q.bitrate_kbps = r.OptInt(i, first + 4);
+  q.packet_loss_pct_avg = r.OptDouble(i, first + 5);
+  q.packet_loss_pct_max = r.OptDouble(i, first + 6);
+  q.jitter_ms_avg = r.OptDouble(i, first + 7);
+  q.jitter_ms_max = r.OptDouble(i, first + 8);
+  q.latency_ms_avg = r.OptDouble(i, first + 9);
+  q.latency_ms_max = r.OptDouble(i, first + 10);
+  q.mos = r.OptDouble(i, first + 11);
+  return q;
+}
+
+#define PARLEY_PG_AUDIT_COLUMNS \
+  "tenant_id, seq, at, actor, action, target, outcome, details_json, prev_hash, entry_hash"
+AuditEntry ReadAuditEntry(const Rows& r, int i) {
+  AuditEntry e;
+  e.tenant_id = r.Text(i, 0);
+  e.seq = r.Int(i, 1);
+  e.at = r.Int(i, 2);
+  e.actor = r.Text(i, 3);
+  e.action = r.Text(i, 4);
+  e.target = r.Text(i, 5);
+  e.outcome = r.Text(i, 6);
+  e.details_json = r.Text(i, 7);
+  e.prev_hash = r.Text(i, 8);
+  e.entry_hash = r.Text(i, 9);
+  return e;
+}
+
+// Reads every row of `rows` with `read` (returning T or Result<T>).
+template <typename T, typename Reader>
+Result<std::vector<T>> ReadAll(const Rows& rows, Reader read) {
+  std::vector<T> out;
+  out.reserve(static_cast<size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    if constexpr (std::is_same_v<decltype(read(rows, i)), T>) {
+      out.push_back(read(rows, i));
+    } else {
+      PARLEY_ASSIGN_OR_RETURN(T value, read(rows, i));
+      out.push_back(std::move(value));
+    }
+  }
+  return out;
+}
+
+// The first row read with `read`, or kNotFound naming `what` (never the key).
+template <typename T, typename Reader>
+Result<T> ReadOne(const Rows& rows, const char* what, Reader read) {
+  if (rows.empty()) return NotFound(std::string(what) + " not found");
+  return read(rows, 0);
+}
+
+template <typename T>
+bool ForeignRecord(const T& record, const BatchCommit& batch) {
+  return (!record.tenant_id.empty() && record.tenant_id != batch.tenant_id) ||
+         (!record.agent_id.empty() && record.agent_id != batch.agent_id);
+}
+
+// The first second (UTC) of the calendar month holding `t`.
+int64_t MonthStart(int64_t t) {
+  using namespace std::chrono;
+  const sys_days day = floor<days>(sys_seconds(seconds(t)));
+  const year_month_day ymd(day);
+  return duration_cast<seconds>(sys_days(ymd.year() / ymd.month() / 1).time_since_epoch()).count();
+}
+
+// Per-connection staging tables for CommitBatch: COPY cannot write to a
+// table with row-level security, so batches are COPYed here (temporary,
+// private to the session, emptied at commit) and moved into the real tables
+// by one INSERT ... SELECT per record type, under the policies.
+constexpr const char* kCreateStaging =
+    "CREATE TEMP TABLE IF NOT EXISTS stage_calls ("
+    " ord bigint, source text COLLATE \"C\", call_id text COLLATE \"C\", start_at bigint, end_at bigint,"
+    " duration_s bigint, status text, protocol text, call_type text, cause text, bitrate_kbps bigint,"
+    " conference_id text, orig_model text, orig_version text, orig_site text, dest_model text,"
+    " dest_version text, dest_site text, pii_sealed bytea, ingested_at bigint) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_conferences ("
+    " ord bigint, source text COLLATE \"C\", conference_id text COLLATE \"C\", start_at bigint, end_at bigint,"
+    " room text, mcu text, participants bigint, max_resources_used bigint, scheduled_start bigint,"
+    " scheduled_end bigint, pii_sealed bytea, ingested_at bigint) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_participants ("
+    " ord bigint, source text COLLATE \"C\", participant_id text COLLATE \"C\", conference_id text,"
+    " call_id text, start_at bigint, end_at bigint, duration_s bigint, protocol text, role text,"
+    " disconnect_reason text, model text, version text, site text, pii_sealed bytea, ingested_at bigint)"
+    " ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_quality ("
+    " kind text, rec_ord bigint, party text, direction text, media text, codec text, bitrate_kbps bigint,"
+    " packet_loss_pct_avg double precision, packet_loss_pct_max double precision,"
+    " jitter_ms_avg double precision, jitter_ms_max double precision, latency_ms_avg double precision,"
+    " latency_ms_max double precision, mos double precision) ON COMMIT DELETE ROWS;";
+
+// One INSERT per record type: keep the first occurrence of each key in the
+// batch (DISTINCT ON ... ord), claim its key in record_keys (a key taken
+// before yields no row: the record is already present), insert the records
+// whose key was claimed now, and their quality samples. $1 tenant, $2 agent.
+// Answers (records inserted, samples inserted).
+constexpr const char* kMoveCalls =
+    "WITH chosen AS (SELECT DISTINCT ON (source, call_id) * FROM pg_temp.stage_calls ORDER BY source, call_id, ord),"
+    " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
+    "   SELECT $1, 'call', source, call_id, start_at FROM chosen ON CONFLICT DO NOTHING"
+    "   RETURNING source, record_id),"
+    " fresh AS (SELECT c.* FROM chosen c JOIN claimed k ON k.source = c.source AND k.record_id = c.call_id),"
+    " ins AS (INSERT INTO calls (" PARLEY_PG_CALL_COLUMNS ")"
+    "   SELECT $1, source, call_id, $2, start_at, end_at, duration_s, status, protocol, call_type, cause,"
+    "   bitrate_kbps, conference_id, orig_model, orig_version, orig_site, dest_model, dest_version, dest_site,"
+    "   pii_sealed, ingested_at FROM fresh RETURNING 1),"
+    " insq AS (INSERT INTO quality_samples (tenant_id, source, record_kind, record_id, start_at, "
+    PARLEY_PG_QUALITY_COLUMNS
+    ")"
+    "   SELECT $1, f.source, 'call', f.call_id, f.start_at, q.party, q.direction, q.media, q.codec,"
+    "   q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg, q.jitter_ms_max,"
+    "   q.latency_ms_avg, q.latency_ms_max, q.mos"
+    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1)"
+    // The batch positions of the calls stored now (their rollups are added);
+    // data-modifying CTEs run to completion whether or not this reads them.
+    " SELECT ord FROM fresh ORDER BY ord";
+
+constexpr const char* kMoveConferences =
+    "WITH chosen AS (SELECT DISTINCT ON (source, conference_id) * FROM pg_temp.stage_conferences"
+    "   ORDER BY source, conference_id, ord),"
+    " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
+    "   SELECT $1, 'conference', source, conference_id, start_at FROM chosen ON CONFLICT DO NOTHING"
+    "   RETURNING source, record_id),"
+    " ins AS (INSERT INTO conferences (" PARLEY_PG_CONFERENCE_COLUMNS ")"
+    "   SELECT $1, c.source, c.conference_id, $2, c.start_at, c.end_at, c.room, c.mcu, c.participants,"
+    "   c.max_resources_used, c.scheduled_start, c.scheduled_end, c.pii_sealed, c.ingested_at"
+    "   FROM chosen c JOIN claimed k ON k.source = c.source AND k.record_id = c.conference_id RETURNING 1)"
+    " SELECT (SELECT count(*) FROM ins), 0";
+
+constexpr const char* kMoveParticipants =
+    "WITH chosen AS (SELECT DISTINCT ON (source, participant_id) * FROM pg_temp.stage_participants"
+    "   ORDER BY source, participant_id, ord),"
+    " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
+    "   SELECT $1, 'participant', source, participant_id, start_at FROM chosen ON CONFLICT DO NOTHING"
+    "   RETURNING source, record_id),"
+    " fresh AS (SELECT c.* FROM chosen c JOIN claimed k ON k.source = c.source AND k.record_id = c.participant_id),"
+    " ins AS (INSERT INTO participants (" PARLEY_PG_PARTICIPANT_COLUMNS ")"
+    "   SELECT $1, source, participant_id, conference_id, call_id, $2, start_at, end_at, duration_s, protocol,"
+    "   role, disconnect_reason, model, version, site, pii_sealed, ingested_at FROM fresh RETURNING 1),"
+    " insq AS (INSERT INTO quality_samples (tenant_id, source, record_kind, record_id, start_at, "
+    PARLEY_PG_QUALITY_COLUMNS
+    ")"
+    "   SELECT $1, f.source, 'participant', f.participant_id, f.start_at, q.party, q.direction, q.media,"
+    "   q.codec, q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg,"
+    "   q.jitter_ms_max, q.latency_ms_avg, q.latency_ms_max, q.mos"
+    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'participant' AND q.rec_ord = f.ord RETURNING 1)"
+    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM insq)";
+
+void Tab(std::string& out) { out += '\t'; }
+
+void StageQuality(std::string& out, std::string_view kind, size_t ord, const std::vector<QualitySample>& samples) {
+  for (const QualitySample& q : samples) {
+    CopyText(out, kind);
+    Tab(out);
+    CopyInt(out, static_cast<int64_t>(ord));
+    for (const std::string* text : {&q.party, &q.direction, &q.media, &q.codec}) {
+      Tab(out);
+      CopyText(out, *text);
+    }
+    Tab(out);
+    CopyOptInt(out, q.bitrate_kbps);
+    for (const std::optional<double>* v : {&q.packet_loss_pct_avg, &q.packet_loss_pct_max, &q.jitter_ms_avg,
+                                           &q.jitter_ms_max, &q.latency_ms_avg, &q.latency_ms_max, &q.mos}) {
+      Tab(out);
+      CopyOptDouble(out, *v);
+    }
+    out += '\n';
+  }
+}
+
+}  // namespace
+
+// ---- Opening, migrations, the transaction helper ----
+
+PostgresStore::Scope PostgresStore::ForTenant(std::string_view tenant_id) {
+  Scope s{"SELECT set_config('parley.tenant_id', $1, true)", {}};
+  s.params.Text(tenant_id);
+  return s;
+}
+
+PostgresStore::Scope PostgresStore::ForTenantOf(std::string_view resolver, std::string_view key) {
+  Scope s{"SELECT set_config('parley.tenant_id', COALESCE(" + std::string(resolver) + "($1), ''), true)", {}};
+  s.params.Text(key);
+  return s;
+}
+
+PostgresStore::Scope PostgresStore::NoTenant() { return Scope{}; }
+
+template <typename Body>
+auto PostgresStore::Run(const Scope& scope, bool read_only, Body&& body) -> decltype(body(std::declval<Tx&>())) {
+  PARLEY_ASSIGN_OR_RETURN(Pool::Lease lease, pool_->Acquire());
+  PARLEY_ASSIGN_OR_RETURN(Tx tx, Tx::Begin(std::move(lease), read_only));
+  if (!scope.sql.empty()) PARLEY_TRY(tx.Exec(scope.sql, scope.params));
+  auto result = body(tx);
+  if (!result.ok()) return result;  // the Tx destructor rolls back
+  PARLEY_TRY(tx.Commit());
+  return result;
+}
+
+Status PostgresStore::WriteExisting(const Scope& scope, std::string_view sql, const Params& params, const char* what) {
+  return Write(scope, [&](Tx& tx) -> Status {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
+    if (rows.Affected() == 0) return NotFound(std::string(what) + " not found");
+    return Ok();
+  });
+}
+
+namespace {
+
+Result<int> AppliedVersion(Tx& tx) {
+  PARLEY_ASSIGN_OR_RETURN(Rows exists, tx.Exec("SELECT to_regclass('schema_migrations') IS NOT NULL"));
+  if (!exists.Bool(0, 0)) return 0;
+  PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  return static_cast<int>(rows.Int(0, 0));
+}
+
+std::string NewerSchema(int current, int latest) {
+  return "the database schema (version " + std::to_string(current) + ") is newer than this Parley (version " +
+         std::to_string(latest) + "): upgrade Parley";
+}
+
+// Applies the missing migrations over the owner's connection, one
+// transaction each under an advisory lock (two servers starting at once
+// apply each migration once), then grants `app_role` its privileges.
+Status Migrate(Pool& owner, const std::string& app_role,
+               const std::function<Status(std::string_view)>& fault) {
+  const std::span<const Migration> migrations = Migrations();
+  const int latest = LatestSchemaVersion();
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(Pool::Lease lease, owner.Acquire());
+    PARLEY_ASSIGN_OR_RETURN(Tx tx, Tx::Begin(std::move(lease), /*read_only=*/false));
+    PARLEY_TRY(tx.Exec(kMigrationLock));
+    PARLEY_TRY(tx.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                       " version integer NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)"));
+    PARLEY_ASSIGN_OR_RETURN(const int current, AppliedVersion(tx));
+    if (current > latest) return FailedPrecondition(NewerSchema(current, latest));
+    if (current == latest) {
+      PARLEY_TRY(tx.Exec("SELECT parley_grant_app($1::name)", Params().Text(app_role)));
+      return tx.Commit();
+    }
+    const Migration& next = migrations[static_cast<size_t>(current)];  // versions are 1..latest, contiguous
+    Status applied = tx.conn().ExecStatic(std::string(next.sql));
+    if (!applied.ok()) {
+      return Internal("migration " + std::string(next.name) + " failed: " + applied.error().detail);
+    }
+    if (fault) PARLEY_TRY(fault("migrate.after_sql"));
+    PARLEY_TRY(tx.Exec("INSERT INTO schema_migrations (version, applied_at)"
+                       " VALUES ($1, extract(epoch FROM now())::bigint)",
+                       Params().Int(next.version)));
+    PARLEY_TRY(tx.Commit());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> PostgresStore::Open(const std::string& url, PostgresOptions options) {
+  const int latest = LatestSchemaVersion();
+  auto app_pool = Pool::Open(url, std::max(1, options.pool_size));
+  if (!app_pool.ok()) return ConfigError("store.url: " + app_pool.error().detail);
+  std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(*app_pool), std::move(options)));
+
+  PARLEY_ASSIGN_OR_RETURN(
+      const std::string app_role,
+      store->Read(NoTenant(), [](Tx& tx) -> Result<std::string> {
+        PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT current_user"));
+        return rows.Text(0, 0);
+      }));
+
+  if (!store->options_.migrate_url.empty()) {
+    auto owner = Pool::Open(store->options_.migrate_url, 1);
+    if (!owner.ok()) return ConfigError("store.migrate_url: " + owner.error().detail);
+    Status migrated = Migrate(**owner, app_role, store->options_.fault_hook_for_test);
+    if (!migrated.ok()) {
+      if (migrated.error().code == Code::kFailedPrecondition) return migrated.error();
+      return ConfigError("store.migrate_url: " + migrated.error().detail);
+    }
+  }
+
+  PARLEY_ASSIGN_OR_RETURN(const int current, store->Read(NoTenant(), [](Tx& tx) { return AppliedVersion(tx); }));
+  if (current > latest) return FailedPrecondition(NewerSchema(current, latest));
+  if (current < latest) {
+    return ConfigError("store.migrate_url: the database schema is at version " + std::to_string(current) +
+                       " and this Parley needs version " + std::to_string(latest) +
+                       "; set store.migrate_url to the schema owner's connection so Parley can migrate it"
+                       " (docs/postgresql.md)");
+  }
+
+  // Row-level security protects nothing from a role that owns the tables
+  // or bypasses it: refuse to serve over such a connection.
+  PARLEY_ASSIGN_OR_RETURN(
+      const bool unsafe, store->Read(NoTenant(), [](Tx& tx) -> Result<bool> {
+        PARLEY_ASSIGN_OR_RETURN(
+            Rows rows, tx.Exec("SELECT r.rolsuper OR r.rolbypassrls OR pg_has_role(current_user, c.relowner, 'MEMBER')"
+                               " FROM pg_roles r, pg_class c"
+                               " WHERE r.rolname = current_user AND c.oid = 'calls'::regclass"));
+        return rows.empty() || rows.Bool(0, 0);
+      }));
+  if (unsafe) {
+    return ConfigError("store.url: connects as a role that owns the Parley schema, is a superuser or bypasses"
+                       " row-level security; connect as the application role (docs/postgresql.md)");
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+PostgresStore::PostgresStore(std::unique_ptr<Pool> pool, PostgresOptions options)
+    : pool_(std::move(pool)), options_(std::move(options)) {}
+
+PostgresStore::~PostgresStore() = default;
+
+Status PostgresStore::Fault(std::string_view step) {
+  if (options_.fault_hook_for_test) return options_.fault_hook_for_test(step);
+  return Ok();
+}
+
+int PostgresStore::SchemaVersion() {
+  Result<int> version = Read(NoTenant(), [](Tx& tx) { return AppliedVersion(tx); });
+  return version.ok() ? *version : -1;
+}
+
+Status PostgresStore::Ping() {
+  return Read(NoTenant(), [](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("SELECT 1 FROM schema_migrations LIMIT 1"));
+    return Ok();
+  });
+}
+
+// ---- Tenants ----
+
+Status PostgresStore::CreateTenant(const Tenant& tenant) {
+  return Write(ForTenant(tenant.id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("INSERT INTO tenants (" PARLEY_PG_TENANT_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8 <> 0)",
+                       Params()
+                           .Text(tenant.id)
+                           .Text(tenant.name)
+                           .Text(DomainsToJson(tenant.domains))
+                           .Bytea(tenant.wrapped_data_key)
+                           .Int(tenant.created_at)
+                           .Text(tenant.time_zone)
+                           .Text(tenant.subscription_end)
+                           .Int(tenant.platform ? 1 : 0)));
+    return Ok();
+  });
+}
+
+Result<Tenant> PostgresStore::GetTenant(const std::string& tenant_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<Tenant> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_COLUMNS " FROM tenants WHERE id = $1", Params().Text(tenant_id)));
+    return ReadOne<Tenant>(rows, "tenant", ReadTenant);
+  });
+}
+
+Result<Tenant> PostgresStore::FindTenantByName(const std::string& name) {
+  return Read(ForTenantOf("parley_tenant_of_name", name), [&](Tx& tx) -> Result<Tenant> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_COLUMNS " FROM tenants WHERE name = $1", Params().Text(name)));
+    return ReadOne<Tenant>(rows, "tenant", ReadTenant);
+  });
+}
+
+Result<std::vector<Tenant>> PostgresStore::ListTenants() {
+  // The directory of ids crosses tenants; each row is then read under its
+  // own tenant, like any other.
+  return Read(NoTenant(), [&](Tx& tx) -> Result<std::vector<Tenant>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows ids, tx.Exec("SELECT id FROM parley_tenant_ids() AS id"));
+    std::vector<Tenant> tenants;
+    for (int i = 0; i < ids.size(); ++i) {
+      PARLEY_TRY(tx.Exec("SELECT set_config('parley.tenant_id', $1, true)", Params().Text(ids.Text(i, 0))));
+      PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_COLUMNS " FROM tenants WHERE id = $1",
+                                                 Params().Text(ids.Text(i, 0))));
+      if (rows.empty()) continue;  // deleted between the two reads
+      PARLEY_ASSIGN_OR_RETURN(Tenant t, ReadTenant(rows, 0));
+      tenants.push_back(std::move(t));
+    }
+    std::sort(tenants.begin(), tenants.end(),
+              [](const Tenant& a, const Tenant& b) { return std::tie(a.name, a.id) < std::tie(b.name, b.id); });
+    return tenants;
+  });
+}
+
+// ---- Users ----
+
+Status PostgresStore::CreateUser(const User& user) {
+  return Write(ForTenant(user.tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("INSERT INTO users (" PARLEY_PG_USER_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                       Params()
+                           .Text(user.tenant_id)
+                           .Text(user.id)
+                           .Text(user.email_index)
+                           .Bytea(user.email_sealed)
+                           .Text(user.password_hash)
+                           .Text(RoleText(user.role))
+                           .Int(user.created_at)));
+    return Ok();
+  });
+}
+
+Result<User> PostgresStore::FindUserByEmailIndex(const std::string& email_index) {
+  return Read(ForTenantOf("parley_tenant_of_user", email_index), [&](Tx& tx) -> Result<User> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT " PARLEY_PG_USER_COLUMNS " FROM users WHERE email_index = $1",
+                                               Params().Text(email_index)));
+    return ReadOne<User>(rows, "user", ReadUser);
+  });
+}
+
+Result<User> PostgresStore::GetUser(const std::string& tenant_id, const std::string& user_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<User> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows,
+                            tx.Exec("SELECT " PARLEY_PG_USER_COLUMNS " FROM users WHERE tenant_id = $1 AND id = $2",
+                                    Params().Text(tenant_id).Text(user_id)));
+    return ReadOne<User>(rows, "user", ReadUser);
+  });
+}
+
+Status PostgresStore::SetPassword(const std::string& tenant_id, const std::string& user_id, const std::string& hash) {
+  return WriteExisting(ForTenant(tenant_id), "UPDATE users SET password_hash = $1 WHERE tenant_id = $2 AND id = $3",
+                       Params().Text(hash).Text(tenant_id).Text(user_id), "user");
+}
+
+Result<std::vector<User>> PostgresStore::ListUsers(const std::string& tenant_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<User>> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("SELECT " PARLEY_PG_USER_COLUMNS " FROM users WHERE tenant_id = $1 ORDER BY created_at, id",
+                           Params().Text(tenant_id)));
+    return ReadAll<User>(rows, ReadUser);
+  });
+}
+
+Status PostgresStore::SetUserRole(const std::string& tenant_id, const std::string& user_id, Role role) {
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Status {
+    if (role != Role::kTenantAdmin) {
+      // FOR UPDATE locks the tenant's admins: two admins demoting each other
+      // at once are ordered, and the second sees the first one's demotion.
+      PARLEY_ASSIGN_OR_RETURN(Rows admins,
+                              tx.Exec("SELECT id FROM users WHERE tenant_id = $1 AND role = 'tenant_admin' FOR UPDATE",
+                                      Params().Text(tenant_id)));
+      if (admins.size() == 1 && admins.Text(0, 0) == user_id) {
+        return FailedPrecondition("the tenant's last tenant_admin cannot be demoted");
+      }
+    }
+    PARLEY_ASSIGN_OR_RETURN(Rows user, tx.Exec("UPDATE users SET role = $1 WHERE tenant_id = $2 AND id = $3",
+                                               Params().Text(RoleText(role)).Text(tenant_id).Text(user_id)));
+    if (user.Affected() == 0) return NotFound("user not found");
+    PARLEY_TRY(tx.Exec("UPDATE sessions SET role = $1 WHERE tenant_id = $2 AND user_id = $3",
+                       Params().Text(RoleText(role)).Text(tenant_id).Text(user_id)));
+    return Ok();
+  });
+}
+
+// ---- Sessions ----
+
+Status PostgresStore::CreateSession(const Session& session) {
+  return Write(ForTenant(session.tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("INSERT INTO sessions (" PARLEY_PG_SESSION_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                       Params()
+                           .Text(session.id_hash)
+                           .Text(session.tenant_id)
+                           .Text(session.user_id)
+                           .Text(RoleText(session.role))
+                           .Text(session.csrf_token)
+                           .Int(session.created_at)
+                           .Int(session.last_seen_at)
+                           .Int(session.expires_at)));
+    return Ok();
+  });
+}
+
+Result<Session> PostgresStore::GetSession(const std::string& id_hash) {
+  return Read(ForTenantOf("parley_tenant_of_session", id_hash), [&](Tx& tx) -> Result<Session> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("SELECT " PARLEY_PG_SESSION_COLUMNS " FROM sessions WHERE id_hash = $1", Params().Text(id_hash)));
+    return ReadOne<Session>(rows, "session", ReadSession);
+  });
+}
+
+Status PostgresStore::TouchSession(const std::string& id_hash, int64_t now) {
+  // GREATEST: a late, out-of-order touch never moves last_seen_at backwards.
+  return WriteExisting(ForTenantOf("parley_tenant_of_session", id_hash),
+                       "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $1) WHERE id_hash = $2",
+                       Params().Int(now).Text(id_hash), "session");
+}
+
+Status PostgresStore::DeleteSession(const std::string& id_hash) {
+  return Write(ForTenantOf("parley_tenant_of_session", id_hash), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("DELETE FROM sessions WHERE id_hash = $1", Params().Text(id_hash)));
+    return Ok();  // idempotent: signing out twice is not an error
+  });
+}
+
+Status PostgresStore::DeleteExpiredSessions(int64_t now, int64_t idle_seconds) {
+  return Write(NoTenant(), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("SELECT parley_delete_expired_sessions($1, $2)", Params().Int(now).Int(idle_seconds)));
+    return Ok();
+  });
+}
+
+// ---- Agents and enrollment ----
+
+Status PostgresStore::CreateEnrollToken(const std::string& token_hash, const std::string& tenant_id,
+                                        int64_t expires_at) {
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("INSERT INTO enroll_tokens (token_hash, tenant_id, expires_at) VALUES ($1, $2, $3)",
+                       Params().Text(token_hash).Text(tenant_id).Int(expires_at)));
+    return Ok();
+  });
+}
+
+Result<std::string> PostgresStore::ConsumeEnrollToken(const std::string& token_hash, int64_t now) {
+  // One UPDATE marks the token used and returns its tenant; a concurrent
+  // consumer waits for the row lock, re-checks used_at and finds no row.
+  return Write(ForTenantOf("parley_tenant_of_enroll_token", token_hash), [&](Tx& tx) -> Result<std::string> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("UPDATE enroll_tokens SET used_at = $1"
+                                               " WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1"
+                                               " RETURNING tenant_id",
+                                               Params().Int(now).Text(token_hash)));
+    // One message for every failure, as in the SQLite backend.
+    if (rows.empty()) return Unauthenticated("enrollment token is invalid, expired or already used");
+    return rows.Text(0, 0);
+  });
+}
+
+Status PostgresStore::CreateAgent(const Agent& agent) {
+  return Write(ForTenant(agent.tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("INSERT INTO agents (" PARLEY_PG_AGENT_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                       Params()
+                           .Text(agent.tenant_id)
+                           .Text(agent.id)
+                           .Text(agent.name)
+                           .Text(agent.cert_fingerprint)
+                           .Int(agent.created_at)
+                           .Int(agent.last_heartbeat_at)
+                           .Text(agent.heartbeat_json)));
+    return Ok();
+  });
+}
+
+Result<Agent> PostgresStore::FindAgentByFingerprint(const std::string& cert_fingerprint) {
+  return Read(ForTenantOf("parley_tenant_of_agent", cert_fingerprint), [&](Tx& tx) -> Result<Agent> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows,
+                            tx.Exec("SELECT " PARLEY_PG_AGENT_COLUMNS " FROM agents WHERE cert_fingerprint = $1",
+                                    Params().Text(cert_fingerprint)));
+    return ReadOne<Agent>(rows, "agent", ReadAgent);
+  });
+}
+
+Result<std::vector<Agent>> PostgresStore::ListAgents(const std::string& tenant_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<Agent>> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("SELECT " PARLEY_PG_AGENT_COLUMNS " FROM agents WHERE tenant_id = $1 ORDER BY name, id",
+                           Params().Text(tenant_id)));
+    return ReadAll<Agent>(rows, ReadAgent);
+  });
+}
+
+Status PostgresStore::RecordHeartbeat(const std::string& tenant_id, const std::string& agent_id,
+                                      const std::string& json, int64_t now) {
+  return WriteExisting(ForTenant(tenant_id),
+                       "UPDATE agents SET last_heartbeat_at = $1, heartbeat_json = $2 WHERE tenant_id = $3 AND id = $4",
+                       Params().Int(now).Text(json).Text(tenant_id).Text(agent_id), "agent");
+}
+
+// ---- Ingest ----
+
+Status PostgresStore::EnsurePartitions(const BatchCommit& batch) {
+  std::set<int64_t> months;
+  for (const StoredCall& c : batch.calls) months.insert(MonthStart(c.start_at));
+  for (const StoredConference& c : batch.conferences) months.insert(MonthStart(c.start_at));
+  for (const StoredParticipant& p : batch.participants) months.insert(MonthStart(p.start_at));
+  std::vector<int64_t> missing;
+  {
+    std::lock_guard lock(months_mu_);
+    for (int64_t m : months) {
+      if (!known_months_.contains(m)) missing.push_back(m);
+    }
+  }
+  if (missing.empty()) return Ok();
+  // Its own short transaction, before the batch's: creating a partition
+  // locks the parent table, which must not be held for a whole batch.
+  PARLEY_TRY(Write(NoTenant(), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("SELECT parley_ensure_partitions($1)", Params().IntArray(missing)));
+    return Ok();
+  }));
+  std::lock_guard lock(months_mu_);
+  known_months_.insert(missing.begin(), missing.end());
+  return Ok();
+}
+
+Result<BatchCommitResult> PostgresStore::CommitBatch(const BatchCommit& batch) {
+  const bool foreign = std::any_of(batch.calls.begin(), batch.calls.end(),
+                                   [&](const auto& r) { return ForeignRecord(r, batch); }) ||
+                       std::any_of(batch.conferences.begin(), batch.conferences.end(),
+                                   [&](const auto& r) { return ForeignRecord(r, batch); }) ||
+                       std::any_of(batch.participants.begin(), batch.participants.end(),
+                                   [&](const auto& r) { return ForeignRecord(r, batch); }) ||
+                       std::any_of(batch.devices.begin(), batch.devices.end(),
+                                   [&](const auto& r) { return ForeignRecord(r, batch); });
+  if (foreign) return InvalidArgument("a record's tenant or agent differs from its batch's");
+
+  Result<BatchCommitResult> result = CommitBatchOnce(batch);
+  // A partition dropped by retention (in this or another process) after we
+  // saw it: forget what we know and try once more.
+  if (!result.ok() && result.error().detail.find("no partition of relation") != std::string::npos) {
+    {
+      std::lock_guard lock(months_mu_);
+      known_months_.clear();
+    }
+    result = CommitBatchOnce(batch);
+  }
+  return result;
+}
+
+Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batch) {
+  PARLEY_TRY(EnsurePartitions(batch));
+
+  PARLEY_ASSIGN_OR_RETURN(Pool::Lease lease, pool_->Acquire());
+  if (!lease->session_ready) {
+    PARLEY_TRY(lease->ExecStatic(kCreateStaging));
+    lease->session_ready = true;
+  }
+  PARLEY_ASSIGN_OR_RETURN(Tx tx, Tx::Begin(std::move(lease), /*read_only=*/false));
+  const Scope scope = ForTenant(batch.tenant_id);
+  PARLEY_TRY(tx.Exec(scope.sql, scope.params));
+
+  // The batch row first: it claims the batch id. A concurrent commit of the
+  // same batch waits on this row, then finds it taken and reports duplicate.
+  const int64_t records = static_cast<int64_t>(batch.calls.size() + batch.conferences.size() +
+                                               batch.participants.size() + batch.devices.size());
+  PARLEY_ASSIGN_OR_RETURN(
+      Rows claimed, tx.Exec("INSERT INTO batches (tenant_id, batch_id, agent_id, digest, received_at, records)"
+                            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, batch_id) DO NOTHING",
+                            Params()
+                                .Text(batch.tenant_id)
+                                .Text(batch.batch_id)
+                                .Text(batch.agent_id)
+                                .Text(batch.digest)
+                                .Int(batch.received_at)
+                                .Int(records)));
+  if (claimed.Affected() == 0) {
+    BatchCommitResult seen_before;
+    seen_before.duplicate = true;
+    return seen_before;  // the Tx destructor rolls back: nothing written
+  }
+
+  BatchCommitResult result;
+  const Params owner = Params().Text(batch.tenant_id).Text(batch.agent_id);
+  auto ingested = [&](int64_t at) { return at != 0 ? at : batch.received_at; };
+
+  // Quality samples of calls and participants, staged once.
+  std::string quality;
+  for (size_t i = 0; i < batch.calls.size(); ++i) StageQuality(quality, "call", i, batch.calls[i].quality);
+  for (size_t i = 0; i < batch.participants.size(); ++i) {
+    StageQuality(quality, "participant", i, batch.participants[i].quality);
+  }
+  if (!quality.empty()) {
+    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_quality FROM STDIN", quality));
+  }
+
+  if (!batch.calls.empty()) {
+    std::string rows;
+    rows.reserve(batch.calls.size() * 400);
+    for (size_t i = 0; i < batch.calls.size(); ++i) {
+      const StoredCall& c = batch.calls[i];
+      CopyInt(rows, static_cast<int64_t>(i));
+      for (const std::string* text : {&c.source, &c.call_id}) {
+        Tab(rows);
+        CopyText(rows, *text);
+      }
+      for (int64_t v : {c.start_at, c.end_at, c.duration_s}) {
+        Tab(rows);
+        CopyInt(rows, v);
+      }
+      for (const std::string* text : {&c.status, &c.protocol, &c.call_type, &c.cause}) {
+        Tab(rows);
+        CopyText(rows, *text);
+      }
+      Tab(rows);
+      CopyInt(rows, c.bitrate_kbps);
+      for (const std::string* text : {&c.conference_id, &c.orig_model, &c.orig_version, &c.orig_site, &c.dest_model,
+                                      &c.dest_version, &c.dest_site}) {
+        Tab(rows);
+        CopyText(rows, *text);
+      }
+      Tab(rows);
+      CopyBytea(rows, c.pii_sealed);
+      Tab(rows);
+      CopyInt(rows, ingested(c.ingested_at));
+      rows += '\n';
+    }
+    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_calls FROM STDIN", rows));
+    PARLEY_ASSIGN_OR_RETURN(Rows moved, tx.Exec(kMoveCalls, owner));
+    result.inserted += moved.size();
+    result.already_present += static_cast<int64_t>(batch.calls.size()) - moved.size();
+    detail::RollupDelta rollups;
+    for (int i = 0; i < moved.size(); ++i) {
+      const int64_t ord = moved.Int(i, 0);
+      if (ord < 0 || static_cast<size_t>(ord) >= batch.calls.size()) return Internal("store: call position out of range");
+      detail::AddCallToRollups(batch.calls[static_cast<size_t>(ord)], rollups);
+    }
+    PARLEY_TRY(ApplyRollups(tx, batch.tenant_id, rollups));
+  }
+  PARLEY_TRY(Fault("commit_batch.after_calls"));
+
+  if (!batch.conferences.empty()) {
+    std::string rows;
+    for (size_t i = 0; i < batch.conferences.size(); ++i) {
+      const StoredConference& c = batch.conferences[i];
+      CopyInt(rows, static_cast<int64_t>(i));
+      for (const std::string* text : {&c.source, &c.conference_id}) {
+        Tab(rows);
+        CopyText(rows, *text);
+      }
+      for (int64_t v : {c.start_at, c.end_at}) {
+        Tab(rows);
+        CopyInt(rows, v);
+      }
+      for (const std::string* text : {&c.room, &c.mcu}) {
+        Tab(rows);
+        CopyText(rows, *text);
+      }
+      Tab(rows);
+      CopyInt(rows, c.participant_count);
+      for (const std::optional<int64_t>* v : {&c.max_resources_used, &c.scheduled_start, &c.scheduled_end}) {
+        Tab(rows);
+        CopyOptInt(rows, *v);
+      }
+      Tab(rows);
+      CopyBytea(rows, c.pii_sealed);
+      Tab(rows);
+      CopyInt(rows, ingested(c.ingested_at));
+      rows += '\n';
+    }
+    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_conferences FROM STDIN", rows));
+    PARLEY_ASSIGN_OR_RETURN(Rows moved, tx.Exec(kMoveConferences, owner));
+    result.inserted += moved.Int(0, 0);
+    result.already_present += static_cast<int64_t>(batch.conferences.size()) - moved.Int(0, 0);
+  }
+  PARLEY_TRY(Fault("commit_batch.after_conferences"));
+
+  if (!batch.participants.empty()) {
+    std::string rows;
+    for (size_t i = 0; i < batch.participants.size(); ++i) {
+      const StoredParticipant& p = batch.participants[i];
+      CopyInt(rows, static_cast<int64_t>(i));
+      for (const std::string* text : {&p.source, &p.participant_id, &p.conference_id, &p.call_id}) {
+        Tab(rows);
+        CopyText(rows, *text);
+      }
+      for (int64_t v : {p.start_at, p.end_at, p.duration_s}) {
+        Tab(rows);
+        CopyInt(rows, v);
+      }
+      for (const std::string* text : {&p.protocol, &p.role, &p.disconnect_reason, &p.model, &p.version, &p.site}) {
+        Tab(rows);
+        CopyText(rows, *text);
+      }
+      Tab(rows);
+      CopyBytea(rows, p.pii_sealed);
+      Tab(rows);
+      CopyInt(rows, ingested(p.ingested_at));
+      rows += '\n';
+    }
+    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_participants FROM STDIN", rows));
+    PARLEY_ASSIGN_OR_RETURN(Rows moved, tx.Exec(kMoveParticipants, owner));
+    result.inserted += moved.Int(0, 0);
+    result.already_present += static_cast<int64_t>(batch.participants.size()) - moved.Int(0, 0);
+  }
+  PARLEY_TRY(Fault("commit_batch.after_participants"));
+
+  // Devices one statement each: each observation is compared with the state
+  // the previous one left (newest observed_at wins, ties keep the stored
+  // state), which one set-based upsert cannot do for repeats in one batch.
+  for (const StoredDevice& d : batch.devices) {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows changed,
+        tx.Exec("INSERT INTO devices (" PARLEY_PG_DEVICE_COLUMNS
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                " ON CONFLICT (tenant_id, source, id) DO UPDATE SET"
+                " agent_id = excluded.agent_id, observed_at = excluded.observed_at,"
+                " device_type = excluded.device_type, model = excluded.model,"
+                " version = excluded.version, site = excluded.site, status = excluded.status,"
+                " registration = excluded.registration, timezone = excluded.timezone,"
+                " pii_sealed = excluded.pii_sealed, updated_at = excluded.updated_at"
+                " WHERE excluded.observed_at > devices.observed_at",
+                Params()
+                    .Text(batch.tenant_id)
+                    .Text(d.source)
+                    .Text(d.device_id)
+                    .Text(batch.agent_id)
+                    .Int(d.observed_at)
+                    .Text(d.device_type)
+                    .Text(d.model)
+                    .Text(d.version)
+                    .Text(d.site)
+                    .Text(d.status)
+                    .Text(d.registration)
+                    .Text(d.timezone)
+                    .Bytea(d.pii_sealed)
+                    .Int(d.updated_at != 0 ? d.updated_at : batch.received_at)));
+    if (changed.Affected() == 1) {
+      ++result.inserted;
+    } else {
+      ++result.already_present;
+    }
+  }
+  PARLEY_TRY(Fault("commit_batch.after_devices"));
+
+  for (const CursorValue& cursor : batch.cursors) {
+    PARLEY_TRY(tx.Exec("INSERT INTO sources (tenant_id, agent_id, name, cursor, updated_at)"
+                       " VALUES ($1, $2, $3, $4, $5)"
+                       " ON CONFLICT (tenant_id, agent_id, name)"
+                       " DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                       Params()
+                           .Text(batch.tenant_id)
+                           .Text(batch.agent_id)
+                           .Text(cursor.source)
+                           .Text(cursor.value)
+                           .Int(batch.received_at)));
+  }
+  PARLEY_TRY(Fault("commit_batch.after_cursors"));
+
+  for (const QuarantineCount& q : batch.quarantined) {
+    if (q.count <= 0) return InvalidArgument("quarantine count must be positive");
+    PARLEY_TRY(tx.Exec("INSERT INTO quarantine (tenant_id, agent_id, source, record_type, reason, count, first_seen,"
+                       " last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+                       " ON CONFLICT (tenant_id, agent_id, source, record_type, reason)"
+                       " DO UPDATE SET count = quarantine.count + excluded.count, last_seen = excluded.last_seen",
+                       Params()
+                           .Text(batch.tenant_id)
+                           .Text(batch.agent_id)
+                           .Text(q.source)
+                           .Text(q.record_type)
+                           .Text(q.reason)
+                           .Int(q.count)
+                           .Int(batch.received_at)));
+  }
+
+  PARLEY_TRY(tx.Commit());
+  return result;
+}
+
+Result<std::vector<CursorValue>> PostgresStore::GetCursors(const std::string& tenant_id, const std::string& agent_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<CursorValue>> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("SELECT name, cursor FROM sources WHERE tenant_id = $1 AND agent_id = $2 ORDER BY name",
+                           Params().Text(tenant_id).Text(agent_id)));
+    return ReadAll<CursorValue>(rows, [](const Rows& r, int i) { return CursorValue{r.Text(i, 0), r.Text(i, 1)}; });
+  });
+}
+
+// ---- Reading records ----
+
+Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tenant_id, const CallPageQuery& query) {
+  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
+  const int64_t limit = std::min(query.limit, kMaxPage);
+  Params params = Params().Text(tenant_id).Int(limit);
+  std::string sql = "SELECT " PARLEY_PG_CALL_COLUMNS " FROM calls WHERE tenant_id = $1";
+  if (query.before) {
+    const auto& [start_at, source, call_id] = *query.before;
+    params.Int(start_at).Text(source).Text(call_id);
+    sql += " AND (start_at, source, call_id) < ($3, $4, $5)";
+  }
+  sql += " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT $2";
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredCall>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
+    return ReadAll<StoredCall>(rows, ReadCall);
+  });
+}
+
+Result<int64_t> PostgresStore::CountCalls(const std::string& tenant_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<int64_t> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT count(*) FROM calls WHERE tenant_id = $1", Params().Text(tenant_id)));
+    return rows.Int(0, 0);
+  });
+}
+
+Result<std::vector<StoredConference>> PostgresStore::ListConferences(const std::string& tenant_id,
+                                                                     const ConferencePageQuery& query) {
+  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
+  const int64_t limit = std::min(query.limit, kMaxPage);
+  Params params = Params().Text(tenant_id).Int(limit);
+  std::string sql =
+      "SELECT " PARLEY_PG_CONFERENCE_COLUMNS
+      ", (SELECT count(*) FROM participants p WHERE p.tenant_id = conferences.tenant_id"
+      " AND p.source = conferences.source AND p.conference_id = conferences.conference_id)"
+      " FROM conferences WHERE tenant_id = $1";
+  if (query.before) {
+    const auto& [start_at, source, conference_id] = *query.before;
+    params.Int(start_at).Text(source).Text(conference_id);
+    sql += " AND (start_at, source, conference_id) < ($3, $4, $5)";
+  }
+  sql += " ORDER BY start_at DESC, source DESC, conference_id DESC LIMIT $2";
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredConference>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
+    return ReadAll<StoredConference>(rows, [](const Rows& r, int i) {
+      StoredConference c = ReadConference(r, i);
+      c.stored_participants = r.Int(i, 14);
+      return c;
+    });
+  });
+}
+
+Result<std::vector<StoredParticipant>> PostgresStore::ListParticipants(const std::string& tenant_id,
+                                                                       const std::string& source,
+                                                                       const std::string& conference_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredParticipant>> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows,
+        tx.Exec("SELECT " PARLEY_PG_PARTICIPANT_COLUMNS
+                " FROM participants WHERE tenant_id = $1 AND source = $2 AND conference_id = $3"
+                " ORDER BY start_at, participant_id LIMIT $4",
+                Params().Text(tenant_id).Text(source).Text(conference_id).Int(kMaxPage)));
+    return ReadAll<StoredParticipant>(rows, ReadParticipant);
+  });
+}
+
+Result<std::vector<StoredDevice>> PostgresStore::ListDevices(const std::string& tenant_id,
+                                                             const DevicePageQuery& query) {
+  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
+  const int64_t limit = std::min(query.limit, kMaxPage);
+  Params params = Params().Text(tenant_id).Int(limit);
+  std::string sql = "SELECT " PARLEY_PG_DEVICE_COLUMNS " FROM devices WHERE tenant_id = $1";
+  if (query.after) {
+    params.Text(query.after->first).Text(query.after->second);
+    sql += " AND (source, id) > ($3, $4)";
+  }
+  sql += " ORDER BY source, id LIMIT $2";
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredDevice>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
+    return ReadAll<StoredDevice>(rows, ReadDevice);
+  });
+}
+
+Result<std::vector<StoredQuality>> PostgresStore::ListQuality(const std::string& tenant_id, RecordKind kind,
+                                                              const std::vector<RecordRef>& records) {
+  if (static_cast<int64_t>(records.size()) > kMaxPage) {
+    return InvalidArgument("at most 1000 records per quality look-up");
+  }
+  if (records.empty()) return std::vector<StoredQuality>{};
+  std::vector<std::string_view> sources, ids;
+  for (const RecordRef& ref : records) {
+    sources.push_back(ref.source);
+    ids.push_back(ref.id);
+  }
+  // record_keys gives each record's start_at, so each look-up touches the
+  // one partition that holds the record.
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredQuality>> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows,
+        tx.Exec("SELECT r.ord, " PARLEY_PG_QUALITY_COLUMNS
+                " FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS r(source, id, ord)"
+                " JOIN record_keys k ON k.tenant_id = $1 AND k.kind = $4 AND k.source = r.source"
+                "  AND k.record_id = r.id"
+                " JOIN quality_samples q ON q.tenant_id = $1 AND q.start_at = k.start_at AND q.source = r.source"
+                "  AND q.record_kind = $4 AND q.record_id = r.id"
+                " ORDER BY r.ord, q.party, q.direction, q.media",
+                Params().Text(tenant_id).TextArray(sources).TextArray(ids).Text(RecordKindName(kind))));
+    std::vector<StoredQuality> out;
+    out.reserve(static_cast<size_t>(rows.size()));
+    for (int i = 0; i < rows.size(); ++i) {
+      const RecordRef& ref = records[static_cast<size_t>(rows.Int(i, 0) - 1)];
+      StoredQuality q;
+      q.kind = kind;
+      q.source = ref.source;
+      q.record_id = ref.id;
+      q.sample = ReadQuality(rows, i, 1);
+      out.push_back(std::move(q));
+    }
+    return out;
+  });
+}
+
+// ---- Audit log ----
+
+Result<AuditEntry> PostgresStore::AppendAudit(const AuditEntry& draft, const std::string& genesis_hash,
+                                              const AuditSealer& seal) {
+  // The chain id is the tenant the policies see (a tenant id or "platform").
+  return Write(ForTenant(draft.tenant_id), [&](Tx& tx) -> Result<AuditEntry> {
+    // One appender per chain at a time, including the chain's first entry
+    // (no head row to lock yet): concurrent appends never fork a chain.
+    PARLEY_TRY(tx.Exec("SELECT pg_advisory_xact_lock(hashtext('parley_audit:' || $1))", Params().Text(draft.tenant_id)));
+    AuditEntry e = draft;
+    PARLEY_ASSIGN_OR_RETURN(Rows head, tx.Exec("SELECT seq, entry_hash FROM chain_heads WHERE tenant_id = $1",
+                                               Params().Text(e.tenant_id)));
+    if (!head.empty()) {
+      e.seq = head.Int(0, 0) + 1;
+      e.prev_hash = head.Text(0, 1);
+    } else {
+      e.seq = 1;
+      e.prev_hash = genesis_hash;
+    }
+    PARLEY_ASSIGN_OR_RETURN(e.entry_hash, seal(e));
+    PARLEY_TRY(tx.Exec("INSERT INTO audit_log (" PARLEY_PG_AUDIT_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                       Params()
+                           .Text(e.tenant_id)
+                           .Int(e.seq)
+                           .Int(e.at)
+                           .Text(e.actor)
+                           .Text(e.action)
+                           .Text(e.target)
+                           .Text(e.outcome)
+                           .Text(e.details_json)
+                           .Text(e.prev_hash)
+                           .Text(e.entry_hash)));
+    PARLEY_TRY(tx.Exec("INSERT INTO chain_heads (tenant_id, seq, entry_hash) VALUES ($1, $2, $3)"
+                       " ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, entry_hash = excluded.entry_hash",
+                       Params().Text(e.tenant_id).Int(e.seq).Text(e.entry_hash)));
+    return e;
+  });
+}
+
+Result<std::vector<AuditEntry>> PostgresStore::ListAudit(const std::string& tenant_id, bool newest_first,
+                                                         int64_t seq_bound, int64_t limit) {
+  if (limit < 1 || limit > kMaxAuditPage) return InvalidArgument("audit page limit must be 1..1000");
+  std::string sql = "SELECT " PARLEY_PG_AUDIT_COLUMNS " FROM audit_log WHERE tenant_id = $1";
+  sql += newest_first ? " AND ($2 = 0 OR seq < $2) ORDER BY seq DESC LIMIT $3" : " AND seq > $2 ORDER BY seq ASC LIMIT $3";
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<AuditEntry>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, Params().Text(tenant_id).Int(seq_bound).Int(limit)));
+    return ReadAll<AuditEntry>(rows, ReadAuditEntry);
+  });
+}
+
+Result<std::optional<AuditChainHead>> PostgresStore::GetAuditHead(const std::string& tenant_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::optional<AuditChainHead>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT seq, entry_hash FROM chain_heads WHERE tenant_id = $1",
+                                               Params().Text(tenant_id)));
+    if (rows.empty()) return std::optional<AuditChainHead>();
+    return std::optional<AuditChainHead>(AuditChainHead{rows.Int(0, 0), rows.Text(0, 1)});
+  });
+}
+
+Result<std::vector<std::string>> PostgresStore::ListAuditChains() {
+  return Read(NoTenant(), [&](Tx& tx) -> Result<std::vector<std::string>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT c FROM parley_audit_chains() AS c ORDER BY c COLLATE \"C\""));
+    return ReadAll<std::string>(rows, [](const Rows& r, int i) { return r.Text(i, 0); });
+  });
+}
+
+// ---- Retention ----
+
+Result<int> PostgresStore::DropCallPartitionsBefore(int64_t cutoff) {
+  PARLEY_ASSIGN_OR_RETURN(const int dropped, Write(NoTenant(), [&](Tx& tx) -> Result<int> {
+                            PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT parley_drop_partitions_before($1)",
+                                                                       Params().Int(cutoff)));
+                            return static_cast<int>(rows.Int(0, 0));
+                          }));
+  std::lock_guard lock(months_mu_);
+  known_months_.clear();
+  return dropped;
+}
+
+
+// ---- Quarantine ----
+
+Result<std::vector<QuarantineEntry>> PostgresStore::ListQuarantine(const std::string& tenant_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<QuarantineEntry>> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("SELECT agent_id, source, record_type, reason, count, first_seen, last_seen FROM quarantine"
+                           " WHERE tenant_id = $1"
+                           " ORDER BY last_seen DESC, agent_id, source, record_type, reason LIMIT 1000",
+                           Params().Text(tenant_id)));
+    return ReadAll<QuarantineEntry>(rows, [](const Rows& r, int i) {
+      return QuarantineEntry{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
+                             r.Int(i, 4),  r.Int(i, 5),  r.Int(i, 6)};
+    });
+  });
+}
+
+// ---- Rollups (the same arithmetic as the SQLite backend: store/rollup.cpp) ----
+
+namespace {
+
+constexpr const char* kPgRollupColumns =
+    "calls, completed, failed, seconds, loss_pct_sum, loss_n, jitter_ms_sum, jitter_n, latency_ms_sum, latency_n,"
+    " mos_sum, mos_n, jitter_sketch, latency_sketch";
+
+const char* PgRollupTable(RollupGrain g) { return g == RollupGrain::kHour ? "rollup_hour" : "rollup_day"; }
+
+Result<UsageAggregate> ReadPgUsage(const Rows& r, int i, int first) {
+  UsageAggregate u;
+  u.calls = r.Int(i, first + 0);
+  u.completed = r.Int(i, first + 1);
+  u.failed = r.Int(i, first + 2);
+  u.seconds = r.Int(i, first + 3);
+  QualityAggregate& q = u.quality;
+  q.loss_pct_sum = r.OptDouble(i, first + 4).value_or(0);
+  q.loss_n = r.Int(i, first + 5);
+  q.jitter_ms_sum = r.OptDouble(i, first + 6).value_or(0);
+  q.jitter_n = r.Int(i, first + 7);
+  q.latency_ms_sum = r.OptDouble(i, first + 8).value_or(0);
+  q.latency_n = r.Int(i, first + 9);
+  q.mos_sum = r.OptDouble(i, first + 10).value_or(0);
+  q.mos_n = r.Int(i, first + 11);
+  auto jitter = QuantileSketch::Decode(r.Text(i, first + 12));
+  auto latency = QuantileSketch::Decode(r.Text(i, first + 13));
+  if (!jitter || !latency) return Internal("a rollup row holds a malformed quantile sketch");
+  q.jitter_ms = std::move(*jitter);
+  q.latency_ms = std::move(*latency);
+  return u;
+}
+
+Params& AddUsage(Params& p, const UsageAggregate& u) {
+  const QualityAggregate& q = u.quality;
+  return p.Int(u.calls)
+      .Int(u.completed)
+      .Int(u.failed)
+      .Int(u.seconds)
+      .Double(q.loss_pct_sum)
+      .Int(q.loss_n)
+      .Double(q.jitter_ms_sum)
+      .Int(q.jitter_n)
+      .Double(q.latency_ms_sum)
+      .Int(q.latency_n)
+      .Double(q.mos_sum)
+      .Int(q.mos_n)
+      .Text(q.jitter_ms.Encode())
+      .Text(q.latency_ms.Encode());
+}
+
+constexpr int64_t kPgMaxHourlySpan = 400LL * 86400;
+constexpr int64_t kPgMaxDailySpan = 20LL * 366 * 86400;
+
+}  // namespace
+
+// Concurrent batches (other connections, other servers) may touch the same
+// rows: each row is created if missing, then locked (SELECT ... FOR UPDATE)
+// before it is read and rewritten, always in key order (rollup rows, then
+// concurrency hours), so two transactions serialize instead of losing an
+// update or deadlocking. A concurrency hour is locked before its minutes
+// change, so its recomputation sees every committed minute.
+Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const detail::RollupDelta& delta) {
+  for (const auto& [k, add] : delta.usage) {
+    const auto& [grain, dimension, key, bucket] = k;
+    const std::string table = PgRollupTable(grain);
+    UsageAggregate zero;
+    Params create;
+    create.Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
+    AddUsage(create, zero);
+    PARLEY_TRY(tx.Exec("INSERT INTO " + table + " (tenant_id, dimension, key, bucket, " + kPgRollupColumns +
+                           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                           " ON CONFLICT (tenant_id, dimension, key, bucket) DO NOTHING",
+                       create));
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows row, tx.Exec("SELECT " + std::string(kPgRollupColumns) + " FROM " + table +
+                              " WHERE tenant_id = $1 AND dimension = $2 AND key = $3 AND bucket = $4 FOR UPDATE",
+                          Params().Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket)));
+    if (row.empty()) return Internal("store: a rollup row vanished");
+    PARLEY_ASSIGN_OR_RETURN(UsageAggregate merged, ReadPgUsage(row, 0, 0));
+    merged.Merge(add);
+    Params update;
+    AddUsage(update, merged).Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
+    PARLEY_TRY(tx.Exec("UPDATE " + table +
+                           " SET calls = $1, completed = $2, failed = $3, seconds = $4, loss_pct_sum = $5, loss_n = $6,"
+                           " jitter_ms_sum = $7, jitter_n = $8, latency_ms_sum = $9, latency_n = $10, mos_sum = $11,"
+                           " mos_n = $12, jitter_sketch = $13, latency_sketch = $14"
+                           " WHERE tenant_id = $15 AND dimension = $16 AND key = $17 AND bucket = $18",
+                       update));
+  }
+  if (delta.concurrency.empty()) return Ok();
+
+  std::set<std::pair<std::string, int64_t>> hours;
+  for (const auto& [k, d] : delta.concurrency) hours.insert({k.first, detail::FloorTo(k.second, 3600)});
+  for (const auto& [source, hour] : hours) {
+    PARLEY_TRY(tx.Exec("INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel) VALUES ($1, $2, $3, 0, 0)"
+                       " ON CONFLICT (tenant_id, source, hour) DO NOTHING",
+                       Params().Text(tenant_id).Text(source).Int(hour)));
+    PARLEY_TRY(tx.Exec("SELECT 1 FROM concurrency_hour WHERE tenant_id = $1 AND source = $2 AND hour = $3 FOR UPDATE",
+                       Params().Text(tenant_id).Text(source).Int(hour)));
+  }
+  for (const auto& [k, d] : delta.concurrency) {
+    PARLEY_TRY(tx.Exec("INSERT INTO concurrency_minute (tenant_id, source, minute, delta) VALUES ($1, $2, $3, $4)"
+                       " ON CONFLICT (tenant_id, source, minute)"
+                       " DO UPDATE SET delta = concurrency_minute.delta + excluded.delta",
+                       Params().Text(tenant_id).Text(k.first).Int(k.second).Int(d)));
+  }
+  for (const auto& [source, hour] : hours) {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows minutes, tx.Exec("SELECT minute, delta FROM concurrency_minute WHERE tenant_id = $1 AND source = $2"
+                              " AND minute >= $3 AND minute < $4 ORDER BY minute",
+                              Params().Text(tenant_id).Text(source).Int(hour).Int(hour + 3600)));
+    std::vector<std::pair<int64_t, int64_t>> rows;
+    int64_t net = 0;
+    for (int i = 0; i < minutes.size(); ++i) {
+      rows.emplace_back(minutes.Int(i, 0), minutes.Int(i, 1));
+      net += rows.back().second;
+    }
+    PARLEY_TRY(tx.Exec("UPDATE concurrency_hour SET net = $1, peak_rel = $2 WHERE tenant_id = $3 AND source = $4"
+                       " AND hour = $5",
+                       Params().Int(net).Int(detail::RelativePeak(hour, rows)).Text(tenant_id).Text(source).Int(hour)));
+  }
+  return Ok();
+}
+
+Result<std::vector<RollupRow>> PostgresStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
+  if (q.to < q.from) return InvalidArgument("rollup range ends before it starts");
+  if (q.to - q.from > (q.grain == RollupGrain::kHour ? kPgMaxHourlySpan : kPgMaxDailySpan))
+    return InvalidArgument(q.grain == RollupGrain::kHour ? "hourly rollups span at most 400 days"
+                                                         : "daily rollups span at most 20 years");
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<RollupRow>> {
+    std::string sql = "SELECT key, bucket, " + std::string(kPgRollupColumns) + " FROM " + PgRollupTable(q.grain) +
+                      " WHERE tenant_id = $1 AND dimension = $2 AND bucket >= $3 AND bucket < $4";
+    Params params;
+    params.Text(tenant_id).Int(static_cast<int64_t>(q.dimension)).Int(q.from).Int(q.to);
+    if (q.key) {
+      sql += " AND key = $5";
+      params.Text(*q.key);
+    }
+    sql += " ORDER BY key COLLATE \"C\", bucket";
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
+    return ReadAll<RollupRow>(rows, [](const Rows& r, int i) -> Result<RollupRow> {
+      RollupRow row;
+      row.key = r.Text(i, 0);
+      row.bucket = r.Int(i, 1);
+      PARLEY_ASSIGN_OR_RETURN(row.usage, ReadPgUsage(r, i, 2));
+      return row;
+    });
+  });
+}
+
+Result<std::vector<HourlyPeak>> PostgresStore::ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
+                                                               int64_t from, int64_t to) {
+  if (to < from) return InvalidArgument("range ends before it starts");
+  if (to - from > kPgMaxHourlySpan) return InvalidArgument("hourly peaks span at most 400 days");
+  from = detail::FloorTo(from, 3600);
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<HourlyPeak>> {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows before, tx.Exec("SELECT COALESCE(SUM(net), 0) FROM concurrency_hour WHERE tenant_id = $1 AND source = $2"
+                             " AND hour < $3",
+                             Params().Text(tenant_id).Text(source).Int(from)));
+    int64_t level = before.empty() ? 0 : before.Int(0, 0);
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows hours, tx.Exec("SELECT hour, net, peak_rel FROM concurrency_hour WHERE tenant_id = $1 AND source = $2"
+                            " AND hour >= $3 AND hour < $4 ORDER BY hour",
+                            Params().Text(tenant_id).Text(source).Int(from).Int(to)));
+    std::vector<HourlyPeak> out;
+    int64_t next = from;
+    auto fill_until = [&](int64_t end) {
+      for (; next < end; next += 3600) out.push_back({next, level});
+    };
+    for (int i = 0; i < hours.size(); ++i) {
+      const int64_t hour = hours.Int(i, 0);
+      fill_until(hour);
+      out.push_back({hour, level + hours.Int(i, 2)});
+      level += hours.Int(i, 1);
+      next = hour + 3600;
+    }
+    fill_until(to);
+    return out;
+  });
+}
+
+// ---- Account links (registration and password reset; docs/accounts.md) ----
+
+namespace {
+
+#define PARLEY_PG_ACCOUNT_TOKEN_COLUMNS \
+  "token_hash, tenant_id, purpose, user_id, email_index, email_sealed, created_at, expires_at, used_at"
+
+AccountToken ReadAccountToken(const Rows& r, int i) {
+  AccountToken t;
+  t.token_hash = r.Text(i, 0);
+  t.tenant_id = r.Text(i, 1);
+  t.purpose = r.Text(i, 2) == "reset" ? AccountTokenPurpose::kReset : AccountTokenPurpose::kRegister;
+  t.user_id = r.Text(i, 3);
+  t.email_index = r.Text(i, 4);
+  t.email_sealed = r.Bytea(i, 5);
+  t.created_at = r.Int(i, 6);
+  t.expires_at = r.Int(i, 7);
+  t.used_at = r.OptInt(i, 8);
+  return t;
+}
+
+constexpr int64_t kKeepExpiredAccountTokensSeconds = 7 * 24 * 3600;
+
+// Marks an unused, unexpired token of `purpose` used; the WHERE clause is
+// the check, so two redemptions cannot both succeed.
+Result<AccountToken> ClaimAccountToken(Tx& tx, const std::string& token_hash, AccountTokenPurpose purpose,
+                                       int64_t now) {
+  PARLEY_ASSIGN_OR_RETURN(
+      Rows rows, tx.Exec("UPDATE account_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3"
+                         " AND used_at IS NULL AND expires_at > $1 RETURNING " PARLEY_PG_ACCOUNT_TOKEN_COLUMNS,
+                         Params().Int(now).Text(token_hash).Text(AccountTokenPurposeName(purpose))));
+  if (rows.empty()) return FailedPrecondition("account link is unknown, used or expired");
+  return ReadAccountToken(rows, 0);
+}
+
+}  // namespace
+
+Status PostgresStore::CreateAccountToken(const AccountToken& token, int64_t now) {
+  return Write(ForTenant(token.tenant_id), [&](Tx& tx) -> Status {
+    // This tenant's long-expired links (the SQLite backend prunes every
+    // tenant's; here each tenant prunes its own under its policy).
+    PARLEY_TRY(tx.Exec("DELETE FROM account_tokens WHERE tenant_id = $1 AND expires_at < $2",
+                       Params().Text(token.tenant_id).Int(now - kKeepExpiredAccountTokensSeconds)));
+    PARLEY_TRY(tx.Exec("INSERT INTO account_tokens (" PARLEY_PG_ACCOUNT_TOKEN_COLUMNS
+                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                       Params()
+                           .Text(token.token_hash)
+                           .Text(token.tenant_id)
+                           .Text(AccountTokenPurposeName(token.purpose))
+                           .Text(token.user_id)
+                           .Text(token.email_index)
+                           .Bytea(token.email_sealed)
+                           .Int(token.created_at)
+                           .Int(token.expires_at)
+                           .OptInt(token.used_at)));
+    return Ok();
+  });
+}
+
+Result<AccountToken> PostgresStore::GetAccountToken(const std::string& token_hash) {
+  return Read(ForTenantOf("parley_tenant_of_account_token", token_hash), [&](Tx& tx) -> Result<AccountToken> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT " PARLEY_PG_ACCOUNT_TOKEN_COLUMNS
+                                               " FROM account_tokens WHERE token_hash = $1",
+                                               Params().Text(token_hash)));
+    return ReadOne<AccountToken>(rows, "account link", ReadAccountToken);
+  });
+}
+
+Status PostgresStore::RedeemRegistrationToken(const std::string& token_hash, int64_t now, const User& user) {
+  return Write(ForTenantOf("parley_tenant_of_account_token", token_hash), [&](Tx& tx) -> Status {
+    PARLEY_ASSIGN_OR_RETURN(AccountToken token, ClaimAccountToken(tx, token_hash, AccountTokenPurpose::kRegister, now));
+    if (token.tenant_id != user.tenant_id || token.email_index != user.email_index)
+      return InvalidArgument("the user does not match the registration link");
+    PARLEY_TRY(tx.Exec("INSERT INTO users (" PARLEY_PG_USER_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                       Params()
+                           .Text(user.tenant_id)
+                           .Text(user.id)
+                           .Text(user.email_index)
+                           .Bytea(user.email_sealed)
+                           .Text(user.password_hash)
+                           .Text(RoleText(user.role))
+                           .Int(user.created_at)));
+    return Ok();
+  });
+}
+
+Result<std::pair<AccountToken, int64_t>> PostgresStore::RedeemResetToken(const std::string& token_hash, int64_t now,
+                                                                          const std::string& password_hash) {
+  return Write(ForTenantOf("parley_tenant_of_account_token", token_hash),
+               [&](Tx& tx) -> Result<std::pair<AccountToken, int64_t>> {
+                 PARLEY_ASSIGN_OR_RETURN(AccountToken token,
+                                         ClaimAccountToken(tx, token_hash, AccountTokenPurpose::kReset, now));
+                 PARLEY_ASSIGN_OR_RETURN(
+                     Rows updated, tx.Exec("UPDATE users SET password_hash = $1 WHERE tenant_id = $2 AND id = $3",
+                                           Params().Text(password_hash).Text(token.tenant_id).Text(token.user_id)));
+                 if (updated.Affected() == 0) return NotFound("user not found");
+                 // Every other reset link of this user dies with the password it was sent for.
+                 PARLEY_TRY(tx.Exec("UPDATE account_tokens SET used_at = $1 WHERE tenant_id = $2 AND user_id = $3"
+                                    " AND purpose = 'reset' AND used_at IS NULL",
+                                    Params().Int(now).Text(token.tenant_id).Text(token.user_id)));
+                 PARLEY_ASSIGN_OR_RETURN(Rows ended,
+                                         tx.Exec("DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2",
+                                                 Params().Text(token.tenant_id).Text(token.user_id)));
+                 return std::make_pair(std::move(token), ended.Affected());
+               });
+}
+
+}  // namespace parley::store::postgres
