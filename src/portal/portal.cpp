@@ -12,9 +12,11 @@
 #include "common/time_format.h"
 #include "crypto/crypto.h"
 #include "ingest/ingest.h"
+#include "portal/account_security.h"
 #include "portal/accounts.h"
 #include "portal/password_policy.h"
 #include "portal/static_files.h"
+#include "portal/tenant_admin.h"
 #include "privacy/audit.h"
 
 namespace parley::portal {
@@ -257,6 +259,16 @@ struct Portal::Impl {
   Response AdminTenants(const Request& r, const SessionContext* s);
   Response AdminCreateTenant(const Request& r, const SessionContext* s);
   Response AdminAgents(const Request& r, const SessionContext* s);
+  // Sign-in hardening: sign out everywhere, TOTP enrolment, tenant edits.
+  Response LogoutAll(const Request& r, const SessionContext* s);
+  Response TotpSetup(const Request& r, const SessionContext* s) { return account_security.Setup(r, s->session); }
+  Response TotpConfirm(const Request& r, const SessionContext* s) { return account_security.Confirm(r, s->session); }
+  Response TotpDisable(const Request& r, const SessionContext* s) { return account_security.Disable(r, s->session); }
+  Response AdminUpdateTenant(const Request& r, const SessionContext* s);
+  // A new session for `user` (a fresh 256-bit id; only its hash is stored)
+  // and the Set-Cookie value carrying it.
+  Result<std::pair<store::Session, std::string>> IssueSession(const store::User& user);
+  std::string SessionCookie(const std::string& token) const;
   Response AuditPage(const Request& r, const SessionContext* s);
   Response AuditExport(const Request& r, const SessionContext* s);
   // Self-registration and password reset: portal/registration.h.
@@ -280,6 +292,7 @@ struct Portal::Impl {
   StaticFiles files;
   std::string dummy_hash;
   privacy::AuditLog audit{store, clock};
+  AccountSecurity account_security{store, keys, clock, audit, throttle};
   std::unique_ptr<AccountFlows> account_flows;  // its worker stops before the members above go
 };
 
@@ -289,7 +302,8 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
       {"GET", "/readyz", MinRole::kPublic, Data::kNone, "Readiness: the store answers", &Impl::Readyz},
       {"GET", "/api/v1/openapi.json", MinRole::kPublic, Data::kNone, "This OpenAPI document", &Impl::OpenApi},
       {"POST", "/api/v1/auth/login", MinRole::kPublic, Data::kNone,
-       "Sign in with e-mail and password; sets the session cookie", &Impl::Login},
+       "Sign in with e-mail and password, plus \"totp\" (the current code) when two-factor authentication is on "
+       "(else 401 second_factor_required); sets a fresh session cookie", &Impl::Login},
       {"POST", "/api/v1/auth/logout", MinRole::kSignedIn, Data::kNone, "Sign out: ends this session", &Impl::Logout},
       {"GET", "/api/v1/session", MinRole::kSignedIn, Data::kNone, "The signed-in user, tenant and CSRF token",
        &Impl::Session},
@@ -339,6 +353,19 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
        &Impl::PasswordReset},
       {"POST", "/api/v1/password-reset/complete", MinRole::kPublic, Data::kNone,
        "Set a new password {token, password}; ends every session of the user", &Impl::PasswordResetComplete},
+      // Sign-in hardening (docs/security.md): sign out everywhere, TOTP, tenant edits.
+      {"POST", "/api/v1/auth/logout-all", MinRole::kSignedIn, Data::kNone,
+       "Sign out everywhere: ends every session of the signed-in user, this one included", &Impl::LogoutAll},
+      {"POST", "/api/v1/account/totp/setup", MinRole::kSignedIn, Data::kNone,
+       "Start two-factor set-up {password}: a new TOTP secret (base32) and its otpauth:// URI; not active until "
+       "confirmed",
+       &Impl::TotpSetup},
+      {"POST", "/api/v1/account/totp/confirm", MinRole::kSignedIn, Data::kNone,
+       "Turn two-factor authentication on with a first code from the authenticator app {code}", &Impl::TotpConfirm},
+      {"POST", "/api/v1/account/totp/disable", MinRole::kSignedIn, Data::kNone,
+       "Turn two-factor authentication off {password, code}", &Impl::TotpDisable},
+      {"PATCH", "/api/v1/admin/tenants/{id}", MinRole::kPlatformAdmin, Data::kNone,
+       "Edit a tenant {name?, domains[]?, time_zone?, subscription_end?} (no personal data)", &Impl::AdminUpdateTenant},
   };
   return routes;
 }
@@ -460,8 +487,13 @@ Result<json::object> Portal::Impl::SessionBody(const store::Session& s) {
   PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, keys.DataKey(s.tenant_id));
   PARLEY_ASSIGN_OR_RETURN(std::string email,
                           crypto::Open(key, user.email_sealed, privacy::UserEmailAad(user.tenant_id, user.id)));
+  PARLEY_ASSIGN_OR_RETURN(bool totp_enabled, account_security.SecondFactorEnabled(user));
   return json::object{
-      {"user", json::object{{"id", user.id}, {"email", email}, {"role", store::RoleName(user.role)}}},
+      {"user", json::object{{"id", user.id},
+                            {"email", email},
+                            {"role", store::RoleName(user.role)},
+                            {"local", !user.password_hash.empty()},  // may use a password and TOTP
+                            {"totp_enabled", totp_enabled}}},
       {"tenant", json::object{{"id", tenant.id}, {"name", tenant.name}}},
       {"csrf_token", s.csrf_token},
   };
@@ -479,18 +511,25 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
   auto* password_v = body.as_object().if_contains("password");
   if (!email_v || !email_v->is_string() || !password_v || !password_v->is_string())
     return Response::FromError(InvalidArgument("fields \"email\" and \"password\" (strings) are required"));
+  auto* totp_v = body.as_object().if_contains("totp");
+  if (totp_v && !totp_v->is_string() && !totp_v->is_null())
+    return Response::FromError(InvalidArgument("field \"totp\" must be a string of digits"));
   std::string email(email_v->as_string());
   std::string password(password_v->as_string());
-  if (email.size() > 320 || password.size() > 1024)
-    return Response::FromError(InvalidArgument("e-mail or password is too long"));
+  std::string totp = totp_v && totp_v->is_string() ? std::string(totp_v->as_string()) : std::string();
+  if (email.size() > 320 || password.size() > 1024 || totp.size() > 16)
+    return Response::FromError(InvalidArgument("e-mail, password or code is too long"));
   // Passwords are hashed in NFKC (portal/password_policy.h); bytes that are
   // not UTF-8 are checked as they are (and cannot match).
   if (auto nfkc = NormalizePassword(password); nfkc.ok()) password = std::move(*nfkc);
   std::string account = keys.EmailIndex(email);
-  if (int64_t wait = throttle.RetryAfter(account, r.remote_address); wait > 0) {
-    auto res = Response::FromError(
-        ResourceExhausted("too many failed sign-ins; try again in " + std::to_string(wait) + " seconds"));
-    res.SetHeader("Retry-After", std::to_string(wait));
+  // Checked before the password: a throttled attempt tests nothing.
+  if (auto verdict = throttle.Check(account, r.remote_address); verdict.retry_after > 0) {
+    std::string wait = std::to_string(verdict.retry_after);
+    auto res = Response::FromError(ResourceExhausted(
+        verdict.locked ? "sign-in from this address is locked after too many failures; try again in " + wait + " seconds"
+                       : "too many failed sign-ins; try again in " + wait + " seconds"));
+    res.SetHeader("Retry-After", wait);
     return res;
   }
   auto user = store.FindUserByEmailIndex(account);
@@ -500,6 +539,7 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
   } else {
     (void)crypto::VerifyPassword(password, dummy_hash);
   }
+  const std::string source = privacy::KeyedRef(keys.master().DeriveIndexKey(), "src", r.remote_address);
   if (!ok) {
     throttle.RecordFailure(account, r.remote_address);
     log::info("portal: failed sign-in from {}", r.remote_address);
@@ -512,33 +552,52 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
                                privacy::audit_outcome::kFailure,
                                json::object{{"method", "password"},
                                             {"reason", known ? "bad_password" : "unknown_account"},
-                                            {"source", privacy::KeyedRef(keys.master().DeriveIndexKey(), "src",
-                                                                         r.remote_address)}});
+                                            {"source", source}});
     if (!logged.ok()) log::error("portal: audit entry for a failed sign-in not written: {}", logged.error().detail);
     return Response::FromError(Unauthenticated("e-mail address or password is wrong"));
   }
+  // The second factor (docs/security.md, "Two-factor authentication").
+  auto second_factor = account_security.SecondFactorEnabled(*user);
+  if (!second_factor.ok()) return Response::FromError(second_factor.error());
+  if (*second_factor) {
+    if (totp.empty()) {
+      // The password was right: nothing failed, and nothing is cleared
+      // either, so guessing codes stays throttled. The client asks for the
+      // code and sends the same request again with "totp".
+      return Response::Json(401, json::serialize(json::object{
+                                     {"error", "second_factor_required"},
+                                     {"detail", "enter the 6-digit code from your authenticator app"}}));
+    }
+    auto code_ok = account_security.CheckCode(*user, totp);
+    if (!code_ok.ok()) return Response::FromError(code_ok.error());
+    if (!*code_ok) {
+      throttle.RecordFailure(account, r.remote_address);
+      if (auto logged = audit.Append(user->tenant_id, "anonymous", privacy::audit_action::kLogin,
+                                     privacy::AuditUser(user->id), privacy::audit_outcome::kFailure,
+                                     json::object{{"method", "password+totp"}, {"reason", "bad_totp"}, {"source", source}});
+          !logged.ok())
+        log::error("portal: audit entry for a failed sign-in not written: {}", logged.error().detail);
+      return Response::Json(401, json::serialize(json::object{
+                                     {"error", "second_factor_invalid"},
+                                     {"detail", "the code is wrong or was used already; enter the current code"}}));
+    }
+  }
   throttle.RecordSuccess(account, r.remote_address);
-  // A fresh session id at every sign-in (no fixation); an old one is ended.
+  // A fresh session id at every sign-in (no fixation): an id presented
+  // before is ended, never reused.
   if (auto old = r.Cookie(kSessionCookie); old && !old->empty()) (void)store.DeleteSession(crypto::Sha256Hex(*old));
-  int64_t now = clock.NowUnixSeconds();
-  std::string token = crypto::RandomToken();
-  store::Session s;
-  s.id_hash = crypto::Sha256Hex(token);
-  s.user_id = user->id;
-  s.tenant_id = user->tenant_id;
-  s.role = user->role;
-  s.csrf_token = crypto::RandomToken();
-  s.created_at = now;
-  s.last_seen_at = now;
-  s.expires_at = now + options.session_absolute_seconds;
-  if (auto st = store.CreateSession(s); !st.ok()) return Response::FromError(st.error());
+  // Housekeeping: idle and expired sessions are refused when presented;
+  // sign-in is a natural moment to also delete them.
+  (void)store.DeleteExpiredSessions(clock.NowUnixSeconds(), options.session_idle_seconds);
+  auto issued = IssueSession(*user);
+  if (!issued.ok()) return Response::FromError(issued.error());
+  const store::Session& s = issued->first;
   // Fail closed: a sign-in that cannot be audited does not happen.
   if (auto logged = audit.Append(s.tenant_id, privacy::AuditUser(s.user_id), privacy::audit_action::kLogin,
                                  privacy::AuditSession(s.id_hash), privacy::audit_outcome::kSuccess,
-                                 json::object{{"method", "password"},
+                                 json::object{{"method", *second_factor ? "password+totp" : "password"},
                                               {"role", store::RoleName(s.role)},
-                                              {"source", privacy::KeyedRef(keys.master().DeriveIndexKey(), "src",
-                                                                           r.remote_address)}});
+                                              {"source", source}});
       !logged.ok()) {
     (void)store.DeleteSession(s.id_hash);
     log::error("portal: sign-in refused: audit entry not written: {}", logged.error().detail);
@@ -548,9 +607,29 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
   if (!out.ok()) return Response::FromError(out.error());
   log::info("portal: user {} of tenant {} signed in", user->id, user->tenant_id);
   auto res = Response::Json(200, json::serialize(*out));
-  res.SetHeader("Set-Cookie", std::string(kSessionCookie) + "=" + token + "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
-                                  std::to_string(options.session_absolute_seconds));
+  res.SetHeader("Set-Cookie", SessionCookie(issued->second));
   return res;
+}
+
+Result<std::pair<store::Session, std::string>> Portal::Impl::IssueSession(const store::User& user) {
+  int64_t now = clock.NowUnixSeconds();
+  std::string token = crypto::RandomToken();
+  store::Session s;
+  s.id_hash = crypto::Sha256Hex(token);
+  s.user_id = user.id;
+  s.tenant_id = user.tenant_id;
+  s.role = user.role;
+  s.csrf_token = crypto::RandomToken();
+  s.created_at = now;
+  s.last_seen_at = now;
+  s.expires_at = now + options.session_absolute_seconds;
+  PARLEY_TRY(store.CreateSession(s));
+  return std::make_pair(std::move(s), std::move(token));
+}
+
+std::string Portal::Impl::SessionCookie(const std::string& token) const {
+  return std::string(kSessionCookie) + "=" + token + "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
+         std::to_string(options.session_absolute_seconds);
 }
 
 Response Portal::Impl::Logout(const Request&, const SessionContext* s) {
@@ -562,6 +641,24 @@ Response Portal::Impl::Logout(const Request&, const SessionContext* s) {
     log::error("portal: audit entry for a sign-out not written: {}", logged.error().detail);
   Response res;
   res.status = 204;
+  res.SetHeader("Set-Cookie", std::string(kSessionCookie) + "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+  res.SetHeader("Cache-Control", "no-store");
+  return res;
+}
+
+Response Portal::Impl::LogoutAll(const Request&, const SessionContext* s) {
+  auto ended = store.DeleteUserSessions(s->session.tenant_id, s->session.user_id);
+  if (!ended.ok()) return Response::FromError(ended.error());
+  if (auto logged = audit.Append(s->session.tenant_id, privacy::AuditUser(s->session.user_id),
+                                 privacy::audit_action::kLogoutAll, privacy::AuditUser(s->session.user_id),
+                                 privacy::audit_outcome::kSuccess,
+                                 json::object{{"sessions_ended", *ended},
+                                              {"session", privacy::AuditSession(s->session.id_hash)}});
+      !logged.ok())
+    log::error("portal: audit entry for a sign-out everywhere not written: {}", logged.error().detail);
+  log::info("portal: user {} of tenant {} signed out everywhere ({} sessions)", s->session.user_id,
+            s->session.tenant_id, *ended);
+  auto res = Response::Json(200, json::serialize(json::object{{"sessions_ended", *ended}}));
   res.SetHeader("Set-Cookie", std::string(kSessionCookie) + "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
   res.SetHeader("Cache-Control", "no-store");
   return res;
@@ -831,6 +928,11 @@ json::object Portal::Impl::AgentJson(const store::Agent& a, int64_t now) const {
       }
     }
   }
+  // One word for the agent as a whole: offline without recent heartbeats,
+  // degraded while online with a source that is not ok.
+  bool all_ok = true;
+  for (const auto& src : sources) all_ok &= src.as_object().at("status").as_string() == "ok";
+  o["health"] = !online ? "offline" : all_ok ? "online" : "degraded";
   o["sources"] = std::move(sources);
   return o;
 }
@@ -933,13 +1035,42 @@ Response Portal::Impl::SetUserRole(const Request& r, const SessionContext* s) {
   auto user = store.GetUser(tenant_id, it->second);
   if (!user.ok()) return Response::FromError(user.error());
   if (auto st = store.SetUserRole(tenant_id, user->id, *role); !st.ok()) return Response::FromError(st.error());
+  // A privilege change ends every session of the user (sessions are rotated
+  // at privilege changes): the user signs in again and gets the new role on
+  // a fresh session id. A caller changing their own role gets that fresh
+  // session at once, in this response.
+  const bool changed = *role != user->role;
+  int64_t ended = 0;
+  std::optional<std::pair<store::Session, std::string>> rotated;
+  if (changed) {
+    auto n = store.DeleteUserSessions(tenant_id, user->id);
+    if (!n.ok()) return Response::FromError(n.error());
+    ended = *n;
+    if (user->id == s->session.user_id) {
+      store::User updated = *user;
+      updated.role = *role;
+      auto issued = IssueSession(updated);
+      if (!issued.ok()) return Response::FromError(issued.error());
+      rotated = std::move(*issued);
+    }
+  }
   if (auto logged = audit.Append(tenant_id, privacy::AuditUser(s->session.user_id), privacy::audit_action::kRoleChange,
                                  privacy::AuditUser(user->id), privacy::audit_outcome::kSuccess,
-                                 json::object{{"from", store::RoleName(user->role)}, {"to", store::RoleName(*role)}});
+                                 json::object{{"from", store::RoleName(user->role)},
+                                              {"to", store::RoleName(*role)},
+                                              {"sessions_ended", ended}});
       !logged.ok())
     log::error("portal: audit entry for a role change not written: {}", logged.error().detail);
-  return Response::Json(200, json::serialize(json::object{{"user", json::object{{"id", user->id},
-                                                                                {"role", store::RoleName(*role)}}}}));
+  json::object out{{"user", json::object{{"id", user->id}, {"role", store::RoleName(*role)}}},
+                   {"sessions_ended", ended}};
+  if (rotated) {
+    auto body = SessionBody(rotated->first);
+    if (!body.ok()) return Response::FromError(body.error());
+    out["session"] = std::move(*body);
+  }
+  auto res = Response::Json(200, json::serialize(out));
+  if (rotated) res.SetHeader("Set-Cookie", SessionCookie(rotated->second));
+  return res;
 }
 
 Response Portal::Impl::AdminTenants(const Request&, const SessionContext*) {
@@ -951,7 +1082,7 @@ Response Portal::Impl::AdminTenants(const Request&, const SessionContext*) {
   return Response::Json(200, json::serialize(json::object{{"tenants", std::move(out)}}));
 }
 
-Response Portal::Impl::AdminCreateTenant(const Request& r, const SessionContext*) {
+Response Portal::Impl::AdminCreateTenant(const Request& r, const SessionContext* s) {
   auto body = JsonBody(r);
   if (!body.ok()) return Response::FromError(body.error());
   auto text = [&](const char* k) -> std::optional<std::string> {
@@ -978,6 +1109,11 @@ Response Portal::Impl::AdminCreateTenant(const Request& r, const SessionContext*
   int64_t now = clock.NowUnixSeconds();
   auto tenant = CreateTenant(store, keys, *name, domains, settings, now);
   if (!tenant.ok()) return Response::FromError(tenant.error());
+  if (auto logged = audit.Append(store::kPlatformAuditChain, privacy::AuditUser(s->session.user_id),
+                                 privacy::audit_action::kTenantCreate, "tenant:" + tenant->id,
+                                 privacy::audit_outcome::kSuccess);
+      !logged.ok())
+    log::error("portal: audit entry for a tenant creation not written: {}", logged.error().detail);
   return Response::Json(201, json::serialize(json::object{{"tenant", TenantJson(*tenant, now)}}));
 }
 
@@ -998,6 +1134,45 @@ Response Portal::Impl::AdminAgents(const Request&, const SessionContext*) {
   return Response::Json(200, json::serialize(json::object{{"agents", std::move(out)},
                                                           {"server_time", FormatUtc(now)},
                                                           {"online_window_s", kAgentOnlineWindowS}}));
+}
+
+Response Portal::Impl::AdminUpdateTenant(const Request& r, const SessionContext* s) {
+  auto body = JsonBody(r);
+  if (!body.ok()) return Response::FromError(body.error());
+  auto it = s->path_params.find("id");
+  if (it == s->path_params.end()) return Response::FromError(NotFound("tenant not found"));
+  TenantChanges changes;
+  auto text = [&](const char* k, std::optional<std::string>& out) -> bool {
+    const json::value* v = body->if_contains(k);
+    if (!v) return true;
+    if (!v->is_string() && !(v->is_null() && std::string_view(k) == "subscription_end")) return false;
+    out = v->is_null() ? std::string() : std::string(v->as_string());
+    return true;
+  };
+  if (!text("name", changes.name) || !text("time_zone", changes.time_zone) ||
+      !text("subscription_end", changes.subscription_end))
+    return Response::FromError(InvalidArgument("name, time_zone and subscription_end must be strings"));
+  if (const json::value* d = body->if_contains("domains")) {
+    if (!d->is_array()) return Response::FromError(InvalidArgument("domains must be an array of strings"));
+    changes.domains.emplace();
+    for (const auto& v : d->as_array()) {
+      if (!v.is_string()) return Response::FromError(InvalidArgument("domains must be an array of strings"));
+      changes.domains->emplace_back(v.as_string());
+    }
+  }
+  auto updated = UpdateTenant(store, it->second, changes);
+  if (!updated.ok()) return Response::FromError(updated.error());
+  json::array fields;  // which fields, never their values
+  for (auto [name, set] : {std::pair{"name", changes.name.has_value()}, {"domains", changes.domains.has_value()},
+                           {"time_zone", changes.time_zone.has_value()},
+                           {"subscription_end", changes.subscription_end.has_value()}})
+    if (set) fields.push_back(json::value(name));
+  if (auto logged = audit.Append(store::kPlatformAuditChain, privacy::AuditUser(s->session.user_id),
+                                 privacy::audit_action::kTenantUpdate, "tenant:" + updated->id,
+                                 privacy::audit_outcome::kSuccess, json::object{{"fields", std::move(fields)}});
+      !logged.ok())
+    log::error("portal: audit entry for a tenant change not written: {}", logged.error().detail);
+  return Response::Json(200, json::serialize(json::object{{"tenant", TenantJson(*updated, clock.NowUnixSeconds())}}));
 }
 
 Status Portal::Impl::AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records,

@@ -51,6 +51,16 @@ inline constexpr std::string_view kPrivacyRequest = "privacy.request";  // delet
 inline constexpr std::string_view kKeyRotation = "key.rotate";
 }  // namespace audit_action
 
+// Sign-in hardening and the platform admin's tenant management.
+namespace audit_action {
+inline constexpr std::string_view kLogoutAll = "auth.logout_all";      // sign out everywhere
+inline constexpr std::string_view kTotpSetup = "auth.totp_setup";      // a secret issued, not yet active
+inline constexpr std::string_view kTotpEnable = "auth.totp_enable";    // confirmed with a first code
+inline constexpr std::string_view kTotpDisable = "auth.totp_disable";
+inline constexpr std::string_view kTenantCreate = "tenant.create";     // platform chain
+inline constexpr std::string_view kTenantUpdate = "tenant.update";     // platform chain
+}  // namespace audit_action
+
 namespace audit_outcome {
 inline constexpr std::string_view kSuccess = "success";
 inline constexpr std::string_view kFailure = "failure";

@@ -393,6 +393,17 @@ struct AccountToken {
   std::optional<int64_t> used_at;        // set once redeemed
 };
 
+// A local user's TOTP second factor (RFC 6238). The secret is sealed under
+// the tenant key by the caller (portal/account_security.h).
+struct UserTotp {
+  std::string tenant_id;
+  std::string user_id;
+  std::string secret_sealed;
+  int64_t created_at = 0;
+  int64_t enabled_at = 0;                // 0 = set up, awaiting the first code
+  int64_t last_step = -1;                // newest accepted 30-second step
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -517,6 +528,29 @@ class Store {
   // tenant and user) and the number of sessions ended.
   virtual Result<std::pair<AccountToken, int64_t>> RedeemResetToken(const std::string& token_hash, int64_t now,
                                                                      const std::string& password_hash) = 0;
+
+  // ---- Sign-in hardening: sessions, tenant edits, TOTP (migration 0008) ----
+
+  // Ends every session of one user (sign out everywhere, role changes);
+  // returns how many there were.
+  virtual Result<int64_t> DeleteUserSessions(const std::string& tenant_id, const std::string& user_id) = 0;
+  // Rewrites a tenant's name, domains, time zone and subscription end (its
+  // id, key, creation time and platform flag never change). kNotFound for an
+  // unknown id, kAlreadyExists for a name another tenant has.
+  virtual Status UpdateTenant(const Tenant& tenant) = 0;
+  // The user's TOTP record; kNotFound when there is none.
+  virtual Result<UserTotp> GetUserTotp(const std::string& tenant_id, const std::string& user_id) = 0;
+  // Stores a new, not yet confirmed secret (enabled_at = 0), replacing an
+  // unconfirmed one; kFailedPrecondition when TOTP is already enabled.
+  virtual Status PutPendingTotp(const UserTotp& totp) = 0;
+  // Confirms the pending secret: enabled_at = now, last_step = step.
+  // kFailedPrecondition when there is no pending secret.
+  virtual Status EnableTotp(const std::string& tenant_id, const std::string& user_id, int64_t step, int64_t now) = 0;
+  // Records that the code of `step` was used, atomically: true only if TOTP
+  // is enabled and `step` is newer than every step used before (a code
+  // works once, even for two concurrent requests).
+  virtual Result<bool> UseTotpStep(const std::string& tenant_id, const std::string& user_id, int64_t step) = 0;
+  virtual Status DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) = 0;  // idempotent
 };
 
 // Opens the store named by `url` ("sqlite:/abs/path.db") and migrates it.

@@ -177,6 +177,28 @@ class FaultInjectingStore final : public store::Store {
                                                                    const std::string& password_hash) override {
     return Call("RedeemResetToken", [&] { return inner_->RedeemResetToken(hash, now, password_hash); });
   }
+  // Sign-in hardening (sessions, tenant edits, TOTP).
+  Result<int64_t> DeleteUserSessions(const std::string& tenant_id, const std::string& user_id) override {
+    return Call("DeleteUserSessions", [&] { return inner_->DeleteUserSessions(tenant_id, user_id); });
+  }
+  Status UpdateTenant(const store::Tenant& t) override {
+    return Call("UpdateTenant", [&] { return inner_->UpdateTenant(t); });
+  }
+  Result<store::UserTotp> GetUserTotp(const std::string& tenant_id, const std::string& user_id) override {
+    return Call("GetUserTotp", [&] { return inner_->GetUserTotp(tenant_id, user_id); });
+  }
+  Status PutPendingTotp(const store::UserTotp& t) override {
+    return Call("PutPendingTotp", [&] { return inner_->PutPendingTotp(t); });
+  }
+  Status EnableTotp(const std::string& tenant_id, const std::string& user_id, int64_t step, int64_t now) override {
+    return Call("EnableTotp", [&] { return inner_->EnableTotp(tenant_id, user_id, step, now); });
+  }
+  Result<bool> UseTotpStep(const std::string& tenant_id, const std::string& user_id, int64_t step) override {
+    return Call("UseTotpStep", [&] { return inner_->UseTotpStep(tenant_id, user_id, step); });
+  }
+  Status DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) override {
+    return Call("DeleteUserTotp", [&] { return inner_->DeleteUserTotp(tenant_id, user_id); });
+  }
 
  private:
   struct Fault {

@@ -2,6 +2,8 @@
 // HttpOnly, so this code never sees it; it keeps only the CSRF token, in memory,
 // and sends it on every state-changing request.
 import type {
+  AdminAgentsResponse,
+  AdminTenant,
   AgentsResponse,
   CallsPage,
   ConferencesPage,
@@ -10,7 +12,11 @@ import type {
   MailInfo,
   PasswordSet,
   QuarantineEntry,
+  RoleChange,
   SessionInfo,
+  TenantInput,
+  TotpSetup,
+  UserRow,
 } from './types';
 
 /** An API failure. status 0 means the request never got an HTTP answer. */
@@ -131,8 +137,14 @@ export class ApiClient {
     return s;
   }
 
-  async login(email: string, password: string): Promise<SessionInfo> {
-    return this.remember(await this.request<SessionInfo>('POST', '/auth/login', { email, password }));
+  /**
+   * Signs in. With two-factor authentication on, the first call (no code)
+   * fails with ApiError error "second_factor_required"; call again with `totp`.
+   */
+  async login(email: string, password: string, totp?: string): Promise<SessionInfo> {
+    const body: Record<string, string> = { email, password };
+    if (totp) body.totp = totp;
+    return this.remember(await this.request<SessionInfo>('POST', '/auth/login', body));
   }
 
   /** The current session, or null when there is none (401). */
@@ -222,6 +234,61 @@ export class ApiClient {
         ? page.conferences.map((c) => ({ ...c, participants: Array.isArray(c.participants) ? c.participants : [] }))
         : [],
       next_cursor: page.next_cursor ?? null,
+    };
+  }
+
+  // ---- Account security, users and the platform admin ----
+
+  /** Ends every session of the signed-in user, this one included. */
+  async logoutAll(): Promise<number> {
+    const r = await this.request<{ sessions_ended: number }>('POST', '/auth/logout-all', {});
+    this.csrfToken = null;
+    return r.sessions_ended;
+  }
+
+  async totpSetup(password: string): Promise<TotpSetup> {
+    return this.request<TotpSetup>('POST', '/account/totp/setup', { password });
+  }
+
+  async totpConfirm(code: string): Promise<void> {
+    await this.request<unknown>('POST', '/account/totp/confirm', { code });
+  }
+
+  async totpDisable(password: string, code: string): Promise<void> {
+    await this.request<unknown>('POST', '/account/totp/disable', { password, code });
+  }
+
+  async users(): Promise<UserRow[]> {
+    const r = await this.request<{ users: UserRow[] }>('GET', '/users');
+    return Array.isArray(r.users) ? r.users : [];
+  }
+
+  /** Changes a user's role; their sessions end. Changing one's own role rotates this session. */
+  async setUserRole(id: string, role: string): Promise<RoleChange> {
+    const r = await this.request<RoleChange>('PATCH', `/users/${encodeURIComponent(id)}/role`, { role });
+    if (r.session) this.remember(r.session);
+    return r;
+  }
+
+  async adminTenants(): Promise<AdminTenant[]> {
+    const r = await this.request<{ tenants: AdminTenant[] }>('GET', '/admin/tenants');
+    return Array.isArray(r.tenants) ? r.tenants : [];
+  }
+
+  async adminCreateTenant(t: TenantInput): Promise<AdminTenant> {
+    return (await this.request<{ tenant: AdminTenant }>('POST', '/admin/tenants', t)).tenant;
+  }
+
+  async adminUpdateTenant(id: string, t: TenantInput): Promise<AdminTenant> {
+    return (await this.request<{ tenant: AdminTenant }>('PATCH', `/admin/tenants/${encodeURIComponent(id)}`, t)).tenant;
+  }
+
+  async adminAgents(): Promise<AdminAgentsResponse> {
+    const r = await this.request<AdminAgentsResponse>('GET', '/admin/agents');
+    return {
+      agents: Array.isArray(r.agents) ? r.agents.map((a) => ({ ...a, sources: Array.isArray(a.sources) ? a.sources : [] })) : [],
+      server_time: typeof r.server_time === 'string' ? r.server_time : new Date().toISOString(),
+      online_window_s: typeof r.online_window_s === 'number' ? r.online_window_s : 90,
     };
   }
 }

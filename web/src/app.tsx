@@ -9,15 +9,23 @@ import { AgentsPage } from './components/AgentsPage';
 import { ConferencesPage } from './components/ConferencesPage';
 import { InventoryPage } from './components/InventoryPage';
 import { NotFoundPage } from './components/States';
-import { routeOf, usePath, type RouteId } from './router';
 import { accountPageOf } from './accountRoutes';
 import { ChoosePasswordPage, RequestLinkPage } from './components/AccountPages';
+import { AccountPage } from './components/AccountPage';
+import { AdminAgentsPage } from './components/AdminAgentsPage';
+import { AdminTenantsPage } from './components/AdminTenantsPage';
+import { UsersPage } from './components/UsersPage';
+import { homeFor, navigate, routeAllowed, routeOf, usePath, type RouteId } from './router';
 
 const TITLES: Record<RouteId, string> = {
   calls: 'Calls',
   conferences: 'Conferences',
   inventory: 'Inventory',
   agents: 'Agents & sources',
+  account: 'Account & security',
+  users: 'Users',
+  tenants: 'Tenants',
+  'platform-agents': 'Agents health',
   'not-found': 'Not found',
 };
 
@@ -56,6 +64,20 @@ export function App() {
     document.title =
       auth.kind === 'signed-in' ? `${TITLES[route]} · ${auth.session.tenant.name} · Parley` : 'Sign in · Parley';
   }, [auth, route, accountPage]);
+
+  // Each role lands on its own pages: the platform admin never opens a
+  // tenant-data page (the server would refuse it anyway).
+  const role = auth.kind === 'signed-in' ? auth.session.user.role : null;
+  useEffect(() => {
+    if (role && !routeAllowed(route, role)) navigate(homeFor(role), true);
+  }, [role, route]);
+
+  const refreshSession = useCallback(() => {
+    api
+      .session()
+      .then((s) => setAuth(s ? { kind: 'signed-in', session: s } : { kind: 'signed-out', notice: 'Your session has ended. Please sign in again.' }))
+      .catch((e) => setBanner(describeError(e)));
+  }, []);
 
   const onUnauthorized = useCallback(() => {
     setAuth({ kind: 'signed-out', notice: 'Your session has ended. Please sign in again.' });
@@ -99,15 +121,32 @@ export function App() {
       />
     );
   }
+  // Nothing renders on a page the role cannot use while the redirect runs.
+  const page: RouteId | null = routeAllowed(route, auth.session.user.role) ? route : null;
   return (
     <AppShell session={auth.session} onSignOut={() => void signOut()} signingOut={signingOut} banner={banner} route={route}>
-      {route === 'calls' && <CallsPage onUnauthorized={onUnauthorized} />}
-      {route === 'conferences' && <ConferencesPage onUnauthorized={onUnauthorized} />}
-      {route === 'inventory' && <InventoryPage onUnauthorized={onUnauthorized} />}
-      {route === 'agents' && (
+      {page === 'calls' && <CallsPage onUnauthorized={onUnauthorized} />}
+      {page === 'conferences' && <ConferencesPage onUnauthorized={onUnauthorized} />}
+      {page === 'inventory' && <InventoryPage onUnauthorized={onUnauthorized} />}
+      {page === 'agents' && (
         <AgentsPage onUnauthorized={onUnauthorized} isTenantAdmin={auth.session.user.role === 'tenant_admin'} />
       )}
-      {route === 'not-found' && <NotFoundPage />}
+      {page === 'account' && (
+        <AccountPage
+          session={auth.session}
+          onSessionChanged={refreshSession}
+          onUnauthorized={onUnauthorized}
+          onSignedOutEverywhere={(n) =>
+            setAuth({ kind: 'signed-out', notice: `You have signed out everywhere (${n} session${n === 1 ? '' : 's'} ended).` })
+          }
+        />
+      )}
+      {page === 'users' && (
+        <UsersPage session={auth.session} onUnauthorized={onUnauthorized} onOwnRoleChanged={(s) => setAuth({ kind: 'signed-in', session: s })} />
+      )}
+      {page === 'tenants' && <AdminTenantsPage onUnauthorized={onUnauthorized} />}
+      {page === 'platform-agents' && <AdminAgentsPage onUnauthorized={onUnauthorized} />}
+      {page === 'not-found' && <NotFoundPage />}
     </AppShell>
   );
 }

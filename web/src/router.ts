@@ -2,14 +2,43 @@
 // every non-file path, so /agents etc. can be reloaded and bookmarked.
 import { useEffect, useState } from 'preact/hooks';
 
-export type RouteId = 'calls' | 'conferences' | 'inventory' | 'agents' | 'not-found';
+export type RouteId =
+  | 'calls'
+  | 'conferences'
+  | 'inventory'
+  | 'agents'
+  | 'account'
+  | 'users'
+  | 'tenants'
+  | 'platform-agents'
+  | 'not-found';
 
 export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
   calls: '/calls',
   conferences: '/conferences',
   inventory: '/inventory',
   agents: '/agents',
+  account: '/account',
+  users: '/users',
+  tenants: '/admin/tenants',
+  'platform-agents': '/admin/agents',
 };
+
+/** Pages of the platform admin, who sees no tenant's data (docs/admin.md). */
+export const PLATFORM_ROUTES: ReadonlySet<RouteId> = new Set<RouteId>(['tenants', 'platform-agents', 'account', 'not-found']);
+
+/** Where a role lands; a page the role cannot use redirects there. */
+export function homeFor(role: string): string {
+  return role === 'platform_admin' ? ROUTES.tenants : ROUTES.calls;
+}
+
+/** Whether `role` may open `route` (the server enforces it; this only avoids dead pages). */
+export function routeAllowed(route: RouteId, role: string): boolean {
+  if (role === 'platform_admin') return PLATFORM_ROUTES.has(route);
+  if (route === 'tenants' || route === 'platform-agents') return false;
+  if (route === 'users') return role === 'tenant_admin';
+  return true;
+}
 
 /** The page for a path ("/" and "/calls" → calls; a trailing slash is ignored). */
 export function routeOf(pathname: string): RouteId {

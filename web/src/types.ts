@@ -6,6 +6,10 @@ export interface User {
   id: string;
   email: string;
   role: Role;
+  /** A password account (may use TOTP); false for SSO-only users. */
+  local?: boolean;
+  /** Two-factor authentication (TOTP) is on. */
+  totp_enabled?: boolean;
 }
 
 export interface Tenant {
@@ -202,4 +206,65 @@ export interface Conference {
 export interface ConferencesPage {
   conferences: Conference[];
   next_cursor: string | null;
+}
+
+// ---- Account security, users and the platform admin (sign-in hardening) ----
+
+/** POST /api/v1/account/totp/setup */
+export interface TotpSetup {
+  secret: string;
+  otpauth_uri: string;
+  issuer: string;
+  account: string;
+  digits: number;
+  period: number;
+}
+
+/** One row of GET /api/v1/users (tenant admin). */
+export interface UserRow {
+  id: string;
+  email: string;
+  role: Role;
+  sso_only: boolean;
+  created_at: string;
+}
+
+/** PATCH /api/v1/users/{id}/role; `session` when callers changed their own role. */
+export interface RoleChange {
+  user: { id: string; role: Role };
+  sessions_ended: number;
+  session?: SessionInfo;
+}
+
+/** A tenant as the platform admin sees it (no personal data). */
+export interface AdminTenant {
+  id: string;
+  name: string;
+  domains: string[];
+  time_zone: string;
+  subscription_end: string | null;
+  subscription_ended: boolean;
+  platform: boolean;
+  created_at: string;
+}
+
+export interface TenantInput {
+  name?: string;
+  domains?: string[];
+  time_zone?: string;
+  subscription_end?: string | null;
+}
+
+export type AgentHealth = 'online' | 'degraded' | 'offline';
+
+/** An agent in GET /api/v1/admin/agents: its tenant and one health word. */
+export interface AdminAgent extends Agent {
+  tenant: { id: string; name: string };
+  health?: AgentHealth;
+}
+
+export interface AdminAgentsResponse {
+  agents: AdminAgent[];
+  server_time: string;
+  online_window_s: number;
 }

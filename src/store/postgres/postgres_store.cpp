@@ -1578,4 +1578,94 @@ Result<std::pair<AccountToken, int64_t>> PostgresStore::RedeemResetToken(const s
                });
 }
 
+
+// ---- Sign-in hardening: sessions, tenant edits, TOTP (migration 0008) ----
+
+Result<int64_t> PostgresStore::DeleteUserSessions(const std::string& tenant_id, const std::string& user_id) {
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Result<int64_t> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2",
+                                               Params().Text(tenant_id).Text(user_id)));
+    return rows.Affected();
+  });
+}
+
+Status PostgresStore::UpdateTenant(const Tenant& tenant) {
+  return WriteExisting(ForTenant(tenant.id),
+                       "UPDATE tenants SET name = $2, domains = $3, time_zone = $4, subscription_end = $5 WHERE id = $1",
+                       Params()
+                           .Text(tenant.id)
+                           .Text(tenant.name)
+                           .Text(DomainsToJson(tenant.domains))
+                           .Text(tenant.time_zone)
+                           .Text(tenant.subscription_end),
+                       "tenant");
+}
+
+namespace {
+
+#define PARLEY_PG_TOTP_COLUMNS "tenant_id, user_id, secret_sealed, created_at, enabled_at, last_step"
+UserTotp ReadTotp(const Rows& r, int i) {
+  UserTotp t;
+  t.tenant_id = r.Text(i, 0);
+  t.user_id = r.Text(i, 1);
+  t.secret_sealed = r.Bytea(i, 2);
+  t.created_at = r.Int(i, 3);
+  t.enabled_at = r.Int(i, 4);
+  t.last_step = r.Int(i, 5);
+  return t;
+}
+
+}  // namespace
+
+Result<UserTotp> PostgresStore::GetUserTotp(const std::string& tenant_id, const std::string& user_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<UserTotp> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT " PARLEY_PG_TOTP_COLUMNS
+                                               " FROM user_totp WHERE tenant_id = $1 AND user_id = $2",
+                                               Params().Text(tenant_id).Text(user_id)));
+    return ReadOne<UserTotp>(rows, "totp", ReadTotp);
+  });
+}
+
+Status PostgresStore::PutPendingTotp(const UserTotp& totp) {
+  return Write(ForTenant(totp.tenant_id), [&](Tx& tx) -> Status {
+    // Only an unconfirmed secret is replaced: an enabled factor is changed
+    // by disabling it first (which needs the password and a code).
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("INSERT INTO user_totp (" PARLEY_PG_TOTP_COLUMNS ") VALUES ($1, $2, $3, $4, 0, -1)"
+                           " ON CONFLICT (tenant_id, user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed,"
+                           " created_at = excluded.created_at, last_step = -1 WHERE user_totp.enabled_at = 0",
+                           Params().Text(totp.tenant_id).Text(totp.user_id).Bytea(totp.secret_sealed).Int(totp.created_at)));
+    if (rows.Affected() == 0) return FailedPrecondition("two-factor authentication is already enabled");
+    return Ok();
+  });
+}
+
+Status PostgresStore::EnableTotp(const std::string& tenant_id, const std::string& user_id, int64_t step, int64_t now) {
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("UPDATE user_totp SET enabled_at = $3, last_step = $4"
+                                               " WHERE tenant_id = $1 AND user_id = $2 AND enabled_at = 0",
+                                               Params().Text(tenant_id).Text(user_id).Int(now).Int(step)));
+    if (rows.Affected() == 0) return FailedPrecondition("no two-factor set-up is waiting for confirmation");
+    return Ok();
+  });
+}
+
+Result<bool> PostgresStore::UseTotpStep(const std::string& tenant_id, const std::string& user_id, int64_t step) {
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Result<bool> {
+    // One conditional UPDATE: of two requests with the same code, one wins.
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("UPDATE user_totp SET last_step = $3 WHERE tenant_id = $1"
+                                               " AND user_id = $2 AND enabled_at > 0 AND last_step < $3",
+                                               Params().Text(tenant_id).Text(user_id).Int(step)));
+    return rows.Affected() == 1;
+  });
+}
+
+Status PostgresStore::DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) {
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("DELETE FROM user_totp WHERE tenant_id = $1 AND user_id = $2",
+                       Params().Text(tenant_id).Text(user_id)));
+    return Ok();
+  });
+}
+
 }  // namespace parley::store::postgres

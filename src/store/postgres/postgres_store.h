@@ -126,6 +126,14 @@ class PostgresStore final : public Store {
   Result<std::pair<AccountToken, int64_t>> RedeemResetToken(const std::string& token_hash, int64_t now,
                                                             const std::string& password_hash) override;
 
+  Result<int64_t> DeleteUserSessions(const std::string& tenant_id, const std::string& user_id) override;
+  Status UpdateTenant(const Tenant& tenant) override;
+  Result<UserTotp> GetUserTotp(const std::string& tenant_id, const std::string& user_id) override;
+  Status PutPendingTotp(const UserTotp& totp) override;
+  Status EnableTotp(const std::string& tenant_id, const std::string& user_id, int64_t step, int64_t now) override;
+  Result<bool> UseTotpStep(const std::string& tenant_id, const std::string& user_id, int64_t step) override;
+  Status DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) override;
+
   // Retention: drops every monthly partition of the record tables whose
   // month ends at or before `cutoff` (Unix seconds), all tenants at once.
   // Returns the number of partitions dropped.

@@ -1596,4 +1596,104 @@ Result<std::pair<AccountToken, int64_t>> SqliteStore::RedeemResetToken(const std
   return std::make_pair(std::move(token), ended);
 }
 
+// ---- Sign-in hardening: sessions, tenant edits, TOTP (migration 0008) ----
+
+Result<int64_t> SqliteStore::DeleteUserSessions(const std::string& tenant_id, const std::string& user_id) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt, Statement::Prepare(writer_, "DELETE FROM sessions WHERE tenant_id = ?1 AND user_id = ?2"));
+  stmt.BindText(1, tenant_id).BindText(2, user_id);
+  PARLEY_TRY(stmt.Run());
+  return stmt.Changes();
+}
+
+Status SqliteStore::UpdateTenant(const Tenant& tenant) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "UPDATE tenants SET name = ?2, domains = ?3, time_zone = ?4, subscription_end = ?5"
+                         " WHERE id = ?1"));
+  stmt.BindText(1, tenant.id)
+      .BindText(2, tenant.name)
+      .BindText(3, DomainsToJson(tenant.domains))
+      .BindText(4, tenant.time_zone)
+      .BindText(5, tenant.subscription_end);
+  return RunOnExisting(stmt, "tenant");
+}
+
+namespace {
+
+constexpr const char* kTotpColumns = "tenant_id, user_id, secret_sealed, created_at, enabled_at, last_step";
+UserTotp ReadTotp(const Statement& s) {
+  UserTotp t;
+  t.tenant_id = s.ColumnText(0);
+  t.user_id = s.ColumnText(1);
+  t.secret_sealed = s.ColumnBlob(2);
+  t.created_at = s.ColumnInt64(3);
+  t.enabled_at = s.ColumnInt64(4);
+  t.last_step = s.ColumnInt64(5);
+  return t;
+}
+
+}  // namespace
+
+Result<UserTotp> SqliteStore::GetUserTotp(const std::string& tenant_id, const std::string& user_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(reader_, std::string("SELECT ") + kTotpColumns +
+                                                          " FROM user_totp WHERE tenant_id = ?1 AND user_id = ?2"));
+  stmt.BindText(1, tenant_id).BindText(2, user_id);
+  return QueryOne<UserTotp>(stmt, "totp", [](const Statement& s) -> Result<UserTotp> { return ReadTotp(s); });
+}
+
+Status SqliteStore::PutPendingTotp(const UserTotp& totp) {
+  std::lock_guard lock(writer_mu_);
+  // The upsert only replaces an unconfirmed secret: an enabled factor is
+  // changed by disabling it first (which needs the password and a code).
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "INSERT INTO user_totp (tenant_id, user_id, secret_sealed, created_at, enabled_at, last_step)"
+                         " VALUES (?1, ?2, ?3, ?4, 0, -1)"
+                         " ON CONFLICT (tenant_id, user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed,"
+                         " created_at = excluded.created_at, last_step = -1 WHERE enabled_at = 0"));
+  stmt.BindText(1, totp.tenant_id).BindText(2, totp.user_id).BindBlob(3, totp.secret_sealed).BindInt64(4, totp.created_at);
+  PARLEY_TRY(stmt.Run());
+  if (stmt.Changes() == 0) return FailedPrecondition("two-factor authentication is already enabled");
+  return Ok();
+}
+
+Status SqliteStore::EnableTotp(const std::string& tenant_id, const std::string& user_id, int64_t step, int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(writer_,
+                                             "UPDATE user_totp SET enabled_at = ?3, last_step = ?4"
+                                             " WHERE tenant_id = ?1 AND user_id = ?2 AND enabled_at = 0"));
+  stmt.BindText(1, tenant_id).BindText(2, user_id).BindInt64(3, now).BindInt64(4, step);
+  PARLEY_TRY(stmt.Run());
+  if (stmt.Changes() == 0) return FailedPrecondition("no two-factor set-up is waiting for confirmation");
+  return Ok();
+}
+
+Result<bool> SqliteStore::UseTotpStep(const std::string& tenant_id, const std::string& user_id, int64_t step) {
+  std::lock_guard lock(writer_mu_);
+  // One conditional UPDATE: of two requests with the same code, one wins.
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(writer_,
+                                             "UPDATE user_totp SET last_step = ?3 WHERE tenant_id = ?1 AND user_id = ?2"
+                                             " AND enabled_at > 0 AND last_step < ?3"));
+  stmt.BindText(1, tenant_id).BindText(2, user_id).BindInt64(3, step);
+  PARLEY_TRY(stmt.Run());
+  return stmt.Changes() == 1;
+}
+
+Status SqliteStore::DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(writer_, "DELETE FROM user_totp WHERE tenant_id = ?1 AND user_id = ?2"));
+  stmt.BindText(1, tenant_id).BindText(2, user_id);
+  return stmt.Run();
+}
+
 }  // namespace parley::store::sqlite

@@ -109,6 +109,15 @@ class SqliteStore final : public Store {
   Result<std::optional<AuditChainHead>> GetAuditHead(const std::string& tenant_id) override;
   Result<std::vector<std::string>> ListAuditChains() override;
 
+  // Sign-in hardening (sessions, tenant edits, TOTP).
+  Result<int64_t> DeleteUserSessions(const std::string& tenant_id, const std::string& user_id) override;
+  Status UpdateTenant(const Tenant& tenant) override;
+  Result<UserTotp> GetUserTotp(const std::string& tenant_id, const std::string& user_id) override;
+  Status PutPendingTotp(const UserTotp& totp) override;
+  Status EnableTotp(const std::string& tenant_id, const std::string& user_id, int64_t step, int64_t now) override;
+  Result<bool> UseTotpStep(const std::string& tenant_id, const std::string& user_id, int64_t step) override;
+  Status DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) override;
+
  private:
   SqliteStore(sqlite3* writer, sqlite3* reader, SqliteOptions options);
 

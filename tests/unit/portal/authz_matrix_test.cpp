@@ -14,6 +14,7 @@
 
 #include "crypto/crypto.h"
 #include "mail/mail.h"
+#include "crypto/totp.h"
 #include "portal/accounts.h"
 #include "portal/registration.h"
 #include "portal/portal.h"
@@ -192,6 +193,27 @@ class AuthzMatrixTest : public ::testing::Test {
     return h;
   }
 
+  // Starts two-factor set-up for the session; returns the raw secret.
+  std::string TotpSetup(const Signed& s) {
+    auto res = Call("POST", "/api/v1/account/totp/setup", json::serialize(json::object{{"password", kPassword}}),
+                    Headers(s, "POST"));
+    EXPECT_EQ(res.status, 200) << res.body;
+    if (res.status != 200) return "";
+    return crypto::Base32Decode(json::parse(res.body).at("secret").as_string()).value_or("");
+  }
+  void ClearTotp(Caller c) {
+    std::pair<std::string, std::string> who;
+    switch (c) {
+      case Caller::kAnonymous: return;
+      case Caller::kViewerA: who = {a_.id, viewer_a_}; break;
+      case Caller::kAnalystA: who = {a_.id, analyst_a_}; break;
+      case Caller::kAdminA: who = {a_.id, admin_a_}; break;
+      case Caller::kAdminB: who = {b_.id, admin_b_}; break;
+      case Caller::kPlatformAdmin: who = {platform_.id, platform_admin_}; break;
+    }
+    ASSERT_TRUE(store_->DeleteUserTotp(who.first, who.second).ok());
+  }
+
   // Tenant A's identifiers and personal values that tenant B must never see.
   std::vector<std::string> SecretsForTenantB() const {
     return {a_.id,       viewer_a_,       analyst_a_,    admin_a_,      agent_a_,     "@a.example", "Tenant A",
@@ -260,7 +282,10 @@ TEST_F(AuthzMatrixTest, EveryRouteGivesEachRoleExactlyWhatItAllows) {
         for (size_t at; (at = target.find('{')) != std::string::npos;) {
           std::string name = target.substr(at + 1, target.find('}', at) - at - 1);
           ASSERT_EQ(name, "id") << path << ": add a value for path parameter {" << name << "} here";
-          target.replace(at, name.size() + 2, tenant_b ? viewer_b_ : viewer_a_);
+          // Tenant routes take tenant A's id (only the platform admin gets
+          // past the role check there); user routes a user id.
+          const bool tenant_route = path.rfind("/api/v1/admin/tenants/", 0) == 0;
+          target.replace(at, name.size() + 2, tenant_route ? a_.id : tenant_b ? viewer_b_ : viewer_a_);
         }
         std::string body;
         const std::string key = method + " " + path;
@@ -296,8 +321,35 @@ TEST_F(AuthzMatrixTest, EveryRouteGivesEachRoleExactlyWhatItAllows) {
           body = "{}";
         }
         std::map<std::string, std::string> headers;
-        if (caller != Caller::kAnonymous) headers = Headers(Login(Email(caller)), method);
+        Signed session;
+        if (caller != Caller::kAnonymous) {
+          session = Login(Email(caller));
+          headers = Headers(session, method);
+        }
+        // Two-factor routes: the state each needs, reached through the API
+        // itself (set-up before confirm, an active factor before disable).
+        const bool totp_route = path.rfind("/api/v1/account/totp/", 0) == 0;
+        if (key == "POST /api/v1/account/totp/setup") {
+          body = json::serialize(json::object{{"password", kPassword}});
+        } else if (totp_route && caller != Caller::kAnonymous) {
+          std::string secret = TotpSetup(session);
+          std::string code = crypto::TotpCode(secret, crypto::TotpStep(clock_.NowUnixSeconds()));
+          if (key == "POST /api/v1/account/totp/disable") {
+            auto on = Call("POST", "/api/v1/account/totp/confirm", json::serialize(json::object{{"code", code}}),
+                           Headers(session, "POST"));
+            EXPECT_EQ(on.status, 200) << on.body;
+            clock_.Advance(std::chrono::seconds(crypto::kTotpStepSeconds));  // a code works once: the next one
+            code = crypto::TotpCode(secret, crypto::TotpStep(clock_.NowUnixSeconds()));
+            body = json::serialize(json::object{{"password", kPassword}, {"code", code}});
+          } else {
+            body = json::serialize(json::object{{"code", code}});
+          }
+        } else if (key == "PATCH /api/v1/admin/tenants/{id}") {
+          body = R"({"time_zone":"Europe/London"})";  // tenant A's own: no change
+        }
         auto res = Call(method, target, body, headers);
+        // A factor left on would make the next sign-in of this caller ask for a code.
+        if (totp_route && caller != Caller::kAnonymous) ClearTotp(caller);
         ++calls;
         const int want = Expected(caller, role, data);
         std::string where = method + " " + path + " as " + CallerName(caller) + ": " + res.body;
@@ -373,13 +425,19 @@ TEST_F(AuthzMatrixTest, RoleChangesFollowTheRules) {
   EXPECT_EQ(before.body.find("Secret Caller"), std::string::npos);
   auto promote = Call("PATCH", "/api/v1/users/" + viewer_a_ + "/role", R"({"role":"analyst"})", h);
   ASSERT_EQ(promote.status, 200) << promote.body;
-  auto after = Call("GET", "/api/v1/calls", "", Headers(viewer, "GET"));
-  EXPECT_NE(after.body.find("Secret Caller"), std::string::npos) << "the open session has the new role";
+  EXPECT_EQ(Call("GET", "/api/v1/calls", "", Headers(viewer, "GET")).status, 401)
+      << "a role change ends the user's sessions";
+  auto after = Call("GET", "/api/v1/calls", "", Headers(Login("viewer@a.example"), "GET"));
+  EXPECT_NE(after.body.find("Secret Caller"), std::string::npos) << "signed in again with the new role";
 
   // With a second admin, the first may step down.
   ASSERT_EQ(Call("PATCH", "/api/v1/users/" + analyst_a_ + "/role", R"({"role":"tenant_admin"})", h).status, 200);
-  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + admin_a_ + "/role", R"({"role":"analyst"})", h).status, 200);
-  EXPECT_EQ(Call("GET", "/api/v1/users", "", Headers(a, "GET")).status, 403) << "demoted at once";
+  auto down = Call("PATCH", "/api/v1/users/" + admin_a_ + "/role", R"({"role":"analyst"})", h);
+  ASSERT_EQ(down.status, 200) << down.body;
+  EXPECT_EQ(Call("GET", "/api/v1/users", "", Headers(a, "GET")).status, 401) << "the old session id is ended";
+  std::string fresh = down.Header("Set-Cookie");
+  EXPECT_EQ(Call("GET", "/api/v1/users", "", {{"cookie", fresh.substr(0, fresh.find(';'))}}).status, 403)
+      << "demoted at once, on a fresh session";
 }
 
 // The platform admin creates tenants and sees every tenant's agents' health, without personal data.

@@ -224,7 +224,8 @@ TEST_F(PortalAuditTest, RoleChangesAreRecorded) {
   EXPECT_EQ(a.back().action, "role.change");
   EXPECT_EQ(a.back().actor, "user:" + admin_.id);
   EXPECT_EQ(a.back().target, "user:" + viewer->id);
-  EXPECT_EQ(a.back().details_json, R"({"from":"viewer","to":"analyst"})");
+  // The viewer had no open session, so none was ended.
+  EXPECT_EQ(a.back().details_json, R"({"from":"viewer","sessions_ended":0,"to":"analyst"})");
 }
 
 }  // namespace

@@ -1327,6 +1327,12 @@ TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
     link.created_at = kNow;
     link.expires_at = kNow + 60;
     ASSERT_TRUE(store->CreateAccountToken(link, kNow).ok());
+    UserTotp totp;
+    totp.tenant_id = t;
+    totp.user_id = "u1";
+    totp.secret_sealed = "sealed";
+    totp.created_at = kNow;
+    ASSERT_TRUE(store->PutPendingTotp(totp).ok());
     AuditEntry draft;
     draft.tenant_id = t;
     draft.actor = "system";
@@ -1349,7 +1355,7 @@ TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
     names.push_back(tables.substr(at, nl == std::string::npos ? std::string::npos : nl - at));
     at = nl == std::string::npos ? tables.size() : nl + 1;
   }
-  EXPECT_EQ(names.size(), 21u) << tables;
+  EXPECT_EQ(names.size(), 22u) << tables;
   for (const std::string& table : names) {
     SCOPED_TRACE(table);
     EXPECT_EQ(db.Raw("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = '" + table +

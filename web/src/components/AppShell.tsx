@@ -52,6 +52,49 @@ const NAV: { section: string; items: NavItem[] }[] = [
   },
 ];
 
+const ACCOUNT_ITEM: NavItem = {
+  id: 'account',
+  label: 'Account',
+  href: ROUTES.account,
+  icon: icon('M10 2.5l6 2.2v4.6c0 3.9-2.6 6.9-6 8.2-3.4-1.3-6-4.3-6-8.2V4.7zm-.9 9.6l4.6-4.6-1.1-1.1-3.5 3.5-1.6-1.6-1.1 1.1z'),
+};
+
+// The platform admin runs the service and sees no tenant's data: tenants and agents' health only.
+const PLATFORM_NAV: { section: string; items: NavItem[] }[] = [
+  {
+    section: 'Platform',
+    items: [
+      {
+        id: 'tenants',
+        label: 'Tenants',
+        href: ROUTES.tenants,
+        icon: icon('M3 17V6l5-3v4l5-3v13zm2-2h2v-2H5zm0-4h2V9H5zm4 4h2v-2H9zm0-4h2V9H9zm5 6V8l3 1.5V17z'),
+      },
+      {
+        id: 'platform-agents',
+        label: 'Agents health',
+        href: ROUTES['platform-agents'],
+        icon: icon('M2.5 11h3l2-5 3 9 2-6 1.5 2h3.5v1.5h-4.3L12.5 11.6l-2 6-3-9-1.2 3.9H2.5z'),
+      },
+    ],
+  },
+  { section: 'Settings', items: [ACCOUNT_ITEM] },
+];
+
+const USERS_ITEM: NavItem = {
+  id: 'users',
+  label: 'Users',
+  href: ROUTES.users,
+  icon: icon('M7.5 4a3 3 0 1 1 0 6 3 3 0 0 1 0-6zM2 16c0-2.8 2.5-4.5 5.5-4.5S13 13.2 13 16v1H2zm11.5-9.5a2.2 2.2 0 1 1 0 4.4 2.2 2.2 0 0 1 0-4.4zM14.4 17v-1c0-1.5-.5-2.8-1.4-3.8 2.5-.3 5 1 5 3.5V17z'),
+};
+
+/** The sidebar for a role: tenant pages for tenant users, platform pages for the platform admin. */
+function navFor(role: string): { section: string; items: NavItem[] }[] {
+  if (role === 'platform_admin') return PLATFORM_NAV;
+  const settings = role === 'tenant_admin' ? [USERS_ITEM, ACCOUNT_ITEM] : [ACCOUNT_ITEM];
+  return [...NAV, { section: 'Settings', items: settings }];
+}
+
 interface Props {
   session: SessionInfo;
   onSignOut: () => void;
@@ -70,7 +113,7 @@ export function AppShell({ session, onSignOut, signingOut, banner, route, childr
           <Logo size={28} />
         </div>
         <nav class="nav" aria-label="Main">
-          {NAV.map((group) => (
+          {navFor(session.user.role).map((group) => (
             <div class="nav-group" key={group.section}>
               <div class="nav-section">{group.section}</div>
               {group.items.map((item) =>
@@ -98,7 +141,7 @@ export function AppShell({ session, onSignOut, signingOut, banner, route, childr
           ))}
         </nav>
         <div class="sidebar-foot">
-          <span class="sidebar-tenant-label">Tenant</span>
+          <span class="sidebar-tenant-label">{session.user.role === 'platform_admin' ? 'Operator' : 'Tenant'}</span>
           <span class="sidebar-tenant">{session.tenant.name}</span>
         </div>
       </aside>
@@ -107,17 +150,22 @@ export function AppShell({ session, onSignOut, signingOut, banner, route, childr
           <div class="topbar-tenant">
             <span class="tenant-dot" aria-hidden="true" />
             <span class="tenant-name" data-testid="tenant-name">
-              {session.tenant.name}
+              {session.user.role === 'platform_admin' ? 'Platform administration' : session.tenant.name}
             </span>
           </div>
           <div class="topbar-user">
-            <span class="avatar" aria-hidden="true">
-              {initial}
-            </span>
-            <span class="user-meta">
-              <span class="user-email">{session.user.email}</span>
-              <span class="user-role">{roleLabel(session.user.role)}</span>
-            </span>
+            <a class="user-link" href={ROUTES.account} onClick={linkClick} title="Account & security" data-testid="user-menu">
+              <span class="avatar" aria-hidden="true">
+                {initial}
+              </span>
+              <span class="user-meta">
+                <span class="user-email">{session.user.email}</span>
+                <span class="user-role">
+                  {roleLabel(session.user.role)}
+                  {session.user.totp_enabled && <span class="user-2fa"> · 2FA</span>}
+                </span>
+              </span>
+            </a>
             <button class="btn btn-ghost" type="button" onClick={onSignOut} disabled={signingOut} data-testid="signout">
               {signingOut ? 'Signing out…' : 'Sign out'}
             </button>

@@ -13,6 +13,10 @@ interface Props {
 export function LoginPage({ onSignedIn, notice }: Props) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  // Two-factor sign-in: after a right password the server asks for a code.
+  const [step, setStep] = useState<'password' | 'code'>('password');
+  const [code, setCode] = useState('');
+  const codeRef = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [retryIn, setRetryIn] = useState(0);
@@ -21,8 +25,9 @@ export function LoginPage({ onSignedIn, notice }: Props) {
   const emailRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
-    emailRef.current?.focus();
-  }, []);
+    if (step === 'code') codeRef.current?.focus();
+    else emailRef.current?.focus();
+  }, [step]);
 
   // Count down a 429's Retry-After, keeping the button disabled meanwhile.
   useEffect(() => {
@@ -38,19 +43,39 @@ export function LoginPage({ onSignedIn, notice }: Props) {
       setError('Enter your e-mail address and password.');
       return;
     }
+    const totp = code.replace(/\s+/g, '');
+    if (step === 'code' && !/^\d{6}$/.test(totp)) {
+      setError('Enter the 6-digit code from your authenticator app.');
+      return;
+    }
     setBusy(true);
     setError(null);
     setRateLimited(null);
     try {
-      const s = await api.login(email.trim(), password);
+      const s = await api.login(email.trim(), password, step === 'code' ? totp : undefined);
       onSignedIn(s);
     } catch (err) {
+      if (err instanceof ApiError && err.error === 'second_factor_required') {
+        setStep('code');
+        setCode('');
+        setBusy(false);
+        return;
+      }
+      if (err instanceof ApiError && err.error === 'second_factor_invalid') {
+        setError(err.detail || 'The code is wrong or was used already.');
+        setCode('');
+        setBusy(false);
+        return;
+      }
       setError(describeError(err));
       if (err instanceof ApiError && err.status === 429 && err.retryAfter) {
         setRateLimited(err.detail || 'Too many sign-in attempts.');
         setRetryIn(err.retryAfter);
       }
-      if (err instanceof ApiError && err.status === 401) setPassword('');
+      if (err instanceof ApiError && err.status === 401) {
+        setPassword('');
+        setStep('password');
+      }
       setBusy(false);
     }
   }
@@ -60,8 +85,12 @@ export function LoginPage({ onSignedIn, notice }: Props) {
     <div class="login-screen">
       <div class="login-card">
         <Logo size={36} className="login-logo" />
-        <h1 class="login-title">Sign in</h1>
-        <p class="login-subtitle">Call analytics for your video-conferencing infrastructure.</p>
+        <h1 class="login-title">{step === 'code' ? 'Two-factor authentication' : 'Sign in'}</h1>
+        <p class="login-subtitle">
+          {step === 'code'
+            ? 'Open your authenticator app and enter the current 6-digit code for Parley.'
+            : 'Call analytics for your video-conferencing infrastructure.'}
+        </p>
         {notice && !error && <div class="login-notice">{notice}</div>}
         {error && (
           <div class="login-error" role="alert" data-testid="login-error">
@@ -85,37 +114,80 @@ export function LoginPage({ onSignedIn, notice }: Props) {
           </div>
         )}
         <form class="login-form" onSubmit={submit} noValidate>
-          <label class="field">
-            <span class="field-label">E-mail</span>
-            <input
-              ref={emailRef}
-              class="input"
-              type="email"
-              name="email"
-              autoComplete="username"
-              placeholder="you@company.com"
-              value={email}
-              onInput={(e) => setEmail(e.currentTarget.value)}
-              data-testid="login-email"
-              required
-            />
-          </label>
-          <label class="field">
-            <span class="field-label">Password</span>
-            <input
-              class="input"
-              type="password"
-              name="password"
-              autoComplete="current-password"
-              value={password}
-              onInput={(e) => setPassword(e.currentTarget.value)}
-              data-testid="login-password"
-              required
-            />
-          </label>
-          <button class="btn btn-primary btn-block" type="submit" disabled={busy || locked} data-testid="login-submit">
-            {busy ? 'Signing in…' : locked ? `Try again in ${retryIn} s` : 'Sign in'}
-          </button>
+          {step === 'code' ? (
+            <>
+              <div class="login-account">
+                <span class="login-account-label">Signing in as</span>
+                <span class="login-account-email">{email.trim()}</span>
+              </div>
+              <label class="field">
+                <span class="field-label">Authentication code</span>
+                <input
+                  ref={codeRef}
+                  class="input input-code"
+                  type="text"
+                  name="totp"
+                  inputMode="numeric"
+                  autoComplete="one-time-code"
+                  placeholder="123 456"
+                  maxLength={7}
+                  value={code}
+                  onInput={(e) => setCode(e.currentTarget.value)}
+                  data-testid="login-totp"
+                  required
+                />
+              </label>
+              <button class="btn btn-primary btn-block" type="submit" disabled={busy || locked} data-testid="login-totp-submit">
+                {busy ? 'Verifying…' : locked ? `Try again in ${retryIn} s` : 'Verify and sign in'}
+              </button>
+              <button
+                class="btn btn-link login-back"
+                type="button"
+                onClick={() => {
+                  setStep('password');
+                  setPassword('');
+                  setCode('');
+                  setError(null);
+                }}
+              >
+                Use another account
+              </button>
+            </>
+          ) : (
+            <>
+              <label class="field">
+                <span class="field-label">E-mail</span>
+                <input
+                  ref={emailRef}
+                  class="input"
+                  type="email"
+                  name="email"
+                  autoComplete="username"
+                  placeholder="you@company.com"
+                  value={email}
+                  onInput={(e) => setEmail(e.currentTarget.value)}
+                  data-testid="login-email"
+                  required
+                />
+              </label>
+              <label class="field">
+                <span class="field-label">Password</span>
+                <input
+                  class="input"
+                  type="password"
+                  name="password"
+                  autoComplete="current-password"
+                  value={password}
+                  onInput={(e) => setPassword(e.currentTarget.value)}
+                  data-testid="login-password"
+                  required
+                />
+              </label>
+              <button class="btn btn-primary btn-block" type="submit" disabled={busy || locked} data-testid="login-submit">
+                {busy ? 'Signing in…' : locked ? `Try again in ${retryIn} s` : 'Sign in'}
+              </button>
+            </>
+          )}
         </form>
         <div class="login-links">
           <a href="/register" onClick={linkClick} data-testid="create-account">
