@@ -31,6 +31,11 @@ constexpr Setting kServerSettings[] = {
     {"ingest.max_records_per_batch", SettingType::kInt, "5000", "Most records one batch may carry."},
     {"ingest.enroll_token_hours", SettingType::kInt, "24", "Hours an agent enrollment token stays valid."},
     {"log.level", SettingType::kString, "info", "Log level: trace, debug, info, warn, error."},
+    {"saml.entity_id", SettingType::kString, "", "SAML service provider entity ID (docs/sso.md). Empty: `<server.public_url>/saml/metadata`. The ACS URL is always `<server.public_url>/saml/acs`."},
+    {"saml.sp_key", SettingType::kPath, "saml-sp.key", "RSA private key that signs SAML AuthnRequests (PEM, mode 0600; `parley init` creates it)."},
+    {"saml.sp_cert", SettingType::kPath, "saml-sp.crt", "Certificate of `saml.sp_key`, published in the SP metadata at /saml/metadata."},
+    {"saml.clock_skew_seconds", SettingType::kInt, "90", "Tolerance on the NotBefore/NotOnOrAfter times of SAML assertions (at most 300)."},
+    {"saml.request_minutes", SettingType::kInt, "10", "Minutes a browser may take at the identity provider before its SP-initiated sign-in request expires."},
 };
 
 std::string TypeName(SettingType t) {
@@ -174,6 +179,14 @@ Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::files
   c.max_records_per_batch = num["ingest.max_records_per_batch"];
   c.enroll_token_seconds = num["ingest.enroll_token_hours"] * 3600;
   c.log_level = str["log.level"];
+  c.saml_entity_id = str["saml.entity_id"];
+  if (c.saml_entity_id.empty()) c.saml_entity_id = c.public_url + "/saml/metadata";
+  c.saml_acs_url = c.public_url + "/saml/acs";
+  c.saml_sp_key = str["saml.sp_key"];
+  c.saml_sp_cert = str["saml.sp_cert"];
+  c.saml_clock_skew_seconds = num["saml.clock_skew_seconds"];
+  if (c.saml_clock_skew_seconds > 300) return ConfigError("saml.clock_skew_seconds: at most 300 (a small skew)");
+  c.saml_request_seconds = num["saml.request_minutes"] * 60;
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
   for (auto* l : kLevels) level_ok |= c.log_level == l;

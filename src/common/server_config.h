@@ -43,6 +43,12 @@ struct ServerConfig {
   int64_t enroll_token_seconds = 0;
   int64_t login_max_failures = 0;
   std::string log_level;
+  // SAML single sign-on (docs/sso.md).
+  std::string saml_entity_id;                  // defaults to public_url + "/saml/metadata"
+  std::string saml_acs_url;                    // public_url + "/saml/acs"
+  std::filesystem::path saml_sp_key, saml_sp_cert;
+  int64_t saml_clock_skew_seconds = 0;
+  int64_t saml_request_seconds = 0;
 
   // Loads and validates FILE. On error the detail names the offending key
   // (code kConfig), e.g. "server.portal_listen: expected host:port".

@@ -20,6 +20,7 @@
 #include "http/http.h"
 #include "portal/login_throttle.h"
 #include "privacy/pii.h"
+#include "saml/saml.h"
 #include "store/store.h"
 
 namespace parley::portal {
@@ -30,6 +31,9 @@ struct PortalOptions {
   int64_t session_idle_seconds = 1800;
   int64_t session_absolute_seconds = 12 * 3600;
   int64_t login_max_failures = 5;
+  // SAML single sign-on (docs/sso.md); null: /saml/* answer 503.
+  std::shared_ptr<const saml::ServiceProvider> saml = nullptr;
+  int64_t saml_request_seconds = 600;     // an SP-initiated sign-in's lifetime
 };
 
 inline constexpr std::string_view kSessionCookie = "__Host-parley_session";

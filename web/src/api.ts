@@ -1,7 +1,7 @@
 // Typed client of the Parley JSON API (same origin). The session cookie is
 // HttpOnly, so this code never sees it; it keeps only the CSRF token, in memory,
 // and sends it on every state-changing request.
-import type { AgentsResponse, CallsPage, ConferencesPage, DevicesPage, SessionInfo } from './types';
+import type { AgentsResponse, CallsPage, ConferencesPage, DevicesPage, SessionInfo, SsoChange, SsoSettings } from './types';
 
 /** An API failure. status 0 means the request never got an HTTP answer. */
 export class ApiError extends Error {
@@ -186,6 +186,21 @@ export class ApiClient {
       next_cursor: page.next_cursor ?? null,
     };
   }
+
+  /** The tenant's single sign-on settings (tenant admins). */
+  async ssoSettings(): Promise<SsoSettings> {
+    return (await this.request<{ sso: SsoSettings }>('GET', '/tenant/sso')).sso;
+  }
+
+  /** Changes the SSO settings; unset fields keep their value. */
+  async saveSso(change: SsoChange): Promise<SsoSettings> {
+    return (await this.request<{ sso: SsoSettings }>('PUT', '/tenant/sso', change)).sso;
+  }
+}
+
+/** The URL that starts SP-initiated single sign-on for an organisation. */
+export function ssoLoginUrl(organisation: string): string {
+  return `/saml/login?tenant=${encodeURIComponent(organisation.trim())}`;
 }
 
 export const api = new ApiClient();

@@ -8,6 +8,7 @@ import { LogoMark } from './components/Logo';
 import { AgentsPage } from './components/AgentsPage';
 import { ConferencesPage } from './components/ConferencesPage';
 import { InventoryPage } from './components/InventoryPage';
+import { SsoSettingsPage } from './components/SsoSettingsPage';
 import { NotFoundPage } from './components/States';
 import { routeOf, usePath, type RouteId } from './router';
 
@@ -16,6 +17,7 @@ const TITLES: Record<RouteId, string> = {
   conferences: 'Conferences',
   inventory: 'Inventory',
   agents: 'Agents & sources',
+  sso: 'Single sign-on',
   'not-found': 'Not found',
 };
 
@@ -90,6 +92,7 @@ export function App() {
       {route === 'conferences' && <ConferencesPage onUnauthorized={onUnauthorized} />}
       {route === 'inventory' && <InventoryPage onUnauthorized={onUnauthorized} />}
       {route === 'agents' && <AgentsPage onUnauthorized={onUnauthorized} />}
+      {route === 'sso' && <SsoSettingsPage onUnauthorized={onUnauthorized} />}
       {route === 'not-found' && <NotFoundPage />}
     </AppShell>
   );

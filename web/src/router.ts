@@ -2,13 +2,14 @@
 // every non-file path, so /agents etc. can be reloaded and bookmarked.
 import { useEffect, useState } from 'preact/hooks';
 
-export type RouteId = 'calls' | 'conferences' | 'inventory' | 'agents' | 'not-found';
+export type RouteId = 'calls' | 'conferences' | 'inventory' | 'agents' | 'sso' | 'not-found';
 
 export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
   calls: '/calls',
   conferences: '/conferences',
   inventory: '/inventory',
   agents: '/agents',
+  sso: '/settings/sso',
 };
 
 /** The page for a path ("/" and "/calls" → calls; a trailing slash is ignored). */

@@ -101,6 +101,16 @@ class SqliteStore final : public Store {
   Result<std::optional<AuditChainHead>> GetAuditHead(const std::string& tenant_id) override;
   Result<std::vector<std::string>> ListAuditChains() override;
 
+  // ---- SAML single sign-on (migration 0006) ----
+  Result<TenantSso> GetTenantSso(const std::string& tenant_id) override;
+  Status PutTenantSso(const TenantSso& sso) override;
+  Result<std::vector<TenantSso>> FindTenantSsoByIdp(const std::string& idp_entity_id) override;
+  Status CreateSamlRequest(const SamlRequest& request, int64_t now) override;
+  Result<SamlRequest> ConsumeSamlRequest(const std::string& tenant_id, const std::string& binding_hash,
+                                         int64_t now) override;
+  Status RecordSamlAssertion(const std::string& tenant_id, const std::string& assertion_key, int64_t keep_until,
+                             int64_t now) override;
+
  private:
   SqliteStore(sqlite3* writer, sqlite3* reader, SqliteOptions options);
 

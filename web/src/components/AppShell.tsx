@@ -10,6 +10,8 @@ interface NavItem {
   icon: ComponentChildren;
   href?: string;
   soon?: boolean;
+  /** Shown to tenant admins only (the API refuses everyone else anyway). */
+  adminOnly?: boolean;
 }
 
 const icon = (d: string) => (
@@ -50,6 +52,18 @@ const NAV: { section: string; items: NavItem[] }[] = [
       },
     ],
   },
+  {
+    section: 'Administration',
+    items: [
+      {
+        id: 'sso',
+        label: 'Single sign-on',
+        href: ROUTES.sso,
+        adminOnly: true,
+        icon: icon('M10 2l6 2.5v4.6c0 4-2.6 7.2-6 8.4-3.4-1.2-6-4.4-6-8.4V4.5zm0 4a2 2 0 0 0-1 3.7V13h2V9.7A2 2 0 0 0 10 6z'),
+      },
+    ],
+  },
 ];
 
 interface Props {
@@ -70,7 +84,9 @@ export function AppShell({ session, onSignOut, signingOut, banner, route, childr
           <Logo size={28} />
         </div>
         <nav class="nav" aria-label="Main">
-          {NAV.map((group) => (
+          {NAV.map((g) => ({ ...g, items: g.items.filter((i) => !i.adminOnly || session.user.role === 'tenant_admin') }))
+            .filter((g) => g.items.length > 0)
+            .map((group) => (
             <div class="nav-group" key={group.section}>
               <div class="nav-section">{group.section}</div>
               {group.items.map((item) =>
