@@ -22,3 +22,6 @@ add_library(Parley::libcsv UNKNOWN IMPORTED)
 set_target_properties(Parley::libcsv PROPERTIES IMPORTED_LOCATION "${LIBCSV_LIBRARY}"
                       INTERFACE_INCLUDE_DIRECTORIES "${LIBCSV_INCLUDE_DIR}")
 find_package(GTest REQUIRED)
+# SAML (src/saml): Lasso's .pc lists glib/gobject only as Requires.private,
+# so name them here or linking fails on g_object_unref (saml-lasso.md §4).
+pkg_check_modules(LASSO REQUIRED IMPORTED_TARGET lasso glib-2.0 gobject-2.0 libxml-2.0)

@@ -42,6 +42,26 @@ int main(int argc, char** argv) {
   tenant_create_cmd->add_option("--subscription-end", tenant_create.subscription_end,
                                 "Last day of the subscription, YYYY-MM-DD (default: open-ended)");
 
+  parley::server::TenantSsoSetOptions sso_set;
+  auto* tenant_sso_cmd = tenant_cmd->add_subcommand("sso", "Single sign-on (SAML) settings of a tenant");
+  tenant_sso_cmd->require_subcommand(1);
+  auto* sso_set_cmd = tenant_sso_cmd->add_subcommand(
+      "set", "Set the tenant's SAML IdP and role mapping (unset options keep their value; docs/sso.md)");
+  sso_set_cmd->add_option("--config", sso_set.config_file, "parley.toml")->required();
+  sso_set_cmd->add_option("--tenant", sso_set.tenant, "Tenant name or id")->required();
+  sso_set_cmd->add_option("--idp-metadata", sso_set.idp_metadata_file,
+                          "IdP metadata XML file (ADFS: FederationMetadata.xml)");
+  sso_set_cmd->add_option("--group-attribute", sso_set.group_attribute,
+                          "Claim carrying group names (default: the ADFS groups/role/Group claims)");
+  sso_set_cmd->add_option("--role-map", sso_set.role_map, "group=role,... (roles: viewer, analyst, tenant_admin)");
+  sso_set_cmd->add_option("--default-role", sso_set.default_role,
+                          "Role of users in no mapped group: viewer, analyst, tenant_admin or none (refuse)");
+  bool idp_initiated = false, no_idp_initiated = false, sso_enable = false, sso_disable = false;
+  sso_set_cmd->add_flag("--idp-initiated", idp_initiated, "Allow sign-ins started at the identity provider");
+  sso_set_cmd->add_flag("--no-idp-initiated", no_idp_initiated, "Refuse sign-ins started at the identity provider");
+  sso_set_cmd->add_flag("--enable", sso_enable, "Turn SSO on (default when metadata is first set)");
+  sso_set_cmd->add_flag("--disable", sso_disable, "Turn SSO off for the tenant");
+
   parley::server::UserCreateOptions user_create;
   auto* user_cmd = app.add_subcommand("user", "User administration");
   user_cmd->require_subcommand(1);
@@ -73,6 +93,11 @@ int main(int argc, char** argv) {
   if (*token_cmd) return parley::server::RunEnrollToken(config, tenant);
   if (*tenant_list) return parley::server::RunTenantList(config);
   if (*tenant_create_cmd) return parley::server::RunTenantCreate(tenant_create);
+  if (*sso_set_cmd) {
+    if (idp_initiated || no_idp_initiated) sso_set.idp_initiated = idp_initiated && !no_idp_initiated;
+    if (sso_enable || sso_disable) sso_set.enabled = sso_enable && !sso_disable;
+    return parley::server::RunTenantSsoSet(sso_set);
+  }
   if (*user_create_cmd) return parley::server::RunUserCreate(user_create);
   if (*audit_verify) return parley::server::RunAuditVerify(config, audit_tenant);
   if (*doc_cmd) {

@@ -46,6 +46,11 @@ constexpr Setting kServerSettings[] = {
     {"accounts.link_ttl_seconds", SettingType::kInt, "86400", "How long a registration or password-reset link stays valid (default 24 hours)."},
     {"accounts.requests_per_email_per_hour", SettingType::kInt, "5", "Registration and reset requests accepted per e-mail address per hour (more get 429)."},
     {"accounts.requests_per_address_per_hour", SettingType::kInt, "20", "Registration and reset requests (and, separately, link completions) accepted per client IP address per hour."},
+    {"saml.entity_id", SettingType::kString, "", "SAML service provider entity ID (docs/sso.md). Empty: `<server.public_url>/saml/metadata`. The ACS URL is always `<server.public_url>/saml/acs`."},
+    {"saml.sp_key", SettingType::kPath, "saml-sp.key", "RSA private key that signs SAML AuthnRequests (PEM, mode 0600; `parley init` creates it)."},
+    {"saml.sp_cert", SettingType::kPath, "saml-sp.crt", "Certificate of `saml.sp_key`, published in the SP metadata at /saml/metadata."},
+    {"saml.clock_skew_seconds", SettingType::kInt, "90", "Tolerance on the NotBefore/NotOnOrAfter times of SAML assertions (at most 300)."},
+    {"saml.request_minutes", SettingType::kInt, "10", "Minutes a browser may take at the identity provider before its SP-initiated sign-in request expires."},
 };
 
 std::string TypeName(SettingType t) {
@@ -216,6 +221,14 @@ Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::files
   c.link_ttl_seconds = num["accounts.link_ttl_seconds"];
   c.requests_per_email_per_hour = num["accounts.requests_per_email_per_hour"];
   c.requests_per_address_per_hour = num["accounts.requests_per_address_per_hour"];
+  c.saml_entity_id = str["saml.entity_id"];
+  if (c.saml_entity_id.empty()) c.saml_entity_id = c.public_url + "/saml/metadata";
+  c.saml_acs_url = c.public_url + "/saml/acs";
+  c.saml_sp_key = str["saml.sp_key"];
+  c.saml_sp_cert = str["saml.sp_cert"];
+  c.saml_clock_skew_seconds = num["saml.clock_skew_seconds"];
+  if (c.saml_clock_skew_seconds > 300) return ConfigError("saml.clock_skew_seconds: at most 300 (a small skew)");
+  c.saml_request_seconds = num["saml.request_minutes"] * 60;
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
   for (auto* l : kLevels) level_ok |= c.log_level == l;

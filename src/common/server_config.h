@@ -58,6 +58,12 @@ struct ServerConfig {
   int64_t link_ttl_seconds = 0;
   int64_t requests_per_email_per_hour = 0;
   int64_t requests_per_address_per_hour = 0;
+  // SAML single sign-on (docs/sso.md).
+  std::string saml_entity_id;                  // defaults to public_url + "/saml/metadata"
+  std::string saml_acs_url;                    // public_url + "/saml/acs"
+  std::filesystem::path saml_sp_key, saml_sp_cert;
+  int64_t saml_clock_skew_seconds = 0;
+  int64_t saml_request_seconds = 0;
 
   // Loads and validates FILE. On error the detail names the offending key
   // (code kConfig), e.g. "server.portal_listen: expected host:port".

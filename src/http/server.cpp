@@ -68,7 +68,7 @@ std::string PeerCertificatePem(SSL* ssl) {
 
 bhttp::response<bhttp::string_body> ToBeast(const Response& r, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-  for (const auto& [k, v] : r.headers) res.set(k, v);
+  for (const auto& [k, v] : r.headers) res.insert(k, v);  // insert: several Set-Cookie fields may be sent
   res.body() = r.body;
   res.keep_alive(keep_alive);
   res.prepare_payload();

@@ -15,6 +15,8 @@
 #include "portal/account_security.h"
 #include "portal/accounts.h"
 #include "portal/password_policy.h"
+#include "portal/saml_sso.h"
+#include "portal/sso_settings.h"
 #include "portal/static_files.h"
 #include "portal/tenant_admin.h"
 #include "privacy/audit.h"
@@ -277,6 +279,12 @@ struct Portal::Impl {
   Response RegisterInfo(const Request& r, const SessionContext*) { return account_flows->Info(r); }
   Response PasswordReset(const Request& r, const SessionContext*) { return account_flows->RequestReset(r); }
   Response PasswordResetComplete(const Request& r, const SessionContext*) { return account_flows->CompleteReset(r); }
+  // SAML single sign-on (portal/saml_sso.h) and the tenant's SSO settings.
+  Response SamlMetadata(const Request& r, const SessionContext*) { return saml_sso.Metadata(r); }
+  Response SamlLogin(const Request& r, const SessionContext*) { return saml_sso.Login(r); }
+  Response SamlAcs(const Request& r, const SessionContext*) { return saml_sso.Acs(r); }
+  Response GetSso(const Request& r, const SessionContext* s);
+  Response PutSso(const Request& r, const SessionContext* s);
   // Records that personal data of `what` was returned (docs/security.md,
   // "Audit log"); an error means the page must not be sent.
   Status AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records, const Request& r);
@@ -293,6 +301,10 @@ struct Portal::Impl {
   std::string dummy_hash;
   privacy::AuditLog audit{store, clock};
   AccountSecurity account_security{store, keys, clock, audit, throttle};
+  SamlSso saml_sso{store, keys, clock, audit,
+                   SamlSsoOptions{.sp = options.saml,
+                                  .request_seconds = options.saml_request_seconds,
+                                  .session_absolute_seconds = options.session_absolute_seconds}};
   std::unique_ptr<AccountFlows> account_flows;  // its worker stops before the members above go
 };
 
@@ -366,6 +378,22 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
        "Turn two-factor authentication off {password, code}", &Impl::TotpDisable},
       {"PATCH", "/api/v1/admin/tenants/{id}", MinRole::kPlatformAdmin, Data::kNone,
        "Edit a tenant {name?, domains[]?, time_zone?, subscription_end?} (no personal data)", &Impl::AdminUpdateTenant},
+      // SAML single sign-on (docs/sso.md). Public: no session exists yet.
+      {"GET", "/saml/metadata", MinRole::kPublic, Data::kNone,
+       "SAML service provider metadata (entity ID, ACS URL, signing certificate)", &Impl::SamlMetadata},
+      {"GET", "/saml/login", MinRole::kPublic, Data::kNone,
+       "Start SP-initiated single sign-on: ?tenant=<organisation name, id, e-mail domain or address>; redirects "
+       "to the tenant's identity provider",
+       &Impl::SamlLogin},
+      {"POST", "/saml/acs", MinRole::kPublic, Data::kNone,
+       "SAML assertion consumer service (HTTP-POST binding): signs the person in, or answers an error page",
+       &Impl::SamlAcs},
+      {"GET", "/api/v1/tenant/sso", MinRole::kTenantAdmin, Data::kTenant,
+       "The tenant's single sign-on settings (IdP, group attribute, role map, default role)", &Impl::GetSso},
+      {"PUT", "/api/v1/tenant/sso", MinRole::kTenantAdmin, Data::kTenant,
+       "Change the tenant's single sign-on settings {idp_metadata, group_attribute, role_map, default_role, "
+       "enabled, allow_idp_initiated}; unset fields keep their value (audited)",
+       &Impl::PutSso},
   };
   return routes;
 }
@@ -419,7 +447,10 @@ Response Portal::Impl::Dispatch(const Request& r) {
     if (r.method != "GET" && r.method != "HEAD") return Response::FromError(NotFound("no such route"));
     return files.Serve(r.path);
   }
-  if (IsStateChanging(r.method) && !OriginAllowed(r))
+  // The SAML ACS is the one exception: the IdP's form POST is cross-site by
+  // design (its Origin is the IdP's); the SAML binding protects it
+  // (portal/saml_sso.h).
+  if (IsStateChanging(r.method) && !OriginAllowed(r) && match->handler != &Impl::SamlAcs)
     return Response::FromError(PermissionDenied("cross-origin request refused"));
   if (match->role == MinRole::kPublic) return (this->*match->handler)(r, nullptr);
   auto session = Authenticate(r);
@@ -1262,6 +1293,83 @@ Response Portal::Impl::AuditExport(const Request&, const SessionContext* s) {
   res.SetHeader("Content-Disposition", "attachment; filename=\"parley-audit-" + tenant_id + ".ndjson\"");
   res.SetHeader("Cache-Control", "no-store");
   return res;
+}
+
+Response Portal::Impl::GetSso(const Request&, const SessionContext* s) {
+  auto sso = store.GetTenantSso(s->session.tenant_id);
+  store::TenantSso current;
+  if (sso.ok()) {
+    current = std::move(*sso);
+  } else if (sso.error().code == Code::kNotFound) {
+    current.tenant_id = s->session.tenant_id;
+    current.group_attribute = std::string(kDefaultGroupAttribute);
+  } else {
+    return Response::FromError(sso.error());
+  }
+  json::object out = SsoJson(current);
+  if (options.saml) {
+    out["sp"] = json::object{{"entity_id", options.saml->settings().entity_id},
+                             {"acs_url", options.saml->settings().acs_url},
+                             {"metadata_url", options.public_url + "/saml/metadata"}};
+  }
+  return Response::Json(200, json::serialize(json::object{{"sso", std::move(out)}}));
+}
+
+Response Portal::Impl::PutSso(const Request& r, const SessionContext* s) {
+  auto body = JsonBody(r);
+  if (!body.ok()) return Response::FromError(body.error());
+  SsoChange change;
+  auto text = [&](const char* k, std::optional<std::string>& out) -> bool {
+    const json::value* v = body->if_contains(k);
+    if (!v || v->is_null()) return true;
+    if (!v->is_string()) return false;
+    out = std::string(v->as_string());
+    return true;
+  };
+  auto flag = [&](const char* k, std::optional<bool>& out) -> bool {
+    const json::value* v = body->if_contains(k);
+    if (!v || v->is_null()) return true;
+    if (!v->is_bool()) return false;
+    out = v->as_bool();
+    return true;
+  };
+  if (!text("idp_metadata", change.idp_metadata_xml) || !text("group_attribute", change.group_attribute) ||
+      !text("default_role", change.default_role))
+    return Response::FromError(InvalidArgument("idp_metadata, group_attribute and default_role must be strings"));
+  if (!flag("enabled", change.enabled) || !flag("allow_idp_initiated", change.allow_idp_initiated))
+    return Response::FromError(InvalidArgument("enabled and allow_idp_initiated must be true or false"));
+  if (const json::value* m = body->if_contains("role_map"); m && !m->is_null()) {
+    auto map = ParseRoleMapJson(*m);
+    if (!map.ok()) return Response::FromError(map.error());
+    change.role_map = std::move(*map);
+  }
+  const std::string& tenant_id = s->session.tenant_id;
+  std::optional<store::TenantSso> current;
+  if (auto got = store.GetTenantSso(tenant_id); got.ok()) {
+    current = std::move(*got);
+  } else if (got.error().code != Code::kNotFound) {
+    return Response::FromError(got.error());
+  }
+  auto next = ApplySsoChange(current, tenant_id, change, clock.NowUnixSeconds());
+  if (!next.ok()) return Response::FromError(next.error());
+  // Fail closed: a security setting whose change cannot be audited is not changed.
+  auto role_map = json::parse(next->role_map_json);
+  if (auto logged = audit.Append(tenant_id, privacy::AuditUser(s->session.user_id), privacy::audit_action::kSsoConfig,
+                                 "tenant_sso", privacy::audit_outcome::kSuccess,
+                                 json::object{{"enabled", next->enabled},
+                                              {"idp_entity_id", next->idp_entity_id},
+                                              {"metadata_changed", change.idp_metadata_xml.has_value()},
+                                              {"group_attribute", next->group_attribute},
+                                              {"mapped_groups", role_map.is_object() ? role_map.as_object().size() : 0},
+                                              {"default_role", next->default_role.empty() ? "none" : next->default_role},
+                                              {"allow_idp_initiated", next->allow_idp_initiated},
+                                              {"session", privacy::AuditSession(s->session.id_hash)}});
+      !logged.ok()) {
+    log::error("portal: SSO settings not changed: audit entry not written: {}", logged.error().detail);
+    return Response::FromError(Unavailable("the audit log cannot be written; nothing changed"));
+  }
+  if (auto st = store.PutTenantSso(*next); !st.ok()) return Response::FromError(st.error());
+  return Response::Json(200, json::serialize(json::object{{"sso", SsoJson(*next)}}));
 }
 
 std::string Portal::Impl::OpenApiDocument() const {

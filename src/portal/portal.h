@@ -21,6 +21,7 @@
 #include "portal/login_throttle.h"
 #include "portal/registration.h"
 #include "privacy/pii.h"
+#include "saml/saml.h"
 #include "store/store.h"
 
 namespace parley::portal {
@@ -36,6 +37,9 @@ struct PortalOptions {
   // defaults to public_url.
   mail::Mailer* mailer = nullptr;
   AccountMailOptions accounts = {};
+  // SAML single sign-on (docs/sso.md); null: /saml/* answer 503.
+  std::shared_ptr<const saml::ServiceProvider> saml = nullptr;
+  int64_t saml_request_seconds = 600;     // an SP-initiated sign-in's lifetime
 };
 
 inline constexpr std::string_view kSessionCookie = "__Host-parley_session";

@@ -20,6 +20,8 @@
 #include "portal/portal.h"
 #include "privacy/audit.h"
 #include "privacy/pii.h"
+#include "portal/sso_settings.h"
+#include "saml/saml.h"
 #include "store/store.h"
 
 #ifndef PARLEY_SOURCE_DIR
@@ -135,13 +137,20 @@ int RunInit(const InitOptions& options) {
   if (!ingest.ok()) return Failure("cannot create the ingest certificate: " + ingest.error().detail);
   for (auto st : {WritePair(dir, "portal", *portal), WritePair(dir, "agent-ca", *ca), WritePair(dir, "ingest", *ingest)})
     if (!st.ok()) return Failure(st.error().detail);
+  // SAML SP signing key (RSA: Lasso signs with RSA only); IdPs trust the
+  // certificate from our metadata, so self-signed is the norm.
+  auto saml_sp = saml::GenerateSpKeyPair("Parley SAML SP", kCaDays);
+  if (!saml_sp.ok()) return Failure("cannot create the SAML SP key: " + saml_sp.error().detail);
+  if (auto st = WritePair(dir, "saml-sp", crypto::KeyAndCert{saml_sp->key_pem, saml_sp->cert_pem}); !st.ok())
+    return Failure(st.error().detail);
 
   fs::path web_root = options.web_root.empty() ? fs::path(PARLEY_SOURCE_DIR) / "web" / "dist" : options.web_root;
   std::vector<std::pair<std::string_view, std::string>> overrides = {
       {"portal.web_root", "\"" + fs::absolute(web_root).lexically_normal().string() + "\""}};
   if (auto st = WriteFileAtomic(dir / "parley.toml", RenderServerConfig(overrides), 0600); !st.ok())
     return Failure(st.error().detail);
-  std::cout << "Initialized " << dir.string() << ": parley.toml, master.key, portal, ingest and agent CA certificates.\n";
+  std::cout << "Initialized " << dir.string()
+            << ": parley.toml, master.key, portal, ingest, agent CA and SAML SP certificates.\n";
 
   if (options.demo) {
     Loaded loaded;
@@ -188,6 +197,20 @@ int RunServe(const ServeOptions& options) {
                                             crypto::PeerVerification::kOptional});
   if (!ingest_tls.ok()) return ConfigFailure("tls.ingest_cert/tls.ingest_key/tls.agent_ca_cert: " + ingest_tls.error().detail);
 
+  // SAML service provider (docs/sso.md): its key signs AuthnRequests.
+  auto sp_key = ReadFile(c.saml_sp_key);
+  if (!sp_key.ok()) return ConfigFailure("saml.sp_key: " + sp_key.error().detail);
+  if (auto st = CheckPrivateFile(c.saml_sp_key); !st.ok()) return ConfigFailure("saml.sp_key: " + st.error().detail);
+  auto sp_cert = ReadFile(c.saml_sp_cert);
+  if (!sp_cert.ok()) return ConfigFailure("saml.sp_cert: " + sp_cert.error().detail);
+  auto sp = saml::ServiceProvider::Create({.entity_id = c.saml_entity_id,
+                                           .acs_url = c.saml_acs_url,
+                                           .key_pem = *sp_key,
+                                           .cert_pem = *sp_cert,
+                                           .clock_skew_seconds = c.saml_clock_skew_seconds});
+  if (!sp.ok()) return ConfigFailure("saml.sp_key/saml.sp_cert: " + sp.error().detail);
+  std::shared_ptr<const saml::ServiceProvider> saml_sp = std::move(*sp);
+
   SystemClock& clock = SystemClock::Instance();
   auto mailer = MakeMailer(c, clock);
   if (!mailer.ok()) return ConfigFailure(mailer.error().detail);
@@ -207,7 +230,9 @@ int RunServe(const ServeOptions& options) {
                          .accounts = {.public_url = c.public_url,
                                       .link_ttl_seconds = c.link_ttl_seconds,
                                       .requests_per_email_per_hour = c.requests_per_email_per_hour,
-                                      .requests_per_address_per_hour = c.requests_per_address_per_hour}});
+                                      .requests_per_address_per_hour = c.requests_per_address_per_hour},
+                         .saml = saml_sp,
+                         .saml_request_seconds = c.saml_request_seconds});
 
   auto server = http::Server::Create(c.threads);
   auto [portal_host, portal_port] = *ParseListen(c.portal_listen, "server.portal_listen");
@@ -290,6 +315,56 @@ int RunTenantCreate(const TenantCreateOptions& options) {
   if (!tenant.ok()) return Failure("cannot create the tenant: " + tenant.error().detail);
   std::cout << tenant->id << "\n";
   std::cerr << "Tenant \"" << tenant->name << "\" created.\n";
+  return 0;
+}
+
+int RunTenantSsoSet(const TenantSsoSetOptions& options) {
+  Loaded loaded;
+  if (int rc = Load(options.config_file, loaded)) return rc;
+  auto tenant = FindTenant(*loaded.store, options.tenant);
+  if (!tenant.ok()) return Failure(tenant.error().detail);
+  if (tenant->platform) return Failure("the platform tenant has no single sign-on");
+  portal::SsoChange change;
+  if (!options.idp_metadata_file.empty()) {
+    auto xml = ReadFile(options.idp_metadata_file);
+    if (!xml.ok()) return Failure("--idp-metadata: " + xml.error().detail);
+    change.idp_metadata_xml = std::move(*xml);
+  }
+  if (options.group_attribute) change.group_attribute = *options.group_attribute;
+  if (options.role_map) {
+    auto map = portal::ParseRoleMapList(*options.role_map);
+    if (!map.ok()) return Failure(map.error().detail);
+    change.role_map = std::move(*map);
+  }
+  if (options.default_role) change.default_role = *options.default_role;
+  if (options.idp_initiated) change.allow_idp_initiated = *options.idp_initiated;
+  if (options.enabled) change.enabled = *options.enabled;
+  std::optional<store::TenantSso> current;
+  if (auto got = loaded.store->GetTenantSso(tenant->id); got.ok()) {
+    current = std::move(*got);
+  } else if (got.error().code != Code::kNotFound) {
+    return Failure(got.error().detail);
+  }
+  // Setting the metadata from the command line enables SSO unless told otherwise.
+  if (!change.enabled && change.idp_metadata_xml && !current) change.enabled = true;
+  int64_t now = SystemClock::Instance().NowUnixSeconds();
+  auto next = portal::ApplySsoChange(current, tenant->id, change, now);
+  if (!next.ok()) return Failure("SSO settings not changed: " + next.error().detail);
+  privacy::AuditLog audit(*loaded.store, SystemClock::Instance());
+  auto logged = audit.Append(tenant->id, "cli", privacy::audit_action::kSsoConfig, "tenant_sso",
+                             privacy::audit_outcome::kSuccess,
+                             boost::json::object{{"enabled", next->enabled},
+                                                 {"idp_entity_id", next->idp_entity_id},
+                                                 {"metadata_changed", change.idp_metadata_xml.has_value()},
+                                                 {"group_attribute", next->group_attribute},
+                                                 {"default_role", next->default_role.empty() ? "none" : next->default_role},
+                                                 {"allow_idp_initiated", next->allow_idp_initiated}});
+  if (!logged.ok()) return Failure("SSO settings not changed: the audit log cannot be written");
+  if (auto st = loaded.store->PutTenantSso(*next); !st.ok()) return Failure(st.error().detail);
+  std::cout << boost::json::serialize(portal::SsoJson(*next)) << "\n";
+  std::cerr << "SSO settings of tenant \"" << tenant->name << "\" saved"
+            << (next->enabled ? " (enabled)" : " (disabled)") << ". Users sign in at "
+            << loaded.config.public_url << "/saml/login?tenant=" << tenant->domains.front() << "\n";
   return 0;
 }
 

@@ -36,6 +36,20 @@ struct TenantCreateOptions {
 };
 int RunTenantCreate(const TenantCreateOptions& options);
 
+// `parley tenant sso set`: changes a tenant's SAML SSO settings (docs/sso.md);
+// unset options keep their value. Audited (sso.config, actor "cli").
+struct TenantSsoSetOptions {
+  std::filesystem::path config_file;
+  std::string tenant;                          // name or id
+  std::filesystem::path idp_metadata_file;     // empty: keep
+  std::optional<std::string> group_attribute;
+  std::optional<std::string> role_map;         // "group=role,group=role"
+  std::optional<std::string> default_role;     // viewer|analyst|tenant_admin|none
+  std::optional<bool> idp_initiated;
+  std::optional<bool> enabled;                 // default: on when metadata is first set
+};
+int RunTenantSsoSet(const TenantSsoSetOptions& options);
+
 // Creates a local user. The password comes from PARLEY_USER_PASSWORD, or a
 // random one is generated and printed once. --role platform_admin puts the
 // user in the reserved platform tenant (created on demand); --tenant must

@@ -404,6 +404,31 @@ struct UserTotp {
   int64_t last_step = -1;                // newest accepted 30-second step
 };
 
+// ---- SAML single sign-on (migration 0009; docs/sso.md) ----
+
+// A tenant's SSO settings. The IdP metadata is public data (endpoints and
+// the signing certificate), stored in clear.
+struct TenantSso {
+  std::string tenant_id;
+  bool enabled = false;
+  std::string idp_entity_id;             // from the metadata
+  std::string idp_metadata_xml;
+  std::string group_attribute;           // claim URI carrying group names
+  std::string role_map_json = "{}";      // {"group": "role", ...}
+  std::string default_role = "viewer";   // "" = refuse users in no mapped group
+  bool allow_idp_initiated = false;
+  int64_t updated_at = 0;
+};
+
+// An SP-initiated AuthnRequest waiting for its response.
+struct SamlRequest {
+  std::string tenant_id;
+  std::string binding_hash;              // SHA-256 hex of the browser cookie's random value
+  std::string request_id;
+  std::string login_state;               // Lasso's dump of the request
+  int64_t expires_at = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -551,6 +576,25 @@ class Store {
   // works once, even for two concurrent requests).
   virtual Result<bool> UseTotpStep(const std::string& tenant_id, const std::string& user_id, int64_t step) = 0;
   virtual Status DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) = 0;  // idempotent
+
+  // ---- SAML single sign-on (migration 0009; docs/sso.md) ----
+  // kNotFound when the tenant has no SSO settings.
+  virtual Result<TenantSso> GetTenantSso(const std::string& tenant_id) = 0;
+  // Inserts or replaces the tenant's settings (kFailedPrecondition for an unknown tenant).
+  virtual Status PutTenantSso(const TenantSso& sso) = 0;
+  // Enabled settings whose IdP has this entity ID (routing of IdP-initiated responses).
+  virtual Result<std::vector<TenantSso>> FindTenantSsoByIdp(const std::string& idp_entity_id) = 0;
+  // Stores a pending request and purges the tenant's expired ones.
+  virtual Status CreateSamlRequest(const SamlRequest& request, int64_t now) = 0;
+  // Deletes and returns the pending request in one statement: each works
+  // once, even under concurrent use. Unknown or expired → kNotFound.
+  virtual Result<SamlRequest> ConsumeSamlRequest(const std::string& tenant_id, const std::string& binding_hash,
+                                                 int64_t now) = 0;
+  // The replay cache: records an assertion as used, atomically. An assertion
+  // recorded before (and not yet purged) → kAlreadyExists. Purges the
+  // tenant's entries whose keep_until passed.
+  virtual Status RecordSamlAssertion(const std::string& tenant_id, const std::string& assertion_key,
+                                     int64_t keep_until, int64_t now) = 0;
 };
 
 // Opens the store named by `url` ("sqlite:/abs/path.db") and migrates it.

@@ -199,6 +199,27 @@ class FaultInjectingStore final : public store::Store {
   Status DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) override {
     return Call("DeleteUserTotp", [&] { return inner_->DeleteUserTotp(tenant_id, user_id); });
   }
+  // ---- SAML single sign-on (migration 0009) ----
+  Result<store::TenantSso> GetTenantSso(const std::string& tenant_id) override {
+    return Call("GetTenantSso", [&] { return inner_->GetTenantSso(tenant_id); });
+  }
+  Status PutTenantSso(const store::TenantSso& sso) override {
+    return Call("PutTenantSso", [&] { return inner_->PutTenantSso(sso); });
+  }
+  Result<std::vector<store::TenantSso>> FindTenantSsoByIdp(const std::string& idp_entity_id) override {
+    return Call("FindTenantSsoByIdp", [&] { return inner_->FindTenantSsoByIdp(idp_entity_id); });
+  }
+  Status CreateSamlRequest(const store::SamlRequest& request, int64_t now) override {
+    return Call("CreateSamlRequest", [&] { return inner_->CreateSamlRequest(request, now); });
+  }
+  Result<store::SamlRequest> ConsumeSamlRequest(const std::string& tenant_id, const std::string& binding_hash,
+                                                int64_t now) override {
+    return Call("ConsumeSamlRequest", [&] { return inner_->ConsumeSamlRequest(tenant_id, binding_hash, now); });
+  }
+  Status RecordSamlAssertion(const std::string& tenant_id, const std::string& key, int64_t keep_until,
+                             int64_t now) override {
+    return Call("RecordSamlAssertion", [&] { return inner_->RecordSamlAssertion(tenant_id, key, keep_until, now); });
+  }
 
  private:
   struct Fault {

@@ -14,6 +14,8 @@ import type {
   QuarantineEntry,
   RoleChange,
   SessionInfo,
+  SsoChange,
+  SsoSettings,
   TenantInput,
   TotpSetup,
   UserRow,
@@ -291,6 +293,20 @@ export class ApiClient {
       online_window_s: typeof r.online_window_s === 'number' ? r.online_window_s : 90,
     };
   }
+  /** The tenant's single sign-on settings (tenant admins). */
+  async ssoSettings(): Promise<SsoSettings> {
+    return (await this.request<{ sso: SsoSettings }>('GET', '/tenant/sso')).sso;
+  }
+
+  /** Changes the SSO settings; unset fields keep their value. */
+  async saveSso(change: SsoChange): Promise<SsoSettings> {
+    return (await this.request<{ sso: SsoSettings }>('PUT', '/tenant/sso', change)).sso;
+  }
+}
+
+/** The URL that starts SP-initiated single sign-on for an organisation. */
+export function ssoLoginUrl(organisation: string): string {
+  return `/saml/login?tenant=${encodeURIComponent(organisation.trim())}`;
 }
 
 export const api = new ApiClient();

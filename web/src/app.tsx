@@ -8,6 +8,7 @@ import { LogoMark } from './components/Logo';
 import { AgentsPage } from './components/AgentsPage';
 import { ConferencesPage } from './components/ConferencesPage';
 import { InventoryPage } from './components/InventoryPage';
+import { SsoSettingsPage } from './components/SsoSettingsPage';
 import { NotFoundPage } from './components/States';
 import { accountPageOf } from './accountRoutes';
 import { ChoosePasswordPage, RequestLinkPage } from './components/AccountPages';
@@ -26,6 +27,7 @@ const TITLES: Record<RouteId, string> = {
   users: 'Users',
   tenants: 'Tenants',
   'platform-agents': 'Agents health',
+  sso: 'Single sign-on',
   'not-found': 'Not found',
 };
 
@@ -146,6 +148,7 @@ export function App() {
       )}
       {page === 'tenants' && <AdminTenantsPage onUnauthorized={onUnauthorized} />}
       {page === 'platform-agents' && <AdminAgentsPage onUnauthorized={onUnauthorized} />}
+      {page === 'sso' && <SsoSettingsPage onUnauthorized={onUnauthorized} />}
       {page === 'not-found' && <NotFoundPage />}
     </AppShell>
   );

@@ -9,6 +9,7 @@ describe('routeOf', () => {
     expect(routeOf('/agents')).toBe('agents');
     expect(routeOf('/inventory')).toBe('inventory');
     expect(routeOf('/conferences')).toBe('conferences');
+    expect(routeOf('/settings/sso')).toBe('sso');
     expect(routeOf('/nope')).toBe('not-found');
     expect(routeOf('/agents/x')).toBe('not-found');
   });

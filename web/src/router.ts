@@ -11,6 +11,7 @@ export type RouteId =
   | 'users'
   | 'tenants'
   | 'platform-agents'
+  | 'sso'
   | 'not-found';
 
 export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
@@ -22,6 +23,7 @@ export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
   users: '/users',
   tenants: '/admin/tenants',
   'platform-agents': '/admin/agents',
+  sso: '/settings/sso',
 };
 
 /** Pages of the platform admin, who sees no tenant's data (docs/admin.md). */
@@ -36,7 +38,7 @@ export function homeFor(role: string): string {
 export function routeAllowed(route: RouteId, role: string): boolean {
   if (role === 'platform_admin') return PLATFORM_ROUTES.has(route);
   if (route === 'tenants' || route === 'platform-agents') return false;
-  if (route === 'users') return role === 'tenant_admin';
+  if (route === 'users' || route === 'sso') return role === 'tenant_admin';
   return true;
 }
 

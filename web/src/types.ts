@@ -268,3 +268,27 @@ export interface AdminAgentsResponse {
   server_time: string;
   online_window_s: number;
 }
+
+/** A tenant's SAML single sign-on settings (GET/PUT /api/v1/tenant/sso). */
+export interface SsoSettings {
+  enabled: boolean;
+  idp_entity_id: string | null;
+  idp_sso_url: string | null;
+  idp_metadata_uploaded: boolean;
+  group_attribute: string;
+  role_map: Record<string, string>;
+  default_role: 'viewer' | 'analyst' | 'tenant_admin' | 'none';
+  allow_idp_initiated: boolean;
+  updated_at: string | null;
+  /** This server as a service provider (what the IdP needs). */
+  sp?: { entity_id: string; acs_url: string; metadata_url: string };
+}
+
+export interface SsoChange {
+  idp_metadata?: string;
+  group_attribute?: string;
+  role_map?: Record<string, string>;
+  default_role?: string;
+  enabled?: boolean;
+  allow_idp_initiated?: boolean;
+}

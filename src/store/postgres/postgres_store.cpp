@@ -1668,4 +1668,131 @@ Status PostgresStore::DeleteUserTotp(const std::string& tenant_id, const std::st
   });
 }
 
+
+// ---- SAML single sign-on (migration 0009; docs/sso.md) ----
+
+namespace {
+
+#define PARLEY_PG_TENANT_SSO_COLUMNS                                                                \
+  "tenant_id, enabled, idp_entity_id, idp_metadata_xml, group_attribute, role_map_json, default_role, " \
+  "allow_idp_initiated, updated_at"
+TenantSso ReadTenantSso(const Rows& r, int i) {
+  TenantSso t;
+  t.tenant_id = r.Text(i, 0);
+  t.enabled = r.Bool(i, 1);
+  t.idp_entity_id = r.Text(i, 2);
+  t.idp_metadata_xml = r.Text(i, 3);
+  t.group_attribute = r.Text(i, 4);
+  t.role_map_json = r.Text(i, 5);
+  t.default_role = r.Text(i, 6);
+  t.allow_idp_initiated = r.Bool(i, 7);
+  t.updated_at = r.Int(i, 8);
+  return t;
+}
+
+}  // namespace
+
+Result<TenantSso> PostgresStore::GetTenantSso(const std::string& tenant_id) {
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<TenantSso> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_SSO_COLUMNS
+                                               " FROM tenant_sso WHERE tenant_id = $1",
+                                               Params().Text(tenant_id)));
+    return ReadOne<TenantSso>(rows, "tenant SSO settings", ReadTenantSso);
+  });
+}
+
+Status PostgresStore::PutTenantSso(const TenantSso& sso) {
+  return Write(ForTenant(sso.tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("INSERT INTO tenant_sso (" PARLEY_PG_TENANT_SSO_COLUMNS
+                       ") VALUES ($1, $2::boolean, $3, $4, $5, $6, $7, $8::boolean, $9)"
+                       " ON CONFLICT (tenant_id) DO UPDATE SET enabled = excluded.enabled,"
+                       " idp_entity_id = excluded.idp_entity_id, idp_metadata_xml = excluded.idp_metadata_xml,"
+                       " group_attribute = excluded.group_attribute, role_map_json = excluded.role_map_json,"
+                       " default_role = excluded.default_role, allow_idp_initiated = excluded.allow_idp_initiated,"
+                       " updated_at = excluded.updated_at",
+                       Params()
+                           .Text(sso.tenant_id)
+                           .Text(sso.enabled ? "true" : "false")
+                           .Text(sso.idp_entity_id)
+                           .Text(sso.idp_metadata_xml)
+                           .Text(sso.group_attribute)
+                           .Text(sso.role_map_json)
+                           .Text(sso.default_role)
+                           .Text(sso.allow_idp_initiated ? "true" : "false")
+                           .Int(sso.updated_at)));
+    return Ok();
+  });
+}
+
+Result<std::vector<TenantSso>> PostgresStore::FindTenantSsoByIdp(const std::string& idp_entity_id) {
+  // The tenants first (a SECURITY DEFINER look-up that returns ids only),
+  // then each tenant's row under its own policy.
+  PARLEY_ASSIGN_OR_RETURN(std::vector<std::string> tenants,
+                          Read(NoTenant(), [&](Tx& tx) -> Result<std::vector<std::string>> {
+                            PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT parley_tenants_of_idp($1)",
+                                                                       Params().Text(idp_entity_id)));
+                            return ReadAll<std::string>(rows, [](const Rows& r, int i) { return r.Text(i, 0); });
+                          }));
+  std::vector<TenantSso> out;
+  for (const std::string& tenant : tenants) {
+    auto sso = GetTenantSso(tenant);
+    if (!sso.ok()) {
+      if (sso.error().code == Code::kNotFound) continue;  // changed meanwhile
+      return sso.error();
+    }
+    if (sso->enabled && sso->idp_entity_id == idp_entity_id) out.push_back(std::move(*sso));
+  }
+  return out;
+}
+
+Status PostgresStore::CreateSamlRequest(const SamlRequest& request, int64_t now) {
+  return Write(ForTenant(request.tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("DELETE FROM saml_requests WHERE tenant_id = $1 AND expires_at <= $2",
+                       Params().Text(request.tenant_id).Int(now)));
+    PARLEY_TRY(tx.Exec("INSERT INTO saml_requests (tenant_id, binding_hash, request_id, login_state, expires_at)"
+                       " VALUES ($1, $2, $3, $4, $5)",
+                       Params()
+                           .Text(request.tenant_id)
+                           .Text(request.binding_hash)
+                           .Text(request.request_id)
+                           .Text(request.login_state)
+                           .Int(request.expires_at)));
+    return Ok();
+  });
+}
+
+Result<SamlRequest> PostgresStore::ConsumeSamlRequest(const std::string& tenant_id, const std::string& binding_hash,
+                                                      int64_t now) {
+  PARLEY_ASSIGN_OR_RETURN(
+      SamlRequest r, Write(ForTenant(tenant_id), [&](Tx& tx) -> Result<SamlRequest> {
+        // DELETE ... RETURNING: the check and the use are one statement.
+        PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("DELETE FROM saml_requests WHERE tenant_id = $1"
+                                                   " AND binding_hash = $2 RETURNING request_id, login_state, expires_at",
+                                                   Params().Text(tenant_id).Text(binding_hash)));
+        if (rows.empty()) return NotFound("SAML request not found");
+        SamlRequest req;
+        req.tenant_id = tenant_id;
+        req.binding_hash = binding_hash;
+        req.request_id = rows.Text(0, 0);
+        req.login_state = rows.Text(0, 1);
+        req.expires_at = rows.Int(0, 2);
+        return req;
+      }));
+  if (r.expires_at <= now) return NotFound("SAML request expired");
+  return r;
+}
+
+Status PostgresStore::RecordSamlAssertion(const std::string& tenant_id, const std::string& assertion_key,
+                                          int64_t keep_until, int64_t now) {
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Status {
+    PARLEY_TRY(tx.Exec("DELETE FROM saml_assertions_seen WHERE tenant_id = $1 AND keep_until < $2",
+                       Params().Text(tenant_id).Int(now)));
+    // The primary key makes a second insert of the same assertion fail
+    // (kAlreadyExists): check and record cannot be separated.
+    PARLEY_TRY(tx.Exec("INSERT INTO saml_assertions_seen (tenant_id, assertion_key, keep_until) VALUES ($1, $2, $3)",
+                       Params().Text(tenant_id).Text(assertion_key).Int(keep_until)));
+    return Ok();
+  });
+}
+
 }  // namespace parley::store::postgres

@@ -1696,4 +1696,136 @@ Status SqliteStore::DeleteUserTotp(const std::string& tenant_id, const std::stri
   return stmt.Run();
 }
 
+// ---- SAML single sign-on (migration 0009) ----
+
+namespace {
+
+constexpr const char* kTenantSsoColumns =
+    "tenant_id, enabled, idp_entity_id, idp_metadata_xml, group_attribute, role_map_json, default_role, "
+    "allow_idp_initiated, updated_at";
+Result<TenantSso> ReadTenantSso(const Statement& s) {
+  TenantSso t;
+  t.tenant_id = s.ColumnText(0);
+  t.enabled = s.ColumnInt64(1) != 0;
+  t.idp_entity_id = s.ColumnText(2);
+  t.idp_metadata_xml = s.ColumnText(3);
+  t.group_attribute = s.ColumnText(4);
+  t.role_map_json = s.ColumnText(5);
+  t.default_role = s.ColumnText(6);
+  t.allow_idp_initiated = s.ColumnInt64(7) != 0;
+  t.updated_at = s.ColumnInt64(8);
+  return t;
+}
+
+}  // namespace
+
+Result<TenantSso> SqliteStore::GetTenantSso(const std::string& tenant_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kTenantSsoColumns + " FROM tenant_sso WHERE tenant_id = ?1"));
+  stmt.BindText(1, tenant_id);
+  return QueryOne<TenantSso>(stmt, "tenant SSO settings", ReadTenantSso);
+}
+
+Status SqliteStore::PutTenantSso(const TenantSso& sso) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_, std::string("INSERT OR REPLACE INTO tenant_sso (") + kTenantSsoColumns +
+                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  stmt.BindText(1, sso.tenant_id)
+      .BindInt64(2, sso.enabled ? 1 : 0)
+      .BindText(3, sso.idp_entity_id)
+      .BindText(4, sso.idp_metadata_xml)
+      .BindText(5, sso.group_attribute)
+      .BindText(6, sso.role_map_json)
+      .BindText(7, sso.default_role)
+      .BindInt64(8, sso.allow_idp_initiated ? 1 : 0)
+      .BindInt64(9, sso.updated_at);
+  return stmt.Run();
+}
+
+Result<std::vector<TenantSso>> SqliteStore::FindTenantSsoByIdp(const std::string& idp_entity_id) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, std::string("SELECT ") + kTenantSsoColumns +
+                                      " FROM tenant_sso WHERE idp_entity_id = ?1 AND enabled = 1 ORDER BY tenant_id"));
+  stmt.BindText(1, idp_entity_id);
+  std::vector<TenantSso> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    PARLEY_ASSIGN_OR_RETURN(TenantSso t, ReadTenantSso(stmt));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Status SqliteStore::CreateSamlRequest(const SamlRequest& request, int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  PARLEY_ASSIGN_OR_RETURN(Statement purge,
+                          Statement::Prepare(writer_, "DELETE FROM saml_requests WHERE tenant_id = ?1 AND expires_at <= ?2"));
+  purge.BindText(1, request.tenant_id).BindInt64(2, now);
+  PARLEY_TRY(purge.Run());
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "INSERT INTO saml_requests (tenant_id, binding_hash, request_id, login_state, expires_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5)"));
+  stmt.BindText(1, request.tenant_id)
+      .BindText(2, request.binding_hash)
+      .BindText(3, request.request_id)
+      .BindText(4, request.login_state)
+      .BindInt64(5, request.expires_at);
+  PARLEY_TRY(stmt.Run());
+  return tx.Commit();
+}
+
+Result<SamlRequest> SqliteStore::ConsumeSamlRequest(const std::string& tenant_id, const std::string& binding_hash,
+                                                    int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  // DELETE ... RETURNING: the check and the use are one statement, so a
+  // request answers at most one response.
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "DELETE FROM saml_requests WHERE tenant_id = ?1 AND binding_hash = ?2"
+                         " RETURNING request_id, login_state, expires_at"));
+  stmt.BindText(1, tenant_id).BindText(2, binding_hash);
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return NotFound("SAML request not found");
+  SamlRequest r;
+  r.tenant_id = tenant_id;
+  r.binding_hash = binding_hash;
+  r.request_id = stmt.ColumnText(0);
+  r.login_state = stmt.ColumnText(1);
+  r.expires_at = stmt.ColumnInt64(2);
+  PARLEY_TRY(stmt.Run());  // finish the statement so the delete completes
+  if (r.expires_at <= now) return NotFound("SAML request expired");
+  return r;
+}
+
+Status SqliteStore::RecordSamlAssertion(const std::string& tenant_id, const std::string& assertion_key,
+                                        int64_t keep_until, int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement purge,
+      Statement::Prepare(writer_, "DELETE FROM saml_assertions_seen WHERE tenant_id = ?1 AND keep_until < ?2"));
+  purge.BindText(1, tenant_id).BindInt64(2, now);
+  PARLEY_TRY(purge.Run());
+  // The primary key makes a second insert of the same assertion fail with
+  // kAlreadyExists: the check and the record cannot be separated.
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "INSERT INTO saml_assertions_seen (tenant_id, assertion_key, keep_until) VALUES (?1, ?2, ?3)"));
+  stmt.BindText(1, tenant_id).BindText(2, assertion_key).BindInt64(3, keep_until);
+  PARLEY_TRY(stmt.Run());
+  return tx.Commit();
+}
+
 }  // namespace parley::store::sqlite

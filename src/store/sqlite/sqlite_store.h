@@ -117,6 +117,15 @@ class SqliteStore final : public Store {
   Status EnableTotp(const std::string& tenant_id, const std::string& user_id, int64_t step, int64_t now) override;
   Result<bool> UseTotpStep(const std::string& tenant_id, const std::string& user_id, int64_t step) override;
   Status DeleteUserTotp(const std::string& tenant_id, const std::string& user_id) override;
+  // ---- SAML single sign-on (migration 0009) ----
+  Result<TenantSso> GetTenantSso(const std::string& tenant_id) override;
+  Status PutTenantSso(const TenantSso& sso) override;
+  Result<std::vector<TenantSso>> FindTenantSsoByIdp(const std::string& idp_entity_id) override;
+  Status CreateSamlRequest(const SamlRequest& request, int64_t now) override;
+  Result<SamlRequest> ConsumeSamlRequest(const std::string& tenant_id, const std::string& binding_hash,
+                                         int64_t now) override;
+  Status RecordSamlAssertion(const std::string& tenant_id, const std::string& assertion_key, int64_t keep_until,
+                             int64_t now) override;
 
  private:
   SqliteStore(sqlite3* writer, sqlite3* reader, SqliteOptions options);

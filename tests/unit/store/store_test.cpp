@@ -1333,6 +1333,16 @@ TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
     totp.secret_sealed = "sealed";
     totp.created_at = kNow;
     ASSERT_TRUE(store->PutPendingTotp(totp).ok());
+    TenantSso sso;
+    sso.tenant_id = t;
+    sso.enabled = true;
+    sso.idp_entity_id = "https://idp.example/" + t;
+    sso.group_attribute = "groups";
+    sso.updated_at = kNow;
+    auto put_sso = store->PutTenantSso(sso);
+    ASSERT_TRUE(put_sso.ok()) << put_sso.error().detail;
+    ASSERT_TRUE(store->CreateSamlRequest({t, "bind-" + t, "req-" + t, "state", kNow + 600}, kNow).ok());
+    ASSERT_TRUE(store->RecordSamlAssertion(t, "assertion-" + t, kNow + 600, kNow).ok());
     AuditEntry draft;
     draft.tenant_id = t;
     draft.actor = "system";
@@ -1355,7 +1365,7 @@ TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
     names.push_back(tables.substr(at, nl == std::string::npos ? std::string::npos : nl - at));
     at = nl == std::string::npos ? tables.size() : nl + 1;
   }
-  EXPECT_EQ(names.size(), 22u) << tables;
+  EXPECT_EQ(names.size(), 25u) << tables;
   for (const std::string& table : names) {
     SCOPED_TRACE(table);
     EXPECT_EQ(db.Raw("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = '" + table +

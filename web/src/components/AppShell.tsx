@@ -10,6 +10,8 @@ interface NavItem {
   icon: ComponentChildren;
   href?: string;
   soon?: boolean;
+  /** Shown to tenant admins only (the API refuses everyone else anyway). */
+  adminOnly?: boolean;
 }
 
 const icon = (d: string) => (
@@ -47,6 +49,18 @@ const NAV: { section: string; items: NavItem[] }[] = [
         label: 'Agents & sources',
         href: ROUTES.agents,
         icon: icon('M4 3h12a1 1 0 0 1 1 1v5a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1zm1.5 2.5v2h2v-2zM4 11h12a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1v-4a1 1 0 0 1 1-1zm1.5 2v2h2v-2z'),
+      },
+    ],
+  },
+  {
+    section: 'Administration',
+    items: [
+      {
+        id: 'sso',
+        label: 'Single sign-on',
+        href: ROUTES.sso,
+        adminOnly: true,
+        icon: icon('M10 2l6 2.5v4.6c0 4-2.6 7.2-6 8.4-3.4-1.2-6-4.4-6-8.4V4.5zm0 4a2 2 0 0 0-1 3.7V13h2V9.7A2 2 0 0 0 10 6z'),
       },
     ],
   },
@@ -91,8 +105,12 @@ const USERS_ITEM: NavItem = {
 /** The sidebar for a role: tenant pages for tenant users, platform pages for the platform admin. */
 function navFor(role: string): { section: string; items: NavItem[] }[] {
   if (role === 'platform_admin') return PLATFORM_NAV;
-  const settings = role === 'tenant_admin' ? [USERS_ITEM, ACCOUNT_ITEM] : [ACCOUNT_ITEM];
-  return [...NAV, { section: 'Settings', items: settings }];
+  const admin = role === 'tenant_admin';
+  const settings = admin ? [USERS_ITEM, ACCOUNT_ITEM] : [ACCOUNT_ITEM];
+  const tenantNav = NAV.map((g) => ({ ...g, items: g.items.filter((i) => !i.adminOnly || admin) })).filter(
+    (g) => g.items.length > 0,
+  );
+  return [...tenantNav, { section: 'Settings', items: settings }];
 }
 
 interface Props {

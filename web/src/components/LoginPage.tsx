@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, describeError } from '../api';
+import { ApiError, api, describeError, ssoLoginUrl } from '../api';
 import type { SessionInfo } from '../types';
 import { linkClick } from '../router';
 import { Logo } from './Logo';
@@ -23,6 +23,9 @@ export function LoginPage({ onSignedIn, notice }: Props) {
   // For a 429: the server's detail, shown with a live countdown of Retry-After.
   const [rateLimited, setRateLimited] = useState<string | null>(null);
   const emailRef = useRef<HTMLInputElement>(null);
+  // Single sign-on: the organisation (name or e-mail domain), then off to /saml/login.
+  const [ssoOpen, setSsoOpen] = useState(false);
+  const [organisation, setOrganisation] = useState('');
 
   useEffect(() => {
     if (step === 'code') codeRef.current?.focus();
@@ -189,6 +192,42 @@ export function LoginPage({ onSignedIn, notice }: Props) {
             </>
           )}
         </form>
+        <div class="login-divider">
+          <span>or</span>
+        </div>
+        {!ssoOpen ? (
+          <button class="btn btn-secondary btn-block" type="button" onClick={() => setSsoOpen(true)} data-testid="sso-start">
+            Sign in with SSO
+          </button>
+        ) : (
+          <form
+            class="login-form"
+            noValidate
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (!organisation.trim()) {
+                setError('Enter your organisation or your e-mail domain.');
+                return;
+              }
+              window.location.assign(ssoLoginUrl(organisation));
+            }}
+          >
+            <label class="field">
+              <span class="field-label">Organisation or e-mail domain</span>
+              <input
+                class="input"
+                name="organisation"
+                placeholder="example.com"
+                value={organisation}
+                onInput={(e) => setOrganisation(e.currentTarget.value)}
+                data-testid="sso-organisation"
+              />
+            </label>
+            <button class="btn btn-secondary btn-block" type="submit" data-testid="sso-continue">
+              Continue with single sign-on
+            </button>
+          </form>
+        )}
         <div class="login-links">
           <a href="/register" onClick={linkClick} data-testid="create-account">
             Create account
