@@ -13,6 +13,7 @@
 #include "crypto/crypto.h"
 #include "ingest/ingest.h"
 #include "portal/accounts.h"
+#include "portal/analytics_routes.h"
 #include "portal/password_policy.h"
 #include "portal/static_files.h"
 #include "privacy/audit.h"
@@ -265,6 +266,13 @@ struct Portal::Impl {
   Response RegisterInfo(const Request& r, const SessionContext*) { return account_flows->Info(r); }
   Response PasswordReset(const Request& r, const SessionContext*) { return account_flows->RequestReset(r); }
   Response PasswordResetComplete(const Request& r, const SessionContext*) { return account_flows->CompleteReset(r); }
+  // Dashboards from the rollups: portal/analytics_routes.h.
+  Response UsageAnalytics(const Request& r, const SessionContext* s) {
+    return AnalyticsUsage(store, r, s->session.tenant_id, clock.NowUnixSeconds());
+  }
+  Response QualityAnalytics(const Request& r, const SessionContext* s) {
+    return AnalyticsQuality(store, r, s->session.tenant_id, clock.NowUnixSeconds());
+  }
   // Records that personal data of `what` was returned (docs/security.md,
   // "Audit log"); an error means the page must not be sent.
   Status AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records, const Request& r);
@@ -339,6 +347,15 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
        &Impl::PasswordReset},
       {"POST", "/api/v1/password-reset/complete", MinRole::kPublic, Data::kNone,
        "Set a new password {token, password}; ends every session of the user", &Impl::PasswordResetComplete},
+      // Dashboards (docs/analytics.md): rollups only; sites and models are not personal data.
+      {"GET", "/api/v1/analytics/usage", MinRole::kSignedIn, Data::kTenant,
+       "Utilization from the rollups: calls, completed, failed, minutes and peak concurrent calls per local day or "
+       "hour (?from=YYYY-MM-DD&to=YYYY-MM-DD&grain=day|hour&source=S; default the last 7 days), with KPIs",
+       &Impl::UsageAnalytics},
+      {"GET", "/api/v1/analytics/quality", MinRole::kSignedIn, Data::kTenant,
+       "Media quality from the rollups per site, device model or source (?from&to&dimension=site|model|source): "
+       "averages, p50/p95 latency and jitter, share of poor streams",
+       &Impl::QualityAnalytics},
   };
   return routes;
 }

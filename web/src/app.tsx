@@ -8,7 +8,7 @@ import { LogoMark } from './components/Logo';
 import { AgentsPage } from './components/AgentsPage';
 import { ConferencesPage } from './components/ConferencesPage';
 import { InventoryPage } from './components/InventoryPage';
-import { NotFoundPage } from './components/States';
+import { ErrorState, LoadingState, NotFoundPage } from './components/States';
 import { routeOf, usePath, type RouteId } from './router';
 import { accountPageOf } from './accountRoutes';
 import { ChoosePasswordPage, RequestLinkPage } from './components/AccountPages';
@@ -16,6 +16,8 @@ import { ChoosePasswordPage, RequestLinkPage } from './components/AccountPages';
 const TITLES: Record<RouteId, string> = {
   calls: 'Calls',
   conferences: 'Conferences',
+  utilization: 'Utilization',
+  quality: 'Quality',
   inventory: 'Inventory',
   agents: 'Agents & sources',
   'not-found': 'Not found',
@@ -103,11 +105,58 @@ export function App() {
     <AppShell session={auth.session} onSignOut={() => void signOut()} signingOut={signingOut} banner={banner} route={route}>
       {route === 'calls' && <CallsPage onUnauthorized={onUnauthorized} />}
       {route === 'conferences' && <ConferencesPage onUnauthorized={onUnauthorized} />}
+      {(route === 'utilization' || route === 'quality') && <Dashboard page={route} onUnauthorized={onUnauthorized} />}
       {route === 'inventory' && <InventoryPage onUnauthorized={onUnauthorized} />}
       {route === 'agents' && (
         <AgentsPage onUnauthorized={onUnauthorized} isTenantAdmin={auth.session.user.role === 'tenant_admin'} />
       )}
       {route === 'not-found' && <NotFoundPage />}
     </AppShell>
+  );
+}
+
+type DashboardModule = typeof import('./components/Dashboards');
+let dashboards: Promise<DashboardModule> | null = null;
+
+/** Utilization and Quality, with their chart library fetched the first time one is opened. */
+function Dashboard({ page, onUnauthorized }: { page: 'utilization' | 'quality'; onUnauthorized: () => void }) {
+  const [mod, setMod] = useState<DashboardModule | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  useEffect(() => {
+    let alive = true;
+    dashboards ??= import('./components/Dashboards');
+    dashboards.then(
+      (m) => alive && setMod(m),
+      (e) => {
+        dashboards = null;
+        if (alive) setFailed(describeError(e));
+      },
+    );
+    return () => {
+      alive = false;
+    };
+  }, []);
+  if (failed) {
+    return (
+      <div class="page">
+        <section class="card">
+          <ErrorState title="Could not load the dashboard" message={failed} onRetry={() => window.location.reload()} />
+        </section>
+      </div>
+    );
+  }
+  if (!mod) {
+    return (
+      <div class="page">
+        <section class="card">
+          <LoadingState label="Loading…" />
+        </section>
+      </div>
+    );
+  }
+  return page === 'utilization' ? (
+    <mod.UtilizationPage onUnauthorized={onUnauthorized} />
+  ) : (
+    <mod.QualityPage onUnauthorized={onUnauthorized} />
   );
 }

@@ -9,6 +9,8 @@ describe('routeOf', () => {
     expect(routeOf('/agents')).toBe('agents');
     expect(routeOf('/inventory')).toBe('inventory');
     expect(routeOf('/conferences')).toBe('conferences');
+    expect(routeOf('/utilization')).toBe('utilization');
+    expect(routeOf('/quality/')).toBe('quality');
     expect(routeOf('/nope')).toBe('not-found');
     expect(routeOf('/agents/x')).toBe('not-found');
   });

@@ -2,11 +2,13 @@
 // every non-file path, so /agents etc. can be reloaded and bookmarked.
 import { useEffect, useState } from 'preact/hooks';
 
-export type RouteId = 'calls' | 'conferences' | 'inventory' | 'agents' | 'not-found';
+export type RouteId = 'calls' | 'conferences' | 'utilization' | 'quality' | 'inventory' | 'agents' | 'not-found';
 
 export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
   calls: '/calls',
   conferences: '/conferences',
+  utilization: '/utilization',
+  quality: '/quality',
   inventory: '/inventory',
   agents: '/agents',
 };
