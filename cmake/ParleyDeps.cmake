@@ -9,6 +9,9 @@ find_package(CURL REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
+# Time zones from the system tz database (libhowardhinnant-date-dev): GCC 12's
+# libstdc++ lacks C++20's std::chrono::locate_zone.
+find_package(date CONFIG REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc)

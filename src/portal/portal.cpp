@@ -14,6 +14,7 @@
 #include "ingest/ingest.h"
 #include "portal/account_security.h"
 #include "portal/accounts.h"
+#include "portal/analytics_routes.h"
 #include "portal/password_policy.h"
 #include "portal/saml_sso.h"
 #include "portal/sso_settings.h"
@@ -285,6 +286,13 @@ struct Portal::Impl {
   Response SamlAcs(const Request& r, const SessionContext*) { return saml_sso.Acs(r); }
   Response GetSso(const Request& r, const SessionContext* s);
   Response PutSso(const Request& r, const SessionContext* s);
+  // Dashboards from the rollups: portal/analytics_routes.h.
+  Response UsageAnalytics(const Request& r, const SessionContext* s) {
+    return AnalyticsUsage(store, r, s->session.tenant_id, clock.NowUnixSeconds());
+  }
+  Response QualityAnalytics(const Request& r, const SessionContext* s) {
+    return AnalyticsQuality(store, r, s->session.tenant_id, clock.NowUnixSeconds());
+  }
   // Records that personal data of `what` was returned (docs/security.md,
   // "Audit log"); an error means the page must not be sent.
   Status AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records, const Request& r);
@@ -394,6 +402,15 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
        "Change the tenant's single sign-on settings {idp_metadata, group_attribute, role_map, default_role, "
        "enabled, allow_idp_initiated}; unset fields keep their value (audited)",
        &Impl::PutSso},
+      // Dashboards (docs/analytics.md): rollups only; sites and models are not personal data.
+      {"GET", "/api/v1/analytics/usage", MinRole::kSignedIn, Data::kTenant,
+       "Utilization from the rollups: calls, completed, failed, minutes and peak concurrent calls per local day or "
+       "hour (?from=YYYY-MM-DD&to=YYYY-MM-DD&grain=day|hour&source=S; default the last 7 days), with KPIs",
+       &Impl::UsageAnalytics},
+      {"GET", "/api/v1/analytics/quality", MinRole::kSignedIn, Data::kTenant,
+       "Media quality from the rollups per site, device model or source (?from&to&dimension=site|model|source): "
+       "averages, p50/p95 latency and jitter, share of poor streams",
+       &Impl::QualityAnalytics},
   };
   return routes;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Browser test of the Parley portal: sign-in, calls table, sign-out, and the
-// Agents, Inventory and Conferences pages.
+// Browser test of the Parley portal: sign-in, calls table, sign-out, the
+// Agents, Inventory and Conferences pages, and the Utilization and Quality
+// dashboards (ECharts on canvas).
 // Plain Node ESM (no test framework), driving Debian's Chromium with playwright-core.
 //
 // Environment:
@@ -11,8 +12,11 @@
 //                    0 also accepts the "no calls yet" empty state)
 //   MIN_REFUSED      refused records the Agents page's "Refused records" table
 //                    must list (default 0: the table or its empty state)
+//   MIN_STREAMS      quality streams the Quality page must report for the
+//                    last 7 days (default 0: the table may show calls only)
 //   SCREENSHOT_DIR   where to write login.png, calls.png, agents.png,
-//                    inventory.png, conferences.png (optional)
+//                    inventory.png, conferences.png, utilization.png,
+//                    quality.png (optional)
 //   CHROMIUM         browser binary (default /usr/lib/chromium/chromium)
 //
 // Prints "e2e: N passed, M failed" last; exits 1 when any test failed.
@@ -26,6 +30,7 @@ const PASSWORD = process.env.PARLEY_PASSWORD;
 const SHOTS = process.env.SCREENSHOT_DIR || '';
 const MIN_ROWS = process.env.MIN_ROWS === undefined || process.env.MIN_ROWS === '' ? 1 : Number(process.env.MIN_ROWS);
 const MIN_REFUSED = Number(process.env.MIN_REFUSED || 0);
+const MIN_STREAMS = Number(process.env.MIN_STREAMS || 0);
 const EXECUTABLE = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const ROWS_TIMEOUT_MS = 30_000;
 const STEP_TIMEOUT_MS = 15_000;
@@ -247,6 +252,76 @@ const tests = [
       }
     },
   },
+  {
+    name: 'utilization and quality dashboards',
+    async run(browser) {
+      const { context, page, problems } = await openPage(browser);
+      try {
+        await signIn(page, EMAIL, PASSWORD);
+        await page.getByTestId('tenant-name').waitFor({ state: 'visible' }).catch(() => {
+          throw new Failure('the app shell (data-testid=tenant-name) did not appear after signing in');
+        });
+        check((await page.locator('.badge-soon').count()) === 0, 'a "soon" badge is still shown in the navigation');
+
+        // Utilization: KPIs and three charts drawn on canvas, last 7 days.
+        await page.getByTestId('nav-utilization').click();
+        check(new URL(page.url()).pathname === '/utilization', `the Utilization link went to ${page.url()}`);
+        await waitForChart(page, 'chart-calls', 'usage').catch(async (e) => {
+          await shot(page, 'utilization-failed.png');
+          throw e;
+        });
+        await waitForChart(page, 'chart-peak', 'usage');
+        await waitForChart(page, 'chart-minutes', 'usage');
+        const calls = await kpiNumber(page, 'kpi-calls');
+        const peak = await kpiNumber(page, 'kpi-peak');
+        check(calls > 0, `Utilization shows ${calls} calls for the last 7 days`);
+        check(peak > 0, `Utilization shows a peak concurrency of ${peak}`);
+        const busiest = (await page.getByTestId('kpi-busiest').innerText()).replace(/\s+/g, ' ').trim();
+        console.log(`   utilization (7 days): ${calls} calls, peak ${peak} at once; ${busiest}`);
+        await shot(page, 'utilization.png');
+        // 30 days: at least as many calls; then hourly; then one source.
+        await page.getByTestId('range-30').click();
+        await page.waitForFunction(() => document.querySelector('[data-testid="range-30"]')?.getAttribute('aria-pressed') === 'true');
+        await waitForSettled(page);
+        const calls30 = await kpiNumber(page, 'kpi-calls');
+        check(calls30 >= calls, `30 days show ${calls30} calls, fewer than the ${calls} of 7 days`);
+        await page.getByTestId('range-7').click();
+        await page.getByTestId('grain-hour').click();
+        await waitForSettled(page);
+        await waitForChart(page, 'chart-calls', 'usage');
+        check((await kpiNumber(page, 'kpi-calls')) === calls, 'hourly and daily views of 7 days disagree on the calls');
+        const sources = await page.getByTestId('source-filter').locator('option').evaluateAll((o) => o.map((x) => x.value).filter(Boolean));
+        check(sources.length > 0, 'the source filter lists no source');
+        await page.getByTestId('source-filter').selectOption(sources[0]);
+        await waitForSettled(page);
+        const perSource = await kpiNumber(page, 'kpi-calls');
+        check(perSource > 0 && perSource <= calls, `source ${sources[0]} shows ${perSource} calls (all: ${calls})`);
+        console.log(`   30 days: ${calls30} calls; source ${sources[0]}: ${perSource} calls`);
+
+        // Quality: KPIs, the poor-streams chart and the per-site table.
+        await page.getByTestId('nav-quality').click();
+        check(new URL(page.url()).pathname === '/quality', `the Quality link went to ${page.url()}`);
+        const rows = await waitForTable(page, 'quality-table', 'quality');
+        check(rows > 0, 'the Quality table has no row for the last 7 days');
+        const streams = await kpiNumber(page, 'kpi-streams');
+        check(streams >= MIN_STREAMS, `Quality reports ${streams} streams, expected at least ${MIN_STREAMS}`);
+        if (MIN_STREAMS > 0) {
+          await waitForChart(page, 'chart-poor', 'quality');
+          const pills = await page.getByTestId('poor-pill').allInnerTexts();
+          check(pills.some((p) => /%/.test(p)), `no poor-stream share in the table: ${pills.join(', ')}`);
+        }
+        const first = (await page.getByTestId('quality-row').first().innerText()).replace(/\s+/g, ' ').trim();
+        console.log(`   quality: ${rows} sites, ${streams} streams; ${first}`);
+        await shot(page, 'quality.png');
+        await page.getByTestId('dimension-model').click();
+        await waitForSettled(page);
+        check((await waitForTable(page, 'quality-table', 'quality')) > 0, 'the Quality table by device model is empty');
+        noProblems(problems);
+      } finally {
+        await context.close();
+      }
+    },
+  },
 ];
 
 /**
@@ -265,6 +340,43 @@ async function waitForTable(page, testId, what) {
     if (Date.now() > deadline) throw new Failure(`neither ${testId} nor ${what}-empty appeared within ${STEP_TIMEOUT_MS / 1000} s`);
     await page.waitForTimeout(250);
   }
+}
+
+
+/** Waits for an ECharts canvas under data-testid=`testId` that has drawn something. */
+async function waitForChart(page, testId, what) {
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  for (;;) {
+    const error = page.getByTestId(`${what}-error`);
+    if ((await error.count()) > 0) throw new Failure(`the ${what} page shows an error: "${(await error.innerText()).trim()}"`);
+    const drawn = await page
+      .locator(`[data-testid="${testId}"] canvas`)
+      .first()
+      .evaluate((c) => {
+        const ctx = c.getContext('2d');
+        if (!ctx || c.width === 0 || c.height === 0) return 0;
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < px.length; i += 16) if (px[i] !== 0) n++;
+        return n;
+      })
+      .catch(() => 0);
+    if (drawn > 50) return;
+    if (Date.now() > deadline) throw new Failure(`the chart ${testId} was not drawn within ${STEP_TIMEOUT_MS / 1000} s`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** The number a KPI tile shows ("1,234" → 1234); NaN for "—". */
+async function kpiNumber(page, testId) {
+  const text = await page.getByTestId(testId).locator('.kpi-value').innerText();
+  return Number(text.replace(/[^0-9.]/g, '') || NaN);
+}
+
+/** Waits until no dashboard request is in flight (the title's spinner is gone). */
+async function waitForSettled(page) {
+  await page.waitForTimeout(100);
+  await page.locator('.page-title .spinner-inline').waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS });
 }
 
 let browser;

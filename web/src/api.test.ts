@@ -158,3 +158,28 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Mon, 01 Jan 2024 00:01:00 GMT', now)).toBe(60);
   });
 });
+
+describe('ApiClient analytics', () => {
+  it('asks for usage with only the parameters given, and tolerates missing arrays', async () => {
+    const f = vi.fn().mockImplementation(async () => jsonResponse(200, { from: '2026-01-08', to: '2026-01-14', kpis: {} }));
+    const c = new ApiClient('/api/v1', f);
+    const r = await c.usage({ grain: 'hour', source: 'dma main' });
+    expect(f.mock.calls[0][0]).toBe('/api/v1/analytics/usage?grain=hour&source=dma+main');
+    expect(r.buckets).toEqual([]);
+    expect(r.sources).toEqual([]);
+    await c.usage({ from: '2026-01-01', to: '2026-01-31' });
+    expect(f.mock.calls[1][0]).toBe('/api/v1/analytics/usage?from=2026-01-01&to=2026-01-31');
+  });
+  it('asks for quality per dimension and surfaces a 400 detail', async () => {
+    const f = vi
+      .fn()
+      .mockResolvedValueOnce(jsonResponse(200, { rows: null, total: {} }))
+      .mockResolvedValueOnce(jsonResponse(400, { error: 'invalid_argument', detail: 'a range spans at most 400 days' }));
+    const c = new ApiClient('/api/v1', f);
+    const r = await c.quality({ dimension: 'model' });
+    expect(f.mock.calls[0][0]).toBe('/api/v1/analytics/quality?dimension=model');
+    expect(r.rows).toEqual([]);
+    const err = await c.quality({ from: '2024-01-01', to: '2026-01-01' }).catch((e) => e);
+    expect(describeError(err)).toBe('a range spans at most 400 days');
+  });
+});

@@ -11,6 +11,8 @@ import type {
   LinkAccepted,
   MailInfo,
   PasswordSet,
+  QualityDimension,
+  QualityResponse,
   QuarantineEntry,
   RoleChange,
   SessionInfo,
@@ -19,6 +21,7 @@ import type {
   TenantInput,
   TotpSetup,
   UserRow,
+  UsageResponse,
 } from './types';
 
 /** An API failure. status 0 means the request never got an HTTP answer. */
@@ -227,6 +230,22 @@ export class ApiClient {
     return { devices: Array.isArray(page.devices) ? page.devices : [], next_cursor: page.next_cursor ?? null };
   }
 
+  async usage(q: AnalyticsQuery & { grain?: 'day' | 'hour'; source?: string }): Promise<UsageResponse> {
+    const r = await this.request<UsageResponse>(
+      'GET',
+      `/analytics/usage${analyticsQueryString({ from: q.from, to: q.to, grain: q.grain, source: q.source })}`,
+    );
+    return { ...r, buckets: Array.isArray(r.buckets) ? r.buckets : [], sources: Array.isArray(r.sources) ? r.sources : [] };
+  }
+
+  async quality(q: AnalyticsQuery & { dimension?: QualityDimension }): Promise<QualityResponse> {
+    const r = await this.request<QualityResponse>(
+      'GET',
+      `/analytics/quality${analyticsQueryString({ from: q.from, to: q.to, dimension: q.dimension })}`,
+    );
+    return { ...r, rows: Array.isArray(r.rows) ? r.rows : [] };
+  }
+
   async conferences(limit = 50, cursor?: string | null): Promise<ConferencesPage> {
     const q = new URLSearchParams({ limit: String(limit) });
     if (cursor) q.set('cursor', cursor);
@@ -307,6 +326,19 @@ export class ApiClient {
 /** The URL that starts SP-initiated single sign-on for an organisation. */
 export function ssoLoginUrl(organisation: string): string {
   return `/saml/login?tenant=${encodeURIComponent(organisation.trim())}`;
+}
+
+/** Query of the analytics routes; absent dates take the server's default (the tenant's last 7 days). */
+export interface AnalyticsQuery {
+  from?: string;
+  to?: string;
+}
+
+export function analyticsQueryString(params: Record<string, string | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
 }
 
 export const api = new ApiClient();

@@ -9,7 +9,7 @@ import { AgentsPage } from './components/AgentsPage';
 import { ConferencesPage } from './components/ConferencesPage';
 import { InventoryPage } from './components/InventoryPage';
 import { SsoSettingsPage } from './components/SsoSettingsPage';
-import { NotFoundPage } from './components/States';
+import { ErrorState, LoadingState, NotFoundPage } from './components/States';
 import { accountPageOf } from './accountRoutes';
 import { ChoosePasswordPage, RequestLinkPage } from './components/AccountPages';
 import { AccountPage } from './components/AccountPage';
@@ -21,6 +21,8 @@ import { homeFor, navigate, routeAllowed, routeOf, usePath, type RouteId } from 
 const TITLES: Record<RouteId, string> = {
   calls: 'Calls',
   conferences: 'Conferences',
+  utilization: 'Utilization',
+  quality: 'Quality',
   inventory: 'Inventory',
   agents: 'Agents & sources',
   account: 'Account & security',
@@ -129,6 +131,7 @@ export function App() {
     <AppShell session={auth.session} onSignOut={() => void signOut()} signingOut={signingOut} banner={banner} route={route}>
       {page === 'calls' && <CallsPage onUnauthorized={onUnauthorized} />}
       {page === 'conferences' && <ConferencesPage onUnauthorized={onUnauthorized} />}
+      {(page === 'utilization' || page === 'quality') && <Dashboard page={page} onUnauthorized={onUnauthorized} />}
       {page === 'inventory' && <InventoryPage onUnauthorized={onUnauthorized} />}
       {page === 'agents' && (
         <AgentsPage onUnauthorized={onUnauthorized} isTenantAdmin={auth.session.user.role === 'tenant_admin'} />
@@ -151,5 +154,51 @@ export function App() {
       {page === 'sso' && <SsoSettingsPage onUnauthorized={onUnauthorized} />}
       {page === 'not-found' && <NotFoundPage />}
     </AppShell>
+  );
+}
+
+type DashboardModule = typeof import('./components/Dashboards');
+let dashboards: Promise<DashboardModule> | null = null;
+
+/** Utilization and Quality, with their chart library fetched the first time one is opened. */
+function Dashboard({ page, onUnauthorized }: { page: 'utilization' | 'quality'; onUnauthorized: () => void }) {
+  const [mod, setMod] = useState<DashboardModule | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  useEffect(() => {
+    let alive = true;
+    dashboards ??= import('./components/Dashboards');
+    dashboards.then(
+      (m) => alive && setMod(m),
+      (e) => {
+        dashboards = null;
+        if (alive) setFailed(describeError(e));
+      },
+    );
+    return () => {
+      alive = false;
+    };
+  }, []);
+  if (failed) {
+    return (
+      <div class="page">
+        <section class="card">
+          <ErrorState title="Could not load the dashboard" message={failed} onRetry={() => window.location.reload()} />
+        </section>
+      </div>
+    );
+  }
+  if (!mod) {
+    return (
+      <div class="page">
+        <section class="card">
+          <LoadingState label="Loading…" />
+        </section>
+      </div>
+    );
+  }
+  return page === 'utilization' ? (
+    <mod.UtilizationPage onUnauthorized={onUnauthorized} />
+  ) : (
+    <mod.QualityPage onUnauthorized={onUnauthorized} />
   );
 }

@@ -10,6 +10,8 @@ describe('routeOf', () => {
     expect(routeOf('/inventory')).toBe('inventory');
     expect(routeOf('/conferences')).toBe('conferences');
     expect(routeOf('/settings/sso')).toBe('sso');
+    expect(routeOf('/utilization')).toBe('utilization');
+    expect(routeOf('/quality/')).toBe('quality');
     expect(routeOf('/nope')).toBe('not-found');
     expect(routeOf('/agents/x')).toBe('not-found');
   });

@@ -5,6 +5,8 @@ import { useEffect, useState } from 'preact/hooks';
 export type RouteId =
   | 'calls'
   | 'conferences'
+  | 'utilization'
+  | 'quality'
   | 'inventory'
   | 'agents'
   | 'account'
@@ -17,6 +19,8 @@ export type RouteId =
 export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
   calls: '/calls',
   conferences: '/conferences',
+  utilization: '/utilization',
+  quality: '/quality',
   inventory: '/inventory',
   agents: '/agents',
   account: '/account',

@@ -292,3 +292,81 @@ export interface SsoChange {
   enabled?: boolean;
   allow_idp_initiated?: boolean;
 }
+
+// ---- Analytics (GET /api/v1/analytics/usage and /quality; docs/analytics.md) ----
+
+/** A local date "YYYY-MM-DD" in the tenant's time zone. */
+export type LocalDate = string;
+
+export interface AnalyticsRange {
+  time_zone: string;
+  from: LocalDate;
+  to: LocalDate;
+  /** UTC instants of the range's first hour and of the end (exclusive). */
+  start: string;
+  end: string;
+}
+
+export interface UsageBucket {
+  start: string;
+  /** Local day "2026-01-14" or local hour "2026-01-14T10:00:00-05:00". */
+  label: string;
+  calls: number;
+  completed: number;
+  failed: number;
+  seconds: number;
+  minutes: number;
+  peak_concurrent: number;
+}
+
+export interface UsageHour {
+  start: string;
+  label: string;
+  calls?: number;
+  peak_concurrent?: number;
+}
+
+export interface UsageResponse extends AnalyticsRange {
+  grain: 'day' | 'hour';
+  source: string | null;
+  sources: string[];
+  kpis: {
+    calls: number;
+    completed: number;
+    failed: number;
+    completion_rate: number | null;
+    seconds: number;
+    hours: number;
+    busiest_hour: UsageHour | null;
+    peak_concurrent: number;
+    peak_hour: UsageHour | null;
+  };
+  buckets: UsageBucket[];
+}
+
+export interface QualityFigures {
+  key?: string;
+  calls: number;
+  streams: number;
+  measured: { loss: number; jitter: number; latency: number; mos: number };
+  loss_pct_avg: number | null;
+  jitter_ms_avg: number | null;
+  latency_ms_avg: number | null;
+  mos_avg: number | null;
+  jitter_ms_p50: number | null;
+  jitter_ms_p95: number | null;
+  latency_ms_p50: number | null;
+  latency_ms_p95: number | null;
+  poor_jitter_share: number | null;
+  poor_latency_share: number | null;
+  poor_share: number | null;
+}
+
+export type QualityDimension = 'site' | 'model' | 'source';
+
+export interface QualityResponse extends AnalyticsRange {
+  dimension: QualityDimension;
+  thresholds: { loss_pct: number; jitter_ms: number; latency_ms: number; mos: number };
+  total: QualityFigures;
+  rows: (QualityFigures & { key: string })[];
+}

@@ -36,8 +36,8 @@ const NAV: { section: string; items: NavItem[] }[] = [
         href: ROUTES.conferences,
         icon: icon('M7 4a2.5 2.5 0 1 1 0 5 2.5 2.5 0 0 1 0-5zm6.5 1a2 2 0 1 1 0 4 2 2 0 0 1 0-4zM2 15c0-2.8 2.2-4.5 5-4.5s5 1.7 5 4.5v1H2zm11 1v-1c0-1.3-.4-2.5-1.1-3.4.5-.1 1-.1 1.6-.1 2.4 0 4.5 1.4 4.5 3.7v.8z'),
       },
-      { id: 'utilization', label: 'Utilization', soon: true, icon: icon('M3 16h14v1.5H3zM4 10h2.5v5H4zm4.5-4H11v9H8.5zM13 8h2.5v7H13z') },
-      { id: 'quality', label: 'Quality', soon: true, icon: icon('M2.5 11h3l2-5 3 9 2-6 1.5 2h3.5v1.5h-4.3L12.5 11.6l-2 6-3-9-1.2 3.9H2.5z') },
+      { id: 'utilization', label: 'Utilization', href: ROUTES.utilization, icon: icon('M3 16h14v1.5H3zM4 10h2.5v5H4zm4.5-4H11v9H8.5zM13 8h2.5v7H13z') },
+      { id: 'quality', label: 'Quality', href: ROUTES.quality, icon: icon('M2.5 11h3l2-5 3 9 2-6 1.5 2h3.5v1.5h-4.3L12.5 11.6l-2 6-3-9-1.2 3.9H2.5z') },
     ],
   },
   {
