@@ -207,6 +207,16 @@ const tests = [
         if (refusedRows > 0) console.log(`   refused: ${(await refused.first().innerText()).replace(/\s+/g, ' ').trim()}`);
         await shot(page, 'agents.png');
 
+        // Audit log (tenant admins): this sign-in is among the newest entries.
+        await page.getByTestId('nav-audit').click();
+        check(new URL(page.url()).pathname === '/settings/audit', `the Audit log link went to ${page.url()}`);
+        await waitForTable(page, 'audit-table', 'audit');
+        const auditText = (await page.getByTestId('audit-table').innerText()).replace(/\s+/g, ' ');
+        check(auditText.includes('auth.login'), 'the audit log does not show the sign-in (auth.login)');
+        check(!auditText.includes(EMAIL), 'the audit log shows an e-mail address');
+        check((await page.getByTestId('audit-download').getAttribute('href')) === '/api/v1/audit/export', 'no download link');
+        await shot(page, 'audit.png');
+
         // Inventory: the devices table (or its empty state) and the filter box.
         await page.getByTestId('nav-inventory').click();
         check(new URL(page.url()).pathname === '/inventory', `the Inventory link went to ${page.url()}, expected /inventory`);

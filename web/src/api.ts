@@ -2,6 +2,7 @@
 // HttpOnly, so this code never sees it; it keeps only the CSRF token, in memory,
 // and sends it on every state-changing request.
 import type {
+  AuditPage,
   AdminAgentsResponse,
   AdminTenant,
   AgentsResponse,
@@ -215,6 +216,18 @@ export class ApiClient {
       agents: Array.isArray(r.agents) ? r.agents.map((a) => ({ ...a, sources: Array.isArray(a.sources) ? a.sources : [] })) : [],
       server_time: typeof r.server_time === 'string' ? r.server_time : new Date().toISOString(),
       online_window_s: typeof r.online_window_s === 'number' ? r.online_window_s : 90,
+    };
+  }
+
+  /** A page of the tenant's audit log, newest first (tenant admins). */
+  async audit(cursor?: string | null): Promise<AuditPage> {
+    const q = new URLSearchParams({ limit: '100' });
+    if (cursor) q.set('cursor', cursor);
+    const page = await this.request<AuditPage>('GET', `/audit?${q.toString()}`);
+    return {
+      entries: Array.isArray(page.entries) ? page.entries : [],
+      next_cursor: page.next_cursor ?? null,
+      head: page.head ?? null,
     };
   }
 

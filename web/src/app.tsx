@@ -13,6 +13,7 @@ import { ErrorState, LoadingState, NotFoundPage } from './components/States';
 import { accountPageOf } from './accountRoutes';
 import { ChoosePasswordPage, RequestLinkPage } from './components/AccountPages';
 import { AccountPage } from './components/AccountPage';
+import { AuditPage } from './components/AuditPage';
 import { AdminAgentsPage } from './components/AdminAgentsPage';
 import { AdminTenantsPage } from './components/AdminTenantsPage';
 import { UsersPage } from './components/UsersPage';
@@ -30,6 +31,7 @@ const TITLES: Record<RouteId, string> = {
   tenants: 'Tenants',
   'platform-agents': 'Agents health',
   sso: 'Single sign-on',
+  audit: 'Audit log',
   'not-found': 'Not found',
 };
 
@@ -152,6 +154,7 @@ export function App() {
       {page === 'tenants' && <AdminTenantsPage onUnauthorized={onUnauthorized} />}
       {page === 'platform-agents' && <AdminAgentsPage onUnauthorized={onUnauthorized} />}
       {page === 'sso' && <SsoSettingsPage onUnauthorized={onUnauthorized} />}
+      {page === 'audit' && <AuditPage onUnauthorized={onUnauthorized} />}
       {page === 'not-found' && <NotFoundPage />}
     </AppShell>
   );

@@ -10,6 +10,7 @@ describe('routeOf', () => {
     expect(routeOf('/inventory')).toBe('inventory');
     expect(routeOf('/conferences')).toBe('conferences');
     expect(routeOf('/settings/sso')).toBe('sso');
+    expect(routeOf('/settings/audit')).toBe('audit');
     expect(routeOf('/utilization')).toBe('utilization');
     expect(routeOf('/quality/')).toBe('quality');
     expect(routeOf('/nope')).toBe('not-found');
@@ -29,6 +30,8 @@ describe('role-aware routes', () => {
     expect(homeFor('viewer')).toBe('/calls');
     expect(routeAllowed('calls', 'platform_admin')).toBe(false);
     expect(routeAllowed('tenants', 'platform_admin')).toBe(true);
+    expect(routeAllowed('audit', 'tenant_admin')).toBe(true);
+    expect(routeAllowed('audit', 'analyst')).toBe(false);
     expect(routeAllowed('account', 'platform_admin')).toBe(true);
     expect(routeAllowed('tenants', 'tenant_admin')).toBe(false);
     expect(routeAllowed('users', 'tenant_admin')).toBe(true);

@@ -14,6 +14,7 @@ export type RouteId =
   | 'tenants'
   | 'platform-agents'
   | 'sso'
+  | 'audit'
   | 'not-found';
 
 export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
@@ -28,6 +29,7 @@ export const ROUTES: Record<Exclude<RouteId, 'not-found'>, string> = {
   tenants: '/admin/tenants',
   'platform-agents': '/admin/agents',
   sso: '/settings/sso',
+  audit: '/settings/audit',
 };
 
 /** Pages of the platform admin, who sees no tenant's data (docs/admin.md). */
@@ -42,7 +44,7 @@ export function homeFor(role: string): string {
 export function routeAllowed(route: RouteId, role: string): boolean {
   if (role === 'platform_admin') return PLATFORM_ROUTES.has(route);
   if (route === 'tenants' || route === 'platform-agents') return false;
-  if (route === 'users' || route === 'sso') return role === 'tenant_admin';
+  if (route === 'users' || route === 'sso' || route === 'audit') return role === 'tenant_admin';
   return true;
 }
 

@@ -370,3 +370,23 @@ export interface QualityResponse extends AnalyticsRange {
   total: QualityFigures;
   rows: (QualityFigures & { key: string })[];
 }
+
+/** One entry of GET /api/v1/audit (tenant admin): ids and codes, never personal data. */
+export interface AuditEntry {
+  seq: number;
+  time: string;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  details: unknown;
+  prev_hash: string;
+  entry_hash: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  next_cursor: string | null;
+  head: { seq: number; entry_hash: string } | null;
+}

@@ -102,11 +102,18 @@ const USERS_ITEM: NavItem = {
   icon: icon('M7.5 4a3 3 0 1 1 0 6 3 3 0 0 1 0-6zM2 16c0-2.8 2.5-4.5 5.5-4.5S13 13.2 13 16v1H2zm11.5-9.5a2.2 2.2 0 1 1 0 4.4 2.2 2.2 0 0 1 0-4.4zM14.4 17v-1c0-1.5-.5-2.8-1.4-3.8 2.5-.3 5 1 5 3.5V17z'),
 };
 
+const AUDIT_ITEM: NavItem = {
+  id: 'audit',
+  label: 'Audit log',
+  href: ROUTES.audit,
+  icon: icon('M5 2.5h7l3 3v12H5zm2 5v1.5h6V7.5zm0 3v1.5h6v-1.5zm0 3v1.5h4v-1.5z'),
+};
+
 /** The sidebar for a role: tenant pages for tenant users, platform pages for the platform admin. */
 function navFor(role: string): { section: string; items: NavItem[] }[] {
   if (role === 'platform_admin') return PLATFORM_NAV;
   const admin = role === 'tenant_admin';
-  const settings = admin ? [USERS_ITEM, ACCOUNT_ITEM] : [ACCOUNT_ITEM];
+  const settings = admin ? [USERS_ITEM, AUDIT_ITEM, ACCOUNT_ITEM] : [ACCOUNT_ITEM];
   const tenantNav = NAV.map((g) => ({ ...g, items: g.items.filter((i) => !i.adminOnly || admin) })).filter(
     (g) => g.items.length > 0,
   );
