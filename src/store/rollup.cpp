@@ -205,6 +205,52 @@ void AddCallToRollups(const StoredCall& call, RollupDelta& delta) {
   }
 }
 
+const char* RollupTable(RollupGrain grain) { return grain == RollupGrain::kHour ? "rollup_hour" : "rollup_day"; }
+
+namespace {
+constexpr int64_t kMaxHourlySpan = 400LL * kDay;
+constexpr int64_t kMaxDailySpan = 20LL * 366 * kDay;
+}  // namespace
+
+Status CheckRollupQuery(const RollupQuery& q) {
+  if (q.to < q.from) return InvalidArgument("rollup range ends before it starts");
+  if (q.to - q.from > (q.grain == RollupGrain::kHour ? kMaxHourlySpan : kMaxDailySpan))
+    return InvalidArgument(q.grain == RollupGrain::kHour ? "hourly rollups span at most 400 days"
+                                                         : "daily rollups span at most 20 years");
+  return Ok();
+}
+
+Status CheckPeakRange(int64_t from, int64_t to) {
+  if (to < from) return InvalidArgument("range ends before it starts");
+  if (to - from > kMaxHourlySpan) return InvalidArgument("hourly peaks span at most 400 days");
+  return Ok();
+}
+
+std::set<std::pair<std::string, int64_t>> ConcurrencyHours(const RollupDelta& delta) {
+  std::set<std::pair<std::string, int64_t>> hours;
+  for (const auto& [k, d] : delta.concurrency) hours.insert({k.first, FloorTo(k.second, kHour)});
+  return hours;
+}
+
+std::vector<HourlyPeak> HourlyPeaksFrom(int64_t from, int64_t to, int64_t level_at_from,
+                                        const std::vector<ConcurrencyHourRow>& rows) {
+  std::vector<HourlyPeak> out;
+  out.reserve(static_cast<size_t>(std::max<int64_t>(0, (to - from + kHour - 1) / kHour)));
+  int64_t level = level_at_from;
+  int64_t next = from;
+  auto fill_until = [&](int64_t end) {
+    for (; next < end; next += kHour) out.push_back({next, level});
+  };
+  for (const ConcurrencyHourRow& row : rows) {
+    fill_until(row.hour);
+    out.push_back({row.hour, level + row.peak_rel});
+    level += row.net;
+    next = row.hour + kHour;
+  }
+  fill_until(to);
+  return out;
+}
+
 int64_t RelativePeak(int64_t hour, const std::vector<std::pair<int64_t, int64_t>>& minute_deltas) {
   int64_t level = 0;
   bool first_minute_has_delta = !minute_deltas.empty() && minute_deltas.front().first == hour;

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "store/store.h"
 
@@ -32,5 +34,31 @@ int64_t FloorTo(int64_t t, int64_t step);
 // the level before the first delta counts unless a delta falls in the
 // hour's first minute.
 int64_t RelativePeak(int64_t hour, const std::vector<std::pair<int64_t, int64_t>>& minute_deltas);
+
+// The value columns of rollup_hour and rollup_day, in the order both
+// backends read and write them, and the table of a grain.
+inline constexpr const char* kRollupColumns =
+    "calls, completed, failed, seconds, loss_pct_sum, loss_n, jitter_ms_sum, jitter_n, latency_ms_sum, latency_n,"
+    " mos_sum, mos_n, jitter_sketch, latency_sketch";
+const char* RollupTable(RollupGrain grain);
+
+// The range checks of Store::ListRollups and Store::ListHourlyPeaks.
+Status CheckRollupQuery(const RollupQuery& query);
+Status CheckPeakRange(int64_t from, int64_t to);
+
+// The (source, hour) pairs whose concurrency_hour row `delta` changes.
+std::set<std::pair<std::string, int64_t>> ConcurrencyHours(const RollupDelta& delta);
+
+// One concurrency_hour row as read back.
+struct ConcurrencyHourRow {
+  int64_t hour = 0;
+  int64_t net = 0;
+  int64_t peak_rel = 0;
+};
+// Every hour of [from, to) (from hour-aligned) with its absolute peak, from
+// the level at `from` (the sum of net over earlier hours) and the stored
+// rows of the range in hour order; an hour without a row stays at the level.
+std::vector<HourlyPeak> HourlyPeaksFrom(int64_t from, int64_t to, int64_t level_at_from,
+                                        const std::vector<ConcurrencyHourRow>& rows);
 
 }  // namespace parley::store::detail

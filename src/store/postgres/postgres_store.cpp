@@ -1292,12 +1292,6 @@ Result<std::vector<QuarantineEntry>> PostgresStore::ListQuarantine(const std::st
 
 namespace {
 
-constexpr const char* kPgRollupColumns =
-    "calls, completed, failed, seconds, loss_pct_sum, loss_n, jitter_ms_sum, jitter_n, latency_ms_sum, latency_n,"
-    " mos_sum, mos_n, jitter_sketch, latency_sketch";
-
-const char* PgRollupTable(RollupGrain g) { return g == RollupGrain::kHour ? "rollup_hour" : "rollup_day"; }
-
 Result<UsageAggregate> ReadPgUsage(const Rows& r, int i, int first) {
   UsageAggregate u;
   u.calls = r.Int(i, first + 0);
@@ -1339,9 +1333,6 @@ Params& AddUsage(Params& p, const UsageAggregate& u) {
       .Text(q.latency_ms.Encode());
 }
 
-constexpr int64_t kPgMaxHourlySpan = 400LL * 86400;
-constexpr int64_t kPgMaxDailySpan = 20LL * 366 * 86400;
-
 }  // namespace
 
 // Concurrent batches (other connections, other servers) may touch the same
@@ -1353,17 +1344,17 @@ constexpr int64_t kPgMaxDailySpan = 20LL * 366 * 86400;
 Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const detail::RollupDelta& delta) {
   for (const auto& [k, add] : delta.usage) {
     const auto& [grain, dimension, key, bucket] = k;
-    const std::string table = PgRollupTable(grain);
+    const std::string table = detail::RollupTable(grain);
     UsageAggregate zero;
     Params create;
     create.Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
     AddUsage(create, zero);
-    PARLEY_TRY(tx.Exec("INSERT INTO " + table + " (tenant_id, dimension, key, bucket, " + kPgRollupColumns +
+    PARLEY_TRY(tx.Exec("INSERT INTO " + table + " (tenant_id, dimension, key, bucket, " + detail::kRollupColumns +
                            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
                            " ON CONFLICT (tenant_id, dimension, key, bucket) DO NOTHING",
                        create));
     PARLEY_ASSIGN_OR_RETURN(
-        Rows row, tx.Exec("SELECT " + std::string(kPgRollupColumns) + " FROM " + table +
+        Rows row, tx.Exec("SELECT " + std::string(detail::kRollupColumns) + " FROM " + table +
                               " WHERE tenant_id = $1 AND dimension = $2 AND key = $3 AND bucket = $4 FOR UPDATE",
                           Params().Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket)));
     if (row.empty()) return Internal("store: a rollup row vanished");
@@ -1380,8 +1371,7 @@ Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const d
   }
   if (delta.concurrency.empty()) return Ok();
 
-  std::set<std::pair<std::string, int64_t>> hours;
-  for (const auto& [k, d] : delta.concurrency) hours.insert({k.first, detail::FloorTo(k.second, 3600)});
+  const std::set<std::pair<std::string, int64_t>> hours = detail::ConcurrencyHours(delta);
   for (const auto& [source, hour] : hours) {
     PARLEY_TRY(tx.Exec("INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel) VALUES ($1, $2, $3, 0, 0)"
                        " ON CONFLICT (tenant_id, source, hour) DO NOTHING",
@@ -1414,12 +1404,9 @@ Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const d
 }
 
 Result<std::vector<RollupRow>> PostgresStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
-  if (q.to < q.from) return InvalidArgument("rollup range ends before it starts");
-  if (q.to - q.from > (q.grain == RollupGrain::kHour ? kPgMaxHourlySpan : kPgMaxDailySpan))
-    return InvalidArgument(q.grain == RollupGrain::kHour ? "hourly rollups span at most 400 days"
-                                                         : "daily rollups span at most 20 years");
+  PARLEY_TRY(detail::CheckRollupQuery(q));
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<RollupRow>> {
-    std::string sql = "SELECT key, bucket, " + std::string(kPgRollupColumns) + " FROM " + PgRollupTable(q.grain) +
+    std::string sql = "SELECT key, bucket, " + std::string(detail::kRollupColumns) + " FROM " + detail::RollupTable(q.grain) +
                       " WHERE tenant_id = $1 AND dimension = $2 AND bucket >= $3 AND bucket < $4";
     Params params;
     params.Text(tenant_id).Int(static_cast<int64_t>(q.dimension)).Int(q.from).Int(q.to);
@@ -1441,33 +1428,21 @@ Result<std::vector<RollupRow>> PostgresStore::ListRollups(const std::string& ten
 
 Result<std::vector<HourlyPeak>> PostgresStore::ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
                                                                int64_t from, int64_t to) {
-  if (to < from) return InvalidArgument("range ends before it starts");
-  if (to - from > kPgMaxHourlySpan) return InvalidArgument("hourly peaks span at most 400 days");
+  PARLEY_TRY(detail::CheckPeakRange(from, to));
   from = detail::FloorTo(from, 3600);
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<HourlyPeak>> {
     PARLEY_ASSIGN_OR_RETURN(
         Rows before, tx.Exec("SELECT COALESCE(SUM(net), 0) FROM concurrency_hour WHERE tenant_id = $1 AND source = $2"
                              " AND hour < $3",
                              Params().Text(tenant_id).Text(source).Int(from)));
-    int64_t level = before.empty() ? 0 : before.Int(0, 0);
+    const int64_t level = before.empty() ? 0 : before.Int(0, 0);
     PARLEY_ASSIGN_OR_RETURN(
         Rows hours, tx.Exec("SELECT hour, net, peak_rel FROM concurrency_hour WHERE tenant_id = $1 AND source = $2"
                             " AND hour >= $3 AND hour < $4 ORDER BY hour",
                             Params().Text(tenant_id).Text(source).Int(from).Int(to)));
-    std::vector<HourlyPeak> out;
-    int64_t next = from;
-    auto fill_until = [&](int64_t end) {
-      for (; next < end; next += 3600) out.push_back({next, level});
-    };
-    for (int i = 0; i < hours.size(); ++i) {
-      const int64_t hour = hours.Int(i, 0);
-      fill_until(hour);
-      out.push_back({hour, level + hours.Int(i, 2)});
-      level += hours.Int(i, 1);
-      next = hour + 3600;
-    }
-    fill_until(to);
-    return out;
+    std::vector<detail::ConcurrencyHourRow> rows;
+    for (int i = 0; i < hours.size(); ++i) rows.push_back({hours.Int(i, 0), hours.Int(i, 1), hours.Int(i, 2)});
+    return detail::HourlyPeaksFrom(from, to, level, rows);
   });
 }
 

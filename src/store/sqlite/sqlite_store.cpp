@@ -994,11 +994,8 @@ Result<std::vector<QuarantineEntry>> SqliteStore::ListQuarantine(const std::stri
 
 namespace {
 
-constexpr const char* kRollupColumns =
-    "calls, completed, failed, seconds, loss_pct_sum, loss_n, jitter_ms_sum, jitter_n, latency_ms_sum, latency_n,"
-    " mos_sum, mos_n, jitter_sketch, latency_sketch";
-
-const char* RollupTable(RollupGrain g) { return g == RollupGrain::kHour ? "rollup_hour" : "rollup_day"; }
+using detail::kRollupColumns;
+using detail::RollupTable;
 
 // Reads kRollupColumns starting at column `first`.
 Result<UsageAggregate> ReadUsage(const Statement& stmt, int first) {
@@ -1043,9 +1040,6 @@ void BindUsage(Statement& stmt, int first, const UsageAggregate& u) {
       .BindText(first + 13, q.latency_ms.Encode());
 }
 
-constexpr int64_t kMaxHourlySpan = 400LL * 86400;
-constexpr int64_t kMaxDailySpan = 20LL * 366 * 86400;
-
 }  // namespace
 
 Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta) {
@@ -1087,12 +1081,10 @@ Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::Rol
       Statement::Prepare(writer_,
                          "INSERT INTO concurrency_minute (tenant_id, source, minute, delta) VALUES (?1, ?2, ?3, ?4)"
                          " ON CONFLICT (tenant_id, source, minute) DO UPDATE SET delta = delta + excluded.delta"));
-  std::set<std::pair<std::string, int64_t>> hours;
   for (const auto& [k, d] : delta.concurrency) {
     add_minute.Reset();
     add_minute.BindText(1, tenant_id).BindText(2, k.first).BindInt64(3, k.second).BindInt64(4, d);
     PARLEY_TRY(add_minute.Run());
-    hours.insert({k.first, detail::FloorTo(k.second, 3600)});
   }
   PARLEY_ASSIGN_OR_RETURN(
       Statement minutes,
@@ -1104,7 +1096,7 @@ Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::Rol
       Statement::Prepare(writer_,
                          "INSERT OR REPLACE INTO concurrency_hour (tenant_id, source, hour, net, peak_rel)"
                          " VALUES (?1, ?2, ?3, ?4, ?5)"));
-  for (const auto& [source, hour] : hours) {
+  for (const auto& [source, hour] : detail::ConcurrencyHours(delta)) {
     minutes.Reset();
     minutes.BindText(1, tenant_id).BindText(2, source).BindInt64(3, hour).BindInt64(4, hour + 3600);
     std::vector<std::pair<int64_t, int64_t>> rows;
@@ -1127,10 +1119,7 @@ Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::Rol
 }
 
 Result<std::vector<RollupRow>> SqliteStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
-  if (q.to < q.from) return InvalidArgument("rollup range ends before it starts");
-  if (q.to - q.from > (q.grain == RollupGrain::kHour ? kMaxHourlySpan : kMaxDailySpan))
-    return InvalidArgument(q.grain == RollupGrain::kHour ? "hourly rollups span at most 400 days"
-                                                         : "daily rollups span at most 20 years");
+  PARLEY_TRY(detail::CheckRollupQuery(q));
   std::string sql = "SELECT key, bucket, " + std::string(kRollupColumns) + " FROM " + RollupTable(q.grain) +
                     " WHERE tenant_id = ?1 AND dimension = ?2 AND bucket >= ?3 AND bucket < ?4";
   if (q.key) sql += " AND key = ?5";
@@ -1154,8 +1143,7 @@ Result<std::vector<RollupRow>> SqliteStore::ListRollups(const std::string& tenan
 
 Result<std::vector<HourlyPeak>> SqliteStore::ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
                                                              int64_t from, int64_t to) {
-  if (to < from) return InvalidArgument("range ends before it starts");
-  if (to - from > kMaxHourlySpan) return InvalidArgument("hourly peaks span at most 400 days");
+  PARLEY_TRY(detail::CheckPeakRange(from, to));
   from = detail::FloorTo(from, 3600);
   std::lock_guard lock(reader_mu_);
   // The level at `from`: every change before it.
@@ -1166,30 +1154,20 @@ Result<std::vector<HourlyPeak>> SqliteStore::ListHourlyPeaks(const std::string& 
                          " AND hour < ?3"));
   before.BindText(1, tenant_id).BindText(2, source).BindInt64(3, from);
   PARLEY_ASSIGN_OR_RETURN(const bool got, before.Step());
-  int64_t level = got ? before.ColumnInt64(0) : 0;
+  const int64_t level = got ? before.ColumnInt64(0) : 0;
   PARLEY_ASSIGN_OR_RETURN(
       Statement hours,
       Statement::Prepare(reader_,
                          "SELECT hour, net, peak_rel FROM concurrency_hour WHERE tenant_id = ?1 AND source = ?2"
                          " AND hour >= ?3 AND hour < ?4 ORDER BY hour"));
   hours.BindText(1, tenant_id).BindText(2, source).BindInt64(3, from).BindInt64(4, to);
-  std::vector<HourlyPeak> out;
-  out.reserve(static_cast<size_t>(std::max<int64_t>(0, (to - from + 3599) / 3600)));
-  int64_t next = from;
-  auto fill_until = [&](int64_t end) {
-    for (; next < end; next += 3600) out.push_back({next, level});
-  };
+  std::vector<detail::ConcurrencyHourRow> rows;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(const bool row, hours.Step());
     if (!row) break;
-    int64_t hour = hours.ColumnInt64(0);
-    fill_until(hour);
-    out.push_back({hour, level + hours.ColumnInt64(2)});
-    level += hours.ColumnInt64(1);
-    next = hour + 3600;
+    rows.push_back({hours.ColumnInt64(0), hours.ColumnInt64(1), hours.ColumnInt64(2)});
   }
-  fill_until(to);
-  return out;
+  return detail::HourlyPeaksFrom(from, to, level, rows);
 }
 
 // ---- Calls ----
