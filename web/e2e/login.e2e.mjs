@@ -20,9 +20,8 @@
 //   CHROMIUM         browser binary (default /usr/lib/chromium/chromium)
 //
 // Prints "e2e: N passed, M failed" last; exits 1 when any test failed.
-import { chromium } from 'playwright-core';
+import { Failure, check, fatal, noProblems, openPage as openPageWith, runTests, shotInto } from './lib.mjs';
 import fs from 'node:fs';
-import path from 'node:path';
 
 const URL_ = process.env.PARLEY_URL;
 const EMAIL = process.env.PARLEY_EMAIL;
@@ -35,45 +34,13 @@ const EXECUTABLE = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const ROWS_TIMEOUT_MS = 30_000;
 const STEP_TIMEOUT_MS = 15_000;
 
-function fatal(msg) {
-  console.error(`e2e: ${msg}`);
-  console.log('e2e: 0 passed, 1 failed');
-  process.exit(1);
-}
 if (!URL_ || !EMAIL || !PASSWORD) fatal('set PARLEY_URL, PARLEY_EMAIL and PARLEY_PASSWORD');
 if (!Number.isInteger(MIN_ROWS) || MIN_ROWS < 0) fatal(`MIN_ROWS must be a non-negative integer, got "${process.env.MIN_ROWS}"`);
 if (SHOTS) fs.mkdirSync(SHOTS, { recursive: true });
 
-class Failure extends Error {}
-function check(cond, msg) {
-  if (!cond) throw new Failure(msg);
-}
+const openPage = (browser) => openPageWith(browser, { viewport: { width: 1440, height: 900 }, timeoutMs: STEP_TIMEOUT_MS });
 
-/** A fresh context + page that records CSP violations and page errors. */
-async function openPage(browser) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  const problems = { csp: [], errors: [] };
-  page.on('console', (m) => {
-    const text = m.text();
-    if (/Content Security Policy/i.test(text)) problems.csp.push(text);
-  });
-  page.on('pageerror', (e) => problems.errors.push(String(e && e.message ? e.message : e)));
-  return { context, page, problems };
-}
-
-async function shot(page, name, fullPage = true) {
-  if (!SHOTS) return;
-  const file = path.join(SHOTS, name);
-  await page.screenshot({ path: file, fullPage });
-  console.log(`   screenshot: ${file}`);
-}
-
-function noProblems(problems) {
-  check(problems.csp.length === 0, `Content Security Policy violations reported:\n  ${problems.csp.join('\n  ')}`);
-  check(problems.errors.length === 0, `uncaught page errors:\n  ${problems.errors.join('\n  ')}`);
-}
+const shot = (page, name, fullPage = true) => shotInto(SHOTS, page, name, fullPage);
 
 async function signIn(page, email, password) {
   await page.goto(URL_, { waitUntil: 'domcontentloaded' });
@@ -352,7 +319,6 @@ async function waitForTable(page, testId, what) {
   }
 }
 
-
 /** Waits for an ECharts canvas under data-testid=`testId` that has drawn something. */
 async function waitForChart(page, testId, what) {
   const deadline = Date.now() + STEP_TIMEOUT_MS;
@@ -389,39 +355,4 @@ async function waitForSettled(page) {
   await page.locator('.page-title .spinner-inline').waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS });
 }
 
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-} catch (e) {
-  fatal(`cannot launch Chromium at ${EXECUTABLE}: ${e && e.message ? e.message : e}`);
-}
-
-let passed = 0;
-let failed = 0;
-for (const t of tests) {
-  const started = Date.now();
-  try {
-    await t.run(browser);
-    passed++;
-    console.log(`ok   - ${t.name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failed++;
-    const msg = e instanceof Failure ? e.message : e && e.stack ? e.stack : String(e);
-    console.log(`FAIL - ${t.name} (${Date.now() - started} ms)\n   ${msg}`);
-  }
-}
-await browser.close().catch(() => {});
-console.log(`e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+await runTests(tests, EXECUTABLE);

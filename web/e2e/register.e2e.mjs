@@ -13,7 +13,7 @@
 //   CHROMIUM        browser binary (default /usr/lib/chromium/chromium)
 //
 // Prints "e2e: N passed, M failed" last; exits 1 when any test failed.
-import { chromium } from 'playwright-core';
+import { Failure, check, fatal, noProblems, openPage as openPageWith, runTests, shotInto } from './lib.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -26,42 +26,12 @@ const STEP_TIMEOUT_MS = 15_000;
 const FIRST_PASSWORD = 'lantern orchard pebble 31';
 const SECOND_PASSWORD = 'saffron glacier kettle 58';
 
-function fatal(msg) {
-  console.error(`e2e: ${msg}`);
-  console.log('e2e: 0 passed, 1 failed');
-  process.exit(1);
-}
 if (!URL_ || !OUTBOX || !NEW_EMAIL) fatal('set PARLEY_URL, OUTBOX_DIR and NEW_EMAIL');
 if (SHOTS) fs.mkdirSync(SHOTS, { recursive: true });
 
-class Failure extends Error {}
-function check(cond, msg) {
-  if (!cond) throw new Failure(msg);
-}
+const openPage = (browser) => openPageWith(browser, { viewport: { width: 1280, height: 860 }, timeoutMs: STEP_TIMEOUT_MS });
 
-async function openPage(browser) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 860 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  const problems = { csp: [], errors: [] };
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) problems.csp.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.errors.push(String(e && e.message ? e.message : e)));
-  return { context, page, problems };
-}
-
-async function shot(page, name) {
-  if (!SHOTS) return;
-  const file = path.join(SHOTS, name);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`   screenshot: ${file}`);
-}
-
-function noProblems(problems) {
-  check(problems.csp.length === 0, `Content Security Policy violations reported:\n  ${problems.csp.join('\n  ')}`);
-  check(problems.errors.length === 0, `uncaught page errors:\n  ${problems.errors.join('\n  ')}`);
-}
+const shot = (page, name, fullPage = true) => shotInto(SHOTS, page, name, fullPage);
 
 async function visible(page, testId, what) {
   await page.getByTestId(testId).waitFor({ state: 'visible' }).catch(() => {
@@ -190,31 +160,4 @@ const tests = [
   },
 ];
 
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-} catch (e) {
-  fatal(`cannot launch Chromium at ${EXECUTABLE}: ${e && e.message ? e.message : e}`);
-}
-
-let passed = 0;
-let failed = 0;
-for (const t of tests) {
-  const started = Date.now();
-  try {
-    await t.run(browser);
-    passed++;
-    console.log(`ok   - ${t.name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failed++;
-    const msg = e instanceof Failure ? e.message : e && e.stack ? e.stack : String(e);
-    console.log(`FAIL - ${t.name} (${Date.now() - started} ms)\n   ${msg}`);
-  }
-}
-await browser.close().catch(() => {});
-console.log(`e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+await runTests(tests, EXECUTABLE);

@@ -15,10 +15,9 @@
 //   CHROMIUM                          browser binary (default /usr/lib/chromium/chromium)
 //
 // Prints "e2e: N passed, M failed" last; exits 1 when any test failed.
-import { chromium } from 'playwright-core';
+import { Failure, check, fatal, noProblems, openPage as openPageWith, runTests, shotInto } from './lib.mjs';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 
 const URL_ = process.env.PARLEY_URL;
 const EMAIL = process.env.PARLEY_EMAIL;
@@ -29,19 +28,9 @@ const SHOTS = process.env.SCREENSHOT_DIR || '';
 const EXECUTABLE = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const STEP_TIMEOUT_MS = 15_000;
 
-function fatal(msg) {
-  console.error(`e2e: ${msg}`);
-  console.log('e2e: 0 passed, 1 failed');
-  process.exit(1);
-}
 if (!URL_ || !EMAIL || !PASSWORD || !P_EMAIL || !P_PASSWORD)
   fatal('set PARLEY_URL, PARLEY_EMAIL, PARLEY_PASSWORD, PARLEY_PLATFORM_EMAIL and PARLEY_PLATFORM_PASSWORD');
 if (SHOTS) fs.mkdirSync(SHOTS, { recursive: true });
-
-class Failure extends Error {}
-function check(cond, msg) {
-  if (!cond) throw new Failure(msg);
-}
 
 /** RFC 4648 base32 → bytes. */
 function base32Decode(text) {
@@ -85,29 +74,9 @@ async function freshCode(secret, usedSteps) {
   }
 }
 
-async function openPage(browser) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  const problems = { csp: [], errors: [] };
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) problems.csp.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.errors.push(String(e && e.message ? e.message : e)));
-  return { context, page, problems };
-}
+const openPage = (browser) => openPageWith(browser, { viewport: { width: 1440, height: 900 }, timeoutMs: STEP_TIMEOUT_MS });
 
-async function shot(page, name) {
-  if (!SHOTS) return;
-  const file = path.join(SHOTS, name);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`   screenshot: ${file}`);
-}
-
-function noProblems(problems) {
-  check(problems.csp.length === 0, `Content Security Policy violations:\n  ${problems.csp.join('\n  ')}`);
-  check(problems.errors.length === 0, `uncaught page errors:\n  ${problems.errors.join('\n  ')}`);
-}
+const shot = (page, name, fullPage = true) => shotInto(SHOTS, page, name, fullPage);
 
 async function visible(locator, what) {
   await locator.waitFor({ state: 'visible' }).catch(() => {
@@ -282,30 +251,4 @@ const tests = [
   },
 ];
 
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-} catch (e) {
-  fatal(`cannot launch Chromium at ${EXECUTABLE}: ${e && e.message ? e.message : e}`);
-}
-
-let passed = 0;
-let failed = 0;
-for (const t of tests) {
-  const started = Date.now();
-  try {
-    await t.run(browser);
-    passed++;
-    console.log(`ok   - ${t.name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failed++;
-    const msg = e instanceof Failure ? e.message : e && e.stack ? e.stack : String(e);
-    console.log(`FAIL - ${t.name} (${Date.now() - started} ms)\n   ${msg}`);
-  }
-}
-await browser.close().catch(() => {});
-console.log(`e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+await runTests(tests, EXECUTABLE);
