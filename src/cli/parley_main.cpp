@@ -81,6 +81,22 @@ int main(int argc, char** argv) {
   audit_verify->add_option("--config", config, "parley.toml")->required();
   audit_verify->add_option("--tenant", audit_tenant, "Only this tenant (name or id, or \"platform\")");
 
+  auto* keys_cmd = app.add_subcommand("keys", "Key management (docs/keys.md)");
+  keys_cmd->require_subcommand(1);
+  auto* keys_status = keys_cmd->add_subcommand("status", "Show the master keys and which one wraps each tenant's key");
+  keys_status->add_option("--config", config, "parley.toml")->required();
+  parley::server::KeysRotateOptions rotate;
+  auto* keys_rotate = keys_cmd->add_subcommand(
+      "rotate", "New master key, every data key re-wrapped; or, with --tenant T --data-key, T's personal data "
+                "re-encrypted under a new data key. No downtime; resumes when run again after an interruption");
+  keys_rotate->add_option("--config", rotate.config_file, "parley.toml")->required();
+  keys_rotate->add_option("--tenant", rotate.tenant, "Tenant name or id (with --data-key)");
+  keys_rotate->add_flag("--data-key", rotate.data_key, "Rotate the tenant's data key instead of the master key");
+  keys_rotate->add_option("--grace-seconds", rotate.grace_seconds,
+                          "Wait before re-encrypting (default 2 x keys.data_key_cache_seconds + 5)");
+  keys_rotate->add_option("--batch-rows", rotate.batch_rows, "Values re-encrypted per transaction (1-5000)")
+      ->check(CLI::Range(1, 5000));
+
   auto* doc_cmd = app.add_subcommand("config-doc", "Print docs/configuration.md, generated from the settings table");
 
   try {
@@ -100,6 +116,8 @@ int main(int argc, char** argv) {
   }
   if (*user_create_cmd) return parley::server::RunUserCreate(user_create);
   if (*audit_verify) return parley::server::RunAuditVerify(config, audit_tenant);
+  if (*keys_status) return parley::server::RunKeysStatus(config);
+  if (*keys_rotate) return parley::server::RunKeysRotate(rotate);
   if (*doc_cmd) {
     std::cout << parley::RenderConfigurationDoc();
     return 0;

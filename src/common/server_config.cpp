@@ -21,7 +21,8 @@ constexpr Setting kServerSettings[] = {
     {"tls.ingest_key", SettingType::kPath, "ingest.key", "Ingest listener private key (PEM, mode 0600)."},
     {"tls.agent_ca_cert", SettingType::kPath, "agent-ca.crt", "Internal CA that signs agent client certificates (PEM)."},
     {"tls.agent_ca_key", SettingType::kPath, "agent-ca.key", "Private key of the internal agent CA (PEM, mode 0600)."},
-    {"keys.master_key_file", SettingType::kPath, "master.key", "256-bit master key wrapping every tenant data key (mode 0600)."},
+    {"keys.master_key_file", SettingType::kPath, "master.key", "256-bit master key wrapping every tenant data key (mode 0600). During a rotation it holds several keys, one per line, the active key first (docs/keys.md)."},
+    {"keys.data_key_cache_seconds", SettingType::kInt, "30", "Seconds a server keeps a tenant's unwrapped data key before reading it again; a data-key rotation waits twice this long before re-encrypting, so every server seals with the new key by then."},
     {"store.url", SettingType::kString, "sqlite:parley.db", "Data store. `sqlite:PATH` (relative to this file's directory), or `postgresql://USER@HOST/DB` connecting as the application role (docs/postgresql.md)."},
     {"store.migrate_url", SettingType::kString, "", "PostgreSQL only: connection of the schema owner role, used to migrate the schema and grant the application role its privileges at start-up. Empty: Parley only checks that the schema is current and exits 2 if it is not."},
     {"portal.web_root", SettingType::kPath, "web", "Directory holding the built portal front end (index.html and assets/)."},
@@ -177,6 +178,9 @@ Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::files
   c.agent_ca_cert = str["tls.agent_ca_cert"];
   c.agent_ca_key = str["tls.agent_ca_key"];
   c.master_key_file = str["keys.master_key_file"];
+  c.data_key_cache_seconds = num["keys.data_key_cache_seconds"];
+  if (c.data_key_cache_seconds < 1 || c.data_key_cache_seconds > 3600)
+    return ConfigError("keys.data_key_cache_seconds: must be between 1 and 3600");
   c.store_url = str["store.url"];
   c.store_migrate_url = str["store.migrate_url"];
   const bool postgres = c.store_url.starts_with("postgresql://") || c.store_url.starts_with("postgres://");

@@ -34,6 +34,7 @@ struct ServerConfig {
   std::filesystem::path ingest_cert, ingest_key;
   std::filesystem::path agent_ca_cert, agent_ca_key;
   std::filesystem::path master_key_file;
+  int64_t data_key_cache_seconds = 30;
   std::string store_url;
   std::string store_migrate_url;  // PostgreSQL schema owner's URL; "" = do not migrate
   std::filesystem::path web_root;

@@ -31,6 +31,7 @@ constexpr size_t kSealOverhead = 1 + kNonceSize + kTagSize;
 // EVP update calls take an int length; larger inputs go in slices.
 constexpr size_t kMaxSlice = size_t{1} << 30;
 constexpr std::string_view kDekAadPrefix = "parley:dek:v1:";
+constexpr std::string_view kPlatformKeyAadPrefix = "parley:platform-key:v1:";
 constexpr std::string_view kIndexKeyInfo = "parley:blind-index:v1";
 constexpr const char* kMasterKeyEnv = "PARLEY_MASTER_KEY";
 constexpr std::string_view kArgon2idPrefix = "$argon2id$";
@@ -253,6 +254,47 @@ Result<std::string> Open(const Key256& key, std::string_view sealed, std::string
   return plain;
 }
 
+namespace {
+
+std::string KeyFileText(const std::vector<Key256>& keys) {
+  std::string text;
+  for (const Key256& k : keys)
+    text += Base64Encode(std::string_view(reinterpret_cast<const char*>(k.data()), k.size())) + "\n";
+  return text;
+}
+
+// One key per line (or per comma for the environment variable); blank
+// lines are ignored. The detail names the source and line, never a byte.
+Result<std::vector<Key256>> ParseKeys(std::string_view text, char separator, const std::string& source) {
+  std::vector<Key256> keys;
+  size_t line = 0;
+  while (!text.empty()) {
+    ++line;
+    size_t end = text.find(separator);
+    std::string_view item = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    if (TrimTrailingWhitespace(item).empty()) continue;
+    auto key = KeyFromBase64(item, source + (line > 1 || !text.empty() ? " (key " + std::to_string(line) + ")" : ""));
+    if (!key.ok()) {
+      for (Key256& k : keys) OPENSSL_cleanse(k.data(), k.size());
+      return key.error();
+    }
+    keys.push_back(*key);
+  }
+  if (keys.empty()) return InvalidArgument(source + " holds no key");
+  return keys;
+}
+
+Status WriteKeyFile(const std::filesystem::path& file, const std::vector<Key256>& keys) {
+  std::string text = KeyFileText(keys);
+  Status written = WriteFileAtomic(file, text, 0600);
+  OPENSSL_cleanse(text.data(), text.size());
+  return written;
+}
+
+}  // namespace
+
 Result<MasterKey> MasterKey::Generate(const std::filesystem::path& file) {
   std::error_code ec;
   // WriteFileAtomic renames over its target, so an existing key (whose loss
@@ -260,46 +302,102 @@ Result<MasterKey> MasterKey::Generate(const std::filesystem::path& file) {
   bool exists = std::filesystem::exists(file, ec);
   if (ec) return Internal("cannot check " + file.string() + ": " + ec.message());
   if (exists) return AlreadyExists(file.string() + " already exists; refusing to overwrite a master key");
-  Key256 key = RandomKey();
-  std::string text = Base64Encode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size())) + "\n";
-  Status written = WriteFileAtomic(file, text, 0600);
-  OPENSSL_cleanse(text.data(), text.size());
-  if (!written.ok()) {
-    OPENSSL_cleanse(key.data(), key.size());
+  std::vector<Key256> keys{RandomKey()};
+  if (Status written = WriteKeyFile(file, keys); !written.ok()) {
+    OPENSSL_cleanse(keys[0].data(), keys[0].size());
     return written.error();
   }
-  return MasterKey(key);
+  return MasterKey(std::move(keys));
+}
+
+bool MasterKey::FromEnvironment() {
+  const char* env = std::getenv(kMasterKeyEnv);
+  return env != nullptr && *env != '\0';
 }
 
 Result<MasterKey> MasterKey::Load(const std::filesystem::path& file) {
-  if (const char* env = std::getenv(kMasterKeyEnv); env != nullptr && *env != '\0') {
-    PARLEY_ASSIGN_OR_RETURN(Key256 key, KeyFromBase64(env, kMasterKeyEnv));
-    return MasterKey(key);
+  if (FromEnvironment()) {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<Key256> keys, ParseKeys(std::getenv(kMasterKeyEnv), ',', kMasterKeyEnv));
+    return MasterKey(std::move(keys));
   }
   PARLEY_TRY(CheckPrivateFile(file));
   PARLEY_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
-  auto key = KeyFromBase64(text, "master key file " + file.string());
+  auto keys = ParseKeys(text, '\n', "master key file " + file.string());
   OPENSSL_cleanse(text.data(), text.size());
-  if (!key.ok()) return key.error();
-  return MasterKey(*key);
+  if (!keys.ok()) return keys.error();
+  return MasterKey(std::move(*keys));
+}
+
+Result<MasterKey> MasterKey::AddActiveKey(const std::filesystem::path& file) {
+  if (FromEnvironment())
+    return FailedPrecondition(std::string(kMasterKeyEnv) + " is set: a rotation writes the key file, so unset it and "
+                              "keep the keys in keys.master_key_file");
+  PARLEY_ASSIGN_OR_RETURN(MasterKey current, Load(file));
+  std::vector<Key256> keys{RandomKey()};
+  keys.insert(keys.end(), current.keys_.begin(), current.keys_.end());
+  PARLEY_TRY(WriteKeyFile(file, keys));
+  return MasterKey(std::move(keys));
+}
+
+Status MasterKey::DropPreviousKeys(const std::filesystem::path& file) const {
+  if (FromEnvironment()) return FailedPrecondition(std::string(kMasterKeyEnv) + " is set; the key file is not used");
+  return WriteKeyFile(file, {keys_.front()});
+}
+
+std::vector<std::string> MasterKey::KeyIds() const {
+  std::vector<std::string> ids;
+  for (const Key256& k : keys_) {
+    std::string material = "parley:master-key-id:v1";
+    material.append(reinterpret_cast<const char*>(k.data()), k.size());
+    ids.push_back(Sha256Hex(material).substr(0, 8));
+    OPENSSL_cleanse(material.data(), material.size());
+  }
+  return ids;
 }
 
 std::string MasterKey::WrapDataKey(const Key256& data_key, std::string_view tenant_id) const {
   std::string aad = std::string(kDekAadPrefix) + std::string(tenant_id);
-  return Seal(key_, std::string_view(reinterpret_cast<const char*>(data_key.data()), data_key.size()), aad);
+  return Seal(keys_.front(), std::string_view(reinterpret_cast<const char*>(data_key.data()), data_key.size()), aad);
+}
+
+Result<Key256> MasterKey::UnwrapWithAny(std::string_view wrapped, const std::string& aad, size_t* which) const {
+  // AES-GCM authenticates: a wrong key fails reliably, so trying each key in
+  // turn cannot yield a wrong data key.
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    auto plain = Open(keys_[i], wrapped, aad);
+    if (!plain.ok()) continue;
+    if (plain->size() != 32) {
+      OPENSSL_cleanse(plain->data(), plain->size());
+      return InvalidArgument("wrapped key has the wrong size");
+    }
+    Key256 key;
+    std::memcpy(key.data(), plain->data(), key.size());
+    OPENSSL_cleanse(plain->data(), plain->size());
+    if (which) *which = i;
+    return key;
+  }
+  return InvalidArgument(keys_.size() == 1 ? "decryption failed: not wrapped by the master key"
+                                           : "decryption failed: not wrapped by any of the master keys");
 }
 
 Result<Key256> MasterKey::UnwrapDataKey(std::string_view wrapped, std::string_view tenant_id) const {
-  std::string aad = std::string(kDekAadPrefix) + std::string(tenant_id);
-  PARLEY_ASSIGN_OR_RETURN(std::string plain, Open(key_, wrapped, aad));
-  if (plain.size() != 32) {
-    OPENSSL_cleanse(plain.data(), plain.size());
-    return InvalidArgument("wrapped data key has the wrong size");
-  }
-  Key256 key;
-  std::memcpy(key.data(), plain.data(), key.size());
-  OPENSSL_cleanse(plain.data(), plain.size());
-  return key;
+  return UnwrapWithAny(wrapped, std::string(kDekAadPrefix) + std::string(tenant_id), nullptr);
+}
+
+Result<size_t> MasterKey::WrappingKeyIndex(std::string_view wrapped, std::string_view tenant_id) const {
+  size_t which = 0;
+  PARLEY_ASSIGN_OR_RETURN(Key256 key, UnwrapWithAny(wrapped, std::string(kDekAadPrefix) + std::string(tenant_id), &which));
+  OPENSSL_cleanse(key.data(), key.size());
+  return which;
+}
+
+std::string MasterKey::WrapPlatformKey(const Key256& key, std::string_view name) const {
+  std::string aad = std::string(kPlatformKeyAadPrefix) + std::string(name);
+  return Seal(keys_.front(), std::string_view(reinterpret_cast<const char*>(key.data()), key.size()), aad);
+}
+
+Result<Key256> MasterKey::UnwrapPlatformKey(std::string_view wrapped, std::string_view name) const {
+  return UnwrapWithAny(wrapped, std::string(kPlatformKeyAadPrefix) + std::string(name), nullptr);
 }
 
 Key256 MasterKey::DeriveIndexKey() const {
@@ -310,7 +408,7 @@ Key256 MasterKey::DeriveIndexKey() const {
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(key_.data()), key_.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(keys_.front().data()), keys_.front().size()),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(kIndexKeyInfo.data()),
                                         kIndexKeyInfo.size()),
       OSSL_PARAM_construct_end(),

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -48,25 +49,52 @@ std::string Seal(const Key256& key, std::string_view plaintext, std::string_view
 Result<std::string> Open(const Key256& key, std::string_view sealed, std::string_view aad);
 
 // The master key: 32 random bytes stored base64 in a file of mode 0600.
+// During a rotation (`parley keys rotate`, docs/keys.md) the file holds
+// several keys, one per line: the first is the active key, which wraps every
+// new data key; the others are previous keys, still accepted for unwrapping
+// until every data key has been re-wrapped, then dropped from the file.
 class MasterKey {
  public:
   // Creates FILE (refuses to overwrite) with a new random key.
   static Result<MasterKey> Generate(const std::filesystem::path& file);
-  // Loads FILE; refuses a file readable by group/others or of the wrong size.
-  // If the environment variable PARLEY_MASTER_KEY (base64) is set, it wins
-  // over the file (for deployments that inject secrets).
+  // Loads FILE; refuses a file readable by group/others, a key of the wrong
+  // size, or a file without a key. If the environment variable
+  // PARLEY_MASTER_KEY (base64 keys, comma-separated, active first) is set,
+  // it wins over the file (for deployments that inject secrets).
   static Result<MasterKey> Load(const std::filesystem::path& file);
-  static MasterKey FromBytesForTest(const Key256& key) { return MasterKey(key); }
+  static bool FromEnvironment();  // PARLEY_MASTER_KEY is set
+  // Rewrites FILE (atomically, 0600) as a new random active key followed by
+  // the keys it holds now, and returns the result.
+  static Result<MasterKey> AddActiveKey(const std::filesystem::path& file);
+  // Rewrites FILE with the active key only.
+  Status DropPreviousKeys(const std::filesystem::path& file) const;
+  static MasterKey FromBytesForTest(const Key256& key) { return MasterKey({key}); }
 
+  // Short public names of the keys, active first: the first 8 hex digits
+  // of SHA-256("parley:master-key-id:v1" || key). Shown by `parley keys status`.
+  std::vector<std::string> KeyIds() const;
+  size_t key_count() const { return keys_.size(); }
+
+  // Wraps with the active key.
   std::string WrapDataKey(const Key256& data_key, std::string_view tenant_id) const;
+  // Unwraps with whichever key wrapped it.
   Result<Key256> UnwrapDataKey(std::string_view wrapped, std::string_view tenant_id) const;
-  // Key for blind indexes that must work before the tenant is known (user
-  // e-mail at sign-in): HKDF-SHA-256(master, info = "parley:blind-index:v1").
+  // Which of the keys (0 = active) wrapped it; kInvalidArgument if none.
+  Result<size_t> WrappingKeyIndex(std::string_view wrapped, std::string_view tenant_id) const;
+  // Platform-wide secrets kept in the store wrapped by the master key (the
+  // blind-index key), AAD "parley:platform-key:v1:" + name.
+  std::string WrapPlatformKey(const Key256& key, std::string_view name) const;
+  Result<Key256> UnwrapPlatformKey(std::string_view wrapped, std::string_view name) const;
+  // HKDF-SHA-256(active key, info = "parley:blind-index:v1"): the blind-index
+  // key of deployments made before key rotation existed. KeyRing stores it
+  // wrapped on first use, so the index key survives master-key rotation;
+  // nothing else should call this.
   Key256 DeriveIndexKey() const;
 
  private:
-  explicit MasterKey(const Key256& key) : key_(key) {}
-  Key256 key_;
+  explicit MasterKey(std::vector<Key256> keys) : keys_(std::move(keys)) {}
+  Result<Key256> UnwrapWithAny(std::string_view wrapped, const std::string& aad, size_t* which) const;
+  std::vector<Key256> keys_;  // active first; never empty
 };
 
 // Blind index for equality search: hex(HMAC-SHA-256(key, value)).

@@ -320,8 +320,9 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
     log::warn("ingest: batch {} from agent {} refused: {}", batch_id, agent.id, parsed.summary);
     return http::Response::Json(400, json::serialize(body));
   }
-  auto key = keys_.DataKey(agent.tenant_id);
-  if (!key.ok()) return http::Response::FromError(key.error());
+  auto keys = keys_.DataKeys(agent.tenant_id);
+  if (!keys.ok()) return http::Response::FromError(keys.error());
+  const crypto::Key256& key = keys->current;
 
   const int64_t now = received_at;
   store::BatchCommit commit;
@@ -332,21 +333,20 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   commit.received_at = now;
   commit.calls.reserve(parsed.batch->calls.size());
   for (const auto& call : parsed.batch->calls)
-    commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(*key, agent.tenant_id, call), now));
+    commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(key, agent.tenant_id, call), now));
   // Personal fields are sealed here, before anything reaches the store; the
   // store sees only blobs (docs/formats/model.md lists what is sealed).
   const wire::Batch& batch = *parsed.batch;
-  const crypto::Key256& tenant_key = *key;
   commit.conferences.reserve(batch.conferences.size());
   for (const auto& c : batch.conferences)
-    commit.conferences.push_back(ToStored(c, agent, privacy::SealConferencePii(tenant_key, agent.tenant_id, c), now));
+    commit.conferences.push_back(ToStored(c, agent, privacy::SealConferencePii(key, agent.tenant_id, c), now));
   commit.participants.reserve(batch.participants.size());
   for (const auto& p : batch.participants)
     commit.participants.push_back(
-        ToStored(p, agent, privacy::SealParticipantPii(tenant_key, agent.tenant_id, p), now));
+        ToStored(p, agent, privacy::SealParticipantPii(key, agent.tenant_id, p), now));
   commit.devices.reserve(batch.devices.size());
   for (const auto& d : batch.devices)
-    commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(tenant_key, agent.tenant_id, d), now));
+    commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(key, agent.tenant_id, d), now));
   for (const auto& c : batch.cursors) commit.cursors.push_back({c.source, c.value});
   // Refused records are counted, grouped, in the batch's own transaction.
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> refused_groups;

@@ -45,13 +45,9 @@ Response TooMany(const LoginThrottle::Verdict& v) {
 
 }  // namespace
 
-std::string TotpSecretAad(std::string_view tenant_id, std::string_view user_id) {
-  return "parley:totp:v1:" + std::string(tenant_id) + ":" + std::string(user_id);
-}
-
 Result<std::string> AccountSecurity::OpenSecret(const store::UserTotp& totp) {
-  PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, keys_.DataKey(totp.tenant_id));
-  auto secret = crypto::Open(key, totp.secret_sealed, TotpSecretAad(totp.tenant_id, totp.user_id));
+  PARLEY_ASSIGN_OR_RETURN(privacy::TenantDataKeys key, keys_.DataKeys(totp.tenant_id));
+  auto secret = privacy::OpenSealed(key, totp.secret_sealed, privacy::TotpSecretAad(totp.tenant_id, totp.user_id));
   if (!secret.ok()) {
     log::error("portal: the TOTP secret of a user of tenant {} cannot be opened", totp.tenant_id);
     return Internal("stored secret cannot be decrypted");
@@ -111,16 +107,16 @@ Response AccountSecurity::Setup(const Request& r, const store::Session& s) {
   if (!enabled.ok()) return Response::FromError(enabled.error());
   if (*enabled)
     return Response::FromError(FailedPrecondition("two-factor authentication is already on; turn it off first"));
-  auto key = keys_.DataKey(s.tenant_id);
+  auto key = keys_.DataKeys(s.tenant_id);
   if (!key.ok()) return Response::FromError(key.error());
-  auto email = crypto::Open(*key, user->email_sealed, privacy::UserEmailAad(user->tenant_id, user->id));
+  auto email = privacy::OpenSealed(*key, user->email_sealed, privacy::UserEmailAad(user->tenant_id, user->id));
   if (!email.ok()) return Response::FromError(Internal("stored personal data cannot be decrypted"));
 
   std::string secret = crypto::NewTotpSecret();
   store::UserTotp totp;
   totp.tenant_id = s.tenant_id;
   totp.user_id = s.user_id;
-  totp.secret_sealed = crypto::Seal(*key, secret, TotpSecretAad(s.tenant_id, s.user_id));
+  totp.secret_sealed = crypto::Seal(key->current, secret, privacy::TotpSecretAad(s.tenant_id, s.user_id));
   totp.created_at = clock_.NowUnixSeconds();
   if (auto st = store_.PutPendingTotp(totp); !st.ok()) return Response::FromError(st.error());
   Audit(s, privacy::audit_action::kTotpSetup, privacy::audit_outcome::kSuccess);

@@ -13,7 +13,7 @@
 // store remembers the last accepted step). Wrong codes count as sign-in
 // failures in the LoginThrottle, like wrong passwords.
 //
-// The secret is sealed under the tenant's data key (AAD TotpSecretAad), so
+// The secret is sealed under the tenant's data key (AAD privacy::TotpSecretAad), so
 // the store never holds it in clear and deleting the tenant key shreds it.
 // Every change is audited in the user's tenant chain.
 //
@@ -33,9 +33,6 @@
 #include "store/store.h"
 
 namespace parley::portal {
-
-// "parley:totp:v1:<tenant_id>:<user_id>"
-std::string TotpSecretAad(std::string_view tenant_id, std::string_view user_id);
 
 class AccountSecurity {
  public:

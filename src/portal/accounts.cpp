@@ -109,12 +109,12 @@ Result<store::User> CreateUser(store::Store& store, privacy::KeyRing& keys, cons
   if (!authorized) return InvalidArgument("the e-mail domain is not authorized for this tenant");
   PARLEY_TRY(CheckNewPassword(password, normalized));
   PARLEY_ASSIGN_OR_RETURN(std::string nfkc_password, NormalizePassword(password));
-  PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, keys.DataKey(tenant_id));
+  PARLEY_ASSIGN_OR_RETURN(privacy::TenantDataKeys key, keys.DataKeys(tenant_id));
   store::User u;
   u.id = crypto::RandomUuid();
   u.tenant_id = tenant_id;
   u.email_index = keys.EmailIndex(normalized);
-  u.email_sealed = crypto::Seal(key, normalized, privacy::UserEmailAad(tenant_id, u.id));
+  u.email_sealed = crypto::Seal(key.current, normalized, privacy::UserEmailAad(tenant_id, u.id));
   u.password_hash = crypto::HashPassword(nfkc_password);
   u.role = role;
   u.created_at = now;

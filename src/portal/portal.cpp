@@ -243,7 +243,7 @@ struct Portal::Impl {
   Result<SessionContext> Authenticate(const Request& r);
   // The tenant data key when the session may see personal data; nullopt for
   // viewers, who see reports only (roles: docs/security.md).
-  Result<std::optional<crypto::Key256>> PersonalDataKey(const store::Session& session);
+  Result<std::optional<privacy::TenantDataKeys>> PersonalDataKey(const store::Session& session);
   bool OriginAllowed(const Request& r) const;
 
   Response Healthz(const Request&, const SessionContext*) { return Response::Json(200, R"({"status":"ok"})"); }
@@ -518,10 +518,10 @@ Result<SessionContext> Portal::Impl::Authenticate(const Request& r) {
   return context;
 }
 
-Result<std::optional<crypto::Key256>> Portal::Impl::PersonalDataKey(const store::Session& session) {
-  if (session.role == store::Role::kViewer) return std::optional<crypto::Key256>();
-  PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, keys.DataKey(session.tenant_id));
-  return std::optional<crypto::Key256>(key);
+Result<std::optional<privacy::TenantDataKeys>> Portal::Impl::PersonalDataKey(const store::Session& session) {
+  if (session.role == store::Role::kViewer) return std::optional<privacy::TenantDataKeys>();
+  PARLEY_ASSIGN_OR_RETURN(privacy::TenantDataKeys key, keys.DataKeys(session.tenant_id));
+  return std::optional<privacy::TenantDataKeys>(key);
 }
 
 Response Portal::Impl::Readyz(const Request&, const SessionContext*) {
@@ -532,9 +532,9 @@ Response Portal::Impl::Readyz(const Request&, const SessionContext*) {
 Result<json::object> Portal::Impl::SessionBody(const store::Session& s) {
   PARLEY_ASSIGN_OR_RETURN(store::User user, store.GetUser(s.tenant_id, s.user_id));
   PARLEY_ASSIGN_OR_RETURN(store::Tenant tenant, store.GetTenant(s.tenant_id));
-  PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, keys.DataKey(s.tenant_id));
+  PARLEY_ASSIGN_OR_RETURN(privacy::TenantDataKeys key, keys.DataKeys(s.tenant_id));
   PARLEY_ASSIGN_OR_RETURN(std::string email,
-                          crypto::Open(key, user.email_sealed, privacy::UserEmailAad(user.tenant_id, user.id)));
+                          privacy::OpenSealed(key, user.email_sealed, privacy::UserEmailAad(user.tenant_id, user.id)));
   PARLEY_ASSIGN_OR_RETURN(bool totp_enabled, account_security.SecondFactorEnabled(user));
   return json::object{
       {"user", json::object{{"id", user.id},
@@ -587,7 +587,7 @@ Response Portal::Impl::Login(const Request& r, const SessionContext*) {
   } else {
     (void)crypto::VerifyPassword(password, dummy_hash);
   }
-  const std::string source = privacy::KeyedRef(keys.master().DeriveIndexKey(), "src", r.remote_address);
+  const std::string source = privacy::KeyedRef(keys.IndexKey(), "src", r.remote_address);
   if (!ok) {
     throttle.RecordFailure(account, r.remote_address);
     log::info("portal: failed sign-in from {}", r.remote_address);
@@ -747,7 +747,7 @@ Response Portal::Impl::Calls(const Request& r, const SessionContext* s) {
   auto personal_key = PersonalDataKey(s->session);
   if (!personal_key.ok()) return Response::FromError(personal_key.error());
   const bool with_personal_data = personal_key->has_value();
-  const crypto::Key256 key = personal_key->value_or(crypto::Key256{});
+  const privacy::TenantDataKeys key = personal_key->value_or(privacy::TenantDataKeys{});
   json::array out;
   bool more = static_cast<int64_t>(calls->size()) > wanted;
   if (more) calls->resize(static_cast<size_t>(wanted));
@@ -813,7 +813,7 @@ Response Portal::Impl::Conferences(const Request& r, const SessionContext* s) {
   auto personal_key = PersonalDataKey(s->session);
   if (!personal_key.ok()) return Response::FromError(personal_key.error());
   const bool with_personal_data = personal_key->has_value();
-  const crypto::Key256 key = personal_key->value_or(crypto::Key256{});
+  const privacy::TenantDataKeys key = personal_key->value_or(privacy::TenantDataKeys{});
   std::vector<std::vector<store::StoredParticipant>> participants;
   std::vector<store::RecordRef> refs;
   for (const auto& c : *conferences) {
@@ -901,7 +901,7 @@ Response Portal::Impl::Devices(const Request& r, const SessionContext* s) {
   auto personal_key = PersonalDataKey(s->session);
   if (!personal_key.ok()) return Response::FromError(personal_key.error());
   const bool with_personal_data = personal_key->has_value();
-  const crypto::Key256 key = personal_key->value_or(crypto::Key256{});
+  const privacy::TenantDataKeys key = personal_key->value_or(privacy::TenantDataKeys{});
   json::array out;
   for (const auto& d : *devices) {
     json::object o{{"source", d.source},
@@ -1048,11 +1048,11 @@ Response Portal::Impl::Users(const Request&, const SessionContext* s) {
   const std::string& tenant_id = s->session.tenant_id;
   auto users = store.ListUsers(tenant_id);
   if (!users.ok()) return Response::FromError(users.error());
-  auto key = keys.DataKey(tenant_id);
+  auto key = keys.DataKeys(tenant_id);
   if (!key.ok()) return Response::FromError(key.error());
   json::array out;
   for (const auto& u : *users) {
-    auto email = crypto::Open(*key, u.email_sealed, privacy::UserEmailAad(u.tenant_id, u.id));
+    auto email = privacy::OpenSealed(*key, u.email_sealed, privacy::UserEmailAad(u.tenant_id, u.id));
     if (!email.ok()) {
       log::error("portal: the e-mail of a user of tenant {} cannot be opened", tenant_id);
       return Response::FromError(Internal("stored personal data cannot be decrypted"));

@@ -15,14 +15,10 @@ namespace {
 
 // AAD of the address sealed in a link's row: bound to the tenant and the
 // token, so a sealed address cannot be moved to another row.
-std::string TokenEmailAad(std::string_view tenant_id, std::string_view token_hash) {
-  return "parley:account-token:v1:" + std::string(tenant_id) + ":" + std::string(token_hash);
-}
-
 Result<std::string> IssueToken(store::Store& store, privacy::KeyRing& keys, store::AccountTokenPurpose purpose,
                                const std::string& tenant_id, const std::string& user_id, const std::string& email,
                                int64_t now, int64_t ttl_seconds) {
-  PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, keys.DataKey(tenant_id));
+  PARLEY_ASSIGN_OR_RETURN(privacy::TenantDataKeys keys_of_tenant, keys.DataKeys(tenant_id));
   std::string normalized = privacy::NormalizeEmail(email);
   std::string token = crypto::RandomToken();
   store::AccountToken t;
@@ -31,7 +27,7 @@ Result<std::string> IssueToken(store::Store& store, privacy::KeyRing& keys, stor
   t.purpose = purpose;
   t.user_id = user_id;
   t.email_index = keys.EmailIndex(normalized);
-  t.email_sealed = crypto::Seal(key, normalized, TokenEmailAad(tenant_id, t.token_hash));
+  t.email_sealed = crypto::Seal(keys_of_tenant.current, normalized, privacy::TokenEmailAad(tenant_id, t.token_hash));
   t.created_at = now;
   t.expires_at = now + ttl_seconds;
   PARLEY_TRY(store.CreateAccountToken(t, now));
@@ -185,7 +181,7 @@ Response AccountFlows::Request(const http::Request& r, Kind kind) {
       log::error("accounts: request queue full; a {} request was dropped",
                  kind == Kind::kRegister ? "registration" : "reset");
     } else {
-      jobs_.push_back({kind, normalized, privacy::KeyedRef(keys_.master().DeriveIndexKey(), "src", r.remote_address)});
+      jobs_.push_back({kind, normalized, privacy::KeyedRef(keys_.IndexKey(), "src", r.remote_address)});
     }
   }
   cv_.notify_all();
@@ -349,7 +345,7 @@ Response AccountFlows::CompleteRegistration(const http::Request& r) {
   if (!token.ok() && token.error().code != Code::kNotFound) return Response::FromError(token.error());
   if (!token.ok() || token->purpose != store::AccountTokenPurpose::kRegister)
     return ErrorJson(400, "link_invalid", "This link is not valid. Copy the whole link from the e-mail, or ask for a new one.");
-  const std::string source = privacy::KeyedRef(keys_.master().DeriveIndexKey(), "src", r.remote_address);
+  const std::string source = privacy::KeyedRef(keys_.IndexKey(), "src", r.remote_address);
   const std::string link = LinkRef(hash);
   if (token->used_at || token->expires_at <= now) {
     const bool used = token->used_at.has_value();
@@ -360,9 +356,9 @@ Response AccountFlows::CompleteRegistration(const http::Request& r) {
                 : ErrorJson(410, "link_expired", "This link has expired (links are valid for " +
                                                      Validity(options_.link_ttl_seconds) + "). Ask for a new one.");
   }
-  auto key = keys_.DataKey(token->tenant_id);
+  auto key = keys_.DataKeys(token->tenant_id);
   if (!key.ok()) return Response::FromError(key.error());
-  auto email = crypto::Open(*key, token->email_sealed, TokenEmailAad(token->tenant_id, hash));
+  auto email = privacy::OpenSealed(*key, token->email_sealed, privacy::TokenEmailAad(token->tenant_id, hash));
   if (!email.ok()) {
     log::error("accounts: the address of a registration link of tenant {} cannot be opened", token->tenant_id);
     return Response::FromError(Internal("stored personal data cannot be decrypted"));
@@ -375,7 +371,7 @@ Response AccountFlows::CompleteRegistration(const http::Request& r) {
   u.id = crypto::RandomUuid();
   u.tenant_id = token->tenant_id;
   u.email_index = token->email_index;
-  u.email_sealed = crypto::Seal(*key, *email, privacy::UserEmailAad(u.tenant_id, u.id));
+  u.email_sealed = crypto::Seal(key->current, *email, privacy::UserEmailAad(u.tenant_id, u.id));
   u.password_hash = crypto::HashPassword(*nfkc);
   u.role = kSelfRegisteredRole;
   u.created_at = now;
@@ -412,7 +408,7 @@ Response AccountFlows::CompleteReset(const http::Request& r) {
   if (!token.ok() && token.error().code != Code::kNotFound) return Response::FromError(token.error());
   if (!token.ok() || token->purpose != store::AccountTokenPurpose::kReset)
     return ErrorJson(400, "link_invalid", "This link is not valid. Copy the whole link from the e-mail, or ask for a new one.");
-  const std::string source = privacy::KeyedRef(keys_.master().DeriveIndexKey(), "src", r.remote_address);
+  const std::string source = privacy::KeyedRef(keys_.IndexKey(), "src", r.remote_address);
   const std::string link = LinkRef(hash);
   if (token->used_at || token->expires_at <= now) {
     const bool used = token->used_at.has_value();
@@ -423,9 +419,9 @@ Response AccountFlows::CompleteReset(const http::Request& r) {
                 : ErrorJson(410, "link_expired", "This link has expired (links are valid for " +
                                                      Validity(options_.link_ttl_seconds) + "). Ask for a new one.");
   }
-  auto key = keys_.DataKey(token->tenant_id);
+  auto key = keys_.DataKeys(token->tenant_id);
   if (!key.ok()) return Response::FromError(key.error());
-  auto email = crypto::Open(*key, token->email_sealed, TokenEmailAad(token->tenant_id, hash));
+  auto email = privacy::OpenSealed(*key, token->email_sealed, privacy::TokenEmailAad(token->tenant_id, hash));
   if (!email.ok()) {
     log::error("accounts: the address of a reset link of tenant {} cannot be opened", token->tenant_id);
     return Response::FromError(Internal("stored personal data cannot be decrypted"));

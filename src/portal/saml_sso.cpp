@@ -107,7 +107,7 @@ Response SamlSso::Refuse(const Request& r, const std::string& chain, const saml:
                                   privacy::audit_action::kLogin, "saml", privacy::audit_outcome::kFailure,
                                   json::object{{"method", "saml"},
                                                {"reason", why.reason},
-                                               {"source", privacy::KeyedRef(keys_.master().DeriveIndexKey(), "src",
+                                               {"source", privacy::KeyedRef(keys_.IndexKey(), "src",
                                                                             r.remote_address)}});
       !logged.ok())
     log::error("saml: audit entry for a refused sign-in not written: {}", logged.error().detail);
@@ -246,13 +246,13 @@ Response SamlSso::Acs(const Request& r) {
   bool provisioned = false;
   if (!user.ok()) {
     if (user.error().code != Code::kNotFound) return Response::FromError(user.error());
-    auto key = keys_.DataKey(tenant_id);
+    auto key = keys_.DataKeys(tenant_id);
     if (!key.ok()) return Response::FromError(key.error());
     store::User u;
     u.id = crypto::RandomUuid();
     u.tenant_id = tenant_id;
     u.email_index = index;
-    u.email_sealed = crypto::Seal(*key, *email, privacy::UserEmailAad(tenant_id, u.id));
+    u.email_sealed = crypto::Seal(key->current, *email, privacy::UserEmailAad(tenant_id, u.id));
     u.role = *role;
     u.created_at = now;
     if (auto st = store_.CreateUser(u); !st.ok()) return Response::FromError(st.error());
@@ -294,7 +294,7 @@ Response SamlSso::Acs(const Request& r) {
                                                {"role", store::RoleName(s.role)},
                                                {"provisioned", provisioned},
                                                {"sp_initiated", a.sp_initiated},
-                                               {"source", privacy::KeyedRef(keys_.master().DeriveIndexKey(), "src",
+                                               {"source", privacy::KeyedRef(keys_.IndexKey(), "src",
                                                                             r.remote_address)}});
       !logged.ok()) {
     (void)store_.DeleteSession(s.id_hash);

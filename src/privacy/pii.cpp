@@ -1,25 +1,130 @@
 #include "privacy/pii.h"
 
 #include <boost/json.hpp>
+#include <cstdio>
+#include <cstdlib>
 
 namespace parley::privacy {
 
 namespace json = boost::json;
 
-Result<crypto::Key256> KeyRing::DataKey(const std::string& tenant_id) {
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = keys_.find(tenant_id); it != keys_.end()) return it->second;
-  }
-  PARLEY_ASSIGN_OR_RETURN(store::Tenant tenant, store_.GetTenant(tenant_id));
-  PARLEY_ASSIGN_OR_RETURN(crypto::Key256 key, master_.UnwrapDataKey(tenant.wrapped_data_key, tenant_id));
+namespace {
+constexpr const char* kIndexKeyName = "blind-index";
+}  // namespace
+
+Result<std::string> OpenSealed(const TenantDataKeys& keys, std::string_view sealed, std::string_view aad) {
+  auto plain = crypto::Open(keys.current, sealed, aad);
+  if (plain.ok() || !keys.retiring) return plain;
+  return crypto::Open(*keys.retiring, sealed, aad);
+}
+
+KeyRing::KeyRing(store::Store& store, const crypto::MasterKey& master, KeyRingOptions options)
+    : store_(store), options_(std::move(options)), master_(master) {}
+
+int64_t KeyRing::Now() const {
+  return (options_.clock ? *options_.clock : static_cast<const Clock&>(SystemClock::Instance())).NowUnixSeconds();
+}
+
+crypto::MasterKey KeyRing::master() const {
   std::lock_guard lock(mu_);
-  keys_[tenant_id] = key;
+  return master_;
+}
+
+Result<crypto::Key256> KeyRing::Unwrap(const std::string& wrapped, const std::string& tenant_id) {
+  crypto::MasterKey master = this->master();
+  auto key = master.UnwrapDataKey(wrapped, tenant_id);
+  if (key.ok() || options_.master_key_file.empty() || crypto::MasterKey::FromEnvironment()) return key;
+  // A rotation may have added a new active key to the file since start-up.
+  auto reloaded = crypto::MasterKey::Load(options_.master_key_file);
+  if (!reloaded.ok()) return key;
+  key = reloaded->UnwrapDataKey(wrapped, tenant_id);
+  if (key.ok()) {
+    std::lock_guard lock(mu_);
+    master_ = *reloaded;
+  }
   return key;
 }
 
-std::string KeyRing::NewWrappedDataKey(const std::string& tenant_id) const {
-  return master_.WrapDataKey(crypto::RandomKey(), tenant_id);
+Result<TenantDataKeys> KeyRing::DataKeys(const std::string& tenant_id) {
+  const int64_t now = Now();
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = keys_.find(tenant_id); it != keys_.end() && now - it->second.fetched_at < options_.cache_seconds &&
+                                         now >= it->second.fetched_at)
+      return it->second.keys;
+  }
+  PARLEY_ASSIGN_OR_RETURN(store::Tenant tenant, store_.GetTenant(tenant_id));
+  TenantDataKeys keys;
+  PARLEY_ASSIGN_OR_RETURN(keys.current, Unwrap(tenant.wrapped_data_key, tenant_id));
+  if (!tenant.retiring_data_key.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(crypto::Key256 retiring, Unwrap(tenant.retiring_data_key, tenant_id));
+    keys.retiring = retiring;
+  }
+  std::lock_guard lock(mu_);
+  keys_[tenant_id] = Cached{keys, now};
+  return keys;
+}
+
+void KeyRing::ForgetCachedKeys() {
+  std::lock_guard lock(mu_);
+  keys_.clear();
+}
+
+std::string KeyRing::NewWrappedDataKey(const std::string& tenant_id) {
+  // Re-read the file first: after a master-key rotation, a key wrapped with
+  // the key this process started with would be unreadable once that key is
+  // dropped from the file.
+  if (!options_.master_key_file.empty() && !crypto::MasterKey::FromEnvironment()) {
+    if (auto reloaded = crypto::MasterKey::Load(options_.master_key_file); reloaded.ok()) {
+      std::lock_guard lock(mu_);
+      master_ = *reloaded;
+    }
+  }
+  return master().WrapDataKey(crypto::RandomKey(), tenant_id);
+}
+
+Status KeyRing::LoadIndexKey() {
+  {
+    std::lock_guard lock(mu_);
+    if (index_key_) return Ok();
+  }
+  crypto::MasterKey master = this->master();
+  auto wrapped = store_.GetPlatformKey(kIndexKeyName);
+  if (!wrapped.ok() && wrapped.error().code == Code::kNotFound) {
+    // First start since migration 0010: the key every blind index was made
+    // with so far, now kept wrapped. A concurrent first start may store it
+    // first; both wrote the same key, so read back whichever won.
+    crypto::Key256 derived = master.DeriveIndexKey();
+    auto stored = store_.SwapPlatformKey(kIndexKeyName, "", master.WrapPlatformKey(derived, kIndexKeyName), Now());
+    if (!stored.ok() && stored.error().code != Code::kFailedPrecondition) return stored;
+    wrapped = store_.GetPlatformKey(kIndexKeyName);
+  }
+  if (!wrapped.ok()) return wrapped.error();
+  auto key = master.UnwrapPlatformKey(*wrapped, kIndexKeyName);
+  if (!key.ok() && !options_.master_key_file.empty() && !crypto::MasterKey::FromEnvironment()) {
+    if (auto reloaded = crypto::MasterKey::Load(options_.master_key_file); reloaded.ok()) {
+      key = reloaded->UnwrapPlatformKey(*wrapped, kIndexKeyName);
+      if (key.ok()) {
+        std::lock_guard lock(mu_);
+        master_ = *reloaded;
+      }
+    }
+  }
+  if (!key.ok()) return Internal("the blind-index key does not open with the master key: " + key.error().detail);
+  std::lock_guard lock(mu_);
+  index_key_ = *key;
+  return Ok();
+}
+
+crypto::Key256 KeyRing::IndexKey() {
+  if (Status st = LoadIndexKey(); !st.ok()) {
+    // serve loads it at start-up; reaching this means a caller skipped that
+    // and the store failed: no blind index can be made correctly.
+    std::fprintf(stderr, "parley: fatal: cannot load the blind-index key: %s\n", st.error().detail.c_str());
+    std::abort();
+  }
+  std::lock_guard lock(mu_);
+  return *index_key_;
 }
 
 std::string NormalizeEmail(std::string_view email) {
@@ -30,8 +135,8 @@ std::string NormalizeEmail(std::string_view email) {
   return out;
 }
 
-std::string KeyRing::EmailIndex(std::string_view email) const {
-  return crypto::BlindIndex(master_.DeriveIndexKey(), "email:" + NormalizeEmail(email));
+std::string KeyRing::EmailIndex(std::string_view email) {
+  return crypto::BlindIndex(IndexKey(), "email:" + NormalizeEmail(email));
 }
 
 std::string CallAad(std::string_view tenant_id, std::string_view source, std::string_view call_id) {
@@ -63,9 +168,9 @@ std::string SealCallPii(const crypto::Key256& key, std::string_view tenant_id, c
   return crypto::Seal(key, json::serialize(o), CallAad(tenant_id, call.source, call.id));
 }
 
-Status OpenCallPii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+Status OpenCallPii(const TenantDataKeys& key, std::string_view tenant_id, std::string_view source,
                    std::string_view call_id, std::string_view sealed, wire::Party& orig, wire::Party& dest) {
-  PARLEY_ASSIGN_OR_RETURN(std::string plain, crypto::Open(key, sealed, CallAad(tenant_id, source, call_id)));
+  PARLEY_ASSIGN_OR_RETURN(std::string plain, OpenSealed(key, sealed, CallAad(tenant_id, source, call_id)));
   boost::system::error_code ec;
   json::value v = json::parse(plain, ec);
   if (ec || !v.is_object()) return Internal("personal data of a call is not valid JSON");
@@ -85,9 +190,9 @@ std::string RecordAad(std::string_view kind, std::string_view tenant_id, std::st
 
 namespace {
 
-Result<json::object> OpenJsonObject(const crypto::Key256& key, std::string_view sealed, const std::string& aad,
+Result<json::object> OpenJsonObject(const TenantDataKeys& key, std::string_view sealed, const std::string& aad,
                                     std::string_view what) {
-  PARLEY_ASSIGN_OR_RETURN(std::string plain, crypto::Open(key, sealed, aad));
+  PARLEY_ASSIGN_OR_RETURN(std::string plain, OpenSealed(key, sealed, aad));
   boost::system::error_code ec;
   json::value v = json::parse(plain, ec);
   if (ec || !v.is_object()) return Internal("personal data of a " + std::string(what) + " is not valid JSON");
@@ -107,7 +212,7 @@ std::string SealConferencePii(const crypto::Key256& key, std::string_view tenant
   return crypto::Seal(key, json::serialize(o), RecordAad("conference", tenant_id, conference.source, conference.id));
 }
 
-Status OpenConferencePii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+Status OpenConferencePii(const TenantDataKeys& key, std::string_view tenant_id, std::string_view source,
                          std::string_view conference_id, std::string_view sealed, std::string& name) {
   PARLEY_ASSIGN_OR_RETURN(json::object o, OpenJsonObject(key, sealed, RecordAad("conference", tenant_id, source,
                                                                                 conference_id), "conference"));
@@ -121,7 +226,7 @@ std::string SealParticipantPii(const crypto::Key256& key, std::string_view tenan
                       RecordAad("participant", tenant_id, participant.source, participant.id));
 }
 
-Status OpenParticipantPii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+Status OpenParticipantPii(const TenantDataKeys& key, std::string_view tenant_id, std::string_view source,
                           std::string_view participant_id, std::string_view sealed, wire::Party& party) {
   PARLEY_ASSIGN_OR_RETURN(json::object o, OpenJsonObject(key, sealed, RecordAad("participant", tenant_id, source,
                                                                                 participant_id), "participant"));
@@ -136,7 +241,7 @@ std::string SealDevicePii(const crypto::Key256& key, std::string_view tenant_id,
   return crypto::Seal(key, json::serialize(o), RecordAad("device", tenant_id, device.source, device.id));
 }
 
-Status OpenDevicePii(const crypto::Key256& key, std::string_view tenant_id, std::string_view source,
+Status OpenDevicePii(const TenantDataKeys& key, std::string_view tenant_id, std::string_view source,
                      std::string_view device_id, std::string_view sealed, wire::DeviceRecord& device) {
   PARLEY_ASSIGN_OR_RETURN(json::object o,
                           OpenJsonObject(key, sealed, RecordAad("device", tenant_id, source, device_id), "device"));
@@ -152,6 +257,29 @@ std::string UserEmailAad(std::string_view tenant_id, std::string_view user_id) {
   std::string aad = "parley:user-email:v1:";
   aad.append(tenant_id).append(":").append(user_id);
   return aad;
+}
+
+std::string TokenEmailAad(std::string_view tenant_id, std::string_view token_hash) {
+  return "parley:account-token:v1:" + std::string(tenant_id) + ":" + std::string(token_hash);
+}
+
+std::string TotpSecretAad(std::string_view tenant_id, std::string_view user_id) {
+  return "parley:totp:v1:" + std::string(tenant_id) + ":" + std::string(user_id);
+}
+
+std::string SealedFieldAad(store::SealedField field, std::string_view tenant_id, std::string_view source,
+                           std::string_view id) {
+  using store::SealedField;
+  switch (field) {
+    case SealedField::kUserEmail: return UserEmailAad(tenant_id, id);
+    case SealedField::kAccountTokenEmail: return TokenEmailAad(tenant_id, id);
+    case SealedField::kTotpSecret: return TotpSecretAad(tenant_id, id);
+    case SealedField::kDevice: return RecordAad("device", tenant_id, source, id);
+    case SealedField::kConference: return RecordAad("conference", tenant_id, source, id);
+    case SealedField::kParticipant: return RecordAad("participant", tenant_id, source, id);
+    case SealedField::kCall: return CallAad(tenant_id, source, id);
+  }
+  return {};
 }
 
 }  // namespace parley::privacy

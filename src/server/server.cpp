@@ -5,11 +5,13 @@
 #include <boost/json.hpp>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/server_config.h"
+#include "common/time_format.h"
 #include "crypto/crypto.h"
 #include "crypto/pki.h"
 #include "crypto/tls_policy.h"
@@ -19,6 +21,7 @@
 #include "portal/accounts.h"
 #include "portal/portal.h"
 #include "privacy/audit.h"
+#include "privacy/key_rotation.h"
 #include "privacy/pii.h"
 #include "portal/sso_settings.h"
 #include "saml/saml.h"
@@ -70,7 +73,14 @@ int Load(const std::filesystem::path& config_file, Loaded& out) {
     return ConfigFailure(detail.starts_with("store.") ? detail : "store.url: " + detail);
   }
   out.store = std::move(*store);
-  out.keys = std::make_unique<privacy::KeyRing>(*out.store, *out.master);
+  out.keys = std::make_unique<privacy::KeyRing>(
+      *out.store, *out.master,
+      privacy::KeyRingOptions{.cache_seconds = out.config.data_key_cache_seconds,
+                              .master_key_file = out.config.master_key_file});
+  // The blind-index key is stored wrapped (migration 0010); the first start
+  // after that migration stores it. Failing here names the store, not a
+  // sign-in later.
+  if (auto st = out.keys->LoadIndexKey(); !st.ok()) return ConfigFailure("keys.master_key_file: " + st.error().detail);
   return 0;
 }
 
@@ -453,6 +463,97 @@ int RunAuditVerify(const std::filesystem::path& config_file, const std::string& 
     return kExitTampered;
   }
   std::cout << "audit verify: OK (" << chains.size() << " chains)\n";
+  return 0;
+}
+
+int RunKeysStatus(const std::filesystem::path& config_file) {
+  Loaded loaded;
+  if (int rc = Load(config_file, loaded)) return rc;
+  const crypto::MasterKey& master = *loaded.master;
+  const std::vector<std::string> ids = master.KeyIds();
+  std::cout << "master key: " << ids.front() << " (active)";
+  for (size_t i = 1; i < ids.size(); ++i) std::cout << ", " << ids[i] << " (previous)";
+  std::cout << (ids.size() > 1 ? "\n  a master-key rotation was interrupted: run `parley keys rotate` to finish it\n"
+                               : "\n");
+  auto tenants = loaded.store->ListTenants();
+  if (!tenants.ok()) return Failure(tenants.error().detail);
+  int unreadable = 0;
+  for (const auto& t : *tenants) {
+    auto which = master.WrappingKeyIndex(t.wrapped_data_key, t.id);
+    std::cout << "tenant \"" << t.name << "\" (" << t.id << "): data key wrapped by ";
+    if (which.ok()) {
+      std::cout << ids[*which];
+    } else {
+      std::cout << "NONE of the keys in the file";
+      ++unreadable;
+    }
+    if (!t.retiring_data_key.empty())
+      std::cout << "; data-key rotation under way since " << FormatUtc(t.rotation_started_at)
+                << " (run `parley keys rotate --tenant " << t.id << " --data-key` to finish it)";
+    std::cout << "\n";
+  }
+  return unreadable == 0 ? 0 : kExitFailure;
+}
+
+int RunKeysRotate(const KeysRotateOptions& options) {
+  Loaded loaded;
+  if (int rc = Load(options.config_file, loaded)) return rc;
+  const Clock& clock = SystemClock::Instance();
+  privacy::AuditLog audit(*loaded.store, clock);
+  if (!options.data_key) {
+    if (!options.tenant.empty()) return Failure("--tenant goes with --data-key (a master key is for all tenants)");
+    auto report = privacy::RotateMasterKey(*loaded.store, *loaded.keys, loaded.config.master_key_file, clock);
+    if (!report.ok())
+      return Failure("master-key rotation stopped: " + report.error().detail +
+                     "\nNothing is lost: the key file keeps every key until the end. Run `parley keys rotate` again.");
+    (void)audit.Append(std::string(store::kPlatformAuditChain), "cli", privacy::audit_action::kKeyRotation,
+                       "master_key", privacy::audit_outcome::kSuccess,
+                       boost::json::object{{"active_key", report->active_key_id},
+                                           {"tenants_rewrapped", report->tenants_rewrapped}});
+    std::cout << (report->finished_interrupted ? "finished the interrupted rotation: " : "new master key ")
+              << report->active_key_id << " is active; re-wrapped " << report->tenants_rewrapped << " tenant key(s) ("
+              << report->tenants_already_current << " were current) and " << report->platform_keys_rewrapped
+              << " platform key(s); removed from the key file:";
+    for (const auto& id : report->dropped_key_ids) std::cout << " " << id;
+    std::cout << "\n";
+    return 0;
+  }
+  if (options.tenant.empty()) return Failure("--data-key needs --tenant (name or id)");
+  auto tenant = FindTenant(*loaded.store, options.tenant);
+  if (!tenant.ok()) return Failure(tenant.error().detail);
+  privacy::DataKeyRotationOptions o;
+  o.grace_seconds =
+      options.grace_seconds >= 0 ? options.grace_seconds : 2 * loaded.config.data_key_cache_seconds + 5;
+  o.batch_rows = options.batch_rows;
+  o.sleep = [](int64_t seconds) {
+    std::cerr << "waiting " << seconds << " s for every server to seal with the new key "
+              << "(keys.data_key_cache_seconds)\n";
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  };
+  std::string last_field;
+  o.progress = [&](store::SealedField field, int64_t resealed) {
+    std::string name(privacy::SealedFieldName(field));
+    if (name != last_field) std::cerr << "re-encrypting " << name << " values\n";
+    last_field = name;
+    (void)resealed;
+  };
+  auto report = privacy::RotateDataKey(*loaded.store, *loaded.keys, tenant->id, clock, o);
+  if (!report.ok())
+    return Failure("data-key rotation of tenant \"" + tenant->name + "\" stopped: " + report.error().detail +
+                   "\nIt resumes where it stopped: run the same command again.");
+  (void)audit.Append(tenant->id, "cli", privacy::audit_action::kKeyRotation, "data_key",
+                     privacy::audit_outcome::kSuccess,
+                     boost::json::object{{"resumed", report->resumed},
+                                         {"resealed", report->values_resealed},
+                                         {"unreadable", report->values_unreadable}});
+  std::cout << "tenant \"" << tenant->name << "\": new data key in use; " << report->values_resealed
+            << " value(s) re-encrypted, " << report->values_already_current << " already under the new key"
+            << (report->resumed ? " (resumed an interrupted rotation)" : "") << "\n";
+  if (report->values_unreadable > 0) {
+    std::cout << "warning: " << report->values_unreadable
+              << " value(s) opened with neither key and were left as they were\n";
+    return kExitFailure;
+  }
   return 0;
 }
 

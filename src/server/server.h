@@ -68,4 +68,22 @@ int RunUserCreate(const UserCreateOptions& options);
 // tampered with, 2 on a configuration error, 3 when the store cannot be read.
 int RunAuditVerify(const std::filesystem::path& config_file, const std::string& tenant);
 
+// `parley keys status`: the master keys in the key file and, per tenant,
+// which one wraps its data key and whether a data-key rotation is under way.
+int RunKeysStatus(const std::filesystem::path& config_file);
+
+// `parley keys rotate` (docs/keys.md): without `tenant`, a new master key
+// and every data key re-wrapped under it; with `tenant` and `data_key`, that
+// tenant's personal data re-encrypted under a new data key (resumed if an
+// earlier run was interrupted). The servers keep running. Returns 0 when
+// done, 1 on failure (run it again: it resumes), 2 on a configuration error.
+struct KeysRotateOptions {
+  std::filesystem::path config_file;
+  std::string tenant;                 // name or id; with data_key
+  bool data_key = false;
+  int64_t grace_seconds = -1;         // < 0: 2 x keys.data_key_cache_seconds + 5
+  int64_t batch_rows = 1000;
+};
+int RunKeysRotate(const KeysRotateOptions& options);
+
 }  // namespace parley::server

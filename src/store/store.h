@@ -46,6 +46,35 @@ struct Tenant {
   std::string time_zone = "UTC";         // IANA name, e.g. "Europe/London"
   std::string subscription_end;          // last day "YYYY-MM-DD" (UTC); "" = open ended
   bool platform = false;                 // the reserved platform tenant (platform admins only)
+  // Data-key rotation (migration 0010; docs/keys.md): the previous data key,
+  // wrapped, while personal data is being re-encrypted ("" otherwise), when
+  // that began and the last row done. Set only through SwapTenantKeys.
+  std::string retiring_data_key;
+  int64_t rotation_started_at = 0;
+  std::string rotation_cursor;
+};
+
+// A tenant's key state, compared and replaced as one by SwapTenantKeys.
+struct TenantKeys {
+  std::string wrapped_data_key;
+  std::string retiring_data_key;         // "" = no rotation under way
+  int64_t rotation_started_at = 0;
+  std::string rotation_cursor;
+};
+
+// The columns that hold personal data sealed under a tenant's data key,
+// for re-encryption under a new one (docs/keys.md lists each with its AAD).
+enum class SealedField { kUserEmail, kAccountTokenEmail, kTotpSecret, kDevice, kConference, kParticipant, kCall };
+// One sealed value and the row it belongs to: (source, id) for records,
+// ("", id) for users (user id), account tokens (token hash) and TOTP (user id).
+struct SealedValue {
+  std::string source;
+  std::string id;
+  std::string sealed;
+};
+struct SealedRewrite {
+  SealedValue value;                     // the row and its new blob
+  std::string expected;                  // the blob it must still hold
 };
 
 struct User {
@@ -595,6 +624,30 @@ class Store {
   // tenant's entries whose keep_until passed.
   virtual Status RecordSamlAssertion(const std::string& tenant_id, const std::string& assertion_key,
                                      int64_t keep_until, int64_t now) = 0;
+
+  // ---- Key rotation (migration 0010; docs/keys.md) ----
+  // A platform secret wrapped by the master key; kNotFound when absent.
+  virtual Result<std::string> GetPlatformKey(const std::string& name) = 0;
+  // Stores `wrapped` under `name` if the stored value still equals
+  // `expected` ("" = absent): kFailedPrecondition when another writer got
+  // there first (re-read and decide again).
+  virtual Status SwapPlatformKey(const std::string& name, const std::string& expected, const std::string& wrapped,
+                                 int64_t now) = 0;
+  // Replaces the tenant's key state if its wrapped and retiring data keys
+  // still equal `expected`'s (compare-and-swap, so concurrent rotations and
+  // re-wraps cannot lose a key): kFailedPrecondition otherwise, kNotFound
+  // for an unknown tenant.
+  virtual Status SwapTenantKeys(const std::string& tenant_id, const TenantKeys& expected, const TenantKeys& next) = 0;
+  // Sealed values of one field in (source, id) order after (after_source,
+  // after_id). REQUIRES: 1 <= limit <= 5000.
+  virtual Result<std::vector<SealedValue>> ListSealed(const std::string& tenant_id, SealedField field,
+                                                      const std::string& after_source, const std::string& after_id,
+                                                      int64_t limit) = 0;
+  // In one transaction, writes each new blob whose row still holds
+  // `expected`; returns how many rows changed (a row rewritten meanwhile is
+  // left alone).
+  virtual Result<int64_t> ReplaceSealed(const std::string& tenant_id, SealedField field,
+                                        const std::vector<SealedRewrite>& rewrites) = 0;
 };
 
 // Opens the store named by `url` ("sqlite:/abs/path.db") and migrates it.

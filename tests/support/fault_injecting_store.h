@@ -220,6 +220,26 @@ class FaultInjectingStore final : public store::Store {
                              int64_t now) override {
     return Call("RecordSamlAssertion", [&] { return inner_->RecordSamlAssertion(tenant_id, key, keep_until, now); });
   }
+  Result<std::string> GetPlatformKey(const std::string& name) override {
+    return Call("GetPlatformKey", [&] { return inner_->GetPlatformKey(name); });
+  }
+  Status SwapPlatformKey(const std::string& name, const std::string& expected, const std::string& wrapped,
+                         int64_t now) override {
+    return Call("SwapPlatformKey", [&] { return inner_->SwapPlatformKey(name, expected, wrapped, now); });
+  }
+  Status SwapTenantKeys(const std::string& tenant_id, const store::TenantKeys& expected,
+                        const store::TenantKeys& next) override {
+    return Call("SwapTenantKeys", [&] { return inner_->SwapTenantKeys(tenant_id, expected, next); });
+  }
+  Result<std::vector<store::SealedValue>> ListSealed(const std::string& tenant_id, store::SealedField field,
+                                                     const std::string& after_source, const std::string& after_id,
+                                                     int64_t limit) override {
+    return Call("ListSealed", [&] { return inner_->ListSealed(tenant_id, field, after_source, after_id, limit); });
+  }
+  Result<int64_t> ReplaceSealed(const std::string& tenant_id, store::SealedField field,
+                                const std::vector<store::SealedRewrite>& rewrites) override {
+    return Call("ReplaceSealed", [&] { return inner_->ReplaceSealed(tenant_id, field, rewrites); });
+  }
 
  private:
   struct Fault {

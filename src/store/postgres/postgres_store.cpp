@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "store/detail/rollup_delta.h"
+#include "store/detail/sealed_fields.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
 
@@ -59,6 +60,9 @@ Result<std::vector<std::string>> DomainsFromJson(const std::string& text) {
 // Column lists and their readers side by side, as in the SQLite backend.
 #define PARLEY_PG_TENANT_COLUMNS \
   "id, name, domains, wrapped_data_key, created_at, time_zone, subscription_end, platform"
+// Read with the key-rotation state (migration 0010), which only SwapTenantKeys writes.
+#define PARLEY_PG_TENANT_READ_COLUMNS \
+  PARLEY_PG_TENANT_COLUMNS ", retiring_data_key, rotation_started_at, rotation_cursor"
 Result<Tenant> ReadTenant(const Rows& r, int i) {
   Tenant t;
   t.id = r.Text(i, 0);
@@ -69,6 +73,9 @@ Result<Tenant> ReadTenant(const Rows& r, int i) {
   t.time_zone = r.Text(i, 5);
   t.subscription_end = r.Text(i, 6);
   t.platform = r.Bool(i, 7);
+  t.retiring_data_key = r.Bytea(i, 8);
+  t.rotation_started_at = r.Int(i, 9);
+  t.rotation_cursor = r.Text(i, 10);
   return t;
 }
 
@@ -568,7 +575,7 @@ Status PostgresStore::CreateTenant(const Tenant& tenant) {
 Result<Tenant> PostgresStore::GetTenant(const std::string& tenant_id) {
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<Tenant> {
     PARLEY_ASSIGN_OR_RETURN(
-        Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_COLUMNS " FROM tenants WHERE id = $1", Params().Text(tenant_id)));
+        Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_READ_COLUMNS " FROM tenants WHERE id = $1", Params().Text(tenant_id)));
     return ReadOne<Tenant>(rows, "tenant", ReadTenant);
   });
 }
@@ -576,7 +583,7 @@ Result<Tenant> PostgresStore::GetTenant(const std::string& tenant_id) {
 Result<Tenant> PostgresStore::FindTenantByName(const std::string& name) {
   return Read(ForTenantOf("parley_tenant_of_name", name), [&](Tx& tx) -> Result<Tenant> {
     PARLEY_ASSIGN_OR_RETURN(
-        Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_COLUMNS " FROM tenants WHERE name = $1", Params().Text(name)));
+        Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_READ_COLUMNS " FROM tenants WHERE name = $1", Params().Text(name)));
     return ReadOne<Tenant>(rows, "tenant", ReadTenant);
   });
 }
@@ -589,7 +596,7 @@ Result<std::vector<Tenant>> PostgresStore::ListTenants() {
     std::vector<Tenant> tenants;
     for (int i = 0; i < ids.size(); ++i) {
       PARLEY_TRY(tx.Exec("SELECT set_config('parley.tenant_id', $1, true)", Params().Text(ids.Text(i, 0))));
-      PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_COLUMNS " FROM tenants WHERE id = $1",
+      PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT " PARLEY_PG_TENANT_READ_COLUMNS " FROM tenants WHERE id = $1",
                                                  Params().Text(ids.Text(i, 0))));
       if (rows.empty()) continue;  // deleted between the two reads
       PARLEY_ASSIGN_OR_RETURN(Tenant t, ReadTenant(rows, 0));
@@ -1767,6 +1774,94 @@ Status PostgresStore::RecordSamlAssertion(const std::string& tenant_id, const st
     PARLEY_TRY(tx.Exec("INSERT INTO saml_assertions_seen (tenant_id, assertion_key, keep_until) VALUES ($1, $2, $3)",
                        Params().Text(tenant_id).Text(assertion_key).Int(keep_until)));
     return Ok();
+  });
+}
+
+// ---- Key rotation (migration 0010) ----
+
+namespace {
+std::string PgPlaceholder(int n) { return "$" + std::to_string(n); }
+Params& OptionalBytea(Params& p, const std::string& bytes) { return bytes.empty() ? p.Null() : p.Bytea(bytes); }
+}  // namespace
+
+Result<std::string> PostgresStore::GetPlatformKey(const std::string& name) {
+  return Read(NoTenant(), [&](Tx& tx) -> Result<std::string> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows,
+                            tx.Exec("SELECT wrapped FROM platform_keys WHERE name = $1", Params().Text(name)));
+    if (rows.empty()) return NotFound("platform key not found");
+    return rows.Bytea(0, 0);
+  });
+}
+
+Status PostgresStore::SwapPlatformKey(const std::string& name, const std::string& expected, const std::string& wrapped,
+                                      int64_t now) {
+  return Write(NoTenant(), [&](Tx& tx) -> Status {
+    Params params;
+    params.Text(name).Bytea(wrapped).Int(now);
+    if (!expected.empty()) params.Bytea(expected);
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows,
+        tx.Exec(expected.empty() ? "INSERT INTO platform_keys (name, wrapped, updated_at) VALUES ($1, $2, $3) "
+                                   "ON CONFLICT (name) DO NOTHING"
+                                 : "UPDATE platform_keys SET wrapped = $2, updated_at = $3 WHERE name = $1 AND wrapped = $4",
+                params));
+    if (rows.Affected() == 0) return FailedPrecondition("platform key " + name + " changed meanwhile");
+    return Ok();
+  });
+}
+
+Status PostgresStore::SwapTenantKeys(const std::string& tenant_id, const TenantKeys& expected, const TenantKeys& next) {
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Status {
+    Params params;
+    params.Text(tenant_id).Bytea(next.wrapped_data_key);
+    OptionalBytea(params, next.retiring_data_key).Int(next.rotation_started_at).Text(next.rotation_cursor);
+    params.Bytea(expected.wrapped_data_key);
+    OptionalBytea(params, expected.retiring_data_key);
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, tx.Exec("UPDATE tenants SET wrapped_data_key = $2, retiring_data_key = $3, rotation_started_at = $4,"
+                           " rotation_cursor = $5 WHERE id = $1 AND wrapped_data_key = $6"
+                           " AND retiring_data_key IS NOT DISTINCT FROM $7::bytea",
+                           params));
+    if (rows.Affected() == 1) return Ok();
+    PARLEY_ASSIGN_OR_RETURN(Rows exists, tx.Exec("SELECT 1 FROM tenants WHERE id = $1", Params().Text(tenant_id)));
+    if (exists.empty()) return NotFound("tenant not found");
+    return FailedPrecondition("the tenant's keys changed meanwhile");
+  });
+}
+
+Result<std::vector<SealedValue>> PostgresStore::ListSealed(const std::string& tenant_id, SealedField field,
+                                                           const std::string& after_source,
+                                                           const std::string& after_id, int64_t limit) {
+  if (limit < 1 || limit > 5000) return InvalidArgument("limit must be between 1 and 5000");
+  const bool has_source = detail::ColumnsOf(field).source != nullptr;
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<SealedValue>> {
+    Params params;
+    params.Text(tenant_id);
+    if (has_source) params.Text(after_source);
+    params.Text(after_id).Int(limit);
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(detail::ListSealedSql(field, PgPlaceholder), params));
+    std::vector<SealedValue> out;
+    out.reserve(static_cast<size_t>(rows.size()));
+    for (int i = 0; i < rows.size(); ++i) out.push_back({rows.Text(i, 0), rows.Text(i, 1), rows.Bytea(i, 2)});
+    return out;
+  });
+}
+
+Result<int64_t> PostgresStore::ReplaceSealed(const std::string& tenant_id, SealedField field,
+                                             const std::vector<SealedRewrite>& rewrites) {
+  const bool has_source = detail::ColumnsOf(field).source != nullptr;
+  const std::string sql = detail::ReplaceSealedSql(field, PgPlaceholder);
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Result<int64_t> {
+    int64_t changed = 0;
+    for (const SealedRewrite& r : rewrites) {
+      Params params;
+      params.Bytea(r.value.sealed).Bytea(r.expected).Text(tenant_id);
+      if (has_source) params.Text(r.value.source);
+      params.Text(r.value.id);
+      PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
+      changed += rows.Affected();
+    }
+    return changed;
   });
 }
 

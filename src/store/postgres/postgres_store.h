@@ -143,6 +143,17 @@ class PostgresStore final : public Store {
   Status RecordSamlAssertion(const std::string& tenant_id, const std::string& assertion_key, int64_t keep_until,
                              int64_t now) override;
 
+  // ---- Key rotation (migration 0010) ----
+  Result<std::string> GetPlatformKey(const std::string& name) override;
+  Status SwapPlatformKey(const std::string& name, const std::string& expected, const std::string& wrapped,
+                         int64_t now) override;
+  Status SwapTenantKeys(const std::string& tenant_id, const TenantKeys& expected, const TenantKeys& next) override;
+  Result<std::vector<SealedValue>> ListSealed(const std::string& tenant_id, SealedField field,
+                                              const std::string& after_source, const std::string& after_id,
+                                              int64_t limit) override;
+  Result<int64_t> ReplaceSealed(const std::string& tenant_id, SealedField field,
+                                const std::vector<SealedRewrite>& rewrites) override;
+
   // Retention: drops every monthly partition of the record tables whose
   // month ends at or before `cutoff` (Unix seconds), all tenants at once.
   // Returns the number of partitions dropped.

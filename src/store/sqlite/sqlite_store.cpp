@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "store/detail/rollup_delta.h"
+#include "store/detail/sealed_fields.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/statement.h"
 
@@ -92,6 +93,10 @@ Result<std::vector<std::string>> DomainsFromJson(const std::string& text) {
 // Column lists and their readers are kept side by side so they cannot drift.
 constexpr const char* kTenantColumns =
     "id, name, domains, wrapped_data_key, created_at, time_zone, subscription_end, platform";
+// Read with the key-rotation state (migration 0010), which only SwapTenantKeys writes.
+constexpr const char* kTenantReadColumns =
+    "id, name, domains, wrapped_data_key, created_at, time_zone, subscription_end, platform, "
+    "retiring_data_key, rotation_started_at, rotation_cursor";
 Result<Tenant> ReadTenant(const Statement& s) {
   Tenant t;
   t.id = s.ColumnText(0);
@@ -102,6 +107,9 @@ Result<Tenant> ReadTenant(const Statement& s) {
   t.time_zone = s.ColumnText(5);
   t.subscription_end = s.ColumnText(6);
   t.platform = s.ColumnInt64(7) != 0;
+  t.retiring_data_key = s.ColumnBlob(8);
+  t.rotation_started_at = s.ColumnInt64(9);
+  t.rotation_cursor = s.ColumnText(10);
   return t;
 }
 
@@ -413,7 +421,7 @@ Result<Tenant> SqliteStore::GetTenant(const std::string& tenant_id) {
   std::lock_guard lock(reader_mu_);
   PARLEY_ASSIGN_OR_RETURN(
       Statement stmt,
-      Statement::Prepare(reader_, std::string("SELECT ") + kTenantColumns + " FROM tenants WHERE id = ?1"));
+      Statement::Prepare(reader_, std::string("SELECT ") + kTenantReadColumns + " FROM tenants WHERE id = ?1"));
   stmt.BindText(1, tenant_id);
   return QueryOne<Tenant>(stmt, "tenant", ReadTenant);
 }
@@ -422,7 +430,7 @@ Result<Tenant> SqliteStore::FindTenantByName(const std::string& name) {
   std::lock_guard lock(reader_mu_);
   PARLEY_ASSIGN_OR_RETURN(
       Statement stmt,
-      Statement::Prepare(reader_, std::string("SELECT ") + kTenantColumns + " FROM tenants WHERE name = ?1"));
+      Statement::Prepare(reader_, std::string("SELECT ") + kTenantReadColumns + " FROM tenants WHERE name = ?1"));
   stmt.BindText(1, name);
   return QueryOne<Tenant>(stmt, "tenant", ReadTenant);
 }
@@ -431,7 +439,7 @@ Result<std::vector<Tenant>> SqliteStore::ListTenants() {
   std::lock_guard lock(reader_mu_);
   PARLEY_ASSIGN_OR_RETURN(
       Statement stmt,
-      Statement::Prepare(reader_, std::string("SELECT ") + kTenantColumns + " FROM tenants ORDER BY name, id"));
+      Statement::Prepare(reader_, std::string("SELECT ") + kTenantReadColumns + " FROM tenants ORDER BY name, id"));
   std::vector<Tenant> tenants;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
@@ -1804,6 +1812,105 @@ Status SqliteStore::RecordSamlAssertion(const std::string& tenant_id, const std:
   stmt.BindText(1, tenant_id).BindText(2, assertion_key).BindInt64(3, keep_until);
   PARLEY_TRY(stmt.Run());
   return tx.Commit();
+}
+
+// ---- Key rotation (migration 0010) ----
+
+namespace {
+std::string SqlitePlaceholder(int n) { return "?" + std::to_string(n); }
+// A blob column bound for comparison: NULL for "" so "no retiring key"
+// matches the column's NULL (IS, not =, in the statement).
+void BindOptionalBlob(Statement& stmt, int index, const std::string& bytes) {
+  if (bytes.empty())
+    stmt.BindNull(index);
+  else
+    stmt.BindBlob(index, bytes);
+}
+}  // namespace
+
+Result<std::string> SqliteStore::GetPlatformKey(const std::string& name) {
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(reader_, "SELECT wrapped FROM platform_keys WHERE name = ?1"));
+  stmt.BindText(1, name);
+  return QueryOne<std::string>(stmt, "platform key", [](const Statement& s) { return s.ColumnBlob(0); });
+}
+
+Status SqliteStore::SwapPlatformKey(const std::string& name, const std::string& expected, const std::string& wrapped,
+                                    int64_t now) {
+  std::lock_guard lock(writer_mu_);
+  const char* sql = expected.empty()
+                        ? "INSERT INTO platform_keys (name, wrapped, updated_at) VALUES (?1, ?2, ?3) "
+                          "ON CONFLICT (name) DO NOTHING"
+                        : "UPDATE platform_keys SET wrapped = ?2, updated_at = ?3 WHERE name = ?1 AND wrapped = ?4";
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(writer_, sql));
+  stmt.BindText(1, name).BindBlob(2, wrapped).BindInt64(3, now);
+  if (!expected.empty()) stmt.BindBlob(4, expected);
+  PARLEY_TRY(stmt.Run());
+  if (stmt.Changes() == 0) return FailedPrecondition("platform key " + name + " changed meanwhile");
+  return Ok();
+}
+
+Status SqliteStore::SwapTenantKeys(const std::string& tenant_id, const TenantKeys& expected, const TenantKeys& next) {
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(writer_,
+                         "UPDATE tenants SET wrapped_data_key = ?2, retiring_data_key = ?3, rotation_started_at = ?4,"
+                         " rotation_cursor = ?5 WHERE id = ?1 AND wrapped_data_key = ?6 AND retiring_data_key IS ?7"));
+  stmt.BindText(1, tenant_id).BindBlob(2, next.wrapped_data_key);
+  BindOptionalBlob(stmt, 3, next.retiring_data_key);
+  stmt.BindInt64(4, next.rotation_started_at).BindText(5, next.rotation_cursor).BindBlob(6, expected.wrapped_data_key);
+  BindOptionalBlob(stmt, 7, expected.retiring_data_key);
+  PARLEY_TRY(stmt.Run());
+  if (stmt.Changes() == 1) return Ok();
+  PARLEY_ASSIGN_OR_RETURN(Statement exists, Statement::Prepare(writer_, "SELECT 1 FROM tenants WHERE id = ?1"));
+  exists.BindText(1, tenant_id);
+  PARLEY_ASSIGN_OR_RETURN(const bool found, exists.Step());
+  if (!found) return NotFound("tenant not found");
+  return FailedPrecondition("the tenant's keys changed meanwhile");
+}
+
+Result<std::vector<SealedValue>> SqliteStore::ListSealed(const std::string& tenant_id, SealedField field,
+                                                         const std::string& after_source, const std::string& after_id,
+                                                         int64_t limit) {
+  if (limit < 1 || limit > 5000) return InvalidArgument("limit must be between 1 and 5000");
+  const bool has_source = detail::ColumnsOf(field).source != nullptr;
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(reader_, detail::ListSealedSql(field, SqlitePlaceholder)));
+  int n = 1;
+  stmt.BindText(n++, tenant_id);
+  if (has_source) stmt.BindText(n++, after_source);
+  stmt.BindText(n++, after_id).BindInt64(n, limit);
+  std::vector<SealedValue> out;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    out.push_back({stmt.ColumnText(0), stmt.ColumnText(1), stmt.ColumnBlob(2)});
+  }
+  return out;
+}
+
+Result<int64_t> SqliteStore::ReplaceSealed(const std::string& tenant_id, SealedField field,
+                                           const std::vector<SealedRewrite>& rewrites) {
+  const bool has_source = detail::ColumnsOf(field).source != nullptr;
+  std::lock_guard lock(writer_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
+                          Statement::Prepare(writer_, detail::ReplaceSealedSql(field, SqlitePlaceholder)));
+  int64_t changed = 0;
+  for (const SealedRewrite& r : rewrites) {
+    stmt.Reset();
+    int n = 1;
+    stmt.BindBlob(n++, r.value.sealed).BindBlob(n++, r.expected).BindText(n++, tenant_id);
+    if (has_source) stmt.BindText(n++, r.value.source);
+    stmt.BindText(n, r.value.id);
+    PARLEY_TRY(stmt.Run());
+    changed += stmt.Changes();
+  }
+  PARLEY_TRY(tx.Commit());
+  return changed;
 }
 
 }  // namespace parley::store::sqlite

@@ -145,7 +145,7 @@ class AuthzMatrixTest : public ::testing::Test {
                                         R"({"agent_version":"1.0.0","uptime_s":5,"sources":[{"name":"dma","type":"dma","status":"ok"}]})",
                                         clock_.NowUnixSeconds())
                     .ok());
-    auto key = *keys_->DataKey(a_.id);
+    auto key = keys_->DataKeys(a_.id)->current;
     store::BatchCommit batch;
     batch.tenant_id = a_.id;
     batch.agent_id = agent.id;

@@ -57,7 +57,7 @@ class PortalAuditTest : public ::testing::Test {
     agent.tenant_id = tenant_id;
     agent.cert_fingerprint = crypto::RandomUuid();
     ASSERT_TRUE(store_->CreateAgent(agent).ok());
-    auto key = *keys_->DataKey(tenant_id);
+    auto key = keys_->DataKeys(tenant_id)->current;
     store::BatchCommit batch;
     batch.tenant_id = tenant_id;
     batch.agent_id = agent.id;

@@ -58,7 +58,7 @@ class PortalTest : public ::testing::Test {
     agent.tenant_id = tenant_id;
     agent.cert_fingerprint = crypto::RandomUuid();
     ASSERT_TRUE(store_->CreateAgent(agent).ok());
-    auto key = *keys_->DataKey(tenant_id);
+    auto key = keys_->DataKeys(tenant_id)->current;
     store::BatchCommit batch;
     batch.tenant_id = tenant_id;
     batch.agent_id = agent.id;
@@ -242,7 +242,7 @@ TEST_F(PortalTest, ServesTheFrontEnd) {
 // quality), a call with quality and a device, all with personal data sealed
 // the way ingest seals it.
 void AddModel(store::Store& store, privacy::KeyRing& keys, const std::string& tenant_id, const std::string& agent_id) {
-  auto key = *keys.DataKey(tenant_id);
+  auto key = keys.DataKeys(tenant_id)->current;
   store::BatchCommit batch;
   batch.tenant_id = tenant_id;
   batch.agent_id = agent_id;
@@ -436,7 +436,7 @@ TEST_F(PortalTest, ConferencePagination) {
   batch.tenant_id = a_.id;
   batch.agent_id = agent;
   batch.batch_id = crypto::RandomUuid();
-  auto key = *keys_->DataKey(a_.id);
+  auto key = keys_->DataKeys(a_.id)->current;
   for (int i = 0; i < 3; ++i) {
     wire::ConferenceRecord w;
     w.source = "dma";

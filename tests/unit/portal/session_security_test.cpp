@@ -313,9 +313,9 @@ TEST_F(SessionSecurityTest, TotpEnrolmentAndSignIn) {
   auto stored = store_->GetUserTotp(a_.id, admin_);
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->secret_sealed.find(*secret), std::string::npos);
-  auto key = *keys_->DataKey(a_.id);
-  EXPECT_EQ(*crypto::Open(key, stored->secret_sealed, TotpSecretAad(a_.id, admin_)), *secret);
-  EXPECT_FALSE(crypto::Open(key, stored->secret_sealed, TotpSecretAad(a_.id, viewer_)).ok());
+  auto key = keys_->DataKeys(a_.id)->current;
+  EXPECT_EQ(*crypto::Open(key, stored->secret_sealed, privacy::TotpSecretAad(a_.id, admin_)), *secret);
+  EXPECT_FALSE(crypto::Open(key, stored->secret_sealed, privacy::TotpSecretAad(a_.id, viewer_)).ok());
 
   // Not active until confirmed: sign-in still needs no code.
   EXPECT_EQ(LoginRaw("admin@a.example").status, 200);

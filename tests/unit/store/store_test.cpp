@@ -157,7 +157,10 @@ Tenant MakeTenant(const std::string& id, const std::string& name) {
                 .created_at = kNow,
                 .time_zone = "Europe/London",
                 .subscription_end = "2027-12-31",
-                .platform = false};
+                .platform = false,
+                .retiring_data_key = {},
+                .rotation_started_at = 0,
+                .rotation_cursor = {}};
 }
 
 Agent MakeAgent(const std::string& tenant_id, const std::string& id) {
@@ -288,6 +291,103 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres), BackendName);
+
+// ---- Key rotation (migration 0010) ----
+
+TEST_P(StoreTest, PlatformKeyIsComparedAndSwapped) {
+  EXPECT_EQ(store_->GetPlatformKey("blind-index").error().code, Code::kNotFound);
+  const std::string first("\x01first\x00key", 12), second("\x01second", 8);
+  ASSERT_TRUE(store_->SwapPlatformKey("blind-index", "", first, kNow).ok());
+  EXPECT_EQ(*store_->GetPlatformKey("blind-index"), first);
+  // A second "first start" loses: the key is never replaced unseen.
+  EXPECT_EQ(store_->SwapPlatformKey("blind-index", "", second, kNow).error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(store_->SwapPlatformKey("blind-index", "stale", second, kNow).error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(*store_->GetPlatformKey("blind-index"), first);
+  ASSERT_TRUE(store_->SwapPlatformKey("blind-index", first, second, kNow + 1).ok());
+  EXPECT_EQ(*store_->GetPlatformKey("blind-index"), second);
+}
+
+TEST_P(StoreTest, TenantKeysAreComparedAndSwapped) {
+  const Tenant before = *store_->GetTenant("ta");
+  EXPECT_EQ(before.retiring_data_key, "");
+  const TenantKeys now{before.wrapped_data_key, "", 0, ""};
+  const TenantKeys rotating{"new-wrapped", before.wrapped_data_key, kNow, R"(["call","dma","c1"])"};
+  ASSERT_TRUE(store_->SwapTenantKeys("ta", now, rotating).ok());
+  Tenant after = *store_->GetTenant("ta");
+  EXPECT_EQ(after.wrapped_data_key, "new-wrapped");
+  EXPECT_EQ(after.retiring_data_key, before.wrapped_data_key);
+  EXPECT_EQ(after.rotation_started_at, kNow);
+  EXPECT_EQ(after.rotation_cursor, R"(["call","dma","c1"])");
+  // The other tenant is untouched; a stale expectation changes nothing.
+  EXPECT_EQ(store_->GetTenant("tb")->wrapped_data_key, before.wrapped_data_key);
+  EXPECT_EQ(store_->SwapTenantKeys("ta", now, TenantKeys{"x", "", 0, ""}).error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(store_->GetTenant("ta")->wrapped_data_key, "new-wrapped");
+  EXPECT_EQ(store_->SwapTenantKeys("nobody", now, rotating).error().code, Code::kNotFound);
+  // Finishing: the retiring key goes back to none (NULL), and compares so.
+  ASSERT_TRUE(store_->SwapTenantKeys("ta", rotating, TenantKeys{"new-wrapped", "", 0, ""}).ok());
+  after = *store_->GetTenant("ta");
+  EXPECT_EQ(after.retiring_data_key, "");
+  EXPECT_EQ(after.rotation_cursor, "");
+  ASSERT_TRUE(store_->SwapTenantKeys("ta", TenantKeys{"new-wrapped", "", 0, ""}, TenantKeys{"third", "", 0, ""}).ok());
+  // ListTenants carries the same state.
+  auto tenants = store_->ListTenants();
+  ASSERT_TRUE(tenants.ok());
+  for (const Tenant& t : *tenants) {
+    if (t.id == "ta") {
+      EXPECT_EQ(t.wrapped_data_key, "third");
+    }
+  }
+}
+
+TEST_P(StoreTest, SealedValuesPageInKeyOrderAndAreReplacedOnlyIfUnchanged) {
+  std::vector<StoredCall> calls;
+  for (const char* id : {"c3", "c1", "c2"}) calls.push_back(MakeCall("dma", id, 100));
+  calls.push_back(MakeCall("cucm", "c9", 100));
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", calls, {})).ok());
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("tb", "a1", "b1", {MakeCall("dma", "c0", 100)}, {})).ok());
+
+  auto page = store_->ListSealed("ta", SealedField::kCall, "", "", 2);
+  ASSERT_TRUE(page.ok()) << page.error().detail;
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].source + "/" + (*page)[0].id, "cucm/c9");
+  EXPECT_EQ((*page)[1].source + "/" + (*page)[1].id, "dma/c1");
+  EXPECT_EQ((*page)[1].sealed, MakeCall("dma", "c1", 100).pii_sealed);
+  page = store_->ListSealed("ta", SealedField::kCall, "dma", "c1", 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);  // c2, c3: never tb's c0
+  EXPECT_EQ((*page)[0].id, "c2");
+  EXPECT_EQ((*page)[1].id, "c3");
+  EXPECT_EQ(store_->ListSealed("ta", SealedField::kCall, "", "", 0).error().code, Code::kInvalidArgument);
+
+  const std::string old_c2 = (*page)[0].sealed;
+  auto changed = store_->ReplaceSealed("ta", SealedField::kCall,
+                                       {{{"dma", "c2", "resealed-c2"}, old_c2},
+                                        {{"dma", "c3", "resealed-c3"}, "not what it holds"},
+                                        {{"dma", "c0", "resealed-c0"}, MakeCall("dma", "c0", 100).pii_sealed}});
+  ASSERT_TRUE(changed.ok()) << changed.error().detail;
+  EXPECT_EQ(*changed, 1);  // c3's expectation is stale; c0 is tb's
+  page = store_->ListSealed("ta", SealedField::kCall, "dma", "c1", 10);
+  EXPECT_EQ((*page)[0].sealed, "resealed-c2");
+  EXPECT_EQ((*page)[1].sealed, MakeCall("dma", "c3", 100).pii_sealed);
+  EXPECT_EQ((*store_->ListSealed("tb", SealedField::kCall, "", "", 10))[0].sealed, MakeCall("dma", "c0", 100).pii_sealed);
+
+  // Fields without a source page by id alone.
+  ASSERT_TRUE(store_->CreateUser(MakeUser("ta", "u2", "i2", Role::kViewer)).ok());
+  ASSERT_TRUE(store_->CreateUser(MakeUser("ta", "u1", "i1", Role::kViewer)).ok());
+  auto users = store_->ListSealed("ta", SealedField::kUserEmail, "", "u1", 10);
+  ASSERT_TRUE(users.ok()) << users.error().detail;
+  ASSERT_EQ(users->size(), 1u);
+  EXPECT_EQ((*users)[0].source, "");
+  EXPECT_EQ((*users)[0].id, "u2");
+  EXPECT_EQ(*store_->ReplaceSealed("ta", SealedField::kUserEmail, {{{"", "u2", "new"}, "sealed-i2"}}), 1);
+  EXPECT_EQ(store_->GetUser("ta", "u2")->email_sealed, "new");
+  // Every field's query runs on this backend.
+  for (SealedField f : {SealedField::kAccountTokenEmail, SealedField::kTotpSecret, SealedField::kDevice,
+                        SealedField::kConference, SealedField::kParticipant}) {
+    EXPECT_TRUE(store_->ListSealed("ta", f, "", "", 10).ok());
+    EXPECT_EQ(*store_->ReplaceSealed("ta", f, {{{"dma", "none", "x"}, "y"}}), 0);
+  }
+}
 
 // ---- Opening and migrations ----
 
@@ -1358,7 +1458,8 @@ TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
   PostgresServer& server = PostgresServer::Get();
   const std::string tables = db.Raw(
       "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')"
-      " AND NOT c.relispartition AND c.relname NOT IN ('schema_migrations', 'partitioned_tables', 'parley_app_grants') ORDER BY 1");
+      " AND NOT c.relispartition AND c.relname NOT IN ('schema_migrations', 'partitioned_tables', 'parley_app_grants',"
+      " 'platform_keys') ORDER BY 1");  // platform_keys: no tenant rows (wrapped platform secrets)
   std::vector<std::string> names;
   for (size_t at = 0; at < tables.size();) {
     const size_t nl = tables.find('\n', at);
