@@ -177,6 +177,67 @@ TEST_F(MasterKeyFileTest, LoadRefusesWrongSize) {
   EXPECT_FALSE(MasterKey::Load(file).ok());
 }
 
+// During a rotation the file holds several keys, active first: new keys are
+// wrapped with the first, every key unwraps; dropping leaves the active one.
+TEST_F(MasterKeyFileTest, SeveralKeysActiveFirstThenDropped) {
+  auto file = dir_ / "master.key";
+  auto first = MasterKey::Generate(file);
+  ASSERT_TRUE(first.ok());
+  const std::string old_wrapped = first->WrapDataKey(KeyOf('d'), "t");
+  auto both = MasterKey::AddActiveKey(file);
+  ASSERT_TRUE(both.ok()) << both.error().detail;
+  ASSERT_EQ(both->key_count(), 2u);
+  EXPECT_EQ(both->KeyIds()[1], first->KeyIds()[0]);
+  EXPECT_NE(both->KeyIds()[0], first->KeyIds()[0]);
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto loaded = MasterKey::Load(file);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().detail;
+  EXPECT_EQ(loaded->KeyIds(), both->KeyIds());
+  EXPECT_EQ(*loaded->UnwrapDataKey(old_wrapped, "t"), KeyOf('d'));
+  EXPECT_EQ(*loaded->WrappingKeyIndex(old_wrapped, "t"), 1u);
+  const std::string new_wrapped = loaded->WrapDataKey(KeyOf('e'), "t");
+  EXPECT_EQ(*loaded->WrappingKeyIndex(new_wrapped, "t"), 0u);
+  EXPECT_FALSE(first->UnwrapDataKey(new_wrapped, "t").ok());
+
+  ASSERT_TRUE(loaded->DropPreviousKeys(file).ok());
+  auto after = MasterKey::Load(file);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->KeyIds(), std::vector<std::string>{both->KeyIds()[0]});
+  EXPECT_FALSE(after->UnwrapDataKey(old_wrapped, "t").ok());
+  EXPECT_EQ(*after->UnwrapDataKey(new_wrapped, "t"), KeyOf('e'));
+  // Platform keys: own AAD, so a data key blob is not a platform key blob.
+  const std::string platform = after->WrapPlatformKey(KeyOf('p'), "blind-index");
+  EXPECT_EQ(*after->UnwrapPlatformKey(platform, "blind-index"), KeyOf('p'));
+  EXPECT_FALSE(after->UnwrapPlatformKey(platform, "other").ok());
+  EXPECT_FALSE(after->UnwrapPlatformKey(new_wrapped, "t").ok());
+}
+
+// A file with no key, or one bad line among good ones, is refused naming the line.
+TEST_F(MasterKeyFileTest, LoadRefusesEmptyFileAndBadLine) {
+  auto file = dir_ / "master.key";
+  ASSERT_TRUE(WriteFileAtomic(file, "\n\n", 0600).ok());
+  EXPECT_EQ(MasterKey::Load(file).error().code, Code::kInvalidArgument);
+  ASSERT_TRUE(WriteFileAtomic(file, Base64Encode(KeyBytes(KeyOf('a'))) + "\nnot base64\n", 0600).ok());
+  auto loaded = MasterKey::Load(file);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.error().detail.find("key 2"), std::string::npos) << loaded.error().detail;
+}
+
+// PARLEY_MASTER_KEY may list several keys, comma-separated; rotation then
+// refuses to write the file (the keys live elsewhere).
+TEST_F(MasterKeyFileTest, EnvironmentListsSeveralKeysAndRotationRefuses) {
+  const std::string env = Base64Encode(KeyBytes(KeyOf('a'))) + "," + Base64Encode(KeyBytes(KeyOf('b')));
+  ASSERT_EQ(::setenv("PARLEY_MASTER_KEY", env.c_str(), 1), 0);
+  auto loaded = MasterKey::Load(dir_ / "absent.key");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().detail;
+  EXPECT_EQ(loaded->key_count(), 2u);
+  const std::string wrapped_by_b = MasterKey::FromBytesForTest(KeyOf('b')).WrapDataKey(KeyOf('d'), "t");
+  EXPECT_EQ(*loaded->UnwrapDataKey(wrapped_by_b, "t"), KeyOf('d'));
+  EXPECT_EQ(MasterKey::AddActiveKey(dir_ / "absent.key").error().code, Code::kFailedPrecondition);
+}
+
 // A missing key file is an error, not a fresh key.
 TEST_F(MasterKeyFileTest, LoadRefusesMissingFile) { EXPECT_FALSE(MasterKey::Load(dir_ / "absent.key").ok()); }
 
