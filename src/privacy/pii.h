@@ -28,6 +28,12 @@ class KeyRing {
   const crypto::MasterKey& master() const { return master_; }
   // Blind index of an e-mail address (lower-cased, trimmed) for sign-in look-up.
   std::string EmailIndex(std::string_view email) const;
+  // The tenant's key for the search terms of its records' parties
+  // (privacy/search_terms.h): HMAC-SHA-256(index key,
+  // "parley:search-key:v1:" + tenant_id). Per tenant, so equal values of two
+  // tenants give unrelated terms. The one place that names the index key it
+  // derives from (to become a stable platform index key).
+  crypto::Key256 SearchKey(const std::string& tenant_id) const;
 
  private:
   store::Store& store_;
