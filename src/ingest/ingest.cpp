@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/time_format.h"
 #include "privacy/audit.h"
+#include "privacy/search_terms.h"
 
 namespace parley::ingest {
 
@@ -322,7 +323,6 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   }
   auto keys = keys_.DataKeys(agent.tenant_id);
   if (!keys.ok()) return http::Response::FromError(keys.error());
-  const crypto::Key256& key = keys->current;
 
   const int64_t now = received_at;
   store::BatchCommit commit;
@@ -331,22 +331,32 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   commit.batch_id = batch_id;
   commit.digest = digest;
   commit.received_at = now;
-  commit.calls.reserve(parsed.batch->calls.size());
-  for (const auto& call : parsed.batch->calls)
-    commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(key, agent.tenant_id, call), now));
   // Personal fields are sealed here, before anything reaches the store; the
-  // store sees only blobs (docs/formats/model.md lists what is sealed).
+  // store sees only blobs (docs/formats/model.md lists what is sealed) and
+  // the blind-index search terms of the parties (privacy/search_terms.h).
   const wire::Batch& batch = *parsed.batch;
+  const crypto::Key256& tenant_key = keys->current;
+  const crypto::Key256 search_key = keys_.SearchKey(agent.tenant_id);
+  commit.calls.reserve(batch.calls.size());
+  for (const auto& call : batch.calls) {
+    commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(tenant_key, agent.tenant_id, call), now));
+    for (const wire::Party* party : {&call.orig, &call.dest})
+      privacy::AddSearchTerms(search_key, privacy::PartySearchValues(*party), commit.calls.back().search_terms);
+  }
   commit.conferences.reserve(batch.conferences.size());
   for (const auto& c : batch.conferences)
-    commit.conferences.push_back(ToStored(c, agent, privacy::SealConferencePii(key, agent.tenant_id, c), now));
+    commit.conferences.push_back(ToStored(c, agent, privacy::SealConferencePii(tenant_key, agent.tenant_id, c), now));
   commit.participants.reserve(batch.participants.size());
-  for (const auto& p : batch.participants)
+  for (const auto& p : batch.participants) {
     commit.participants.push_back(
-        ToStored(p, agent, privacy::SealParticipantPii(key, agent.tenant_id, p), now));
+        ToStored(p, agent, privacy::SealParticipantPii(tenant_key, agent.tenant_id, p), now));
+    privacy::AddSearchTerms(search_key, privacy::PartySearchValues(p.party), commit.participants.back().search_terms);
+  }
   commit.devices.reserve(batch.devices.size());
-  for (const auto& d : batch.devices)
-    commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(key, agent.tenant_id, d), now));
+  for (const auto& d : batch.devices) {
+    commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(tenant_key, agent.tenant_id, d), now));
+    privacy::AddSearchTerms(search_key, privacy::DeviceSearchValues(d), commit.devices.back().search_terms);
+  }
   for (const auto& c : batch.cursors) commit.cursors.push_back({c.source, c.value});
   // Refused records are counted, grouped, in the batch's own transaction.
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> refused_groups;

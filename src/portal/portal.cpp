@@ -21,6 +21,7 @@
 #include "portal/static_files.h"
 #include "portal/tenant_admin.h"
 #include "privacy/audit.h"
+#include "privacy/search_terms.h"
 
 namespace parley::portal {
 
@@ -295,7 +296,9 @@ struct Portal::Impl {
   }
   // Records that personal data of `what` was returned (docs/security.md,
   // "Audit log"); an error means the page must not be sent.
-  Status AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records, const Request& r);
+  // `search`: the kind of a party search (details "search"), or "".
+  Status AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records, const Request& r,
+                           std::string_view search = {});
   json::object AgentJson(const store::Agent& a, int64_t now) const;
   Result<json::object> SessionBody(const store::Session& s);
   std::string OpenApiDocument() const;
@@ -329,7 +332,8 @@ const std::vector<Portal::Impl::Route>& Portal::Impl::Routes() {
        &Impl::Session},
       {"GET", "/api/v1/calls", MinRole::kSignedIn, Data::kPersonal,
        "Call detail records with their media quality, newest first (keyset pagination); personal fields for "
-       "analysts and tenant admins only",
+       "analysts and tenant admins only. ?party=<phone number, SIP URI, e-mail or IP address> lists the calls "
+       "of that party only (analysts and tenant admins; matched by blind index)",
        &Impl::Calls},
       {"GET", "/api/v1/conferences", MinRole::kSignedIn, Data::kPersonal,
        "Conferences with their participants and media quality, newest first (keyset pagination); personal "
@@ -738,11 +742,28 @@ Response Portal::Impl::Calls(const Request& r, const SessionContext* s) {
     q.before = std::make_tuple(a[0].as_int64(), std::string(a[1].as_string()), std::string(a[2].as_string()));
   }
   const std::string& tenant_id = s->session.tenant_id;
+  std::optional<privacy::SearchKind> party_kind;
+  if (auto party = r.Query("party"); party && !party->empty()) {
+    // A search by a party's personal data is a use of it: only the roles
+    // that see personal fields may ask (a viewer could otherwise test who
+    // called whom).
+    if (s->session.role == store::Role::kViewer)
+      return Response::FromError(
+          PermissionDenied("finding calls by a party needs the analyst or tenant admin role"));
+    if (party->size() > 512) return Response::FromError(InvalidArgument("party is longer than 512 characters"));
+    auto value = privacy::ClassifySearchValue(*party);
+    if (!value)
+      return Response::FromError(
+          InvalidArgument("party must be a phone number (at least 3 digits), a sip: or sips: URI, an e-mail "
+                          "address or an IP address"));
+    party_kind = value->kind;
+    q.party_term = privacy::SearchTerm(keys.SearchKey(tenant_id), *value);
+  }
   int64_t wanted = q.limit;
   q.limit = wanted + 1;  // one extra row tells whether a next page exists
   auto calls = store.ListCalls(tenant_id, q);
   if (!calls.ok()) return Response::FromError(calls.error());
-  auto total = store.CountCalls(tenant_id);
+  auto total = store.CountCalls(tenant_id, q.party_term);
   if (!total.ok()) return Response::FromError(total.error());
   auto personal_key = PersonalDataKey(s->session);
   if (!personal_key.ok()) return Response::FromError(personal_key.error());
@@ -786,11 +807,16 @@ Response Portal::Impl::Calls(const Request& r, const SessionContext* s) {
     const auto& last = calls->back();
     next = Hex(json::serialize(json::array{last.start_at, last.source, last.call_id}));
   }
-  if (with_personal_data && !out.empty()) {
-    if (auto st = AuditPersonalView(*s, "calls", static_cast<int64_t>(out.size()), r); !st.ok())
+  // A party search is audited even when it finds nothing (its kind, never
+  // the value); a plain page only when it shows personal fields.
+  if (with_personal_data && (!out.empty() || party_kind)) {
+    const std::string_view search = party_kind ? privacy::SearchKindName(*party_kind) : std::string_view();
+    if (auto st = AuditPersonalView(*s, "calls", static_cast<int64_t>(out.size()), r, search); !st.ok())
       return Response::FromError(st.error());
   }
-  return Response::Json(200, json::serialize(json::object{{"calls", std::move(out)}, {"next_cursor", next}, {"total", *total}}));
+  json::object body{{"calls", std::move(out)}, {"next_cursor", next}, {"total", *total}};
+  if (party_kind) body["party_kind"] = privacy::SearchKindName(*party_kind);
+  return Response::Json(200, json::serialize(body));
 }
 
 Response Portal::Impl::Conferences(const Request& r, const SessionContext* s) {
@@ -1224,15 +1250,17 @@ Response Portal::Impl::AdminUpdateTenant(const Request& r, const SessionContext*
 }
 
 Status Portal::Impl::AuditPersonalView(const SessionContext& s, std::string_view what, int64_t records,
-                                       const Request& r) {
+                                       const Request& r, std::string_view search) {
   // The page is named by the cursor it was asked with (ids and times, no
-  // personal data), never by its content.
+  // personal data), never by its content; a party search by its kind only.
   auto cursor = r.Query("cursor");
+  json::object details{{"records", records},
+                       {"cursor", cursor && !cursor->empty() ? json::value(*cursor) : nullptr},
+                       {"session", privacy::AuditSession(s.session.id_hash)}};
+  if (!search.empty()) details["search"] = search;
   auto logged = audit.Append(s.session.tenant_id, privacy::AuditUser(s.session.user_id),
                              privacy::audit_action::kCdrView, what, privacy::audit_outcome::kSuccess,
-                             json::object{{"records", records},
-                                          {"cursor", cursor && !cursor->empty() ? json::value(*cursor) : nullptr},
-                                          {"session", privacy::AuditSession(s.session.id_hash)}});
+                             std::move(details));
   if (!logged.ok()) {
     // Fail closed: personal data that cannot be audited is not shown.
     log::error("portal: personal-data page refused: audit entry not written: {}", logged.error().detail);

@@ -1,5 +1,7 @@
 #include "privacy/pii.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -137,6 +139,13 @@ std::string NormalizeEmail(std::string_view email) {
 
 std::string KeyRing::EmailIndex(std::string_view email) {
   return crypto::BlindIndex(IndexKey(), "email:" + NormalizeEmail(email));
+}
+
+crypto::Key256 KeyRing::SearchKey(const std::string& tenant_id) {
+  const std::string mac = crypto::HmacSha256(IndexKey(), "parley:search-key:v1:" + tenant_id);
+  crypto::Key256 key{};
+  std::copy(mac.begin(), mac.end(), key.begin());
+  return key;
 }
 
 std::string CallAad(std::string_view tenant_id, std::string_view source, std::string_view call_id) {

@@ -62,6 +62,12 @@ class KeyRing {
   // Drops cached data keys, so the next use reads the store (tests, and the
   // rotation when it runs in the serving process).
   void ForgetCachedKeys();
+  // The tenant's key for the search terms of its records' parties
+  // (privacy/search_terms.h): HMAC-SHA-256(index key,
+  // "parley:search-key:v1:" + tenant_id). Per tenant, so equal values of two
+  // tenants give unrelated terms. The one place that names the index key it
+  // derives from (the platform index key).
+  crypto::Key256 SearchKey(const std::string& tenant_id);
 
  private:
   struct Cached {

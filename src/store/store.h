@@ -163,6 +163,10 @@ struct StoredCall {
   // Written by CommitBatch together with a new call; ListCalls leaves it
   // empty (read samples with ListQuality).
   std::vector<QualitySample> quality;
+  // Blind-index search terms of its parties (64 hex each, see
+  // privacy/search_terms.h), written into pii_search with a new call only;
+  // ListCalls leaves it empty.
+  std::vector<std::string> search_terms;
 };
 
 // A conference (meeting) as stored; its personal field (name) is sealed.
@@ -204,6 +208,8 @@ struct StoredParticipant {
   int64_t ingested_at = 0;
   // Written with a new participant; ListParticipants leaves it empty.
   std::vector<QualitySample> quality;
+  // Search terms of its party, as StoredCall::search_terms.
+  std::vector<std::string> search_terms;
 };
 
 // The newest observed inventory state of one device.
@@ -220,6 +226,9 @@ struct StoredDevice {
   std::string timezone;
   std::string pii_sealed;                // name, serial, ip, mac, owner
   int64_t updated_at = 0;                // when the server stored it; 0 = the batch's received_at
+  // Search terms of its ip and owner; they replace the stored ones whenever
+  // this observation replaces the stored state. ListDevices leaves it empty.
+  std::vector<std::string> search_terms;
 };
 
 struct CursorValue {
@@ -279,6 +288,8 @@ struct BatchCommitResult {
 struct CallPageQuery {
   int64_t limit = 50;
   std::optional<std::tuple<int64_t, std::string, std::string>> before;  // exclusive
+  // Only calls with this search term (a StoredCall::search_terms value).
+  std::optional<std::string> party_term;
 };
 
 // Keyset pagination: newest first by (start_at, source, conference_id).
@@ -526,9 +537,11 @@ class Store {
 
   // Calls. REQUIRES: query.limit >= 1 (else kInvalidArgument); pages are
   // capped at 1000 rows. Pass the last row's (start_at, source, call_id) as
-  // `before` to get the next page.
+  // `before` to get the next page. With query.party_term, only the calls
+  // that have that search term.
   virtual Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) = 0;
-  virtual Result<int64_t> CountCalls(const std::string& tenant_id) = 0;
+  // The tenant's calls; with `party_term`, only those that have that term.
+  virtual Result<int64_t> CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) = 0;
 
   // Conferences, newest first, each with stored_participants filled.
   // REQUIRES: query.limit >= 1; pages are capped at 1000 rows.

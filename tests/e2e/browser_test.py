@@ -43,7 +43,9 @@ class PortalInChromium(unittest.TestCase):
             shots = os.environ.get("SCREENSHOT_DIR", os.path.join(stack.dir, "screenshots"))
             env = dict(os.environ, PARLEY_URL=f"https://127.0.0.1:{stack.portal_port}/",
                        PARLEY_EMAIL="admin@demo.example", PARLEY_PASSWORD=DEMO_PASSWORD,
-                       MIN_ROWS="50", MIN_REFUSED="1", MIN_STREAMS="36", SCREENSHOT_DIR=shots)
+                       MIN_ROWS="50", MIN_REFUSED="1", MIN_STREAMS="36", SCREENSHOT_DIR=shots,
+                       # London's 12 quality calls come from +44 20 7946 0000.
+                       PARTY="0044 (20) 7946-0000", PARTY_ROWS="12")
             p = subprocess.run(["node", "e2e/login.e2e.mjs"], cwd=os.path.join(REPO, "web"), env=env,
                                capture_output=True, text=True, timeout=300)
             print(p.stdout, p.stderr)
@@ -120,7 +122,9 @@ def quality_calls(now):
                         "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
                         "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 1500)),
                         "duration_s": 1500, "status": "completed", "protocol": "SIP", "call_type": "PT-PT",
-                        "orig": {"site": orig[0], "model": orig[1]}, "dest": {"site": dest[0], "model": dest[1]},
+                        "orig": {"site": orig[0], "model": orig[1],
+                                 **({"number": "+44 20 7946 0000"} if orig[0] == "London" else {})},
+                        "dest": {"site": dest[0], "model": dest[1]},
                         "quality": [sample("orig", orig[0]), sample("dest", dest[0])]})
     return records
 

@@ -126,8 +126,8 @@ class FaultInjectingStore final : public store::Store {
                                                    const store::CallPageQuery& query) override {
     return Call("ListCalls", [&] { return inner_->ListCalls(tenant_id, query); });
   }
-  Result<int64_t> CountCalls(const std::string& tenant_id) override {
-    return Call("CountCalls", [&] { return inner_->CountCalls(tenant_id); });
+  Result<int64_t> CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) override {
+    return Call("CountCalls", [&] { return inner_->CountCalls(tenant_id, party_term); });
   }
 
   Result<std::vector<store::StoredConference>> ListConferences(const std::string& tenant_id,

@@ -14,9 +14,12 @@
 //                    must list (default 0: the table or its empty state)
 //   MIN_STREAMS      quality streams the Quality page must report for the
 //                    last 7 days (default 0: the table may show calls only)
-//   SCREENSHOT_DIR   where to write login.png, calls.png, agents.png,
-//                    inventory.png, conferences.png, utilization.png,
-//                    quality.png (optional)
+//   PARTY            a party to find on the Calls page (optional), e.g. a
+//                    phone number spelled otherwise than the records do
+//   PARTY_ROWS       the rows that search must list (required with PARTY)
+//   SCREENSHOT_DIR   where to write login.png, calls.png, calls-party.png,
+//                    agents.png, inventory.png, conferences.png,
+//                    utilization.png, quality.png (optional)
 //   CHROMIUM         browser binary (default /usr/lib/chromium/chromium)
 //
 // Prints "e2e: N passed, M failed" last; exits 1 when any test failed.
@@ -30,6 +33,8 @@ const SHOTS = process.env.SCREENSHOT_DIR || '';
 const MIN_ROWS = process.env.MIN_ROWS === undefined || process.env.MIN_ROWS === '' ? 1 : Number(process.env.MIN_ROWS);
 const MIN_REFUSED = Number(process.env.MIN_REFUSED || 0);
 const MIN_STREAMS = Number(process.env.MIN_STREAMS || 0);
+const PARTY = process.env.PARTY || '';
+const PARTY_ROWS = Number(process.env.PARTY_ROWS || 0);
 const EXECUTABLE = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const ROWS_TIMEOUT_MS = 30_000;
 const STEP_TIMEOUT_MS = 15_000;
@@ -51,6 +56,41 @@ async function signIn(page, email, password) {
   await emailBox.fill(email);
   await page.getByTestId('login-password').fill(password);
   await page.getByTestId('login-submit').click();
+}
+
+// The Calls page's party search: PARTY lists exactly PARTY_ROWS calls; a
+// value that is no party shows an error and keeps the list; "Show all calls"
+// brings every call back.
+async function findParty(page, allRows) {
+  const rows = page.getByTestId('calls-table').getByTestId('calls-row');
+  await page.getByTestId('party-input').fill(PARTY);
+  await page.getByTestId('party-find').click();
+  await page.getByTestId('party-clear').waitFor({ state: 'visible' }).catch(() => {
+    throw new Failure(`searching "${PARTY}" showed no result (data-testid=party-clear)`);
+  });
+  const subtitle = (await page.getByTestId('calls-subtitle').innerText()).trim();
+  check(subtitle.startsWith(`Calls of ${PARTY}`), `the subtitle after a search is "${subtitle}"`);
+  const found = await rows.count();
+  check(found === PARTY_ROWS, `searching "${PARTY}" listed ${found} calls, expected ${PARTY_ROWS}`);
+  console.log(`   party "${PARTY}": ${found} calls (${subtitle})`);
+  await shot(page, 'calls-party.png');
+
+  await page.getByTestId('party-input').fill('no such party');
+  await page.getByTestId('party-find').click();
+  const error = page.getByTestId('party-error');
+  await error.waitFor({ state: 'visible' }).catch(() => {
+    throw new Failure('a value that is no party showed no error (data-testid=party-error)');
+  });
+  console.log(`   refused: "${(await error.innerText()).trim()}"`);
+  check((await rows.count()) === found, 'a refused search changed the list');
+
+  await page.getByTestId('party-clear').click();
+  await page.getByTestId('party-clear').waitFor({ state: 'detached' });
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  while ((await rows.count()) < allRows) {
+    if (Date.now() > deadline) throw new Failure(`"Show all calls" listed ${await rows.count()} rows, expected ${allRows}`);
+    await page.waitForTimeout(200);
+  }
 }
 
 const tests = [
@@ -114,6 +154,7 @@ const tests = [
         console.log(`   calls rows: ${n}`);
         await shot(page, 'calls.png');
         noProblems(problems);
+        if (PARTY) await findParty(page, n);
 
         await page.getByTestId('signout').click();
         await page.getByTestId('login-email').waitFor({ state: 'visible' }).catch(() => {

@@ -147,6 +147,14 @@ describe('ApiClient requests', () => {
     expect(init.method).toBe('GET');
     expect(init.headers['X-CSRF-Token']).toBeUndefined();
   });
+
+  it('sends a party with spaces as %20 and + as %2B, and reads party_kind', async () => {
+    const f = vi.fn().mockResolvedValue(jsonResponse(200, { calls: [], next_cursor: null, total: 0, party_kind: 'phone' }));
+    const c = new ApiClient('/api/v1', f);
+    const page = await c.calls(50, null, '+44 20 7946 0000');
+    expect(page.party_kind).toBe('phone');
+    expect(f.mock.calls[0][0]).toBe('/api/v1/calls?limit=50&party=%2B44%2020%207946%200000');
+  });
 });
 
 describe('parseRetryAfter', () => {

@@ -199,14 +199,23 @@ export class ApiClient {
     return this.request<PasswordSet>('POST', '/password-reset/complete', { token, password });
   }
 
-  async calls(limit = 50, cursor?: string | null): Promise<CallsPage> {
+  /**
+   * One page of calls, newest first. `party` (a phone number, SIP URI, e-mail
+   * or IP address) lists only that party's calls; the server matches it by
+   * blind index in any equal spelling.
+   */
+  async calls(limit = 50, cursor?: string | null, party?: string | null): Promise<CallsPage> {
     const q = new URLSearchParams({ limit: String(limit) });
     if (cursor) q.set('cursor', cursor);
-    const page = await this.request<CallsPage>('GET', `/calls?${q.toString()}`);
+    // encodeURIComponent, not URLSearchParams, for the party: a space must
+    // travel as %20, never as '+', which a phone number keeps.
+    const partyParam = party ? `&party=${encodeURIComponent(party)}` : '';
+    const page = await this.request<CallsPage>('GET', `/calls?${q.toString()}${partyParam}`);
     return {
       calls: Array.isArray(page.calls) ? page.calls : [],
       next_cursor: page.next_cursor ?? null,
       total: typeof page.total === 'number' ? page.total : 0,
+      ...(typeof page.party_kind === 'string' ? { party_kind: page.party_kind } : {}),
     };
   }
 

@@ -85,6 +85,8 @@ export interface CallsPage {
   calls: Call[];
   next_cursor: string | null;
   total: number;
+  /** With ?party=: how the server read it. */
+  party_kind?: 'phone' | 'sip' | 'email' | 'ip';
 }
 
 /**

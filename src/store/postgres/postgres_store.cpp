@@ -317,7 +317,9 @@ constexpr const char* kCreateStaging =
     " kind text, rec_ord bigint, party text, direction text, media text, codec text, bitrate_kbps bigint,"
     " packet_loss_pct_avg double precision, packet_loss_pct_max double precision,"
     " jitter_ms_avg double precision, jitter_ms_max double precision, latency_ms_avg double precision,"
-    " latency_ms_max double precision, mos double precision) ON COMMIT DELETE ROWS;";
+    " latency_ms_max double precision, mos double precision) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_terms (kind text, rec_ord bigint, term text COLLATE \"C\")"
+    " ON COMMIT DELETE ROWS;";
 
 // One INSERT per record type: keep the first occurrence of each key in the
 // batch (DISTINCT ON ... ord), claim its key in record_keys (a key taken
@@ -340,7 +342,11 @@ constexpr const char* kMoveCalls =
     "   SELECT $1, f.source, 'call', f.call_id, f.start_at, q.party, q.direction, q.media, q.codec,"
     "   q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg, q.jitter_ms_max,"
     "   q.latency_ms_avg, q.latency_ms_max, q.mos"
-    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1)"
+    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1),"
+    " inst AS (INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
+    "   SELECT DISTINCT $1, 'call', f.source, f.call_id, t.term, f.start_at"
+    "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'call' AND t.rec_ord = f.ord"
+    "   ON CONFLICT DO NOTHING RETURNING 1)"
     // The batch positions of the calls stored now (their rollups are added);
     // data-modifying CTEs run to completion whether or not this reads them.
     " SELECT ord FROM fresh ORDER BY ord";
@@ -373,10 +379,25 @@ constexpr const char* kMoveParticipants =
     "   SELECT $1, f.source, 'participant', f.participant_id, f.start_at, q.party, q.direction, q.media,"
     "   q.codec, q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg,"
     "   q.jitter_ms_max, q.latency_ms_avg, q.latency_ms_max, q.mos"
-    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'participant' AND q.rec_ord = f.ord RETURNING 1)"
+    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'participant' AND q.rec_ord = f.ord RETURNING 1),"
+    " inst AS (INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
+    "   SELECT DISTINCT $1, 'participant', f.source, f.participant_id, t.term, f.start_at"
+    "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'participant' AND t.rec_ord = f.ord"
+    "   ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM insq)";
 
 void Tab(std::string& out) { out += '\t'; }
+
+void StageTerms(std::string& out, std::string_view kind, size_t ord, const std::vector<std::string>& terms) {
+  for (const std::string& term : terms) {
+    CopyText(out, kind);
+    Tab(out);
+    CopyInt(out, static_cast<int64_t>(ord));
+    Tab(out);
+    CopyText(out, term);
+    out += '\n';
+  }
+}
 
 void StageQuality(std::string& out, std::string_view kind, size_t ord, const std::vector<QualitySample>& samples) {
   for (const QualitySample& q : samples) {
@@ -884,6 +905,15 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
   if (!quality.empty()) {
     PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_quality FROM STDIN", quality));
   }
+  // Search terms likewise; the moves store those of the records stored now.
+  std::string terms;
+  for (size_t i = 0; i < batch.calls.size(); ++i) StageTerms(terms, "call", i, batch.calls[i].search_terms);
+  for (size_t i = 0; i < batch.participants.size(); ++i) {
+    StageTerms(terms, "participant", i, batch.participants[i].search_terms);
+  }
+  if (!terms.empty()) {
+    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_terms FROM STDIN", terms));
+  }
 
   if (!batch.calls.empty()) {
     std::string rows;
@@ -1028,6 +1058,16 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
                     .Int(d.updated_at != 0 ? d.updated_at : batch.received_at)));
     if (changed.Affected() == 1) {
       ++result.inserted;
+      // The terms follow the stored state: the old ip's go with it.
+      PARLEY_TRY(tx.Exec("DELETE FROM pii_search WHERE tenant_id = $1 AND record_kind = 'device' AND source = $2"
+                         " AND record_id = $3",
+                         Params().Text(batch.tenant_id).Text(d.source).Text(d.device_id)));
+      for (const std::string& term : d.search_terms) {
+        PARLEY_TRY(tx.Exec("INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
+                           " VALUES ($1, 'device', $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                           Params().Text(batch.tenant_id).Text(d.source).Text(d.device_id).Text(term)
+                               .Int(d.observed_at)));
+      }
     } else {
       ++result.already_present;
     }
@@ -1083,11 +1123,30 @@ Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tena
   if (query.limit < 1) return InvalidArgument("page size must be at least 1");
   const int64_t limit = std::min(query.limit, kMaxPage);
   Params params = Params().Text(tenant_id).Int(limit);
-  std::string sql = "SELECT " PARLEY_PG_CALL_COLUMNS " FROM calls WHERE tenant_id = $1";
-  if (query.before) {
-    const auto& [start_at, source, call_id] = *query.before;
-    params.Int(start_at).Text(source).Text(call_id);
-    sql += " AND (start_at, source, call_id) < ($3, $4, $5)";
+  std::string sql;
+  if (!query.party_term) {
+    sql = "SELECT " PARLEY_PG_CALL_COLUMNS " FROM calls WHERE tenant_id = $1";
+    if (query.before) {
+      const auto& [start_at, source, call_id] = *query.before;
+      params.Int(start_at).Text(source).Text(call_id);
+      sql += " AND (start_at, source, call_id) < ($3, $4, $5)";
+    }
+  } else {
+    // A party's calls: the page is cut from pii_search_by_term (its start_at
+    // is the call's), newest first, then each call read by its full key, so
+    // the scan touches only the partitions of the page's months.
+    params.Text(*query.party_term);
+    sql = "SELECT " PARLEY_PG_CALL_COLUMNS
+          " FROM (SELECT s.start_at AS k_start, s.source AS k_source, s.record_id AS k_id FROM pii_search s"
+          " WHERE s.tenant_id = $1 AND s.term = $3 AND s.record_kind = 'call'";
+    if (query.before) {
+      const auto& [start_at, source, call_id] = *query.before;
+      params.Int(start_at).Text(source).Text(call_id);
+      sql += " AND (s.start_at, s.source, s.record_id) < ($4, $5, $6)";
+    }
+    sql += " ORDER BY s.start_at DESC, s.source DESC, s.record_id DESC LIMIT $2) AS k"
+           " JOIN calls ON calls.tenant_id = $1 AND calls.source = k.k_source AND calls.call_id = k.k_id"
+           " AND calls.start_at = k.k_start";
   }
   sql += " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT $2";
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredCall>> {
@@ -1096,9 +1155,13 @@ Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tena
   });
 }
 
-Result<int64_t> PostgresStore::CountCalls(const std::string& tenant_id) {
+Result<int64_t> PostgresStore::CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) {
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<int64_t> {
-    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT count(*) FROM calls WHERE tenant_id = $1", Params().Text(tenant_id)));
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows rows, party_term ? tx.Exec("SELECT count(*) FROM pii_search WHERE tenant_id = $1 AND term = $2"
+                                        " AND record_kind = 'call'",
+                                        Params().Text(tenant_id).Text(*party_term))
+                              : tx.Exec("SELECT count(*) FROM calls WHERE tenant_id = $1", Params().Text(tenant_id)));
     return rows.Int(0, 0);
   });
 }

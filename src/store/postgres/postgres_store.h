@@ -98,7 +98,7 @@ class PostgresStore final : public Store {
   Result<std::vector<CursorValue>> GetCursors(const std::string& tenant_id, const std::string& agent_id) override;
 
   Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) override;
-  Result<int64_t> CountCalls(const std::string& tenant_id) override;
+  Result<int64_t> CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) override;
 
   Result<std::vector<StoredConference>> ListConferences(const std::string& tenant_id,
                                                         const ConferencePageQuery& query) override;

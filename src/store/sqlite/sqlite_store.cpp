@@ -718,6 +718,24 @@ Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind
   return Ok();
 }
 
+constexpr const char* kInsertTerm =
+    "INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+
+// `insert` is kInsertTerm, prepared once per batch. Only for a record stored
+// now (or a device state that replaced the stored one), so a resent record
+// adds no rows.
+Status InsertTerms(Statement& insert, const std::string& tenant_id, std::string_view kind, const std::string& source,
+                   const std::string& record_id, int64_t start_at, const std::vector<std::string>& terms) {
+  for (const std::string& term : terms) {
+    insert.Reset();
+    insert.BindText(1, tenant_id).BindText(2, kind).BindText(3, source).BindText(4, record_id).BindText(5, term)
+        .BindInt64(6, start_at);
+    PARLEY_TRY(insert.Run());
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
@@ -750,6 +768,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
 
   BatchCommitResult result;
   PARLEY_ASSIGN_OR_RETURN(Statement insert_quality, Statement::Prepare(writer_, kInsertQuality));
+  PARLEY_ASSIGN_OR_RETURN(Statement insert_term, Statement::Prepare(writer_, kInsertTerm));
   detail::RollupDelta rollups;  // what this batch's new calls add
   PARLEY_ASSIGN_OR_RETURN(
       Statement insert_call,
@@ -786,6 +805,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
     if (insert_call.Changes() == 1) {
       ++result.inserted;
       PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kCall, c.source, c.call_id, c.quality));
+      PARLEY_TRY(InsertTerms(insert_term, batch.tenant_id, "call", c.source, c.call_id, c.start_at, c.search_terms));
       detail::AddCallToRollups(c, rollups);
     } else {
       ++result.already_present;
@@ -857,6 +877,8 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
         ++result.inserted;
         PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kParticipant, p.source,
                                  p.participant_id, p.quality));
+        PARLEY_TRY(InsertTerms(insert_term, batch.tenant_id, "participant", p.source, p.participant_id, p.start_at,
+                               p.search_terms));
       } else {
         ++result.already_present;
       }
@@ -879,6 +901,10 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                     " registration = excluded.registration, timezone = excluded.timezone,"
                                     " pii_sealed = excluded.pii_sealed, updated_at = excluded.updated_at"
                                     " WHERE excluded.observed_at > devices.observed_at"));
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement delete_terms,
+        Statement::Prepare(writer_, "DELETE FROM pii_search WHERE tenant_id = ?1 AND record_kind = 'device'"
+                                    " AND source = ?2 AND record_id = ?3"));
     for (const StoredDevice& d : batch.devices) {
       upsert_device.Reset();
       upsert_device.BindText(1, batch.tenant_id)
@@ -898,6 +924,12 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
       PARLEY_TRY(upsert_device.Run());
       if (upsert_device.Changes() == 1) {
         ++result.inserted;
+        // The terms follow the stored state: the old ip's go with it.
+        delete_terms.Reset();
+        delete_terms.BindText(1, batch.tenant_id).BindText(2, d.source).BindText(3, d.device_id);
+        PARLEY_TRY(delete_terms.Run());
+        PARLEY_TRY(InsertTerms(insert_term, batch.tenant_id, "device", d.source, d.device_id, d.observed_at,
+                               d.search_terms));
       } else {
         ++result.already_present;
       }
@@ -1194,14 +1226,31 @@ Result<std::vector<StoredCall>> SqliteStore::ListCalls(const std::string& tenant
       "SELECT " PARLEY_CALL_COLUMNS
       " FROM calls WHERE tenant_id = ?1 AND (start_at, source, call_id) < (?3, ?4, ?5)"
       " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT ?2";
+  // A party's calls: the page is cut from pii_search_by_term (its start_at
+  // is the call's), newest first, then each call read by its key. The cost
+  // is the page's, however many calls the tenant or the party has.
+#define PARLEY_PARTY_PAGE(KEYSET)                                                                          \
+  "SELECT " PARLEY_CALL_COLUMNS                                                                             \
+  " FROM (SELECT s.source AS k_source, s.record_id AS k_id FROM pii_search s"                               \
+  " WHERE s.tenant_id = ?1 AND s.term = ?6 AND s.record_kind = 'call'" KEYSET                                \
+  " ORDER BY s.start_at DESC, s.source DESC, s.record_id DESC LIMIT ?2) AS k"                                \
+  " JOIN calls ON calls.tenant_id = ?1 AND calls.source = k.k_source AND calls.call_id = k.k_id"           \
+  " ORDER BY start_at DESC, source DESC, call_id DESC"
+  static constexpr const char* kPartyFirstPage = PARLEY_PARTY_PAGE("");
+  static constexpr const char* kPartyNextPage =
+      PARLEY_PARTY_PAGE(" AND (s.start_at, s.source, s.record_id) < (?3, ?4, ?5)");
+#undef PARLEY_PARTY_PAGE
 
+  const char* sql = query.party_term ? (query.before ? kPartyNextPage : kPartyFirstPage)
+                                     : (query.before ? kNextPage : kFirstPage);
   std::lock_guard lock(reader_mu_);
-  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, query.before ? kNextPage : kFirstPage));
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, sql));
   stmt.BindText(1, tenant_id).BindInt64(2, limit);
   if (query.before) {
     const auto& [start_at, source, call_id] = *query.before;
     stmt.BindInt64(3, start_at).BindText(4, source).BindText(5, call_id);
   }
+  if (query.party_term) stmt.BindText(6, *query.party_term);
   std::vector<StoredCall> calls;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
@@ -1321,11 +1370,15 @@ Result<std::vector<StoredQuality>> SqliteStore::ListQuality(const std::string& t
   return out;
 }
 
-Result<int64_t> SqliteStore::CountCalls(const std::string& tenant_id) {
+Result<int64_t> SqliteStore::CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) {
   std::lock_guard lock(reader_mu_);
-  PARLEY_ASSIGN_OR_RETURN(Statement stmt,
-                          Statement::Prepare(reader_, "SELECT COUNT(*) FROM calls WHERE tenant_id = ?1"));
+  PARLEY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(reader_, party_term ? "SELECT COUNT(*) FROM pii_search"
+                                               " WHERE tenant_id = ?1 AND term = ?2 AND record_kind = 'call'"
+                                             : "SELECT COUNT(*) FROM calls WHERE tenant_id = ?1"));
   stmt.BindText(1, tenant_id);
+  if (party_term) stmt.BindText(2, *party_term);
   PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
   if (!row) return Internal("store: COUNT returned no row");
   return stmt.ColumnInt64(0);
@@ -1882,7 +1935,8 @@ Result<std::vector<SealedValue>> SqliteStore::ListSealed(const std::string& tena
   int n = 1;
   stmt.BindText(n++, tenant_id);
   if (has_source) stmt.BindText(n++, after_source);
-  stmt.BindText(n++, after_id).BindInt64(n, limit);
+  stmt.BindText(n, after_id);
+  stmt.BindInt64(n + 1, limit);
   std::vector<SealedValue> out;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
@@ -1902,8 +1956,8 @@ Result<int64_t> SqliteStore::ReplaceSealed(const std::string& tenant_id, SealedF
   int64_t changed = 0;
   for (const SealedRewrite& r : rewrites) {
     stmt.Reset();
-    int n = 1;
-    stmt.BindBlob(n++, r.value.sealed).BindBlob(n++, r.expected).BindText(n++, tenant_id);
+    stmt.BindBlob(1, r.value.sealed).BindBlob(2, r.expected).BindText(3, tenant_id);
+    int n = 4;
     if (has_source) stmt.BindText(n++, r.value.source);
     stmt.BindText(n, r.value.id);
     PARLEY_TRY(stmt.Run());

@@ -92,7 +92,7 @@ class SqliteStore final : public Store {
                                                   int64_t from, int64_t to) override;
 
   Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) override;
-  Result<int64_t> CountCalls(const std::string& tenant_id) override;
+  Result<int64_t> CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) override;
 
   Result<std::vector<StoredConference>> ListConferences(const std::string& tenant_id,
                                                         const ConferencePageQuery& query) override;

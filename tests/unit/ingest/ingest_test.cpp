@@ -18,6 +18,7 @@
 #include "crypto/pki.h"
 #include "portal/accounts.h"
 #include "portal/portal.h"
+#include "privacy/search_terms.h"
 #include "support/fake_clock.h"
 #include "support/postgres_fixture.h"
 #include "wire/wire.h"
@@ -164,6 +165,12 @@ class IngestTest : public ::testing::TestWithParam<Backend> {
 
   // GET on the portal as `email`; returns the parsed body.
   json::value Get(const std::string& email, const std::string& target) {
+    auto res = GetResponse(email, target);
+    EXPECT_EQ(res.status, 200) << res.body;
+    last_body_ = res.body;
+    return json::parse(res.body);
+  }
+  http::Response GetResponse(const std::string& email, const std::string& target) {
     http::Request login;
     login.method = "POST";
     login.target = login.path = "/api/v1/auth/login";
@@ -177,10 +184,7 @@ class IngestTest : public ::testing::TestWithParam<Backend> {
     r.target = target;
     EXPECT_TRUE(http::ParseTarget(target, r.path, r.query).ok());
     r.headers["cookie"] = cookie.substr(0, cookie.find(';'));
-    auto res = portal_->Handle(r);
-    EXPECT_EQ(res.status, 200) << res.body;
-    last_body_ = res.body;
-    return json::parse(res.body);
+    return portal_->Handle(r);
   }
 
   std::filesystem::path dir_;
@@ -392,6 +396,89 @@ TEST_P(IngestTest, TenantsStayApart) {
   EXPECT_EQ(last_body_.find("Alice Weekly Sync"), std::string::npos);
   Get("admin@a.example", "/api/v1/conferences");
   EXPECT_EQ(last_body_.find("Tenant B Meeting!"), std::string::npos);
+}
+
+// The ids of the calls /api/v1/calls?party=<party> lists for `email`, and its total.
+std::pair<std::vector<std::string>, int64_t> PartyCalls(json::value body) {
+  std::vector<std::string> ids;
+  for (const auto& c : body.at("calls").as_array()) ids.emplace_back(c.at("id").as_string());
+  return {ids, body.at("total").as_int64()};
+}
+
+constexpr std::string_view kPartyCalls =
+    R"({"type":"call","source":"gw","id":"c-1","start":"2026-12-04T16:00:00Z","end":"2026-12-04T16:30:00Z","duration_s":1800,"status":"completed","protocol":"SIP","call_type":"PT-PT","orig":{"name":"Alice Liddell","number":"+44 20 7946 0000","ip":"10.1.2.3"},"dest":{"uri":"sips:Bob@Example.COM:5061;transport=tls"}})"
+    "\n"
+    R"({"type":"call","source":"gw","id":"c-2","start":"2026-12-04T16:10:00Z","end":"2026-12-04T16:20:00Z","duration_s":600,"status":"completed","protocol":"H.323","call_type":"PT-PT","orig":{"number":"1001"},"dest":{"number":"carol@example.com","ip":"2001:db8::7"}})"
+    "\n";
+
+// Calls are found by a party's number, SIP URI, e-mail or IP in any equal
+// spelling; a record seen before adds no terms; another tenant's equal
+// number is not found; the database holds only the terms' HMACs.
+TEST_P(IngestTest, PartySearchFindsCallsByEqualSpellingsPerTenant) {
+  auto ca = crypto::MakeCa("another CA", 30);
+  ASSERT_TRUE(ca.ok());
+  ingest_ = std::make_unique<IngestService>(*store_, *keys_, *ca, clock_, IngestLimits{});
+  const std::string other_cert = EnrollAgent(*ca, other_.id, "agent-b");
+  auto res = PostBatch(kPartyCalls, kBatchId, agent_cert_);
+  ASSERT_EQ(res.status, 200) << res.body;
+  std::string theirs(kPartyCalls.substr(0, kPartyCalls.find('\n') + 1));
+  theirs.replace(theirs.find("\"c-1\""), 5, "\"b-1\"");
+  ASSERT_EQ(PostBatch(theirs, kBatchId, other_cert).status, 200);
+
+  using Ids = std::vector<std::string>;
+  const std::string calls = "/api/v1/calls?party=";
+  for (const char* party : {"%2B44%2020%207946%200000", "%2B44%20(0)20-7946-0000", "0044.20.7946.0000",
+                            "tel:%2B442079460000", "10.001.2.3", "::ffff:10.1.2.3", "sip:Bob@example.com",
+                            "SIPS:Bob@EXAMPLE.com", "bob@example.com"}) {
+    SCOPED_TRACE(party);
+    auto found = Get("admin@a.example", calls + party);
+    EXPECT_EQ(PartyCalls(found), (std::pair<Ids, int64_t>{{"c-1"}, 1}));
+  }
+  EXPECT_EQ(Get("admin@a.example", calls + "sip:bob@example.com").at("total").as_int64(), 0);  // user part case
+  EXPECT_EQ(PartyCalls(Get("admin@a.example", calls + "Carol@Example.com")), (std::pair<Ids, int64_t>{{"c-2"}, 1}));
+  EXPECT_EQ(PartyCalls(Get("admin@a.example", calls + "sip:carol@example.com")), (std::pair<Ids, int64_t>{{"c-2"}, 1}));
+  EXPECT_EQ(PartyCalls(Get("admin@a.example", calls + "2001:DB8:0:0::7")), (std::pair<Ids, int64_t>{{"c-2"}, 1}));
+  auto phone = Get("admin@a.example", calls + "%2B442079460000");
+  EXPECT_EQ(phone.at("party_kind").as_string(), "phone");
+  EXPECT_EQ(phone.at("calls").as_array().at(0).at("orig").at("name").as_string(), "Alice Liddell");
+  EXPECT_EQ(Get("admin@a.example", "/api/v1/calls").at("total").as_int64(), 2);  // no filter: every call
+  // Tenant B's call with the same number is B's alone.
+  EXPECT_EQ(PartyCalls(Get("admin@b.example", calls + "%2B442079460000")), (std::pair<Ids, int64_t>{{"b-1"}, 1}));
+
+  // c-1 again with another number, in a new batch: already present, no new term.
+  std::string again(kPartyCalls.substr(0, kPartyCalls.find('\n') + 1));
+  again.replace(again.find("+44 20 7946 0000"), 16, "+1 212 555 0100 ");
+  res = PostBatch(again, "123e4567-e89b-12d3-a456-426614174001", agent_cert_);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json::parse(res.body).at("already_present").as_int64(), 1);
+  EXPECT_EQ(Get("admin@a.example", calls + "%2B12125550100").at("total").as_int64(), 0);
+  EXPECT_EQ(PostBatch(kPartyCalls, kBatchId, agent_cert_).status, 200);  // the duplicate batch
+  EXPECT_EQ(Get("admin@a.example", calls + "%2B442079460000").at("total").as_int64(), 1);
+
+  // Viewers may not search by personal data; what is no party is a 400.
+  auto viewer = GetResponse("viewer@a.example", calls + "%2B442079460000");
+  EXPECT_EQ(viewer.status, 403) << viewer.body;
+  for (const char* bad : {"hello", "12", "sip:@x", "a%40"}) {
+    SCOPED_TRACE(bad);
+    auto refused = GetResponse("admin@a.example", calls + bad);
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    auto body = json::parse(refused.body);
+    EXPECT_EQ(body.at("error").as_string(), "invalid_argument");
+    EXPECT_NE(body.at("detail").as_string().find("party"), std::string::npos);
+  }
+
+  // At rest: the terms' HMACs, never the values.
+  const std::string term = privacy::SearchTerm(keys_->SearchKey(tenant_.id), {privacy::SearchKind::kPhone, "+442079460000"});
+  store_.reset();
+  const std::string bytes = DatabaseBytes();
+  EXPECT_NE(bytes.find(term), std::string::npos);
+  for (const char* clear : {"442079460000", "Bob@example.com", "bob@example.com", "carol@", "10.1.2.3", "2001:db8::7"})
+    EXPECT_EQ(bytes.find(clear), std::string::npos) << clear;
+  OpenTheStore();
+  keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
+  ingest_ = std::make_unique<IngestService>(*store_, *keys_, *ca, clock_, IngestLimits{});
+  portal_ = std::make_unique<portal::Portal>(*store_, *keys_, clock_, PortalOptions());
+  EXPECT_EQ(Get("admin@a.example", calls + "%2B442079460000").at("total").as_int64(), 1);  // terms survive a reopen
 }
 
 // A heartbeat's source health shows on /api/v1/agents, apart from any call quality.

@@ -9,6 +9,7 @@
 
 #include "crypto/crypto.h"
 #include "portal/accounts.h"
+#include "privacy/search_terms.h"
 #include "support/fake_clock.h"
 
 namespace parley::portal {
@@ -52,7 +53,7 @@ class PortalTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void AddCalls(const std::string& tenant_id, int n) {
+  void AddCalls(const std::string& tenant_id, int n, const std::string& number = "", const std::string& prefix = "call-") {
     store::Agent agent;
     agent.id = crypto::RandomUuid();
     agent.tenant_id = tenant_id;
@@ -66,13 +67,15 @@ class PortalTest : public ::testing::Test {
     for (int i = 0; i < n; ++i) {
       wire::CallRecord c;
       c.source = "dma";
-      c.id = "call-" + std::to_string(i);
+      c.id = prefix + std::to_string(i);
       c.orig.name = "Secret Caller " + std::to_string(i);
-      c.orig.number = "+4420794600" + std::to_string(i);
+      c.orig.number = number.empty() ? "+4420794600" + std::to_string(i) : number;
       store::StoredCall s;
       s.tenant_id = tenant_id, s.source = c.source, s.call_id = c.id, s.agent_id = agent.id;
       s.start_at = 1000 + i, s.end_at = 2000 + i, s.duration_s = 60, s.status = "completed";
       s.pii_sealed = privacy::SealCallPii(key, tenant_id, c);
+      // As ingest does it (privacy/search_terms.h).
+      privacy::AddSearchTerms(keys_->SearchKey(tenant_id), privacy::PartySearchValues(c.orig), s.search_terms);
       batch.calls.push_back(s);
     }
     ASSERT_TRUE(store_->CommitBatch(batch).ok());
@@ -153,6 +156,65 @@ TEST_F(PortalTest, KeysetPagination) {
   EXPECT_TRUE(second.at("next_cursor").is_null());
   EXPECT_EQ(Call("GET", "/api/v1/calls?cursor=zz", "", {{"cookie", s.cookie}}).status, 400);
   EXPECT_EQ(Call("GET", "/api/v1/calls?limit=0", "", {{"cookie", s.cookie}}).status, 400);
+}
+
+// ?party= lists one party's calls, paged and counted, audited by kind only;
+// viewers may not search, and what is no party is a 400.
+TEST_F(PortalTest, CallsOfOneParty) {
+  AddCalls(a_.id, 3, "+44 20 7946 0999", "x-");
+  AddCalls(b_.id, 1, "+44 20 7946 0999", "b-");
+  auto s = Login("admin@a.example");
+  auto first = Call("GET", "/api/v1/calls?limit=2&party=0044%20(20)%207946%200999", "", {{"cookie", s.cookie}});
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto body = json::parse(first.body);
+  EXPECT_EQ(body.at("total").as_int64(), 3);
+  EXPECT_EQ(body.at("party_kind").as_string(), "phone");
+  ASSERT_EQ(body.at("calls").as_array().size(), 2u);
+  EXPECT_EQ(body.at("calls").as_array()[0].at("id").as_string(), "x-2");
+  EXPECT_EQ(body.at("calls").as_array()[1].at("id").as_string(), "x-1");
+  const std::string next(body.at("next_cursor").as_string());
+  auto second = json::parse(
+      Call("GET", "/api/v1/calls?limit=2&party=%2B442079460999&cursor=" + next, "", {{"cookie", s.cookie}}).body);
+  ASSERT_EQ(second.at("calls").as_array().size(), 1u);
+  EXPECT_EQ(second.at("calls").as_array()[0].at("id").as_string(), "x-0");
+  EXPECT_EQ(second.at("calls").as_array()[0].at("orig").at("number").as_string(), "+44 20 7946 0999");
+  EXPECT_TRUE(second.at("next_cursor").is_null());
+  // A form-encoded query: '+' is a space, so a phone number's own '+' is %2B.
+  auto form = json::parse(Call("GET", "/api/v1/calls?party=%2B44+20+7946+0999", "", {{"cookie", s.cookie}}).body);
+  EXPECT_EQ(form.at("total").as_int64(), 3);
+  auto one = json::parse(Call("GET", "/api/v1/calls?party=%2B44207946001", "", {{"cookie", s.cookie}}).body);
+  EXPECT_EQ(one.at("total").as_int64(), 1);
+  EXPECT_EQ(one.at("calls").as_array()[0].at("id").as_string(), "call-1");
+  auto none = json::parse(Call("GET", "/api/v1/calls?party=10.9.9.9", "", {{"cookie", s.cookie}}).body);
+  EXPECT_EQ(none.at("total").as_int64(), 0);
+  EXPECT_EQ(none.at("party_kind").as_string(), "ip");
+
+  // Audited, even when nothing is found: the kind, never the value.
+  auto audit = store_->ListAudit(a_.id, /*newest_first=*/true, 0, 10);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_FALSE(audit->empty());
+  EXPECT_EQ((*audit)[0].action, "cdr.view");
+  EXPECT_NE((*audit)[0].details_json.find(R"("search":"ip")"), std::string::npos) << (*audit)[0].details_json;
+  for (const auto& e : *audit) {
+    EXPECT_EQ(e.details_json.find("7946"), std::string::npos);
+    EXPECT_EQ(e.details_json.find("10.9.9.9"), std::string::npos);
+  }
+
+  auto b = Login("admin@b.example");
+  auto theirs = json::parse(Call("GET", "/api/v1/calls?party=%2B442079460999", "", {{"cookie", b.cookie}}).body);
+  EXPECT_EQ(theirs.at("total").as_int64(), 1);
+  EXPECT_EQ(theirs.at("calls").as_array()[0].at("id").as_string(), "b-0");
+
+  auto viewer = Login("viewer@a.example");
+  EXPECT_EQ(Call("GET", "/api/v1/calls?party=%2B442079460999", "", {{"cookie", viewer.cookie}}).status, 403);
+  EXPECT_EQ(Call("GET", "/api/v1/calls", "", {{"cookie", viewer.cookie}}).status, 200);
+  for (const char* bad : {"Alice", "12", "sip:", "x%40", "sip:alice%40"}) {
+    SCOPED_TRACE(bad);
+    auto refused = Call("GET", std::string("/api/v1/calls?party=") + bad, "", {{"cookie", s.cookie}});
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_EQ(json::parse(refused.body).at("error").as_string(), "invalid_argument");
+  }
+  EXPECT_EQ(Call("GET", "/api/v1/calls?party=" + std::string(600, '1'), "", {{"cookie", s.cookie}}).status, 400);
 }
 
 // Wrong passwords are 401 with the same answer for unknown accounts; then 429 with Retry-After.

@@ -51,35 +51,35 @@ TEST(Pii, ConferenceRoundTripsAndIsBound) {
   std::string sealed = SealConferencePii(key, kTenant, Conference());
   EXPECT_EQ(sealed.find("Alice"), std::string::npos);
   std::string name;
-  ASSERT_TRUE(OpenConferencePii(TenantDataKeys{key}, kTenant, "dma", "conf-1", sealed, name).ok());
+  ASSERT_TRUE(OpenConferencePii(TenantDataKeys{key, std::nullopt}, kTenant, "dma", "conf-1", sealed, name).ok());
   EXPECT_EQ(name, "Alice's weekly");
-  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{key}, kTenant, "dma", "conf-2", sealed, name).ok());
-  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{key}, kTenant, "rprm", "conf-1", sealed, name).ok());
-  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{key}, "other-tenant", "dma", "conf-1", sealed, name).ok());
-  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{crypto::RandomKey()}, kTenant, "dma", "conf-1", sealed, name).ok());
+  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{key, std::nullopt}, kTenant, "dma", "conf-2", sealed, name).ok());
+  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{key, std::nullopt}, kTenant, "rprm", "conf-1", sealed, name).ok());
+  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{key, std::nullopt}, "other-tenant", "dma", "conf-1", sealed, name).ok());
+  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{crypto::RandomKey(), std::nullopt}, kTenant, "dma", "conf-1", sealed, name).ok());
 }
 
 TEST(Pii, ParticipantRoundTripsAndIsBound) {
   crypto::Key256 key = crypto::RandomKey();
   std::string sealed = SealParticipantPii(key, kTenant, Participant());
   wire::Party party;
-  ASSERT_TRUE(OpenParticipantPii(TenantDataKeys{key}, kTenant, "pexip", "p-1", sealed, party).ok());
+  ASSERT_TRUE(OpenParticipantPii(TenantDataKeys{key, std::nullopt}, kTenant, "pexip", "p-1", sealed, party).ok());
   EXPECT_EQ(party.name, "Alice");
   EXPECT_EQ(party.number, "1001");
   EXPECT_EQ(party.uri, "sip:alice@example.com");
   EXPECT_EQ(party.ip, "10.0.0.1");
   EXPECT_TRUE(party.model.empty()) << "clear fields are not in the blob";
-  EXPECT_FALSE(OpenParticipantPii(TenantDataKeys{key}, kTenant, "pexip", "p-2", sealed, party).ok());
+  EXPECT_FALSE(OpenParticipantPii(TenantDataKeys{key, std::nullopt}, kTenant, "pexip", "p-2", sealed, party).ok());
   // A participant blob is not a call blob (same tenant, source and id).
   wire::Party orig, dest;
-  EXPECT_FALSE(OpenCallPii(TenantDataKeys{key}, kTenant, "pexip", "p-1", sealed, orig, dest).ok());
+  EXPECT_FALSE(OpenCallPii(TenantDataKeys{key, std::nullopt}, kTenant, "pexip", "p-1", sealed, orig, dest).ok());
 }
 
 TEST(Pii, DeviceRoundTripsAndIsBound) {
   crypto::Key256 key = crypto::RandomKey();
   std::string sealed = SealDevicePii(key, kTenant, Device());
   wire::DeviceRecord out;
-  ASSERT_TRUE(OpenDevicePii(TenantDataKeys{key}, kTenant, "rprm", "dev-1", sealed, out).ok());
+  ASSERT_TRUE(OpenDevicePii(TenantDataKeys{key, std::nullopt}, kTenant, "rprm", "dev-1", sealed, out).ok());
   EXPECT_EQ(out.name, "Room 4.12");
   EXPECT_EQ(out.serial, "8G1234");
   EXPECT_EQ(out.ip, "10.0.0.5");
@@ -88,8 +88,8 @@ TEST(Pii, DeviceRoundTripsAndIsBound) {
   EXPECT_TRUE(out.model.empty());
   // Kinds are bound: a device blob does not open as a conference of the same key.
   std::string name;
-  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{key}, kTenant, "rprm", "dev-1", sealed, name).ok());
-  EXPECT_FALSE(OpenDevicePii(TenantDataKeys{key}, kTenant, "rprm", "dev-2", sealed, out).ok());
+  EXPECT_FALSE(OpenConferencePii(TenantDataKeys{key, std::nullopt}, kTenant, "rprm", "dev-1", sealed, name).ok());
+  EXPECT_FALSE(OpenDevicePii(TenantDataKeys{key, std::nullopt}, kTenant, "rprm", "dev-2", sealed, out).ok());
 }
 
 TEST(Pii, RecordAadNamesKindTenantSourceAndId) {

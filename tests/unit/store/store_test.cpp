@@ -115,7 +115,7 @@ class SqliteDb final : public BackendDb {
   }
   std::string Raw(const std::string& sql) override { return RawDb(path_).Text(sql); }
   std::vector<std::string> BatchTables() const override {
-    return {"calls", "conferences", "participants", "devices", "quality_samples", "sources", "batches"};
+    return {"calls", "conferences", "participants", "devices", "quality_samples", "sources", "batches", "pii_search"};
   }
 
  private:
@@ -135,7 +135,8 @@ class PostgresDb final : public BackendDb {
   }
   std::string Raw(const std::string& sql) override { return PostgresServer::Query(server_.SuperUrl(db_), sql); }
   std::vector<std::string> BatchTables() const override {
-    return {"calls", "conferences", "participants", "devices", "quality_samples", "sources", "batches", "record_keys"};
+    return {"calls",   "conferences", "participants", "devices",   "quality_samples",
+            "sources", "batches",     "record_keys",  "pii_search"};
   }
   const std::string& name() const { return db_; }
 
@@ -238,7 +239,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     }
   }
   int64_t Count(const std::string& tenant) {
-    auto n = store_->CountCalls(tenant);
+    auto n = store_->CountCalls(tenant, std::nullopt);
     EXPECT_TRUE(n.ok());
     return n.ok() ? *n : -1;
   }
@@ -850,7 +851,7 @@ TEST_P(StoreTest, LostAcknowledgementRetryIsDuplicate) {
   auto retry = faulty.CommitBatch(batch);
   ASSERT_TRUE(retry.ok());
   EXPECT_TRUE(retry->duplicate);
-  EXPECT_EQ(*faulty.CountCalls("ta"), 1);
+  EXPECT_EQ(*faulty.CountCalls("ta", std::nullopt), 1);
 }
 
 // ---- Reading calls ----
@@ -990,6 +991,7 @@ BatchCommit FullBatch(const std::string& tenant_id, const std::string& batch_id)
   video.latency_ms_max = 80;
   video.mos = 4.2;
   call.quality = {video, MakeSample("dest", "tx", "audio")};
+  call.search_terms = {std::string(64, 'c')};
   BatchCommit b = MakeBatch(tenant_id, "a1", batch_id, {call}, {{"dma", "x1"}});
   b.conferences = {MakeConference("dma", "conf-1", 100)};
   StoredParticipant p1 = MakeParticipant("dma", "p1", "conf-1", 110);
@@ -1142,6 +1144,118 @@ TEST_P(StoreTest, DeviceUpsertKeepsNewestObservation) {
   EXPECT_EQ((*devices)[1].version, "v2");
   EXPECT_EQ((*devices)[1].observed_at, 200);
   EXPECT_EQ((*devices)[1].pii_sealed, "sealed-dev-d1-v2");
+}
+
+// ---- Search terms (pii_search) ----
+
+std::string Term(char c) { return std::string(64, c); }
+
+StoredCall CallWithTerms(const std::string& id, int64_t start_at, std::vector<std::string> terms) {
+  StoredCall c = MakeCall("dma", id, start_at);
+  c.search_terms = std::move(terms);
+  return c;
+}
+
+std::vector<std::string> Ids(const Result<std::vector<StoredCall>>& calls) {
+  std::vector<std::string> ids;
+  if (!calls.ok()) return {"error: " + calls.error().detail};
+  for (const StoredCall& c : *calls) ids.push_back(c.call_id);
+  return ids;
+}
+
+CallPageQuery PartyPage(const std::string& term, int64_t limit,
+                        std::optional<std::tuple<int64_t, std::string, std::string>> before = {}) {
+  CallPageQuery q = Page(limit, std::move(before));
+  q.party_term = term;
+  return q;
+}
+
+// A party's calls, newest first, paged by the same keyset as all calls,
+// counted, and only the batch's tenant's.
+TEST_P(StoreTest, PartyTermFiltersCallsWithKeysetPaginationPerTenant) {
+  const std::string a = Term('a'), b = Term('b');
+  auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1",
+                                         {CallWithTerms("c1", 100, {a}), CallWithTerms("c2", 200, {a, b}),
+                                          CallWithTerms("c3", 300, {b}), CallWithTerms("c4", 400, {a}),
+                                          CallWithTerms("c5", 200, {a})},
+                                         {}));
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("tb", "a1", "b1", {CallWithTerms("other", 250, {a})}, {})).ok());
+
+  EXPECT_EQ(Ids(store_->ListCalls("ta", PartyPage(a, 10))), (std::vector<std::string>{"c4", "c5", "c2", "c1"}));
+  EXPECT_EQ(Ids(store_->ListCalls("ta", PartyPage(b, 10))), (std::vector<std::string>{"c3", "c2"}));
+  EXPECT_EQ(Ids(store_->ListCalls("ta", PartyPage(Term('f'), 10))), std::vector<std::string>{});
+  EXPECT_EQ(Ids(store_->ListCalls("tb", PartyPage(a, 10))), std::vector<std::string>{"other"});
+  // Keyset pages: ties on start_at are broken by (source, call_id) as for all calls.
+  EXPECT_EQ(Ids(store_->ListCalls("ta", PartyPage(a, 2))), (std::vector<std::string>{"c4", "c5"}));
+  EXPECT_EQ(Ids(store_->ListCalls("ta", PartyPage(a, 2, std::make_tuple(int64_t{200}, std::string("dma"),
+                                                                          std::string("c5"))))),
+            (std::vector<std::string>{"c2", "c1"}));
+  auto full = store_->ListCalls("ta", PartyPage(a, 1));
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ((*full)[0].pii_sealed, MakeCall("dma", "c4", 400).pii_sealed);  // the whole row, read by its key
+  EXPECT_TRUE((*full)[0].search_terms.empty());
+  EXPECT_EQ(store_->ListCalls("ta", PartyPage(a, 0)).error().code, Code::kInvalidArgument);
+
+  EXPECT_EQ(*store_->CountCalls("ta", a), 4);
+  EXPECT_EQ(*store_->CountCalls("ta", b), 2);
+  EXPECT_EQ(*store_->CountCalls("tb", a), 1);
+  EXPECT_EQ(*store_->CountCalls("ta", std::nullopt), 5);
+}
+
+// Terms are written only with a record stored now: a record seen before, or
+// a duplicate batch, adds none; a device's follow its stored state.
+TEST_P(StoreTest, SearchTermsOnlyForNewRecordsAndDeviceState) {
+  const std::string a = Term('a'), b = Term('b');
+  BatchCommit first = MakeBatch("ta", "a1", "b1", {CallWithTerms("c1", 100, {a, b})}, {});
+  StoredParticipant p = MakeParticipant("dma", "p1", "conf-1", 110);
+  p.search_terms = {a};
+  first.participants = {p};
+  StoredDevice d = MakeDevice("rprm", "d1", 100, "v1");
+  d.search_terms = {a};
+  first.devices = {d};
+  ASSERT_TRUE(store_->CommitBatch(first).ok());
+  const std::string rows_sql =
+      "SELECT group_concat(record_kind || ':' || record_id || ':' || substr(term, 1, 1) || ':' || start_at, ',')"
+      " FROM (SELECT * FROM pii_search ORDER BY record_kind, record_id, term)";
+  const std::string pg_rows_sql =
+      "SELECT string_agg(record_kind || ':' || record_id || ':' || substr(term, 1, 1) || ':' || start_at, ','"
+      " ORDER BY record_kind, record_id, term) FROM pii_search";
+  auto rows = [&] { return Raw(GetParam() == Backend::kSqlite ? rows_sql : pg_rows_sql); };
+  EXPECT_EQ(rows(), "call:c1:a:100,call:c1:b:100,device:d1:a:100,participant:p1:a:110");
+
+  // The same batch again, and the same records in a new batch with other terms.
+  EXPECT_TRUE(store_->CommitBatch(first)->duplicate);
+  BatchCommit again = MakeBatch("ta", "a1", "b2", {CallWithTerms("c1", 100, {Term('c')})}, {});
+  p.search_terms = {Term('c')};
+  again.participants = {p};
+  d.search_terms = {Term('c')};
+  again.devices = {d};  // same observed_at: the stored state stays
+  auto r = store_->CommitBatch(again);
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  EXPECT_EQ(r->inserted, 0);
+  EXPECT_EQ(rows(), "call:c1:a:100,call:c1:b:100,device:d1:a:100,participant:p1:a:110");
+
+  // A newer device observation replaces its terms; an older one does not.
+  StoredDevice newer = MakeDevice("rprm", "d1", 200, "v2");
+  newer.search_terms = {b};
+  BatchCommit replace = MakeBatch("ta", "a1", "b3", {}, {});
+  replace.devices = {newer};
+  ASSERT_TRUE(store_->CommitBatch(replace).ok());
+  StoredDevice older = MakeDevice("rprm", "d1", 150, "v-old");
+  older.search_terms = {Term('d')};
+  replace.batch_id = "b4";
+  replace.devices = {older};
+  ASSERT_TRUE(store_->CommitBatch(replace).ok());
+  EXPECT_EQ(rows(), "call:c1:a:100,call:c1:b:100,device:d1:b:200,participant:p1:a:110");
+}
+
+// The table refuses anything but a 64-hex term: no value in clear gets in.
+TEST_P(StoreTest, SearchTermMustBeHex) {
+  auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1", {CallWithTerms("c1", 100, {"+442079460000"})}, {}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(Count("ta"), 0);
 }
 
 // Device pages walk the inventory in key order, each row once.
@@ -1466,7 +1580,7 @@ TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
     names.push_back(tables.substr(at, nl == std::string::npos ? std::string::npos : nl - at));
     at = nl == std::string::npos ? tables.size() : nl + 1;
   }
-  EXPECT_EQ(names.size(), 25u) << tables;
+  EXPECT_EQ(names.size(), 26u) << tables;
   for (const std::string& table : names) {
     SCOPED_TRACE(table);
     EXPECT_EQ(db.Raw("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = '" + table +
@@ -1503,9 +1617,15 @@ TEST(PostgresPartitions, CreatedOnDemandDedupAcrossMonthsAndRetention) {
   constexpr int64_t kJan2026 = 1767225600;  // 2026-01-01T00:00:00Z
   constexpr int64_t kFeb2026 = 1769904000;
   constexpr int64_t kMar2026 = 1772323200;
+  const std::string term(64, 'e');
+  auto with_term = [&](StoredCall c) {
+    c.search_terms = {term};
+    return c;
+  };
   auto r = store->CommitBatch(MakeBatch("ta", "a1", "b1",
-                                        {MakeCall("dma", "jan", kJan2026 + 5), MakeCall("dma", "feb", kFeb2026),
-                                         MakeCall("dma", "mar", kMar2026 - 1)},
+                                        {with_term(MakeCall("dma", "jan", kJan2026 + 5)),
+                                         with_term(MakeCall("dma", "feb", kFeb2026)),
+                                         with_term(MakeCall("dma", "mar", kMar2026 - 1))},
                                         {}));
   ASSERT_TRUE(r.ok()) << r.error().detail;
   EXPECT_EQ(db.Raw("SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i"
@@ -1518,13 +1638,16 @@ TEST(PostgresPartitions, CreatedOnDemandDedupAcrossMonthsAndRetention) {
   ASSERT_TRUE(moved.ok()) << moved.error().detail;
   EXPECT_EQ(moved->inserted, 0);
   EXPECT_EQ(moved->already_present, 1);
-  EXPECT_EQ(*store->CountCalls("ta"), 3);
+  EXPECT_EQ(*store->CountCalls("ta", std::nullopt), 3);
 
   auto dropped = store->DropCallPartitionsBefore(kFeb2026);
   ASSERT_TRUE(dropped.ok()) << dropped.error().detail;
   EXPECT_EQ(*dropped, 4);  // January of calls, conferences, participants, quality_samples
-  EXPECT_EQ(*store->CountCalls("ta"), 2);
+  EXPECT_EQ(*store->CountCalls("ta", std::nullopt), 2);
   EXPECT_EQ(db.Raw("SELECT count(*) FROM pg_class WHERE relname LIKE '%_p202601'"), "0");
+  // The expired calls' search terms went with them; the others' stay.
+  EXPECT_EQ(db.Raw("SELECT string_agg(record_id, ',' ORDER BY record_id) FROM pii_search"), "feb,mar");
+  EXPECT_EQ(*store->CountCalls("ta", term), 2);
 
   // An expired record sent again stays expired; a new one in that month gets a new partition.
   auto late = store->CommitBatch(MakeBatch("ta", "a1", "b3", {MakeCall("dma", "jan", kJan2026 + 5),

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useReducer, useRef } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import { ApiError, api, describeError } from '../api';
 import { appendPage, computeStats, formatClock, formatInt, mergeFirstPage } from '../format';
 import type { Call, CallsPage as Page } from '../types';
@@ -7,6 +7,13 @@ import { Kpis } from './Kpis';
 
 export const PAGE_SIZE = 50;
 export const REFRESH_MS = 5000;
+
+const KIND_NAMES: Record<NonNullable<Page['party_kind']>, string> = {
+  phone: 'phone number',
+  sip: 'SIP URI',
+  email: 'e-mail address',
+  ip: 'IP address',
+};
 
 interface State {
   phase: 'loading' | 'ready' | 'error';
@@ -108,6 +115,13 @@ export function CallsPage({ onUnauthorized }: Props) {
   const [s, dispatch] = useReducer(reducer, initial);
   const refreshing = useRef(false);
   const alive = useRef(true);
+  // The party whose calls are listed (null: every call). A ref for the
+  // loaders, so a page asked for under another filter is dropped.
+  const party = useRef<string | null>(null);
+  const [shownParty, setShownParty] = useState<{ value: string; kind: Page['party_kind'] } | null>(null);
+  const [draft, setDraft] = useState('');
+  const [searching, setSearching] = useState(false);
+  const [searchError, setSearchError] = useState<string | null>(null);
 
   const handle = useCallback(
     (e: unknown): string | null => {
@@ -122,9 +136,10 @@ export function CallsPage({ onUnauthorized }: Props) {
 
   const load = useCallback(async () => {
     dispatch({ type: 'load' });
+    const asked = party.current;
     try {
-      const page = await api.calls(PAGE_SIZE);
-      if (alive.current) dispatch({ type: 'loaded', page, at: new Date() });
+      const page = await api.calls(PAGE_SIZE, null, asked);
+      if (alive.current && asked === party.current) dispatch({ type: 'loaded', page, at: new Date() });
     } catch (e) {
       const msg = handle(e);
       if (msg && alive.current) dispatch({ type: 'loadFailed', error: msg });
@@ -146,9 +161,10 @@ export function CallsPage({ onUnauthorized }: Props) {
     const tick = async () => {
       if (refreshing.current || document.hidden) return;
       refreshing.current = true;
+      const asked = party.current;
       try {
-        const page = await api.calls(PAGE_SIZE);
-        if (alive.current) dispatch({ type: 'refreshed', page, at: new Date() });
+        const page = await api.calls(PAGE_SIZE, null, asked);
+        if (alive.current && asked === party.current) dispatch({ type: 'refreshed', page, at: new Date() });
       } catch (e) {
         const msg = handle(e);
         if (msg && alive.current) dispatch({ type: 'refreshFailed', error: msg });
@@ -163,13 +179,48 @@ export function CallsPage({ onUnauthorized }: Props) {
   async function loadMore() {
     if (!s.nextCursor || s.loadingMore) return;
     dispatch({ type: 'more' });
+    const asked = party.current;
     try {
-      const page = await api.calls(PAGE_SIZE, s.nextCursor);
-      if (alive.current) dispatch({ type: 'moreLoaded', page });
+      const page = await api.calls(PAGE_SIZE, s.nextCursor, asked);
+      if (alive.current && asked === party.current) dispatch({ type: 'moreLoaded', page });
     } catch (e) {
       const msg = handle(e);
       if (msg && alive.current) dispatch({ type: 'moreFailed', error: msg });
     }
+  }
+
+  // Finds the calls of the typed party; a value the server refuses (not a
+  // number, URI, address or IP; a viewer's search) keeps the list as it was.
+  async function find(e: Event) {
+    e.preventDefault();
+    const value = draft.trim();
+    if (!value) {
+      clearParty();
+      return;
+    }
+    setSearching(true);
+    setSearchError(null);
+    try {
+      const page = await api.calls(PAGE_SIZE, null, value);
+      if (!alive.current) return;
+      party.current = value;
+      setShownParty({ value, kind: page.party_kind });
+      dispatch({ type: 'loaded', page, at: new Date() });
+    } catch (err) {
+      const msg = handle(err);
+      if (msg && alive.current) setSearchError(msg);
+    } finally {
+      if (alive.current) setSearching(false);
+    }
+  }
+
+  function clearParty() {
+    setDraft('');
+    setSearchError(null);
+    if (party.current === null) return;
+    party.current = null;
+    setShownParty(null);
+    void load();
   }
 
   const stats = useMemo(() => computeStats(s.calls), [s.calls]);
@@ -179,12 +230,58 @@ export function CallsPage({ onUnauthorized }: Props) {
       <div class="page-header">
         <div>
           <h1 class="page-title">Calls</h1>
-          <p class="page-subtitle">Call detail records from your call servers and SIP infrastructure, newest first.</p>
+          <p class="page-subtitle" data-testid="calls-subtitle">
+            {shownParty ? (
+              <>
+                Calls of <strong>{shownParty.value}</strong>
+                {shownParty.kind ? ` (${KIND_NAMES[shownParty.kind]})` : ''}, newest first.
+              </>
+            ) : (
+              'Call detail records from your call servers and SIP infrastructure, newest first.'
+            )}
+          </p>
         </div>
         {s.phase === 'ready' && <LiveIndicator live={s.live} error={s.liveError} updatedAt={s.updatedAt} />}
       </div>
 
-      <Kpis stats={stats} total={s.total} loading={s.phase !== 'ready'} />
+      <form class="party-search" role="search" onSubmit={(e) => void find(e)} data-testid="party-search">
+        <label class="search">
+          <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true" class="search-icon">
+            <path d="M8.5 3a5.5 5.5 0 0 1 4.4 8.8l3.7 3.7-1.1 1.1-3.7-3.7A5.5 5.5 0 1 1 8.5 3zm0 1.5a4 4 0 1 0 0 8 4 4 0 0 0 0-8z" />
+          </svg>
+          <span class="sr-only">Find calls by number, SIP URI, e-mail or IP</span>
+          <input
+            class="input input-search input-party"
+            type="search"
+            placeholder="Find calls by number, SIP URI, e-mail or IP"
+            value={draft}
+            onInput={(e) => setDraft(e.currentTarget.value)}
+            maxLength={512}
+            aria-invalid={searchError ? 'true' : undefined}
+            data-testid="party-input"
+          />
+        </label>
+        <button class="btn btn-primary" type="submit" disabled={searching} data-testid="party-find">
+          {searching ? 'Finding…' : 'Find'}
+        </button>
+        {shownParty && (
+          <button class="btn btn-secondary" type="button" onClick={clearParty} data-testid="party-clear">
+            Show all calls
+          </button>
+        )}
+        {searchError && (
+          <span class="inline-error" role="alert" data-testid="party-error">
+            {searchError}
+          </span>
+        )}
+      </form>
+
+      <Kpis
+        stats={stats}
+        total={s.total}
+        loading={s.phase !== 'ready'}
+        totalSub={shownParty ? 'of this party' : undefined}
+      />
 
       <section class="card table-card">
         {s.phase === 'loading' && (
@@ -202,7 +299,16 @@ export function CallsPage({ onUnauthorized }: Props) {
             </button>
           </div>
         )}
-        {s.phase === 'ready' && s.calls.length === 0 && (
+        {s.phase === 'ready' && s.calls.length === 0 && shownParty && (
+          <div class="state" data-testid="calls-empty-party">
+            <div class="state-title">No calls of {shownParty.value}</div>
+            <div class="state-text">
+              Parley matches the whole {shownParty.kind ? KIND_NAMES[shownParty.kind] : 'value'} in any spelling of it
+              (spaces, dashes, upper or lower case), not a part of it.
+            </div>
+          </div>
+        )}
+        {s.phase === 'ready' && s.calls.length === 0 && !shownParty && (
           <div class="state" data-testid="calls-empty">
             <svg class="state-icon" viewBox="0 0 48 48" width="48" height="48" aria-hidden="true">
               <rect x="6" y="12" width="26" height="24" rx="4" />

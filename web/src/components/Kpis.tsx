@@ -19,7 +19,18 @@ function Tile({ label, value, sub, tone = 'default', testId }: TileProps) {
   );
 }
 
-export function Kpis({ stats, total, loading }: { stats: CallStats; total: number | null; loading: boolean }) {
+export function Kpis({
+  stats,
+  total,
+  loading,
+  totalSub = 'recorded for this tenant',
+}: {
+  stats: CallStats;
+  total: number | null;
+  loading: boolean;
+  /** What the total counts (the calls of one party, when the list is filtered). */
+  totalSub?: string;
+}) {
   const dash = '—';
   return (
     <section class="kpis" aria-label="Key figures">
@@ -27,7 +38,7 @@ export function Kpis({ stats, total, loading }: { stats: CallStats; total: numbe
       <Tile
         label="Total calls"
         value={loading || total == null ? dash : formatInt(total)}
-        sub="recorded for this tenant"
+        sub={totalSub}
         testId="kpi-total"
       />
       <Tile
