@@ -20,6 +20,7 @@
 #include "portal/portal.h"
 #include "saml/saml.h"
 #include "support/fake_clock.h"
+#include "support/portal_harness.h"
 
 namespace parley::portal {
 namespace {
@@ -63,12 +64,6 @@ int Expected(Caller caller, std::string_view role, std::string_view tenant_data)
 class AuthzMatrixTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    crypto::UseMinimalPasswordHashCostForTests();
-    char tmpl[] = "/tmp/parley-authz-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    store_ = std::move(store::OpenStore("sqlite:" + (dir_ / "p.db").string())).value();
-    master_.emplace(crypto::MasterKey::FromBytesForTest(crypto::RandomKey()));
-    keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
     int64_t now = clock_.NowUnixSeconds();
     a_ = *CreateTenant(*store_, *keys_, "Tenant A", {"a.example"}, {.time_zone = "Europe/London", .subscription_end = "2030-12-31"}, now);
     b_ = *CreateTenant(*store_, *keys_, "Tenant B", {"b.example"}, now);
@@ -128,8 +123,6 @@ class AuthzMatrixTest : public ::testing::Test {
   void TearDown() override {
     portal_.reset();
     mailer_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Tenant A's agent (with a heartbeat), calls and a device, personal data sealed as ingest seals it.
@@ -176,15 +169,7 @@ class AuthzMatrixTest : public ::testing::Test {
 
   http::Response Call(const std::string& method, const std::string& target, const std::string& body = "",
                       std::map<std::string, std::string> headers = {}) {
-    http::Request r;
-    r.method = method;
-    r.target = target;
-    EXPECT_TRUE(http::ParseTarget(target, r.path, r.query).ok());
-    r.body = body;
-    r.remote_address = "192.0.2.1";
-    if (!body.empty()) headers.emplace("content-type", "application/json");
-    r.headers = std::move(headers);
-    return portal_->Handle(r);
+    return parley::testing::PortalRequest(*portal_, method, target, body, std::move(headers));
   }
 
   static std::string Email(Caller c) {
@@ -203,16 +188,11 @@ class AuthzMatrixTest : public ::testing::Test {
     return json::serialize(json::object{{"email", email}, {"password", kPassword}});
   }
 
-  struct Signed {
-    std::string cookie;
-    std::string csrf;
-  };
+  using Signed = parley::testing::SignedIn;
   Signed Login(const std::string& email) {
     auto res = Call("POST", "/api/v1/auth/login", LoginBody(email));
     EXPECT_EQ(res.status, 200) << email << ": " << res.body;
-    if (res.status != 200) return {};
-    std::string set = res.Header("Set-Cookie");
-    return {set.substr(0, set.find(';')), std::string(json::parse(res.body).at("csrf_token").as_string())};
+    return res.status == 200 ? parley::testing::FromSignIn(res) : Signed{};
   }
   std::map<std::string, std::string> Headers(const Signed& s, const std::string& method) {
     std::map<std::string, std::string> h{{"cookie", s.cookie}};
@@ -259,11 +239,11 @@ class AuthzMatrixTest : public ::testing::Test {
     return s;
   }
 
-  std::filesystem::path dir_;
-  FakeClock clock_{1'800'000'000};  // 2027-01-15
-  std::unique_ptr<store::Store> store_;
-  std::optional<crypto::MasterKey> master_;
-  std::unique_ptr<privacy::KeyRing> keys_;
+  parley::testing::PortalWorld world_{"authz"};
+  const std::filesystem::path& dir_ = world_.dir;
+  FakeClock& clock_ = world_.clock;
+  std::unique_ptr<store::Store>& store_ = world_.store;
+  std::unique_ptr<privacy::KeyRing>& keys_ = world_.keys;
   store::Tenant a_, b_, platform_;
   std::string viewer_a_, analyst_a_, admin_a_, admin_b_, viewer_b_, platform_admin_, agent_a_;
   std::unique_ptr<mail::Mailer> mailer_;

@@ -11,6 +11,7 @@
 #include "portal/accounts.h"
 #include "privacy/search_terms.h"
 #include "support/fake_clock.h"
+#include "support/portal_harness.h"
 
 namespace parley::portal {
 namespace {
@@ -25,15 +26,9 @@ constexpr const char* kPassword = "correct horse battery";
 class PortalTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    crypto::UseMinimalPasswordHashCostForTests();
-    char tmpl[] = "/tmp/parley-portal-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     std::filesystem::create_directories(dir_ / "web" / "assets");
     std::ofstream(dir_ / "web" / "index.html") << "<!doctype html><title>Parley</title>";
     std::ofstream(dir_ / "web" / "assets" / "app-1234.js") << "console.log(1)";
-    store_ = std::move(store::OpenStore("sqlite:" + (dir_ / "p.db").string())).value();
-    master_.emplace(crypto::MasterKey::FromBytesForTest(crypto::RandomKey()));
-    keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
     a_ = *CreateTenant(*store_, *keys_, "Tenant A", {"a.example"}, clock_.NowUnixSeconds());
     b_ = *CreateTenant(*store_, *keys_, "Tenant B", {"b.example"}, clock_.NowUnixSeconds());
     ASSERT_TRUE(CreateUser(*store_, *keys_, a_.id, "admin@a.example", kPassword, store::Role::kTenantAdmin, 0).ok());
@@ -47,69 +42,27 @@ class PortalTest : public ::testing::Test {
                                                      .session_absolute_seconds = 3600,
                                                      .login_max_failures = 3});
   }
-  void TearDown() override {
-    portal_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
 
   void AddCalls(const std::string& tenant_id, int n, const std::string& number = "", const std::string& prefix = "call-") {
-    store::Agent agent;
-    agent.id = crypto::RandomUuid();
-    agent.tenant_id = tenant_id;
-    agent.cert_fingerprint = crypto::RandomUuid();
-    ASSERT_TRUE(store_->CreateAgent(agent).ok());
-    auto key = keys_->DataKeys(tenant_id)->current;
-    store::BatchCommit batch;
-    batch.tenant_id = tenant_id;
-    batch.agent_id = agent.id;
-    batch.batch_id = crypto::RandomUuid();
-    for (int i = 0; i < n; ++i) {
-      wire::CallRecord c;
-      c.source = "dma";
-      c.id = prefix + std::to_string(i);
-      c.orig.name = "Secret Caller " + std::to_string(i);
-      c.orig.number = number.empty() ? "+4420794600" + std::to_string(i) : number;
-      store::StoredCall s;
-      s.tenant_id = tenant_id, s.source = c.source, s.call_id = c.id, s.agent_id = agent.id;
-      s.start_at = 1000 + i, s.end_at = 2000 + i, s.duration_s = 60, s.status = "completed";
-      s.pii_sealed = privacy::SealCallPii(key, tenant_id, c);
-      // As ingest does it (privacy/search_terms.h).
-      privacy::AddSearchTerms(keys_->SearchKey(tenant_id), privacy::PartySearchValues(c.orig), s.search_terms);
-      batch.calls.push_back(s);
-    }
-    ASSERT_TRUE(store_->CommitBatch(batch).ok());
+    world_.AddCalls(tenant_id, n, number, prefix);
   }
-
   http::Response Call(const std::string& method, const std::string& target, const std::string& body = "",
                       std::map<std::string, std::string> headers = {}) {
-    http::Request r;
-    r.method = method;
-    r.target = target;
-    EXPECT_TRUE(http::ParseTarget(target, r.path, r.query).ok());
-    r.body = body;
-    r.remote_address = "192.0.2.1";
-    if (!body.empty()) headers.emplace("content-type", "application/json");
-    r.headers = std::move(headers);
-    return portal_->Handle(r);
+    return parley::testing::PortalRequest(*portal_, method, target, body, std::move(headers));
   }
 
-  struct Signed {
-    std::string cookie;
-    std::string csrf;
-  };
+  using Signed = parley::testing::SignedIn;
   Signed Login(const std::string& email) {
-    auto res = Call("POST", "/api/v1/auth/login", json::serialize(json::object{{"email", email}, {"password", kPassword}}));
-    EXPECT_EQ(res.status, 200) << res.body;
-    std::string set = res.Header("Set-Cookie");
-    return {set.substr(0, set.find(';')), std::string(json::parse(res.body).at("csrf_token").as_string())};
+    Signed s = parley::testing::SignIn(*portal_, email, kPassword);
+    EXPECT_FALSE(s.cookie.empty()) << email;
+    return s;
   }
 
-  std::filesystem::path dir_;
-  FakeClock clock_{1'800'000'000};
-  std::unique_ptr<store::Store> store_;
-  std::optional<crypto::MasterKey> master_;
-  std::unique_ptr<privacy::KeyRing> keys_;
+  parley::testing::PortalWorld world_{"portal"};
+  const std::filesystem::path& dir_ = world_.dir;
+  FakeClock& clock_ = world_.clock;
+  std::unique_ptr<store::Store>& store_ = world_.store;
+  std::unique_ptr<privacy::KeyRing>& keys_ = world_.keys;
   store::Tenant a_, b_;
   std::unique_ptr<Portal> portal_;
 };

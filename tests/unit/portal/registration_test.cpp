@@ -17,6 +17,7 @@
 #include "portal/password_policy.h"
 #include "portal/request_limit.h"
 #include "support/fake_clock.h"
+#include "support/portal_harness.h"
 
 namespace parley::portal {
 namespace {
@@ -53,12 +54,6 @@ class RecordingTransport final : public mail::Transport {
 class RegistrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    crypto::UseMinimalPasswordHashCostForTests();
-    char tmpl[] = "/tmp/parley-reg-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    store_ = std::move(store::OpenStore("sqlite:" + (dir_ / "p.db").string())).value();
-    master_.emplace(crypto::MasterKey::FromBytesForTest(crypto::RandomKey()));
-    keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
     a_ = *CreateTenant(*store_, *keys_, "Tenant A", {"a.example"}, clock_.NowUnixSeconds());
     auto admin = CreateUser(*store_, *keys_, a_.id, "admin@a.example", kAdminPassword, store::Role::kTenantAdmin, 0);
     ASSERT_TRUE(admin.ok()) << admin.error().detail;
@@ -73,8 +68,6 @@ class RegistrationTest : public ::testing::Test {
   void TearDown() override {
     flows_.reset();
     mailer_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   http::Request Post(const std::string& path, const json::object& body, const std::string& from = "192.0.2.7") {
@@ -118,11 +111,11 @@ class RegistrationTest : public ::testing::Test {
     return all;
   }
 
-  std::filesystem::path dir_;
-  FakeClock clock_{1'800'000'000};
-  std::unique_ptr<store::Store> store_;
-  std::optional<crypto::MasterKey> master_;
-  std::unique_ptr<privacy::KeyRing> keys_;
+  parley::testing::PortalWorld world_{"reg"};
+  const std::filesystem::path& dir_ = world_.dir;
+  FakeClock& clock_ = world_.clock;
+  std::unique_ptr<store::Store>& store_ = world_.store;
+  std::unique_ptr<privacy::KeyRing>& keys_ = world_.keys;
   store::Tenant a_;
   store::User admin_;
   RecordingTransport* transport_ = nullptr;

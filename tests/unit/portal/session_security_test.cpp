@@ -16,6 +16,7 @@
 #include "portal/portal.h"
 #include "privacy/audit.h"
 #include "support/fake_clock.h"
+#include "support/portal_harness.h"
 
 namespace parley::portal {
 namespace {
@@ -29,12 +30,6 @@ constexpr int64_t kMaxFailures = 5;
 class SessionSecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    crypto::UseMinimalPasswordHashCostForTests();
-    char tmpl[] = "/tmp/parley-sess-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    store_ = std::move(store::OpenStore("sqlite:" + (dir_ / "p.db").string())).value();
-    master_.emplace(crypto::MasterKey::FromBytesForTest(crypto::RandomKey()));
-    keys_ = std::make_unique<privacy::KeyRing>(*store_, *master_);
     int64_t now = clock_.NowUnixSeconds();
     a_ = *CreateTenant(*store_, *keys_, "Tenant A", {"a.example"}, now);
     platform_ = *EnsurePlatformTenant(*store_, *keys_, now);
@@ -48,23 +43,10 @@ class SessionSecurityTest : public ::testing::Test {
                                                      .session_absolute_seconds = 12 * 3600,
                                                      .login_max_failures = kMaxFailures});
   }
-  void TearDown() override {
-    portal_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
 
   http::Response Call(const std::string& method, const std::string& target, const std::string& body = "",
                       std::map<std::string, std::string> headers = {}, const std::string& address = "192.0.2.1") {
-    http::Request r;
-    r.method = method;
-    r.target = target;
-    EXPECT_TRUE(http::ParseTarget(target, r.path, r.query).ok());
-    r.body = body;
-    r.remote_address = address;
-    if (!body.empty()) headers.emplace("content-type", "application/json");
-    r.headers = std::move(headers);
-    return portal_->Handle(r);
+    return parley::testing::PortalRequest(*portal_, method, target, body, std::move(headers), address);
   }
 
   static std::string Credentials(const std::string& email, const std::string& password,
@@ -79,14 +61,8 @@ class SessionSecurityTest : public ::testing::Test {
     return Call("POST", "/api/v1/auth/login", Credentials(email, password, totp), std::move(headers), address);
   }
 
-  struct Signed {
-    std::string cookie;  // "name=value"
-    std::string csrf;
-  };
-  static Signed FromLogin(const http::Response& res) {
-    std::string set = res.Header("Set-Cookie");
-    return {set.substr(0, set.find(';')), std::string(json::parse(res.body).at("csrf_token").as_string())};
-  }
+  using Signed = parley::testing::SignedIn;
+  static Signed FromLogin(const http::Response& res) { return parley::testing::FromSignIn(res); }
   Signed Login(const std::string& email, const std::string& totp = "") {
     auto res = LoginRaw(email, kPassword, totp);
     EXPECT_EQ(res.status, 200) << email << ": " << res.body;
@@ -123,11 +99,11 @@ class SessionSecurityTest : public ::testing::Test {
     return crypto::TotpCode(secret, crypto::TotpStep(clock_.NowUnixSeconds()) + offset_steps);
   }
 
-  std::filesystem::path dir_;
-  FakeClock clock_{1'800'000'000};
-  std::unique_ptr<store::Store> store_;
-  std::optional<crypto::MasterKey> master_;
-  std::unique_ptr<privacy::KeyRing> keys_;
+  parley::testing::PortalWorld world_{"sess"};
+  const std::filesystem::path& dir_ = world_.dir;
+  FakeClock& clock_ = world_.clock;
+  std::unique_ptr<store::Store>& store_ = world_.store;
+  std::unique_ptr<privacy::KeyRing>& keys_ = world_.keys;
   store::Tenant a_, platform_;
   std::string admin_, viewer_, ops_;
   std::unique_ptr<Portal> portal_;
