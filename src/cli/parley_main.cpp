@@ -81,6 +81,14 @@ int main(int argc, char** argv) {
   audit_verify->add_option("--config", config, "parley.toml")->required();
   audit_verify->add_option("--tenant", audit_tenant, "Only this tenant (name or id, or \"platform\")");
 
+  std::string rollups_tenant;
+  auto* rollups_cmd = app.add_subcommand("rollups", "Rollup (dashboard aggregate) administration");
+  rollups_cmd->require_subcommand(1);
+  auto* rollups_verify = rollups_cmd->add_subcommand(
+      "verify", "Recompute the rollups from the raw calls and compare; exit 0 equal, 1 different (names the rows)");
+  rollups_verify->add_option("--config", config, "parley.toml")->required();
+  rollups_verify->add_option("--tenant", rollups_tenant, "Only this tenant (name or id)");
+
   auto* doc_cmd = app.add_subcommand("config-doc", "Print docs/configuration.md, generated from the settings table");
 
   try {
@@ -100,6 +108,7 @@ int main(int argc, char** argv) {
   }
   if (*user_create_cmd) return parley::server::RunUserCreate(user_create);
   if (*audit_verify) return parley::server::RunAuditVerify(config, audit_tenant);
+  if (*rollups_verify) return parley::server::RunRollupsVerify(config, rollups_tenant);
   if (*doc_cmd) {
     std::cout << parley::RenderConfigurationDoc();
     return 0;
