@@ -37,7 +37,7 @@ asan: deps web
 	@cmake -G Ninja -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir build-asan --output-on-failure -j 2 --timeout 1800 -LE browser
+	  ctest --test-dir build-asan --output-on-failure -j 2 --timeout 1800 -LE 'browser|scale'
 
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -G Ninja -S . -B build-fuzz -DPARLEY_FUZZ=ON -DPARLEY_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -96,6 +96,13 @@ int main(int argc, char** argv) {
                           "Wait before re-encrypting (default 2 x keys.data_key_cache_seconds + 5)");
   keys_rotate->add_option("--batch-rows", rotate.batch_rows, "Values re-encrypted per transaction (1-5000)")
       ->check(CLI::Range(1, 5000));
+  std::string rollups_tenant;
+  auto* rollups_cmd = app.add_subcommand("rollups", "Rollup (dashboard aggregate) administration");
+  rollups_cmd->require_subcommand(1);
+  auto* rollups_verify = rollups_cmd->add_subcommand(
+      "verify", "Recompute the rollups from the raw calls and compare; exit 0 equal, 1 different (names the rows)");
+  rollups_verify->add_option("--config", config, "parley.toml")->required();
+  rollups_verify->add_option("--tenant", rollups_tenant, "Only this tenant (name or id)");
 
   auto* doc_cmd = app.add_subcommand("config-doc", "Print docs/configuration.md, generated from the settings table");
 
@@ -118,6 +125,7 @@ int main(int argc, char** argv) {
   if (*audit_verify) return parley::server::RunAuditVerify(config, audit_tenant);
   if (*keys_status) return parley::server::RunKeysStatus(config);
   if (*keys_rotate) return parley::server::RunKeysRotate(rotate);
+  if (*rollups_verify) return parley::server::RunRollupsVerify(config, rollups_tenant);
   if (*doc_cmd) {
     std::cout << parley::RenderConfigurationDoc();
     return 0;

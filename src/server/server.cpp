@@ -557,4 +557,53 @@ int RunKeysRotate(const KeysRotateOptions& options) {
   return 0;
 }
 
+int RunRollupsVerify(const std::filesystem::path& config_file, const std::string& tenant_name) {
+  constexpr int kExitMismatch = 1;
+  constexpr int kExitUnreadable = 3;
+  Loaded loaded;
+  if (int rc = Load(config_file, loaded)) return rc;
+  std::vector<store::Tenant> tenants;
+  if (!tenant_name.empty()) {
+    auto tenant = FindTenant(*loaded.store, tenant_name);
+    if (!tenant.ok()) {
+      std::cerr << "parley: " << tenant.error().detail << "\n";
+      return kExitConfig;
+    }
+    tenants.push_back(std::move(*tenant));
+  } else {
+    auto all = loaded.store->ListTenants();
+    if (!all.ok()) {
+      std::cerr << "parley: cannot list tenants: " << all.error().detail << "\n";
+      return kExitUnreadable;
+    }
+    tenants = std::move(*all);
+  }
+  const int64_t now = SystemClock::Instance().NowUnixSeconds();
+  int bad = 0;
+  for (const store::Tenant& t : tenants) {
+    auto report = store::VerifyRollups(*loaded.store, t.id, now);
+    if (!report.ok()) {
+      std::cerr << "parley: cannot read the calls or rollups of tenant " << t.id << ": " << report.error().detail
+                << "\n";
+      return kExitUnreadable;
+    }
+    std::cout << "rollups of " << t.id << " (" << t.name << "): ";
+    if (report->ok()) {
+      std::cout << "OK, " << report->calls << " calls, " << report->rows_compared << " rollup rows and "
+                << report->peak_hours_compared << " peak hours compared\n";
+      continue;
+    }
+    ++bad;
+    std::cout << report->mismatches << " MISMATCHES in " << report->rows_compared << " rollup rows and "
+              << report->peak_hours_compared << " peak hours (" << report->calls << " calls); first ones:\n";
+    for (const std::string& e : report->examples) std::cout << "  " << e << "\n";
+  }
+  if (bad > 0) {
+    std::cout << "rollups verify: MISMATCH (" << bad << " of " << tenants.size() << " tenants)\n";
+    return kExitMismatch;
+  }
+  std::cout << "rollups verify: OK (" << tenants.size() << " tenants)\n";
+  return 0;
+}
+
 }  // namespace parley::server

@@ -86,4 +86,12 @@ struct KeysRotateOptions {
 };
 int RunKeysRotate(const KeysRotateOptions& options);
 
+// `parley rollups verify`: recomputes every rollup row and hourly peak of
+// every tenant (or of `tenant`: name or id) from its raw calls and compares
+// them with the stored rollups (store::VerifyRollups). Prints one line per
+// tenant and the first mismatches. Returns 0 when they are equal, 1 when a
+// tenant's differ, 2 on a configuration error or an unknown tenant, 3 when
+// the store cannot be read.
+int RunRollupsVerify(const std::filesystem::path& config_file, const std::string& tenant);
+
 }  // namespace parley::server

@@ -677,4 +677,30 @@ struct StoreOpenOptions {
 };
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const StoreOpenOptions& options);
 
+// ---- Rollup verification (`parley rollups verify`; docs/operations.md) ----
+// What VerifyRollups found for one tenant.
+struct RollupVerifyReport {
+  int64_t calls = 0;                // raw calls read
+  int64_t rows_compared = 0;        // rollup rows stored or recomputed (both grains, every dimension)
+  int64_t peak_hours_compared = 0;  // (series, hour) pairs with calls in progress on either side
+  int64_t mismatches = 0;           // rows and hours that differ
+  // The first mismatches: grain, dimension, key, bucket and the figures
+  // that differ, stored against recomputed (no personal data: keys are
+  // sources, sites and models).
+  std::vector<std::string> examples;
+  bool ok() const { return mismatches == 0; }
+};
+// Recomputes every rollup row (hour and day; tenant, source, site, model) and
+// every hourly peak of calls in progress of `tenant_id` from its raw calls
+// (ListCalls pages with their ListQuality samples, through the arithmetic
+// CommitBatch uses) and compares them with ListRollups and ListHourlyPeaks
+// over every bucket from the Unix epoch (or the oldest call) to 400 days
+// past `now` (or the newest call). Integer figures and sketches must be
+// equal; sums of quality values may differ by rounding (relative 1e-9),
+// since they were added up in another order. Calls stored while it runs
+// show as mismatches: run it on a quiet store. Keeps at most
+// `max_examples` examples.
+Result<RollupVerifyReport> VerifyRollups(Store& store, const std::string& tenant_id, int64_t now,
+                                         size_t max_examples = 10);
+
 }  // namespace parley::store

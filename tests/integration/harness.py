@@ -70,10 +70,12 @@ class Stack:
     """One Parley deployment: server config dir, devsim, agent dir."""
 
     def __init__(self, calls=300, seed=7, batch_records=25, live=False, server_overrides=None, devsim_args=(),
-                 store="sqlite"):
+                 store="sqlite", history_days=3, collect=None):
         """store: "sqlite" (the default file) or "postgres" (a throw-away
         cluster, pg_cluster.py, with store.url as the application role and
-        store.migrate_url as the owner)."""
+        store.migrate_url as the owner). history_days: devsim's
+        --history-days. collect: the default DMA source's `collect` list
+        (None: the agent's default)."""
         self.dir = tempfile.mkdtemp(prefix="parley-it-")
         self.pg = None
         self.devsim_args = list(devsim_args)
@@ -81,6 +83,8 @@ class Stack:
         self.seed = seed
         self.batch_records = batch_records
         self.live = live
+        self.history_days = history_days
+        self.collect = collect
         self.procs = {}
         self.logs = {}
         self.server_dir = os.path.join(self.dir, "server")
@@ -146,7 +150,7 @@ class Stack:
             f.write("parley:devsim-secret-pw\n")
         port_file = os.path.join(self.devsim_dir, "port")
         argv = [os.path.join(BIN, "parley-devsim"), "--listen", "127.0.0.1:0", "--seed", str(self.seed),
-                "--history-days", "3", "--tls-dir", self.devsim_dir, "--credentials-file", creds,
+                "--history-days", str(self.history_days), "--tls-dir", self.devsim_dir, "--credentials-file", creds,
                 "--port-file", port_file, "--print-expected", os.path.join(self.devsim_dir, "expected.ndjson")]
         if self.calls is not None:
             argv += ["--calls", str(self.calls)]
@@ -154,7 +158,9 @@ class Stack:
             argv += ["--live"]
         argv += self.devsim_args
         self.spawn("devsim", argv)
-        self.devsim_port = int(wait_until(lambda: open(port_file).read().strip(), 30, "devsim port"))
+        # Generating (and printing) a million calls takes seconds before it listens.
+        wait = max(30, (self.calls or 0) // 10_000)
+        self.devsim_port = int(wait_until(lambda: open(port_file).read().strip(), wait, "devsim port"))
         return self.devsim_port
 
     def expected_calls(self):
@@ -190,6 +196,8 @@ username = "parley"
 password_file = "dma.password"
 ca_file = "{os.path.join(self.devsim_dir, 'devsim.crt')}"
 """
+            if self.collect is not None:
+                sources += "collect = [" + ", ".join(f'"{c}"' for c in self.collect) + "]\n"
         with open(os.path.join(self.agent_dir, "agent.toml"), "w") as f:
             f.write(f"""[server]
 url = "https://127.0.0.1:{self.ingest_port}"

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import urllib.error
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Stack, wait_until  # noqa: E402
+from harness import BIN, TENANT, Stack, wait_until  # noqa: E402
 
 
 def digest(body):
@@ -200,6 +201,38 @@ class CallsFlowEndToEnd(unittest.TestCase):
         status, _, _ = s.request("POST", "/api/v1/auth/logout", {}, {"X-CSRF-Token": s.csrf})
         self.assertEqual(status, 204)
         self.assertEqual(s.get("/api/v1/calls")[0], 401)
+
+    def test_rollups_verify_command(self):
+        # `parley rollups verify` finds the rollups equal to the raw calls
+        # (exit 0), names a tampered row (exit 1) and passes again once it is
+        # put back; an unknown tenant is exit 2.
+        verify = [os.path.join(BIN, "parley"), "rollups", "verify", "--config", self.stack.config]
+        p = self.stack.run(verify, check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(f"OK, {self.stack.calls} calls", p.stdout)
+        self.tamper_first_tenant_hour(+1)
+        try:
+            p = self.stack.run(verify + ["--tenant", TENANT], check=False)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn("1 MISMATCHES", p.stdout)
+            self.assertRegex(p.stdout, r"hour tenant '' \S+Z: calls (\d+) stored, \d+ recomputed")
+        finally:
+            self.tamper_first_tenant_hour(-1)
+        self.assertEqual(self.stack.run(verify, check=False).returncode, 0)
+        self.assertEqual(self.stack.run(verify + ["--tenant", "no such tenant"], check=False).returncode, 2)
+
+    def tamper_first_tenant_hour(self, add):
+        sql = (f"UPDATE rollup_hour SET calls = calls + ({add}) WHERE dimension = 0"
+               " AND bucket = (SELECT min(bucket) FROM rollup_hour WHERE dimension = 0)")
+        if self.stack.pg:
+            self.stack.pg.psql(sql, db="parley")
+            return
+        db = sqlite3.connect(os.path.join(self.stack.server_dir, "parley.db"), timeout=30)
+        try:
+            db.execute(sql)
+            db.commit()
+        finally:
+            db.close()
 
     def test_cursors_and_heartbeat_reach_the_server(self):
         # The agent's cursor for its source is stored; heartbeats are answered.

@@ -1,6 +1,6 @@
 // What a set of newly stored calls adds to the rollups, computed the same way
-// for every backend (and by tests recomputing rollups from raw rows). Private
-// to the store module.
+// for every backend (and by VerifyRollups, rollup_verify.cpp, recomputing
+// rollups from the raw calls). Private to the store module.
 #pragma once
 
 #include <cstdint>

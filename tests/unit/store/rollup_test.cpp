@@ -1,11 +1,14 @@
 // Rollups maintained by CommitBatch, on both backends (SQLite, and a
 // throw-away PostgreSQL 15): known calls give known figures; the figures do
 // not depend on batch boundaries, order, resent batches or calls seen twice,
-// and they equal the rollups recomputed from the raw calls.
+// and they equal the rollups recomputed from the raw calls; VerifyRollups
+// (`parley rollups verify`) agrees, and names each row someone tampered with.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <algorithm>
+#include <climits>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -13,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/time_format.h"
 #include "store/detail/rollup_delta.h"
 #include "store/store.h"
 #include "support/postgres_fixture.h"
@@ -40,15 +44,44 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A new, empty store of the test's backend ("sqlite" or "postgres").
-std::unique_ptr<Store> NewStore(const std::string& backend, const TempDir& dir, const std::string& name) {
+// Raw SQL on a store's database, past the Store interface (to tamper with
+// rollups): the SQLite file, or PostgreSQL as the superuser (no row-level
+// security).
+class RawSql {
+ public:
+  RawSql() = default;
+  RawSql(std::string backend, std::string target) : backend_(std::move(backend)), target_(std::move(target)) {}
+  void Exec(const std::string& sql) const {
+    if (backend_ == "postgres") {
+      EXPECT_EQ(testing::PostgresServer::ErrorOf(target_, sql), "") << sql;
+      return;
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(target_.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "") << sql;
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+
+ private:
+  std::string backend_;
+  std::string target_;  // SQLite file path or PostgreSQL superuser URL
+};
+
+// A new, empty store of the test's backend ("sqlite" or "postgres"); `raw`,
+// if given, is set to reach its database directly.
+std::unique_ptr<Store> NewStore(const std::string& backend, const TempDir& dir, const std::string& name,
+                                RawSql* raw = nullptr) {
   Result<std::unique_ptr<Store>> store = InvalidArgument("no backend");
   if (backend == "sqlite") {
     store = OpenStore(dir.Url(name + ".db"));
+    if (raw) *raw = RawSql(backend, dir.Url(name + ".db").substr(std::string_view("sqlite:").size()));
   } else {
     auto& server = testing::PostgresServer::Get();
     const std::string db = server.CreateDatabase();
     store = OpenStore(server.AppUrl(db), StoreOpenOptions{server.OwnerUrl(db)});
+    if (raw) *raw = RawSql(backend, server.SuperUrl(db));
   }
   EXPECT_TRUE(store.ok()) << store.error().detail;
   Tenant t;
@@ -228,17 +261,15 @@ TEST_P(Rollups, KnownCallsGiveKnownFigures) {
                   ->empty());  // another tenant sees nothing
 }
 
-// Random calls over three days, committed in order into one store and
-// shuffled, in other batch sizes, with resent batches and repeated calls
-// into another: every rollup and every hourly peak is the same, and equals
-// the figures recomputed from the raw calls.
-TEST_P(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
-  std::mt19937 rng(42);
+// `n` random calls over three days from kDay0 on two sources, with sites,
+// models and quality samples (quarter steps: sums are exact in binary,
+// whatever the order).
+std::vector<StoredCall> RandomCalls(std::mt19937& rng, int n) {
   std::vector<StoredCall> calls;
   const char* sources[] = {"dma", "kam"};
   const char* sites[] = {"", "Paris", "London", "Austin"};
   const char* models[] = {"", "G500", "X50"};
-  for (int i = 0; i < 600; ++i) {
+  for (int i = 0; i < n; ++i) {
     int64_t start = kDay0 + static_cast<int64_t>(rng() % (3 * 86400));
     int64_t length = static_cast<int64_t>(rng() % 7200);
     bool completed = rng() % 5 != 0;
@@ -249,11 +280,20 @@ TEST_P(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
     c.dest_site = sites[rng() % 4];
     c.orig_model = models[rng() % 3];
     c.dest_model = models[rng() % 3];
-    // Quarter steps: sums are exact in binary, whatever the order.
     if (rng() % 3 != 0) c.quality.push_back(Sample("orig", (rng() % 800) / 4.0, (rng() % 200) / 4.0, (rng() % 40) / 4.0, 1 + (rng() % 16) / 4.0));
     if (rng() % 3 == 0) c.quality.push_back(Sample("dest", (rng() % 800) / 4.0, (rng() % 200) / 4.0, (rng() % 40) / 4.0, 1 + (rng() % 16) / 4.0));
     calls.push_back(std::move(c));
   }
+  return calls;
+}
+
+// Random calls over three days, committed in order into one store and
+// shuffled, in other batch sizes, with resent batches and repeated calls
+// into another: every rollup and every hourly peak is the same, and equals
+// the figures recomputed from the raw calls.
+TEST_P(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
+  std::mt19937 rng(42);
+  std::vector<StoredCall> calls = RandomCalls(rng, 600);
 
   TempDir dir;
   auto in_order = NewStore(GetParam(), dir, "a");
@@ -315,6 +355,92 @@ TEST_P(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
     EXPECT_EQ(Peaks(*in_order, source, from, to), brute) << source;
     EXPECT_EQ(Peaks(*shuffled, source, from, to), brute) << source;
   }
+
+  // VerifyRollups (`parley rollups verify`) recomputes the same from the
+  // stored calls and finds both stores right.
+  for (Store* store : {in_order.get(), shuffled.get()}) {
+    auto report = VerifyRollups(*store, "ta", kDay0);
+    ASSERT_TRUE(report.ok()) << report.error().detail;
+    EXPECT_TRUE(report->ok()) << (report->examples.empty() ? "" : report->examples.front());
+    EXPECT_EQ(report->calls, 600);
+    EXPECT_EQ(report->rows_compared, static_cast<int64_t>(expected.usage.size()));
+    EXPECT_GT(report->peak_hours_compared, 3 * 72);  // the tenant's and both sources' busy hours
+  }
+}
+
+// `parley rollups verify` on a tampered store: a changed hourly figure, a
+// removed daily row, an extra row, a changed quality sum and a changed
+// hourly peak are each reported once, with the row they are in; an empty
+// tenant verifies.
+TEST_P(Rollups, VerifyReportsEachTamperedRow) {
+  std::mt19937 rng(7);
+  std::vector<StoredCall> calls = RandomCalls(rng, 300);
+  TempDir dir;
+  RawSql raw;
+  auto store = NewStore(GetParam(), dir, "v", &raw);
+  for (size_t i = 0; i < calls.size(); i += 40)
+    ASSERT_TRUE(Commit(*store, "v" + std::to_string(i),
+                       std::vector<StoredCall>(calls.begin() + static_cast<long>(i),
+                                               calls.begin() + static_cast<long>(std::min(calls.size(), i + 40))))
+                    .ok());
+  auto clean = VerifyRollups(*store, "ta", kDay0);
+  ASSERT_TRUE(clean.ok()) << clean.error().detail;
+  EXPECT_TRUE(clean->ok()) << (clean->examples.empty() ? "" : clean->examples.front());
+  EXPECT_EQ(clean->calls, 300);
+  EXPECT_GT(clean->rows_compared, 300);
+  EXPECT_TRUE(clean->examples.empty());
+  auto other = VerifyRollups(*store, "tb", kDay0);  // no such tenant: nothing stored, nothing recomputed
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->ok());
+  EXPECT_EQ(other->calls, 0);
+  EXPECT_EQ(other->rows_compared, 0);
+
+  // The first hourly row of Paris and of source dma, the first daily row.
+  const int64_t from = kDay0 - kH, to = kDay0 + 4 * 86400;
+  auto paris = Rows(*store, RollupGrain::kHour, RollupDimension::kSite, from, to);
+  auto dma = Rows(*store, RollupGrain::kHour, RollupDimension::kSource, from, to);
+  auto days = Rows(*store, RollupGrain::kDay, RollupDimension::kTenant, from, to);
+  auto first_of = [](const auto& rows, const std::string& key) {
+    auto it = rows.lower_bound({key, INT64_MIN});
+    return it != rows.end() && it->first.first == key ? it->first.second : int64_t{-1};
+  };
+  const int64_t hp = first_of(paris, "Paris"), hd = first_of(dma, "dma"), d1 = first_of(days, "");
+  ASSERT_GE(hp, kDay0);
+  ASSERT_GE(hd, kDay0);
+  ASSERT_GE(d1, kDay0);
+  const std::string b = std::to_string(hp), d = std::to_string(d1);
+  raw.Exec("UPDATE rollup_hour SET calls = calls + 1, completed = completed + 1 WHERE tenant_id = 'ta'"
+           " AND dimension = 2 AND key = 'Paris' AND bucket = " + b);
+  raw.Exec("DELETE FROM rollup_day WHERE tenant_id = 'ta' AND dimension = 0 AND bucket = " + d);
+  raw.Exec("UPDATE rollup_hour SET latency_ms_sum = latency_ms_sum + 0.5 WHERE tenant_id = 'ta'"
+           " AND dimension = 1 AND key = 'dma' AND bucket = " + std::to_string(hd));
+  raw.Exec("INSERT INTO rollup_hour (tenant_id, dimension, key, bucket, " + std::string(detail::kRollupColumns) +
+           ") SELECT tenant_id, dimension, 'Nowhere', bucket, " + std::string(detail::kRollupColumns) +
+           " FROM rollup_hour WHERE tenant_id = 'ta' AND dimension = 2"
+           " AND key = 'Paris' AND bucket = " + b);
+  raw.Exec("UPDATE concurrency_hour SET peak_rel = peak_rel + 3 WHERE tenant_id = 'ta' AND source = 'kam'"
+           " AND hour = (SELECT MIN(hour) FROM concurrency_hour WHERE tenant_id = 'ta' AND source = 'kam')");
+
+  auto report = VerifyRollups(*store, "ta", kDay0);
+  ASSERT_TRUE(report.ok()) << report.error().detail;
+  EXPECT_FALSE(report->ok());
+  EXPECT_EQ(report->mismatches, 5);
+  EXPECT_EQ(report->rows_compared, clean->rows_compared + 1);  // the extra row
+  std::string all;
+  for (const auto& e : report->examples) all += e + "\n";
+  const std::string hour = FormatUtc(hp);
+  EXPECT_NE(all.find("hour site 'Paris' " + hour + ": calls "), std::string::npos) << all;
+  EXPECT_NE(all.find("completed "), std::string::npos) << all;
+  EXPECT_NE(all.find("day tenant '' " + FormatUtc(d1) + ": not stored"), std::string::npos) << all;
+  EXPECT_NE(all.find("hour source 'dma' " + FormatUtc(hd) + ": latency_ms_sum "), std::string::npos) << all;
+  EXPECT_NE(all.find("hour site 'Nowhere' " + hour + ": stored"), std::string::npos) << all;
+  EXPECT_NE(all.find("peak 'kam' "), std::string::npos) << all;
+  EXPECT_EQ(all.find("peak all sources"), std::string::npos) << all;  // only kam's series was changed
+
+  auto capped = VerifyRollups(*store, "ta", kDay0, 2);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->mismatches, 5);
+  EXPECT_EQ(capped->examples.size(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Rollups, ::testing::Values("sqlite", "postgres"),
