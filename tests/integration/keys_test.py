@@ -9,6 +9,7 @@ and a data-key rotation killed mid-sweep resumes when run again.
 """
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -48,14 +49,16 @@ class KeyRotationWhileServing(unittest.TestCase):
 
     def test_master_then_data_key_rotation_during_ingest(self):
         wait_until(lambda: self.stack.total_calls() >= 300, 120, "ingest under way")
-        old_file = open(self.key_file).read()
+        with open(self.key_file) as f:
+            old_file = f.read()
         status = self.parley("keys", "status").stdout
         old_id = status.split()[2]
         self.assertIn("(active)", status)
 
         out = self.parley("keys", "rotate").stdout
         self.assertIn("is active", out)
-        new_file = open(self.key_file).read()
+        with open(self.key_file) as f:
+            new_file = f.read()
         self.assertEqual(len(new_file.split()), 1, "the old key left the file")
         self.assertNotEqual(new_file, old_file)
         self.assertIn(old_id, out, "the dropped key is named")
@@ -84,19 +87,27 @@ class KeyRotationWhileServing(unittest.TestCase):
     def test_killed_data_key_rotation_resumes(self):
         wait_until(lambda: self.stack.total_calls() == self.stack.calls, 240, "every call")
         # One value per transaction makes the sweep slow enough to kill it.
+        # The grace period (5 s) must exceed the servers' key cache (2 s):
+        # before the sweep starts, every server must know the new key.
         p = subprocess.Popen([PARLEY, "keys", "rotate", "--config", self.stack.config, "--tenant", TENANT,
-                              "--data-key", "--grace-seconds", "0", "--batch-rows", "1"],
+                              "--data-key", "--grace-seconds", "5", "--batch-rows", "1"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)
+        # Killed once its saved cursor is among the calls: mid-sweep.
+        db = sqlite3.connect(f"file:{os.path.join(self.stack.server_dir, 'parley.db')}?mode=ro", uri=True)
+        cursor = lambda: db.execute("SELECT rotation_cursor FROM tenants WHERE name = ?", (TENANT,)).fetchone()[0]
+        deadline = time.time() + 60
+        while not cursor().startswith('["call"') and p.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
         self.assertIsNone(p.poll(), "the rotation finished before it could be killed")
         p.send_signal(signal.SIGKILL)
         p.wait()
+        db.close()
         status = self.parley("keys", "status").stdout
         self.assertIn("under way", status)
         # Mid-rotation the server reads old and new values alike.
         self.assert_calls_read_back()
 
-        out = self.parley("keys", "rotate", "--tenant", TENANT, "--data-key", "--grace-seconds", "0").stdout
+        out = self.parley("keys", "rotate", "--tenant", TENANT, "--data-key", "--grace-seconds", "5").stdout
         self.assertIn("resumed an interrupted rotation", out)
         self.assertNotIn("under way", self.parley("keys", "status").stdout)
         time.sleep(2.5)  # the server's cached keys expire (data_key_cache_seconds = 2)
