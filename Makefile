@@ -44,14 +44,24 @@ fuzz: deps
 	@cmake --build build-fuzz -j $(JOBS)
 	@for f in build-fuzz/tests/fuzz/*_fuzz; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} || exit 1; done
 
-# Benchmark (issue 3), not part of `make test`: the agent's memory and CPU
-# while shipping BENCH_CALLS CDRs from devsim to a real server (~10 min for
-# both scenarios on 2 cores); results in bench/results/, see docs/performance.md.
+# Benchmarks, not part of `make test`; results in bench/results/, see
+# docs/performance.md. Issue 3: the agent's memory and CPU while shipping
+# BENCH_CALLS CDRs from devsim to a real server (~10 min for both scenarios).
+# Issue 4: end-to-end ingest against the raw engine on BENCH_CALLS CDRs, and
+# the dashboard queries over ROLLUP_CALLS calls (SQLite) / ROLLUP_PG_CALLS
+# (PostgreSQL); on 2 cores the PostgreSQL fill of 10,000,000 calls alone
+# takes ~2 h (docs/performance.md), the rest ~40 min.
 BENCH_CALLS ?= 1000000
+ROLLUP_CALLS ?= 10000000
+ROLLUP_PG_CALLS ?= 10000000
 bench: build web
+	@cmake --build $(BUILD) -j $(JOBS) --target parley-rollup-bench
 	@/usr/bin/python3 bench/agent_resources.py --calls $(BENCH_CALLS)
 	@/usr/bin/python3 bench/agent_resources.py --calls $(BENCH_CALLS) --collect cdr_export \
 	  --out bench/results/agent_resources_cdr_export.json
+	@for b in sqlite postgres; do /usr/bin/python3 bench/ingest_throughput.py --backend $$b --calls $(BENCH_CALLS) || exit 1; done
+	@/usr/bin/python3 bench/rollup_queries.py --backend sqlite --calls $(ROLLUP_CALLS)
+	@/usr/bin/python3 bench/rollup_queries.py --backend postgres --calls $(ROLLUP_PG_CALLS)
 
 docs: build
 	@$(BUILD)/src/cli/parley config-doc > docs/configuration.md

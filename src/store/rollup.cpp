@@ -34,11 +34,28 @@ double BucketMidpoint(int i) {
 
 void QuantileSketch::Add(double value, int64_t count) {
   if (count <= 0) return;
-  buckets_[BucketOf(value)] += count;
+  const int i = BucketOf(value);
+  auto it = std::lower_bound(buckets_.begin(), buckets_.end(), i, [](const auto& b, int k) { return b.first < k; });
+  if (it != buckets_.end() && it->first == i) it->second += count;
+  else buckets_.insert(it, {i, count});
 }
 
 void QuantileSketch::Merge(const QuantileSketch& other) {
-  for (const auto& [i, n] : other.buckets_) buckets_[i] += n;
+  if (other.buckets_.empty()) return;
+  std::vector<std::pair<int, int64_t>> merged;
+  merged.reserve(buckets_.size() + other.buckets_.size());
+  auto a = buckets_.cbegin();
+  auto b = other.buckets_.cbegin();
+  while (a != buckets_.cend() || b != other.buckets_.cend()) {
+    if (b == other.buckets_.cend() || (a != buckets_.cend() && a->first < b->first)) merged.push_back(*a++);
+    else if (a == buckets_.cend() || b->first < a->first) merged.push_back(*b++);
+    else {
+      merged.emplace_back(a->first, a->second + b->second);
+      ++a;
+      ++b;
+    }
+  }
+  buckets_ = std::move(merged);
 }
 
 int64_t QuantileSketch::Count() const {
@@ -58,38 +75,52 @@ std::optional<double> QuantileSketch::Quantile(double q) const {
     seen += n;
     if (seen >= rank) return BucketMidpoint(i);
   }
-  return BucketMidpoint(buckets_.rbegin()->first);
+  return BucketMidpoint(buckets_.back().first);
 }
 
 std::string QuantileSketch::Encode() const {
   std::string out;
+  char buf[24];  // an int64_t in decimal
   for (const auto& [i, n] : buckets_) {
     if (!out.empty()) out += ',';
-    out += std::to_string(i) + ':' + std::to_string(n);
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, i).ptr);
+    out += ':';
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
   }
   return out;
 }
 
 std::optional<QuantileSketch> QuantileSketch::Decode(std::string_view text) {
   QuantileSketch s;
+  if (text.empty()) return s;
+  s.buckets_.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), ',')) + 1);
   const int max_bucket = BucketOf(kMaxValue);
-  while (!text.empty()) {
-    size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    if (comma != std::string_view::npos && text.empty()) return std::nullopt;  // a trailing comma
-    size_t colon = item.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
+  // One pass of from_chars over "index:count,index:count" (a year of hourly
+  // rollups decodes ~17,000 of these: no substrings, no searches).
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  for (;;) {
     int i = 0;
     int64_t n = 0;
-    auto a = std::from_chars(item.data(), item.data() + colon, i);
-    auto b = std::from_chars(item.data() + colon + 1, item.data() + item.size(), n);
-    if (a.ec != std::errc() || a.ptr != item.data() + colon || b.ec != std::errc() ||
-        b.ptr != item.data() + item.size() || i < 0 || i > max_bucket || n <= 0)
-      return std::nullopt;
-    s.buckets_[i] += n;
+    if (*p == '-') return std::nullopt;  // from_chars takes a sign; indexes have none
+    auto a = std::from_chars(p, end, i);
+    if (a.ec != std::errc() || a.ptr == end || *a.ptr != ':' || i > max_bucket) return std::nullopt;
+    p = a.ptr + 1;
+    auto b = std::from_chars(p, end, n);
+    if (b.ec != std::errc() || n <= 0) return std::nullopt;
+    p = b.ptr;
+    // Encode writes indexes in order: appending is the common case.
+    if (s.buckets_.empty() || s.buckets_.back().first < i) {
+      s.buckets_.emplace_back(i, n);
+    } else {
+      auto it = std::lower_bound(s.buckets_.begin(), s.buckets_.end(), i,
+                                 [](const auto& bucket, int k) { return bucket.first < k; });
+      if (it->first == i) it->second += n;
+      else s.buckets_.insert(it, {i, n});
+    }
+    if (p == end) return s;
+    if (*p != ',' || ++p == end) return std::nullopt;  // a trailing comma
   }
-  return s;
 }
 
 void QualityAggregate::Add(const QualitySample& q) {

@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""Benchmark (issue 4, part a): end-to-end ingest rate against the raw
+speed of the storage engine for the same rows.
+
+End to end: real processes on loopback (tests/integration/harness.py):
+parley-devsim (DMA API, `--calls N` over --history-days), an enrolled
+parley-agent collecting `history` pages (the fastest collector measured in
+docs/performance.md; max_batch_records 1000 = the DMA page limit) and
+shipping them over mutual TLS, and `parley serve` storing them (SQLite with
+synchronous=FULL, or PostgreSQL in a throw-away cluster, pg_cluster.py),
+rollups included. Timed from devsim ready to GET /api/v1/calls `total` = N
+(polled every second).
+
+Raw engine, same run, same rows: the calls Parley stored are read back from
+its database and written into a fresh database with the same calls table
+(same columns, the same sealed blobs, the same primary key and index):
+  sqlite      one prepared INSERT (Python's sqlite3 executemany, the same
+              libsqlite3), transactions of --raw-tx rows, with the
+              connection settings of Parley's store (WAL, synchronous=FULL,
+              foreign_keys=ON);
+  postgresql  `COPY calls FROM 'calls.csv' CSV` run with psql, into a table
+              with the same columns, primary key and index.
+The rows are dumped before the timer starts; only the insert or COPY is
+timed. Ratio = end-to-end rate / raw rate (goal: >= 0.5).
+
+Standard library only; /usr/bin/python3. Writes
+bench/results/ingest_throughput_<backend>.json and prints a summary.
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+sys.path.insert(0, HERE)
+from harness import BIN, Stack, wait_until  # noqa: E402
+from agent_resources import cpu_seconds, head_commit, machine  # noqa: E402
+
+
+def start_devsim(stack, args):
+    """As Stack.start_devsim, with --history-days of our own (the harness uses 3)."""
+    creds = os.path.join(stack.devsim_dir, "credentials")
+    with open(os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write("parley:devsim-secret-pw\n")
+    port_file = os.path.join(stack.devsim_dir, "port")
+    stack.spawn("devsim", [os.path.join(BIN, "parley-devsim"), "--listen", "127.0.0.1:0", "--seed", "7",
+                           "--history-days", str(args.history_days), "--calls", str(args.calls),
+                           "--tls-dir", stack.devsim_dir, "--credentials-file", creds, "--port-file", port_file,
+                           "--log-level", "warn"])
+    stack.devsim_port = int(wait_until(lambda: open(port_file).read().strip(), 120, "devsim port"))
+
+
+def end_to_end(stack, args):
+    """Starts devsim, server and agent; returns the figures once N calls are stored."""
+    start_devsim(stack, args)
+    stack.start_server()
+    stack.login()
+    pw = os.path.join(stack.agent_dir, "dma.password")
+    with open(os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write("devsim-secret-pw\n")
+    stack.enroll_agent(sources=f"""[[sources]]
+name = "dma-main"
+type = "dma"
+url = "https://127.0.0.1:{stack.devsim_port}"
+username = "parley"
+password_file = "dma.password"
+ca_file = "{os.path.join(stack.devsim_dir, 'devsim.crt')}"
+collect = ["history"]
+initial_history_days = {args.history_days + 2}
+""")
+    t0 = time.monotonic()
+    stack.start_agent()
+    pids = {name: stack.procs[name].pid for name in ("agent", "server", "devsim")}
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    total, progress = 0, []
+    while time.monotonic() - t0 < args.timeout:
+        time.sleep(1.0)
+        total = stack.total_calls()
+        progress.append((round(time.monotonic() - t0, 1), total))
+        if len(progress) % 30 == 0:
+            print(f"  {progress[-1][0]:7.1f} s  {total:>8} calls", flush=True)
+        if total >= args.calls:
+            break
+    elapsed = time.monotonic() - t0
+    cpu = {name: round(cpu_seconds(pid) - cpu0[name], 2) for name, pid in pids.items()}
+    return {"calls_stored": total, "completed": total >= args.calls, "elapsed_s": round(elapsed, 1),
+            "calls_per_s": round(total / elapsed, 1),
+            "cpu_s": cpu, "cpu_s_per_100k_calls": {k: round(v / total * 1e5, 2) for k, v in cpu.items()},
+            "progress": progress[:: max(1, len(progress) // 40)]}
+
+
+def sqlite_path(stack):
+    for line in open(stack.config):
+        if line.strip().startswith("url") and "sqlite:" in line:
+            path = line.split("sqlite:", 1)[1].strip().strip('"')
+            return path if os.path.isabs(path) else os.path.join(stack.server_dir, path)
+    return os.path.join(stack.server_dir, "parley.db")  # the default store.url, sqlite:parley.db
+
+
+def raw_sqlite(stack, args):
+    src = sqlite3.connect(sqlite_path(stack))
+    ddl = [sql for (sql,) in src.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name IN ('tenants', 'calls') AND sql IS NOT NULL"
+        " ORDER BY type DESC")]  # tables before indexes
+    tenants = src.execute("SELECT * FROM tenants").fetchall()
+    rows = src.execute("SELECT * FROM calls ORDER BY rowid").fetchall()  # the order Parley inserted them
+    src.close()
+    blob = sum(len(r[19]) for r in rows) / len(rows)
+    tmp = tempfile.mkdtemp(prefix="parley-raw-")
+    path = os.path.join(tmp, "raw.db")
+    db = sqlite3.connect(path, isolation_level=None)
+    # The connection settings of Parley's store (src/store/sqlite/sqlite_store.cpp).
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+        db.execute("PRAGMA " + pragma)
+    for sql in ddl:
+        db.execute(sql)
+    db.executemany(f"INSERT INTO tenants VALUES ({','.join('?' * len(tenants[0]))})", tenants)
+    insert = f"INSERT INTO calls VALUES ({','.join('?' * len(rows[0]))})"
+    t0 = time.monotonic()
+    for i in range(0, len(rows), args.raw_tx):
+        db.execute("BEGIN")
+        db.executemany(insert, rows[i:i + args.raw_tx])
+        db.execute("COMMIT")
+    elapsed = time.monotonic() - t0
+    n = db.execute("SELECT count(*) FROM calls").fetchone()[0]
+    db.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"method": f"one prepared INSERT (executemany), {args.raw_tx} rows per transaction, WAL, synchronous=FULL,"
+                      " foreign_keys=ON (Parley's connection settings)",
+            "rows": n, "elapsed_s": round(elapsed, 2), "rows_per_s": round(n / elapsed, 1),
+            "avg_pii_sealed_bytes": round(blob, 1), "schema": ddl}
+
+
+def raw_postgres(stack, args):
+    pg = stack.pg
+    csv = os.path.join(pg.dir, "calls.csv")
+    # Server-side COPY as the superuser (the file lands in the cluster's directory).
+    pg.psql(f"COPY (SELECT * FROM calls) TO '{csv}' WITH (FORMAT csv)", db="parley")
+    blob = pg.psql("SELECT avg(octet_length(pii_sealed)) FROM calls", db="parley").strip()
+    cols = pg.psql("SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod))"
+                   " || CASE WHEN attcollation <> 0 AND collname <> 'default' THEN ' COLLATE \"' || collname || '\"'"
+                   " ELSE '' END || ' NOT NULL', ', ' ORDER BY attnum) FROM pg_attribute a"
+                   " LEFT JOIN pg_collation c ON c.oid = a.attcollation"
+                   " WHERE attrelid = 'calls'::regclass AND attnum > 0 AND NOT attisdropped", db="parley").strip()
+    pkey = pg.psql("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'calls'::regclass"
+                   " AND contype = 'p'", db="parley").strip()
+    pg.psql("CREATE DATABASE raw", db="postgres")
+    ddl = [f"CREATE TABLE calls ({cols}, {pkey})",
+           "CREATE INDEX calls_by_start ON calls (tenant_id, start_at DESC, source DESC, call_id DESC)"]
+    pg.psql(";".join(ddl), db="raw")
+    t0 = time.monotonic()
+    pg.psql(f"COPY calls FROM '{csv}' WITH (FORMAT csv)", db="raw")
+    elapsed = time.monotonic() - t0
+    n = int(pg.psql("SELECT count(*) FROM calls", db="raw").strip())
+    os.remove(csv)
+    return {"method": "psql: COPY calls FROM 'calls.csv' WITH (FORMAT csv), one transaction",
+            "rows": n, "elapsed_s": round(elapsed, 2), "rows_per_s": round(n / elapsed, 1),
+            "avg_pii_sealed_bytes": round(float(blob), 1), "schema": ddl}
+
+
+def main():
+    # `kill PID` stops the processes and the cluster this run started (finally: below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--calls", type=int, default=1000000)
+    ap.add_argument("--batch-records", type=int, default=1000, help="agent max_batch_records (DMA page limit 1000)")
+    ap.add_argument("--history-days", type=int, default=30)
+    ap.add_argument("--raw-tx", type=int, default=100000, help="rows per transaction of the raw SQLite insert")
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    out = args.out or os.path.join(HERE, "results", f"ingest_throughput_{args.backend}.json")
+    stack = Stack(calls=args.calls, batch_records=args.batch_records, store=args.backend)
+    try:
+        e2e = end_to_end(stack, args)
+        print(json.dumps({k: v for k, v in e2e.items() if k != "progress"}), flush=True)
+        stack.kill("agent")
+        stack.kill("devsim")
+        raw = raw_sqlite(stack, args) if args.backend == "sqlite" else raw_postgres(stack, args)
+    finally:
+        stack.close()
+    result = {
+        "benchmark": "ingest_throughput (issue 4a)",
+        "command": "python3 bench/ingest_throughput.py " + " ".join(sys.argv[1:]),
+        "backend": args.backend,
+        "calls": args.calls,
+        "agent": {"collect": "history", "max_batch_records": args.batch_records},
+        "end_to_end": e2e,
+        "raw_engine": raw,
+        "ratio_end_to_end_over_raw": round(e2e["calls_per_s"] / raw["rows_per_s"], 4),
+        "goal_ratio": 0.5,
+        "goal_met": e2e["calls_per_s"] / raw["rows_per_s"] >= 0.5,
+        "machine": machine(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": head_commit(),
+    }
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    print(json.dumps({k: result[k] for k in ("backend", "ratio_end_to_end_over_raw", "goal_met")}),
+          json.dumps({k: v for k, v in raw.items() if k != "schema"}))
+    print(f"wrote {out}")
+    return 0 if e2e["completed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
