@@ -6,7 +6,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
-#include <map>
 #include <set>
 #include <tuple>
 #include <type_traits>
@@ -1413,134 +1412,64 @@ Params& AddUsage(Params& p, const UsageAggregate& u) {
 // update or deadlocking. A concurrency hour is locked before its minutes
 // change, so its recomputation sees every committed minute.
 Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const detail::RollupDelta& delta) {
-  // A few statements per table for the whole batch, each over arrays of the
-  // touched keys (unnest), rather than a round trip per row: the keys are
-  // passed, created, locked and rewritten in key order.
-  using UsageKey = std::tuple<int64_t, std::string, int64_t>;  // dimension, key, bucket
-  for (const RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay}) {
-    std::vector<int64_t> dims, buckets;
-    std::vector<std::string_view> keys;
-    std::map<UsageKey, UsageAggregate> merged;
-    for (const auto& [k, add] : delta.usage) {
-      const auto& [g, dimension, key, bucket] = k;
-      if (g != grain) continue;
-      dims.push_back(static_cast<int64_t>(dimension));
-      keys.push_back(key);
-      buckets.push_back(bucket);
-      merged[{static_cast<int64_t>(dimension), key, bucket}] = add;
-    }
-    if (dims.empty()) continue;
+  for (const auto& [k, add] : delta.usage) {
+    const auto& [grain, dimension, key, bucket] = k;
     const std::string table = detail::RollupTable(grain);
-    const UsageAggregate zero;
+    UsageAggregate zero;
     Params create;
-    create.Text(tenant_id).IntArray(dims).TextArray(keys).IntArray(buckets);
+    create.Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
     AddUsage(create, zero);
     PARLEY_TRY(tx.Exec("INSERT INTO " + table + " (tenant_id, dimension, key, bucket, " + detail::kRollupColumns +
-                           ") SELECT $1, u.d, u.k, u.b, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18"
-                           " FROM unnest($2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(d, k, b, n)"
-                           " ORDER BY u.n ON CONFLICT (tenant_id, dimension, key, bucket) DO NOTHING",
+                           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                           " ON CONFLICT (tenant_id, dimension, key, bucket) DO NOTHING",
                        create));
     PARLEY_ASSIGN_OR_RETURN(
-        Rows rows, tx.Exec("SELECT t.dimension, t.key, t.bucket, " + std::string(detail::kRollupColumns) + " FROM " +
-                               table + " t JOIN unnest($2::bigint[], $3::text[], $4::bigint[]) AS u(d, k, b)"
-                               " ON t.dimension = u.d AND t.key = u.k AND t.bucket = u.b WHERE t.tenant_id = $1"
-                               " ORDER BY t.dimension, t.key COLLATE \"C\", t.bucket FOR UPDATE OF t",
-                           Params().Text(tenant_id).IntArray(dims).TextArray(keys).IntArray(buckets)));
-    if (static_cast<size_t>(rows.size()) != merged.size()) return Internal("store: a rollup row vanished");
-    for (int i = 0; i < rows.size(); ++i) {
-      auto it = merged.find({rows.Int(i, 0), rows.Text(i, 1), rows.Int(i, 2)});
-      if (it == merged.end()) return Internal("store: an unexpected rollup row");
-      PARLEY_ASSIGN_OR_RETURN(UsageAggregate stored, ReadPgUsage(rows, i, 3));
-      stored.Merge(it->second);
-      it->second = std::move(stored);
-    }
-    std::vector<int64_t> calls, completed, failed, seconds, loss_n, jitter_n, latency_n, mos_n;
-    std::vector<double> loss_sum, jitter_sum, latency_sum, mos_sum;
-    std::vector<std::string> jitter_sketch, latency_sketch;
-    dims.clear(), keys.clear(), buckets.clear();
-    for (const auto& [k, u] : merged) {
-      dims.push_back(std::get<0>(k));
-      keys.push_back(std::get<1>(k));
-      buckets.push_back(std::get<2>(k));
-      calls.push_back(u.calls), completed.push_back(u.completed), failed.push_back(u.failed);
-      seconds.push_back(u.seconds);
-      const QualityAggregate& q = u.quality;
-      loss_sum.push_back(q.loss_pct_sum), loss_n.push_back(q.loss_n);
-      jitter_sum.push_back(q.jitter_ms_sum), jitter_n.push_back(q.jitter_n);
-      latency_sum.push_back(q.latency_ms_sum), latency_n.push_back(q.latency_n);
-      mos_sum.push_back(q.mos_sum), mos_n.push_back(q.mos_n);
-      jitter_sketch.push_back(q.jitter_ms.Encode());
-      latency_sketch.push_back(q.latency_ms.Encode());
-    }
+        Rows row, tx.Exec("SELECT " + std::string(detail::kRollupColumns) + " FROM " + table +
+                              " WHERE tenant_id = $1 AND dimension = $2 AND key = $3 AND bucket = $4 FOR UPDATE",
+                          Params().Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket)));
+    if (row.empty()) return Internal("store: a rollup row vanished");
+    PARLEY_ASSIGN_OR_RETURN(UsageAggregate merged, ReadPgUsage(row, 0, 0));
+    merged.Merge(add);
     Params update;
-    update.Text(tenant_id).IntArray(dims).TextArray(keys).IntArray(buckets).IntArray(calls).IntArray(completed)
-        .IntArray(failed).IntArray(seconds).DoubleArray(loss_sum).IntArray(loss_n).DoubleArray(jitter_sum)
-        .IntArray(jitter_n).DoubleArray(latency_sum).IntArray(latency_n).DoubleArray(mos_sum).IntArray(mos_n)
-        .TextArray({jitter_sketch.begin(), jitter_sketch.end()})
-        .TextArray({latency_sketch.begin(), latency_sketch.end()});
+    AddUsage(update, merged).Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
     PARLEY_TRY(tx.Exec("UPDATE " + table +
-                           " t SET calls = u.calls, completed = u.completed, failed = u.failed, seconds = u.seconds,"
-                           " loss_pct_sum = u.loss_sum, loss_n = u.loss_n, jitter_ms_sum = u.jitter_sum,"
-                           " jitter_n = u.jitter_n, latency_ms_sum = u.latency_sum, latency_n = u.latency_n,"
-                           " mos_sum = u.mos_sum, mos_n = u.mos_n, jitter_sketch = u.jitter_sketch,"
-                           " latency_sketch = u.latency_sketch"
-                           " FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],"
-                           " $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::float8[], $12::bigint[],"
-                           " $13::float8[], $14::bigint[], $15::float8[], $16::bigint[], $17::text[], $18::text[])"
-                           " AS u(d, k, b, calls, completed, failed, seconds, loss_sum, loss_n, jitter_sum, jitter_n,"
-                           " latency_sum, latency_n, mos_sum, mos_n, jitter_sketch, latency_sketch)"
-                           " WHERE t.tenant_id = $1 AND t.dimension = u.d AND t.key = u.k AND t.bucket = u.b",
+                           " SET calls = $1, completed = $2, failed = $3, seconds = $4, loss_pct_sum = $5, loss_n = $6,"
+                           " jitter_ms_sum = $7, jitter_n = $8, latency_ms_sum = $9, latency_n = $10, mos_sum = $11,"
+                           " mos_n = $12, jitter_sketch = $13, latency_sketch = $14"
+                           " WHERE tenant_id = $15 AND dimension = $16 AND key = $17 AND bucket = $18",
                        update));
   }
   if (delta.concurrency.empty()) return Ok();
 
   const std::set<std::pair<std::string, int64_t>> hours = detail::ConcurrencyHours(delta);
-  std::vector<std::string_view> hour_sources;
-  std::vector<int64_t> hour_starts;
-  for (const auto& [source, hour] : hours) hour_sources.push_back(source), hour_starts.push_back(hour);
-  PARLEY_TRY(tx.Exec("INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel)"
-                     " SELECT $1, u.s, u.h, 0, 0 FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS u(s, h, n)"
-                     " ORDER BY u.n ON CONFLICT (tenant_id, source, hour) DO NOTHING",
-                     Params().Text(tenant_id).TextArray(hour_sources).IntArray(hour_starts)));
-  PARLEY_TRY(tx.Exec("SELECT 1 FROM concurrency_hour c JOIN unnest($2::text[], $3::bigint[]) AS u(s, h)"
-                     " ON c.source = u.s AND c.hour = u.h WHERE c.tenant_id = $1"
-                     " ORDER BY c.source COLLATE \"C\", c.hour FOR UPDATE OF c",
-                     Params().Text(tenant_id).TextArray(hour_sources).IntArray(hour_starts)));
-  std::vector<std::string_view> minute_sources;
-  std::vector<int64_t> minutes, deltas;
+  for (const auto& [source, hour] : hours) {
+    PARLEY_TRY(tx.Exec("INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel) VALUES ($1, $2, $3, 0, 0)"
+                       " ON CONFLICT (tenant_id, source, hour) DO NOTHING",
+                       Params().Text(tenant_id).Text(source).Int(hour)));
+    PARLEY_TRY(tx.Exec("SELECT 1 FROM concurrency_hour WHERE tenant_id = $1 AND source = $2 AND hour = $3 FOR UPDATE",
+                       Params().Text(tenant_id).Text(source).Int(hour)));
+  }
   for (const auto& [k, d] : delta.concurrency) {
-    minute_sources.push_back(k.first);
-    minutes.push_back(k.second);
-    deltas.push_back(d);
+    PARLEY_TRY(tx.Exec("INSERT INTO concurrency_minute (tenant_id, source, minute, delta) VALUES ($1, $2, $3, $4)"
+                       " ON CONFLICT (tenant_id, source, minute)"
+                       " DO UPDATE SET delta = concurrency_minute.delta + excluded.delta",
+                       Params().Text(tenant_id).Text(k.first).Int(k.second).Int(d)));
   }
-  PARLEY_TRY(tx.Exec("INSERT INTO concurrency_minute (tenant_id, source, minute, delta)"
-                     " SELECT $1, u.s, u.m, u.d FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS u(s, m, d)"
-                     " ON CONFLICT (tenant_id, source, minute)"
-                     " DO UPDATE SET delta = concurrency_minute.delta + excluded.delta",
-                     Params().Text(tenant_id).TextArray(minute_sources).IntArray(minutes).IntArray(deltas)));
-  PARLEY_ASSIGN_OR_RETURN(
-      Rows rows, tx.Exec("SELECT u.s, u.h, m.minute, m.delta FROM unnest($2::text[], $3::bigint[]) AS u(s, h)"
-                         " JOIN concurrency_minute m ON m.tenant_id = $1 AND m.source = u.s AND m.minute >= u.h"
-                         " AND m.minute < u.h + 3600 ORDER BY u.s COLLATE \"C\", u.h, m.minute",
-                         Params().Text(tenant_id).TextArray(hour_sources).IntArray(hour_starts)));
-  std::map<std::pair<std::string, int64_t>, std::vector<std::pair<int64_t, int64_t>>> by_hour;
-  for (const auto& h : hours) by_hour[h];
-  for (int i = 0; i < rows.size(); ++i) by_hour[{rows.Text(i, 0), rows.Int(i, 1)}].emplace_back(rows.Int(i, 2), rows.Int(i, 3));
-  std::vector<int64_t> nets, peaks;
-  hour_sources.clear(), hour_starts.clear();
-  for (const auto& [h, minute_rows] : by_hour) {
+  for (const auto& [source, hour] : hours) {
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows minutes, tx.Exec("SELECT minute, delta FROM concurrency_minute WHERE tenant_id = $1 AND source = $2"
+                              " AND minute >= $3 AND minute < $4 ORDER BY minute",
+                              Params().Text(tenant_id).Text(source).Int(hour).Int(hour + 3600)));
+    std::vector<std::pair<int64_t, int64_t>> rows;
     int64_t net = 0;
-    for (const auto& [minute, d] : minute_rows) net += d;
-    hour_sources.push_back(h.first);
-    hour_starts.push_back(h.second);
-    nets.push_back(net);
-    peaks.push_back(detail::RelativePeak(h.second, minute_rows));
+    for (int i = 0; i < minutes.size(); ++i) {
+      rows.emplace_back(minutes.Int(i, 0), minutes.Int(i, 1));
+      net += rows.back().second;
+    }
+    PARLEY_TRY(tx.Exec("UPDATE concurrency_hour SET net = $1, peak_rel = $2 WHERE tenant_id = $3 AND source = $4"
+                       " AND hour = $5",
+                       Params().Int(net).Int(detail::RelativePeak(hour, rows)).Text(tenant_id).Text(source).Int(hour)));
   }
-  PARLEY_TRY(tx.Exec("UPDATE concurrency_hour c SET net = u.net, peak_rel = u.peak"
-                     " FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(s, h, net, peak)"
-                     " WHERE c.tenant_id = $1 AND c.source = u.s AND c.hour = u.h",
-                     Params().Text(tenant_id).TextArray(hour_sources).IntArray(hour_starts).IntArray(nets)
-                         .IntArray(peaks)));
   return Ok();
 }
 
