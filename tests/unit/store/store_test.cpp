@@ -297,7 +297,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::kSqlite
 
 TEST_P(StoreTest, PlatformKeyIsComparedAndSwapped) {
   EXPECT_EQ(store_->GetPlatformKey("blind-index").error().code, Code::kNotFound);
-  const std::string first("\x01first\x00key", 12), second("\x01second", 8);
+  // Wrapped keys are binary: a NUL inside must survive.
+  const std::string first = std::string("\x01") + "first" + std::string(1, '\0') + "key";
+  const std::string second = std::string("\x01") + "second";
   ASSERT_TRUE(store_->SwapPlatformKey("blind-index", "", first, kNow).ok());
   EXPECT_EQ(*store_->GetPlatformKey("blind-index"), first);
   // A second "first start" loses: the key is never replaced unseen.
