@@ -15,7 +15,6 @@ using store::SealedField;
 
 namespace {
 
-constexpr const char* kIndexKeyName = "blind-index";  // KeyRing's platform key
 // How often a compare-and-swap that lost to a concurrent writer is retried
 // before giving up (the other writer is another rotation or an operator).
 constexpr int kSwapAttempts = 20;

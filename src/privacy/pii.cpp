@@ -10,10 +10,6 @@ namespace parley::privacy {
 
 namespace json = boost::json;
 
-namespace {
-constexpr const char* kIndexKeyName = "blind-index";
-}  // namespace
-
 Result<std::string> OpenSealed(const TenantDataKeys& keys, std::string_view sealed, std::string_view aad) {
   auto plain = crypto::Open(keys.current, sealed, aad);
   if (plain.ok() || !keys.retiring) return plain;
@@ -32,18 +28,23 @@ crypto::MasterKey KeyRing::master() const {
   return master_;
 }
 
-Result<crypto::Key256> KeyRing::Unwrap(const std::string& wrapped, const std::string& tenant_id) {
-  crypto::MasterKey master = this->master();
-  auto key = master.UnwrapDataKey(wrapped, tenant_id);
-  if (key.ok() || options_.master_key_file.empty() || crypto::MasterKey::FromEnvironment()) return key;
-  // A rotation may have added a new active key to the file since start-up.
+bool KeyRing::ReloadMasterIf(const std::function<bool(const crypto::MasterKey&)>& opens) {
+  if (options_.master_key_file.empty() || crypto::MasterKey::FromEnvironment()) return false;
   auto reloaded = crypto::MasterKey::Load(options_.master_key_file);
-  if (!reloaded.ok()) return key;
-  key = reloaded->UnwrapDataKey(wrapped, tenant_id);
-  if (key.ok()) {
-    std::lock_guard lock(mu_);
-    master_ = *reloaded;
-  }
+  if (!reloaded.ok() || !opens(*reloaded)) return false;
+  std::lock_guard lock(mu_);
+  master_ = *reloaded;
+  return true;
+}
+
+Result<crypto::Key256> KeyRing::Unwrap(const std::string& wrapped, const std::string& tenant_id) {
+  auto key = master().UnwrapDataKey(wrapped, tenant_id);
+  if (key.ok()) return key;
+  // A rotation may have added a new active key to the file since start-up.
+  ReloadMasterIf([&](const crypto::MasterKey& m) {
+    key = m.UnwrapDataKey(wrapped, tenant_id);
+    return key.ok();
+  });
   return key;
 }
 
@@ -76,12 +77,7 @@ std::string KeyRing::NewWrappedDataKey(const std::string& tenant_id) {
   // Re-read the file first: after a master-key rotation, a key wrapped with
   // the key this process started with would be unreadable once that key is
   // dropped from the file.
-  if (!options_.master_key_file.empty() && !crypto::MasterKey::FromEnvironment()) {
-    if (auto reloaded = crypto::MasterKey::Load(options_.master_key_file); reloaded.ok()) {
-      std::lock_guard lock(mu_);
-      master_ = *reloaded;
-    }
-  }
+  ReloadMasterIf([](const crypto::MasterKey&) { return true; });
   return master().WrapDataKey(crypto::RandomKey(), tenant_id);
 }
 
@@ -103,14 +99,11 @@ Status KeyRing::LoadIndexKey() {
   }
   if (!wrapped.ok()) return wrapped.error();
   auto key = master.UnwrapPlatformKey(*wrapped, kIndexKeyName);
-  if (!key.ok() && !options_.master_key_file.empty() && !crypto::MasterKey::FromEnvironment()) {
-    if (auto reloaded = crypto::MasterKey::Load(options_.master_key_file); reloaded.ok()) {
-      key = reloaded->UnwrapPlatformKey(*wrapped, kIndexKeyName);
-      if (key.ok()) {
-        std::lock_guard lock(mu_);
-        master_ = *reloaded;
-      }
-    }
+  if (!key.ok()) {
+    ReloadMasterIf([&](const crypto::MasterKey& m) {
+      key = m.UnwrapPlatformKey(*wrapped, kIndexKeyName);
+      return key.ok();
+    });
   }
   if (!key.ok()) return Internal("the blind-index key does not open with the master key: " + key.error().detail);
   std::lock_guard lock(mu_);

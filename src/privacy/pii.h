@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,9 @@ struct TenantDataKeys {
 
 // Opens a blob sealed under either of a tenant's data keys.
 Result<std::string> OpenSealed(const TenantDataKeys& keys, std::string_view sealed, std::string_view aad);
+
+// The name of the blind-index key in store::Store's platform keys.
+inline constexpr const char* kIndexKeyName = "blind-index";
 
 struct KeyRingOptions {
   int64_t cache_seconds = 30;                // keys.data_key_cache_seconds
@@ -75,6 +79,10 @@ class KeyRing {
     int64_t fetched_at = 0;
   };
   Result<crypto::Key256> Unwrap(const std::string& wrapped, const std::string& tenant_id);
+  // Re-reads the master key file (a rotation may have added a key) and, if
+  // `opens` accepts the keys read, makes them this ring's. False when there
+  // is no file to read (none configured, or PARLEY_MASTER_KEY wins).
+  bool ReloadMasterIf(const std::function<bool(const crypto::MasterKey&)>& opens);
   int64_t Now() const;
 
   store::Store& store_;
