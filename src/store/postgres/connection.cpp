@@ -1,5 +1,6 @@
 #include "store/postgres/connection.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -178,6 +179,70 @@ Result<Rows> Connection::Exec(std::string_view sql, const Params& params) {
   const ExecStatusType status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return PgError(r, conn_);
   return rows;
+}
+
+namespace {
+
+// Statements per pipeline sync: the answers of one chunk (a few hundred
+// bytes each for the statements we pipeline) stay far below the socket
+// buffers, so the blocking sends can never wait on unread answers.
+constexpr size_t kPipelineChunk = 256;
+
+}  // namespace
+
+Result<std::vector<Rows>> Connection::ExecPipeline(const std::vector<Statement>& statements) {
+  std::vector<Rows> out;
+  out.reserve(statements.size());
+  for (size_t first = 0; first < statements.size(); first += kPipelineChunk) {
+    const size_t end = std::min(statements.size(), first + kPipelineChunk);
+    if (PQenterPipelineMode(conn_) != 1) return PgError(nullptr, conn_);
+    bool sent = true;
+    for (size_t i = first; i < end && sent; ++i) {
+      const Statement& st = statements[i];
+      const std::vector<const char*> values = st.params.values();
+      sent = PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), st.params.types(), values.data(),
+                               st.params.lengths(), st.params.formats(), /*resultFormat=*/0) == 1;
+    }
+    if (!sent || PQpipelineSync(conn_) != 1) {
+      Error failed = Unavailable("store is unavailable, retry later (" + FirstLine(PQerrorMessage(conn_)) + ")");
+      // Nothing more can be read reliably: a reconnect (EnsureAlive) or the
+      // Tx's rollback deals with the connection.
+      while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+      PQexitPipelineMode(conn_);
+      return failed;
+    }
+    // Every statement answers with one result followed by a null; an
+    // aborted one (after a failure) with PGRES_PIPELINE_ABORTED; the sync
+    // with PGRES_PIPELINE_SYNC. Two nulls in a row mean the connection is gone.
+    std::optional<Error> error;
+    size_t answered = 0;
+    int nulls = 0;
+    for (;;) {
+      PGresult* r = PQgetResult(conn_);
+      if (r == nullptr) {
+        if (++nulls >= 2 && PQstatus(conn_) != CONNECTION_OK) {
+          error = error ? *error : Unavailable("store is unavailable, retry later (connection lost in a pipeline)");
+          break;
+        }
+        continue;
+      }
+      nulls = 0;
+      Rows rows(r);
+      const ExecStatusType status = PQresultStatus(r);
+      if (status == PGRES_PIPELINE_SYNC) break;
+      ++answered;
+      if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+        if (!error) out.push_back(std::move(rows));
+      } else if (status != PGRES_PIPELINE_ABORTED && !error) {
+        error = PgError(r, conn_);
+      }
+    }
+    PQexitPipelineMode(conn_);
+    if (error) return *error;
+    if (answered != end - first) return Internal("postgres: a pipeline answered " + std::to_string(answered) +
+                                                 " of " + std::to_string(end - first) + " statements");
+  }
+  return out;
 }
 
 Status Connection::ExecStatic(const std::string& sql) {

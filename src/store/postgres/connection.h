@@ -92,6 +92,12 @@ class Rows {
   std::unique_ptr<PGresult, Clear> result_;
 };
 
+// One statement of a pipeline (Connection::ExecPipeline).
+struct Statement {
+  std::string sql;
+  Params params;
+};
+
 class Connection {
  public:
   // Connects with a libpq connection string or postgresql:// URI. Errors
@@ -103,6 +109,14 @@ class Connection {
 
   // One parameterized statement.
   Result<Rows> Exec(std::string_view sql, const Params& params = {});
+  // The statements in order, in libpq's pipeline mode: all are sent before
+  // any answer is read, so N statements cost one round trip instead of N
+  // (ingest issues hundreds of small rollup statements per batch). Returns
+  // one Rows per statement, or the first failure; PostgreSQL skips the
+  // statements after a failure, and inside BEGIN ... the transaction is
+  // then aborted, as with Exec. Sent in chunks so the answers of one chunk
+  // never outgrow the socket buffers.
+  Result<std::vector<Rows>> ExecPipeline(const std::vector<Statement>& statements);
   // Static SQL, possibly several statements (simple query protocol). Never
   // pass text containing a value from outside the binary.
   Status ExecStatic(const std::string& sql);
@@ -170,6 +184,9 @@ class Tx {
   ~Tx();
 
   Result<Rows> Exec(std::string_view sql, const Params& params = {}) { return (*lease_)->Exec(sql, params); }
+  Result<std::vector<Rows>> ExecPipeline(const std::vector<Statement>& statements) {
+    return (*lease_)->ExecPipeline(statements);
+  }
   Status CopyIn(const std::string& copy_sql, std::string_view data) { return (*lease_)->CopyIn(copy_sql, data); }
   Connection& conn() { return **lease_; }
   Status Commit();

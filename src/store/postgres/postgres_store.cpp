@@ -1411,7 +1411,16 @@ Params& AddUsage(Params& p, const UsageAggregate& u) {
 // concurrency hours), so two transactions serialize instead of losing an
 // update or deadlocking. A concurrency hour is locked before its minutes
 // change, so its recomputation sees every committed minute.
+//
+// Two pipelines (Connection::ExecPipeline) instead of a round trip per
+// statement: the first creates, locks and reads every touched rollup row,
+// locks the hours, adds the minutes' deltas and reads the hours' minutes;
+// the second writes the merged rollup rows and the hours' peaks. Each
+// statement is a primary-key access, as before; only the waiting goes.
 Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const detail::RollupDelta& delta) {
+  const std::set<std::pair<std::string, int64_t>> hours = detail::ConcurrencyHours(delta);
+  std::vector<Statement> reads;
+  reads.reserve(delta.usage.size() * 2 + hours.size() * 3 + delta.concurrency.size());
   for (const auto& [k, add] : delta.usage) {
     const auto& [grain, dimension, key, bucket] = k;
     const std::string table = detail::RollupTable(grain);
@@ -1419,57 +1428,68 @@ Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const d
     Params create;
     create.Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
     AddUsage(create, zero);
-    PARLEY_TRY(tx.Exec("INSERT INTO " + table + " (tenant_id, dimension, key, bucket, " + detail::kRollupColumns +
-                           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-                           " ON CONFLICT (tenant_id, dimension, key, bucket) DO NOTHING",
-                       create));
-    PARLEY_ASSIGN_OR_RETURN(
-        Rows row, tx.Exec("SELECT " + std::string(detail::kRollupColumns) + " FROM " + table +
-                              " WHERE tenant_id = $1 AND dimension = $2 AND key = $3 AND bucket = $4 FOR UPDATE",
-                          Params().Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket)));
+    reads.push_back({"INSERT INTO " + table + " (tenant_id, dimension, key, bucket, " + detail::kRollupColumns +
+                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                         " ON CONFLICT (tenant_id, dimension, key, bucket) DO NOTHING",
+                     std::move(create)});
+    reads.push_back({"SELECT " + std::string(detail::kRollupColumns) + " FROM " + table +
+                         " WHERE tenant_id = $1 AND dimension = $2 AND key = $3 AND bucket = $4 FOR UPDATE",
+                     Params().Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket)});
+  }
+  for (const auto& [source, hour] : hours) {
+    reads.push_back({"INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel) VALUES ($1, $2, $3, 0, 0)"
+                     " ON CONFLICT (tenant_id, source, hour) DO NOTHING",
+                     Params().Text(tenant_id).Text(source).Int(hour)});
+    reads.push_back({"SELECT 1 FROM concurrency_hour WHERE tenant_id = $1 AND source = $2 AND hour = $3 FOR UPDATE",
+                     Params().Text(tenant_id).Text(source).Int(hour)});
+  }
+  for (const auto& [k, d] : delta.concurrency) {
+    reads.push_back({"INSERT INTO concurrency_minute (tenant_id, source, minute, delta) VALUES ($1, $2, $3, $4)"
+                     " ON CONFLICT (tenant_id, source, minute)"
+                     " DO UPDATE SET delta = concurrency_minute.delta + excluded.delta",
+                     Params().Text(tenant_id).Text(k.first).Int(k.second).Int(d)});
+  }
+  const size_t first_minutes_read = reads.size();
+  for (const auto& [source, hour] : hours) {
+    reads.push_back({"SELECT minute, delta FROM concurrency_minute WHERE tenant_id = $1 AND source = $2"
+                     " AND minute >= $3 AND minute < $4 ORDER BY minute",
+                     Params().Text(tenant_id).Text(source).Int(hour).Int(hour + 3600)});
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::vector<Rows> answers, tx.ExecPipeline(reads));
+
+  std::vector<Statement> writes;
+  writes.reserve(delta.usage.size() + hours.size());
+  size_t at = 1;  // the SELECT of each (INSERT, SELECT) pair
+  for (const auto& [k, add] : delta.usage) {
+    const auto& [grain, dimension, key, bucket] = k;
+    const Rows& row = answers[at];
+    at += 2;
     if (row.empty()) return Internal("store: a rollup row vanished");
     PARLEY_ASSIGN_OR_RETURN(UsageAggregate merged, ReadPgUsage(row, 0, 0));
     merged.Merge(add);
     Params update;
     AddUsage(update, merged).Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
-    PARLEY_TRY(tx.Exec("UPDATE " + table +
-                           " SET calls = $1, completed = $2, failed = $3, seconds = $4, loss_pct_sum = $5, loss_n = $6,"
-                           " jitter_ms_sum = $7, jitter_n = $8, latency_ms_sum = $9, latency_n = $10, mos_sum = $11,"
-                           " mos_n = $12, jitter_sketch = $13, latency_sketch = $14"
-                           " WHERE tenant_id = $15 AND dimension = $16 AND key = $17 AND bucket = $18",
-                       update));
+    writes.push_back({std::string("UPDATE ") + detail::RollupTable(grain) +
+                          " SET calls = $1, completed = $2, failed = $3, seconds = $4, loss_pct_sum = $5, loss_n = $6,"
+                          " jitter_ms_sum = $7, jitter_n = $8, latency_ms_sum = $9, latency_n = $10, mos_sum = $11,"
+                          " mos_n = $12, jitter_sketch = $13, latency_sketch = $14"
+                          " WHERE tenant_id = $15 AND dimension = $16 AND key = $17 AND bucket = $18",
+                      std::move(update)});
   }
-  if (delta.concurrency.empty()) return Ok();
-
-  const std::set<std::pair<std::string, int64_t>> hours = detail::ConcurrencyHours(delta);
+  at = first_minutes_read;
   for (const auto& [source, hour] : hours) {
-    PARLEY_TRY(tx.Exec("INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel) VALUES ($1, $2, $3, 0, 0)"
-                       " ON CONFLICT (tenant_id, source, hour) DO NOTHING",
-                       Params().Text(tenant_id).Text(source).Int(hour)));
-    PARLEY_TRY(tx.Exec("SELECT 1 FROM concurrency_hour WHERE tenant_id = $1 AND source = $2 AND hour = $3 FOR UPDATE",
-                       Params().Text(tenant_id).Text(source).Int(hour)));
-  }
-  for (const auto& [k, d] : delta.concurrency) {
-    PARLEY_TRY(tx.Exec("INSERT INTO concurrency_minute (tenant_id, source, minute, delta) VALUES ($1, $2, $3, $4)"
-                       " ON CONFLICT (tenant_id, source, minute)"
-                       " DO UPDATE SET delta = concurrency_minute.delta + excluded.delta",
-                       Params().Text(tenant_id).Text(k.first).Int(k.second).Int(d)));
-  }
-  for (const auto& [source, hour] : hours) {
-    PARLEY_ASSIGN_OR_RETURN(
-        Rows minutes, tx.Exec("SELECT minute, delta FROM concurrency_minute WHERE tenant_id = $1 AND source = $2"
-                              " AND minute >= $3 AND minute < $4 ORDER BY minute",
-                              Params().Text(tenant_id).Text(source).Int(hour).Int(hour + 3600)));
+    const Rows& minutes = answers[at++];
     std::vector<std::pair<int64_t, int64_t>> rows;
     int64_t net = 0;
     for (int i = 0; i < minutes.size(); ++i) {
       rows.emplace_back(minutes.Int(i, 0), minutes.Int(i, 1));
       net += rows.back().second;
     }
-    PARLEY_TRY(tx.Exec("UPDATE concurrency_hour SET net = $1, peak_rel = $2 WHERE tenant_id = $3 AND source = $4"
-                       " AND hour = $5",
-                       Params().Int(net).Int(detail::RelativePeak(hour, rows)).Text(tenant_id).Text(source).Int(hour)));
+    writes.push_back({"UPDATE concurrency_hour SET net = $1, peak_rel = $2 WHERE tenant_id = $3 AND source = $4"
+                      " AND hour = $5",
+                      Params().Int(net).Int(detail::RelativePeak(hour, rows)).Text(tenant_id).Text(source).Int(hour)});
   }
+  PARLEY_TRY(tx.ExecPipeline(writes));
   return Ok();
 }
 

@@ -19,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/migrations.h"
@@ -1426,6 +1427,49 @@ TEST_P(StoreTest, ConcurrentCommitsOfOneBatchStoreItOnce) {
 // ---- PostgreSQL: migrations, roles, row-level security, partitions ----
 
 // Both backends are at the same schema version: a migration added to one needs its twin in the other.
+// Pipeline mode (ApplyRollups' two round trips): answers come back in
+// statement order across several chunks; a failure mid-pipeline is reported
+// as Exec would report it, the statements after it do not run, and the
+// connection stays usable.
+TEST(PostgresPipeline, AnswersInOrderAcrossChunksAndStopsAtFirstFailure) {
+  PostgresServer& server = PostgresServer::Get();
+  const std::string db = server.CreateDatabase();
+  auto conn = postgres::Connection::Open(server.OwnerUrl(db));
+  ASSERT_TRUE(conn.ok()) << conn.error().detail;
+  postgres::Connection& c = **conn;
+  ASSERT_TRUE(c.ExecStatic("CREATE TABLE t (n bigint PRIMARY KEY, label text)").ok());
+
+  std::vector<postgres::Statement> statements;
+  for (int64_t i = 0; i < 600; ++i) {  // more than two chunks of 256
+    statements.push_back({"INSERT INTO t VALUES ($1, $2)", postgres::Params().Int(i).Text("n" + std::to_string(i))});
+    statements.push_back({"SELECT count(*), max(label COLLATE \"C\") FROM t WHERE n <= $1", postgres::Params().Int(i)});
+  }
+  auto answers = c.ExecPipeline(statements);
+  ASSERT_TRUE(answers.ok()) << answers.error().detail;
+  ASSERT_EQ(answers->size(), 1200u);
+  for (int64_t i = 0; i < 600; ++i) {
+    EXPECT_EQ((*answers)[2 * i].Affected(), 1);
+    ASSERT_EQ((*answers)[2 * i + 1].size(), 1);
+    EXPECT_EQ((*answers)[2 * i + 1].Int(0, 0), i + 1) << "statement " << 2 * i + 1 << " saw the inserts before it";
+  }
+  EXPECT_TRUE(c.ExecPipeline({}).ok());
+
+  ASSERT_TRUE(c.ExecStatic("BEGIN").ok());
+  auto failed = c.ExecPipeline({{"INSERT INTO t VALUES (1000, 'a')", {}},
+                                {"INSERT INTO t VALUES (5, 'duplicate key')", {}},
+                                {"INSERT INTO t VALUES (1001, 'never runs')", {}}});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, Code::kAlreadyExists) << failed.error().detail;
+  EXPECT_TRUE(c.InTransaction());
+  ASSERT_TRUE(c.ExecStatic("ROLLBACK").ok());
+  auto count = c.Exec("SELECT count(*) FROM t WHERE n >= 1000");
+  ASSERT_TRUE(count.ok()) << count.error().detail;
+  EXPECT_EQ(count->Int(0, 0), 0);
+  auto total = c.Exec("SELECT count(*) FROM t");
+  ASSERT_TRUE(total.ok());
+  EXPECT_EQ(total->Int(0, 0), 600);
+}
+
 TEST(PostgresMigrations, SameVersionsAsSqlite) {
   EXPECT_EQ(postgres::LatestSchemaVersion(), sqlite::LatestSchemaVersion());
   for (size_t i = 0; i < postgres::Migrations().size(); ++i) {
