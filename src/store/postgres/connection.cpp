@@ -16,6 +16,7 @@ constexpr Oid kFloat8Oid = 701;
 constexpr Oid kByteaOid = 17;
 constexpr Oid kTextArrayOid = 1009;
 constexpr Oid kInt8ArrayOid = 1016;
+constexpr Oid kFloat8ArrayOid = 1022;
 
 std::string FirstLine(const char* message) {
   std::string s = message != nullptr ? message : "";
@@ -100,6 +101,16 @@ Params& Params::IntArray(const std::vector<int64_t>& values) {
   }
   literal += '}';
   return Add(kInt8ArrayOid, std::move(literal), 0);
+}
+
+Params& Params::DoubleArray(const std::vector<double>& values) {
+  std::string literal = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += ToText(values[i]);
+  }
+  literal += '}';
+  return Add(kFloat8ArrayOid, std::move(literal), 0);
 }
 
 std::vector<const char*> Params::values() const {

@@ -49,6 +49,7 @@ class Params {
   // A text[] literal ({"a","b"}) of the given values.
   Params& TextArray(const std::vector<std::string_view>& values);
   Params& IntArray(const std::vector<int64_t>& values);
+  Params& DoubleArray(const std::vector<double>& values);
 
   int size() const { return static_cast<int>(values_.size()); }
   const Oid* types() const { return types_.data(); }

@@ -1385,109 +1385,176 @@ Result<UsageAggregate> ReadPgUsage(const Rows& r, int i, int first) {
   return u;
 }
 
-Params& AddUsage(Params& p, const UsageAggregate& u) {
-  const QualityAggregate& q = u.quality;
-  return p.Int(u.calls)
-      .Int(u.completed)
-      .Int(u.failed)
-      .Int(u.seconds)
-      .Double(q.loss_pct_sum)
-      .Int(q.loss_n)
-      .Double(q.jitter_ms_sum)
-      .Int(q.jitter_n)
-      .Double(q.latency_ms_sum)
-      .Int(q.latency_n)
-      .Double(q.mos_sum)
-      .Int(q.mos_n)
-      .Text(q.jitter_ms.Encode())
-      .Text(q.latency_ms.Encode());
+}  // namespace
+
+namespace {
+
+// The touched rows of one rollup table, in the delta's (key) order.
+struct UsageRows {
+  RollupGrain grain;
+  std::vector<int64_t> dims, buckets;
+  std::vector<std::string_view> keys;
+  std::vector<UsageAggregate> adds;
+};
+
+std::vector<UsageRows> UsageRowsByTable(const detail::RollupDelta& delta) {
+  std::vector<UsageRows> tables;
+  for (const auto& [k, add] : delta.usage) {
+    const auto& [grain, dimension, key, bucket] = k;
+    if (tables.empty() || tables.back().grain != grain) tables.push_back(UsageRows{grain, {}, {}, {}, {}});
+    UsageRows& t = tables.back();
+    t.dims.push_back(static_cast<int64_t>(dimension));
+    t.keys.push_back(key);
+    t.buckets.push_back(bucket);
+    t.adds.push_back(add);
+  }
+  return tables;
 }
+
+// `unnest(...) WITH ORDINALITY AS k(...)`: the keys in the order given.
+// CROSS JOIN LATERAL over it (with FOR UPDATE or OFFSET 0 inside, so the
+// planner cannot flatten it) reads each key with its own primary-key probe
+// in that order: a hash join over the whole table, which the planner picks
+// for a plain join with an array, made the batch slower than a probe each.
+constexpr const char* kUsageKeys =
+    " unnest($2::bigint[], $3::text[], $4::bigint[]) WITH ORDINALITY AS k(d, key, b, n)";
+constexpr const char* kHourKeys = " unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS k(s, h, n)";
 
 }  // namespace
 
 // Concurrent batches (other connections, other servers) may touch the same
-// rows: each row is created if missing, then locked (SELECT ... FOR UPDATE)
-// before it is read and rewritten, always in key order (rollup rows, then
+// rows: each row is created if missing, then locked (FOR UPDATE) before it
+// is read and rewritten, always in key order (rollup rows, then
 // concurrency hours), so two transactions serialize instead of losing an
 // update or deadlocking. A concurrency hour is locked before its minutes
 // change, so its recomputation sees every committed minute.
 //
-// Two pipelines (Connection::ExecPipeline) instead of a round trip per
-// statement: the first creates, locks and reads every touched rollup row,
-// locks the hours, adds the minutes' deltas and reads the hours' minutes;
-// the second writes the merged rollup rows and the hours' peaks. Each
-// statement is a primary-key access, as before; only the waiting goes.
+// A few statements per table for the whole batch, each over arrays of the
+// touched keys, sent in two pipelines (Connection::ExecPipeline): the first
+// creates, locks and reads the rollup rows, locks the hours, adds the
+// minutes' deltas and reads the hours' minutes; the second writes the merged
+// rows and the hours' peaks. Before, a batch cost a round trip per rollup
+// row, minute and hour statement (hundreds per batch).
 Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const detail::RollupDelta& delta) {
+  const std::vector<UsageRows> tables = UsageRowsByTable(delta);
   const std::set<std::pair<std::string, int64_t>> hours = detail::ConcurrencyHours(delta);
-  std::vector<Statement> reads;
-  reads.reserve(delta.usage.size() * 2 + hours.size() * 3 + delta.concurrency.size());
-  for (const auto& [k, add] : delta.usage) {
-    const auto& [grain, dimension, key, bucket] = k;
-    const std::string table = detail::RollupTable(grain);
-    UsageAggregate zero;
-    Params create;
-    create.Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
-    AddUsage(create, zero);
-    reads.push_back({"INSERT INTO " + table + " (tenant_id, dimension, key, bucket, " + detail::kRollupColumns +
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-                         " ON CONFLICT (tenant_id, dimension, key, bucket) DO NOTHING",
-                     std::move(create)});
-    reads.push_back({"SELECT " + std::string(detail::kRollupColumns) + " FROM " + table +
-                         " WHERE tenant_id = $1 AND dimension = $2 AND key = $3 AND bucket = $4 FOR UPDATE",
-                     Params().Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket)});
-  }
-  for (const auto& [source, hour] : hours) {
-    reads.push_back({"INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel) VALUES ($1, $2, $3, 0, 0)"
-                     " ON CONFLICT (tenant_id, source, hour) DO NOTHING",
-                     Params().Text(tenant_id).Text(source).Int(hour)});
-    reads.push_back({"SELECT 1 FROM concurrency_hour WHERE tenant_id = $1 AND source = $2 AND hour = $3 FOR UPDATE",
-                     Params().Text(tenant_id).Text(source).Int(hour)});
-  }
+  std::vector<std::string_view> hour_sources, minute_sources;
+  std::vector<int64_t> hour_starts, minutes, minute_deltas;
+  for (const auto& [source, hour] : hours) hour_sources.push_back(source), hour_starts.push_back(hour);
   for (const auto& [k, d] : delta.concurrency) {
-    reads.push_back({"INSERT INTO concurrency_minute (tenant_id, source, minute, delta) VALUES ($1, $2, $3, $4)"
-                     " ON CONFLICT (tenant_id, source, minute)"
+    minute_sources.push_back(k.first);
+    minutes.push_back(k.second);
+    minute_deltas.push_back(d);
+  }
+
+  std::vector<Statement> reads;
+  const std::string empty_sketch = QuantileSketch().Encode();
+  for (const UsageRows& t : tables) {
+    const std::string table = detail::RollupTable(t.grain);
+    reads.push_back({"INSERT INTO " + table + " (tenant_id, dimension, key, bucket, " + detail::kRollupColumns +
+                         ") SELECT $1, k.d, k.key, k.b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, $5, $5 FROM" + kUsageKeys +
+                         " ORDER BY k.n ON CONFLICT (tenant_id, dimension, key, bucket) DO NOTHING",
+                     Params().Text(tenant_id).IntArray(t.dims).TextArray(t.keys).IntArray(t.buckets).Text(empty_sketch)});
+    reads.push_back({std::string("SELECT k.n, r.* FROM") + kUsageKeys + " CROSS JOIN LATERAL (SELECT " +
+                         detail::kRollupColumns + " FROM " + table +
+                         " WHERE tenant_id = $1 AND dimension = k.d AND key = k.key AND bucket = k.b FOR UPDATE) r",
+                     Params().Text(tenant_id).IntArray(t.dims).TextArray(t.keys).IntArray(t.buckets)});
+  }
+  if (!hours.empty()) {
+    const Params hour_keys = Params().Text(tenant_id).TextArray(hour_sources).IntArray(hour_starts);
+    reads.push_back({std::string("INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel)"
+                                 " SELECT $1, k.s, k.h, 0, 0 FROM") + kHourKeys +
+                         " ORDER BY k.n ON CONFLICT (tenant_id, source, hour) DO NOTHING",
+                     hour_keys});
+    reads.push_back({std::string("SELECT k.n FROM") + kHourKeys +
+                         " CROSS JOIN LATERAL (SELECT 1 FROM concurrency_hour WHERE tenant_id = $1 AND source = k.s"
+                         " AND hour = k.h FOR UPDATE) c",
+                     hour_keys});
+    reads.push_back({"INSERT INTO concurrency_minute (tenant_id, source, minute, delta)"
+                     " SELECT $1, k.s, k.m, k.d FROM unnest($2::text[], $3::bigint[], $4::bigint[])"
+                     " WITH ORDINALITY AS k(s, m, d, n) ORDER BY k.n ON CONFLICT (tenant_id, source, minute)"
                      " DO UPDATE SET delta = concurrency_minute.delta + excluded.delta",
-                     Params().Text(tenant_id).Text(k.first).Int(k.second).Int(d)});
+                     Params().Text(tenant_id).TextArray(minute_sources).IntArray(minutes).IntArray(minute_deltas)});
+    reads.push_back({std::string("SELECT k.n, m.minute, m.delta FROM") + kHourKeys +
+                         " CROSS JOIN LATERAL (SELECT minute, delta FROM concurrency_minute WHERE tenant_id = $1"
+                         " AND source = k.s AND minute >= k.h AND minute < k.h + 3600 OFFSET 0) m",
+                     hour_keys});
   }
-  const size_t first_minutes_read = reads.size();
-  for (const auto& [source, hour] : hours) {
-    reads.push_back({"SELECT minute, delta FROM concurrency_minute WHERE tenant_id = $1 AND source = $2"
-                     " AND minute >= $3 AND minute < $4 ORDER BY minute",
-                     Params().Text(tenant_id).Text(source).Int(hour).Int(hour + 3600)});
-  }
+  if (reads.empty()) return Ok();
   PARLEY_ASSIGN_OR_RETURN(std::vector<Rows> answers, tx.ExecPipeline(reads));
 
   std::vector<Statement> writes;
-  writes.reserve(delta.usage.size() + hours.size());
-  size_t at = 1;  // the SELECT of each (INSERT, SELECT) pair
-  for (const auto& [k, add] : delta.usage) {
-    const auto& [grain, dimension, key, bucket] = k;
-    const Rows& row = answers[at];
-    at += 2;
-    if (row.empty()) return Internal("store: a rollup row vanished");
-    PARLEY_ASSIGN_OR_RETURN(UsageAggregate merged, ReadPgUsage(row, 0, 0));
-    merged.Merge(add);
+  for (size_t ti = 0; ti < tables.size(); ++ti) {
+    const UsageRows& t = tables[ti];
+    const Rows& stored = answers[2 * ti + 1];
+    if (static_cast<size_t>(stored.size()) != t.adds.size()) return Internal("store: a rollup row vanished");
+    std::vector<int64_t> calls, completed, failed, seconds, loss_n, jitter_n, latency_n, mos_n;
+    std::vector<double> loss_sum, jitter_sum, latency_sum, mos_sum;
+    std::vector<std::string> jitter_sketch, latency_sketch;
+    std::vector<UsageAggregate> merged(t.adds.size());
+    for (int i = 0; i < stored.size(); ++i) {
+      const int64_t n = stored.Int(i, 0);  // ordinality: 1-based position in the arrays
+      if (n < 1 || static_cast<size_t>(n) > merged.size()) return Internal("store: an unexpected rollup row");
+      PARLEY_ASSIGN_OR_RETURN(merged[static_cast<size_t>(n - 1)], ReadPgUsage(stored, i, 1));
+    }
+    for (size_t i = 0; i < merged.size(); ++i) {
+      UsageAggregate& u = merged[i];
+      u.Merge(t.adds[i]);
+      const QualityAggregate& q = u.quality;
+      calls.push_back(u.calls), completed.push_back(u.completed), failed.push_back(u.failed);
+      seconds.push_back(u.seconds);
+      loss_sum.push_back(q.loss_pct_sum), loss_n.push_back(q.loss_n);
+      jitter_sum.push_back(q.jitter_ms_sum), jitter_n.push_back(q.jitter_n);
+      latency_sum.push_back(q.latency_ms_sum), latency_n.push_back(q.latency_n);
+      mos_sum.push_back(q.mos_sum), mos_n.push_back(q.mos_n);
+      jitter_sketch.push_back(q.jitter_ms.Encode());
+      latency_sketch.push_back(q.latency_ms.Encode());
+    }
     Params update;
-    AddUsage(update, merged).Text(tenant_id).Int(static_cast<int64_t>(dimension)).Text(key).Int(bucket);
-    writes.push_back({std::string("UPDATE ") + detail::RollupTable(grain) +
-                          " SET calls = $1, completed = $2, failed = $3, seconds = $4, loss_pct_sum = $5, loss_n = $6,"
-                          " jitter_ms_sum = $7, jitter_n = $8, latency_ms_sum = $9, latency_n = $10, mos_sum = $11,"
-                          " mos_n = $12, jitter_sketch = $13, latency_sketch = $14"
-                          " WHERE tenant_id = $15 AND dimension = $16 AND key = $17 AND bucket = $18",
+    update.Text(tenant_id).IntArray(t.dims).TextArray(t.keys).IntArray(t.buckets).IntArray(calls).IntArray(completed)
+        .IntArray(failed).IntArray(seconds).DoubleArray(loss_sum).IntArray(loss_n).DoubleArray(jitter_sum)
+        .IntArray(jitter_n).DoubleArray(latency_sum).IntArray(latency_n).DoubleArray(mos_sum).IntArray(mos_n)
+        .TextArray({jitter_sketch.begin(), jitter_sketch.end()})
+        .TextArray({latency_sketch.begin(), latency_sketch.end()});
+    // Every row exists and is locked: ON CONFLICT turns each into an update
+    // found by a primary-key probe (an UPDATE ... FROM unnest would be
+    // planned as a join again).
+    writes.push_back({"INSERT INTO " + std::string(detail::RollupTable(t.grain)) + " (tenant_id, dimension, key, bucket, " +
+                          detail::kRollupColumns +
+                          ") SELECT $1, u.* FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[],"
+                          " $6::bigint[], $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], $11::float8[],"
+                          " $12::bigint[], $13::float8[], $14::bigint[], $15::float8[], $16::bigint[], $17::text[],"
+                          " $18::text[]) AS u ON CONFLICT (tenant_id, dimension, key, bucket) DO UPDATE SET"
+                          " calls = excluded.calls, completed = excluded.completed, failed = excluded.failed,"
+                          " seconds = excluded.seconds, loss_pct_sum = excluded.loss_pct_sum,"
+                          " loss_n = excluded.loss_n, jitter_ms_sum = excluded.jitter_ms_sum,"
+                          " jitter_n = excluded.jitter_n, latency_ms_sum = excluded.latency_ms_sum,"
+                          " latency_n = excluded.latency_n, mos_sum = excluded.mos_sum, mos_n = excluded.mos_n,"
+                          " jitter_sketch = excluded.jitter_sketch, latency_sketch = excluded.latency_sketch",
                       std::move(update)});
   }
-  at = first_minutes_read;
-  for (const auto& [source, hour] : hours) {
-    const Rows& minutes = answers[at++];
-    std::vector<std::pair<int64_t, int64_t>> rows;
-    int64_t net = 0;
-    for (int i = 0; i < minutes.size(); ++i) {
-      rows.emplace_back(minutes.Int(i, 0), minutes.Int(i, 1));
-      net += rows.back().second;
+  if (!hours.empty()) {
+    const Rows& minute_rows = answers[2 * tables.size() + 3];
+    std::vector<std::vector<std::pair<int64_t, int64_t>>> by_hour(hours.size());
+    for (int i = 0; i < minute_rows.size(); ++i) {
+      const int64_t n = minute_rows.Int(i, 0);
+      if (n < 1 || static_cast<size_t>(n) > by_hour.size()) return Internal("store: an unexpected concurrency minute");
+      by_hour[static_cast<size_t>(n - 1)].emplace_back(minute_rows.Int(i, 1), minute_rows.Int(i, 2));
     }
-    writes.push_back({"UPDATE concurrency_hour SET net = $1, peak_rel = $2 WHERE tenant_id = $3 AND source = $4"
-                      " AND hour = $5",
-                      Params().Int(net).Int(detail::RelativePeak(hour, rows)).Text(tenant_id).Text(source).Int(hour)});
+    std::vector<int64_t> nets, peaks;
+    for (size_t i = 0; i < by_hour.size(); ++i) {
+      std::sort(by_hour[i].begin(), by_hour[i].end());
+      int64_t net = 0;
+      for (const auto& [minute, d] : by_hour[i]) net += d;
+      nets.push_back(net);
+      peaks.push_back(detail::RelativePeak(hour_starts[i], by_hour[i]));
+    }
+    writes.push_back({std::string("INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel)"
+                                  " SELECT $1, u.* FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u"
+                                  " ON CONFLICT (tenant_id, source, hour) DO UPDATE SET net = excluded.net,"
+                                  " peak_rel = excluded.peak_rel"),
+                      Params().Text(tenant_id).TextArray(hour_sources).IntArray(hour_starts).IntArray(nets)
+                          .IntArray(peaks)});
   }
   PARLEY_TRY(tx.ExecPipeline(writes));
   return Ok();
