@@ -79,11 +79,18 @@ class PortalInChromium(unittest.TestCase):
                 first, after = start - start % 60, (end - 1) - (end - 1) % 60 + 60
                 deltas[first] = deltas.get(first, 0) + 1
                 deltas[after] = deltas.get(after, 0) - 1
-        peaks, level = {}, 0
+        peaks, level, previous = {}, 0, None
         for minute in sorted(deltas):
+            # The calls in progress at a midnight count on the new day even
+            # if its first change is one of them ending.
+            if previous is not None:
+                for midnight in range(previous - previous % 86400 + 86400, minute + 1, 86400):
+                    carried = time.strftime("%Y-%m-%d", time.gmtime(midnight))
+                    peaks[carried] = max(peaks.get(carried, 0), level)
             level += deltas[minute]
             day = time.strftime("%Y-%m-%d", time.gmtime(minute))
             peaks[day] = max(peaks.get(day, 0), level)
+            previous = minute
         self.assertTrue(any(b["calls"] for b in usage["buckets"]), usage)
         for day, b in days.items():
             self.assertEqual(b["calls"], calls.get(day, 0), day)
