@@ -589,13 +589,15 @@ int RunRollupsVerify(const std::filesystem::path& config_file, const std::string
     }
     std::cout << "rollups of " << t.id << " (" << t.name << "): ";
     if (report->ok()) {
-      std::cout << "OK, " << report->calls << " calls, " << report->rows_compared << " rollup rows and "
-                << report->peak_hours_compared << " peak hours compared\n";
+      std::cout << "OK, " << report->calls << " calls, " << report->participants << " participants, "
+                << report->rows_compared << " rollup rows and " << report->peak_hours_compared
+                << " peak hours compared\n";
       continue;
     }
     ++bad;
     std::cout << report->mismatches << " MISMATCHES in " << report->rows_compared << " rollup rows and "
-              << report->peak_hours_compared << " peak hours (" << report->calls << " calls); first ones:\n";
+              << report->peak_hours_compared << " peak hours (" << report->calls << " calls, " << report->participants
+              << " participants); first ones:\n";
     for (const std::string& e : report->examples) std::cout << "  " << e << "\n";
   }
   if (bad > 0) {

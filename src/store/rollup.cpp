@@ -1,5 +1,6 @@
 // Rollup arithmetic shared by every backend: the quantile sketch, the
-// aggregates, and what one call adds (docs/formats/storage.md, "Rollups").
+// aggregates, and what one call or participant adds
+// (docs/formats/storage.md, "Rollups").
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -233,6 +234,24 @@ void AddCallToRollups(const StoredCall& call, RollupDelta& delta) {
       delta.concurrency[{*source, first}] += 1;
       delta.concurrency[{*source, after_last}] -= 1;
     }
+  }
+}
+
+void AddParticipantToRollups(const StoredParticipant& participant, RollupDelta& delta) {
+  // Every sample of a participant is its own end's (party "participant"),
+  // so all keys take all of them. Each sample is one stream measured once:
+  // the collectors attach a stream to either a call (CUCM) or a participant
+  // (RPRM, Pexip), never both (docs/formats/storage.md, "Rollups").
+  QualityAggregate quality;
+  for (const QualitySample& q : participant.quality) quality.Add(q);
+  if (quality == QualityAggregate{}) return;
+  std::vector<std::pair<RollupDimension, std::string>> keys = {{RollupDimension::kTenant, ""},
+                                                              {RollupDimension::kSource, participant.source}};
+  if (!participant.site.empty()) keys.emplace_back(RollupDimension::kSite, participant.site);
+  if (!participant.model.empty()) keys.emplace_back(RollupDimension::kModel, participant.model);
+  for (const Grain& g : kGrains) {
+    const int64_t start_bucket = FloorTo(participant.start_at, g.step);
+    for (const auto& [dim, key] : keys) delta.usage[{g.grain, dim, key, start_bucket}].quality.Merge(quality);
   }
 }
 

@@ -1,5 +1,6 @@
-// VerifyRollups (store.h): the rollups recomputed from the raw calls, with
-// the arithmetic CommitBatch uses (detail::AddCallToRollups, RelativePeak,
+// VerifyRollups (store.h): the rollups recomputed from the raw calls and
+// participants, with the arithmetic CommitBatch uses
+// (detail::AddCallToRollups, AddParticipantToRollups, RelativePeak,
 // HourlyPeaksFrom), against what the store serves. Reads only through the
 // Store interface, so it checks either backend the same way.
 #include <algorithm>
@@ -23,7 +24,7 @@ namespace {
 
 constexpr int64_t kHour = 3600;
 constexpr int64_t kDay = 86400;
-constexpr int64_t kPage = 1000;  // ListCalls' and ListQuality's most per call
+constexpr int64_t kPage = 1000;  // ListCalls', ListAllParticipants' and ListQuality's most per call
 // The widest ranges ListRollups and ListHourlyPeaks accept (CheckRollupQuery).
 constexpr int64_t kHourWindow = 400 * kDay;
 constexpr int64_t kDayWindow = 20 * 365 * kDay;
@@ -92,6 +93,7 @@ class Verifier {
 
   Result<RollupVerifyReport> Run(int64_t now) {
     PARLEY_TRY(ReadCalls());
+    PARLEY_TRY(ReadParticipants());
     // Every bucket a stored row could have: from the epoch (ingest refuses
     // older calls) to well past now (and past the newest call).
     from_ = std::min<int64_t>(0, detail::FloorTo(oldest_, kDay));
@@ -137,6 +139,37 @@ class Verifier {
     return Ok();
   }
 
+  // Every participant of the tenant with its quality samples, added to
+  // want_ as CommitBatch added it. Participants add quality only: no calls,
+  // seconds or peaks (so no series), and buckets only at their start.
+  Status ReadParticipants() {
+    ParticipantPageQuery page;
+    page.limit = kPage;
+    for (;;) {
+      PARLEY_ASSIGN_OR_RETURN(std::vector<StoredParticipant> participants,
+                              store_.ListAllParticipants(tenant_, page));
+      if (participants.empty()) break;
+      std::vector<RecordRef> refs;
+      refs.reserve(participants.size());
+      for (const StoredParticipant& p : participants) refs.push_back({p.source, p.participant_id});
+      PARLEY_ASSIGN_OR_RETURN(std::vector<StoredQuality> quality,
+                              store_.ListQuality(tenant_, RecordKind::kParticipant, refs));
+      size_t q = 0;
+      for (StoredParticipant& p : participants) {
+        for (; q < quality.size() && quality[q].source == p.source && quality[q].record_id == p.participant_id; ++q)
+          p.quality.push_back(std::move(quality[q].sample));
+        detail::AddParticipantToRollups(p, want_);
+        oldest_ = std::min(oldest_, p.start_at);
+        newest_ = std::max(newest_, p.start_at);
+      }
+      if (q != quality.size()) return Internal("rollups verify: quality samples out of record order");
+      report_.participants += static_cast<int64_t>(participants.size());
+      page.after = std::make_pair(participants.back().source, participants.back().participant_id);
+      if (static_cast<int64_t>(participants.size()) < kPage) break;
+    }
+    return Ok();
+  }
+
   void Mismatch(std::string what) {
     ++report_.mismatches;
     if (report_.examples.size() < max_examples_) report_.examples.push_back(std::move(what));
@@ -165,7 +198,7 @@ class Verifier {
       ++report_.rows_compared;
       if (w == want.end() || (s != stored.end() && s->first < w->first)) {
         Mismatch(label(s->first) + ": stored (" + std::to_string(s->second.calls) +
-                 " calls) but no stored call adds to it");
+                 " calls) but no stored call or participant adds to it");
         ++s;
       } else if (s == stored.end() || w->first < s->first) {
         Mismatch(label(w->first) + ": not stored (recomputed: " + std::to_string(w->second.calls) + " calls)");

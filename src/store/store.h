@@ -298,6 +298,12 @@ struct ConferencePageQuery {
   std::optional<std::tuple<int64_t, std::string, std::string>> before;  // exclusive
 };
 
+// Keyset pagination in key order (source, participant_id).
+struct ParticipantPageQuery {
+  int64_t limit = 100;
+  std::optional<std::pair<std::string, std::string>> after;  // exclusive
+};
+
 // Keyset pagination in key order (source, device_id).
 struct DevicePageQuery {
   int64_t limit = 100;
@@ -333,11 +339,13 @@ using AuditSealer = std::function<Result<std::string>(const AuditEntry& draft)>;
 
 // ---- Rollups (docs/formats/storage.md, "Rollups") ----
 //
-// Maintained by CommitBatch for every newly stored call, in the batch's
-// transaction, so a resent batch or a call seen before adds nothing; every
-// figure is a sum or a count (never an average of averages) and the
-// quantile sketches merge by adding counts, so the order in which calls
-// arrive does not matter. Dashboards read these, never the raw calls.
+// Maintained by CommitBatch for every newly stored call and participant, in
+// the batch's transaction, so a resent batch or a record seen before adds
+// nothing; every figure is a sum or a count (never an average of averages)
+// and the quantile sketches merge by adding counts, so the order in which
+// records arrive does not matter. Calls give the usage figures and their
+// quality samples; participants (conference legs) give only their quality
+// samples. Dashboards read these, never the raw records.
 
 // A mergeable quantile sketch of non-negative values (milliseconds): counts in
 // logarithmic buckets 10% wide, so two sketches merge by adding counts and a
@@ -386,7 +394,7 @@ struct UsageAggregate {
   int64_t completed = 0;
   int64_t failed = 0;
   int64_t seconds = 0;    // connected seconds that fell in the bucket
-  QualityAggregate quality;
+  QualityAggregate quality;  // samples of calls and participants that started in the bucket
   void Merge(const UsageAggregate& other);
   bool operator==(const UsageAggregate&) const = default;
 };
@@ -395,7 +403,8 @@ enum class RollupGrain { kHour, kDay };  // UTC hours and UTC days
 // What a rollup row is per: the whole tenant, one call server (source), one
 // site or one device model. A call counts once for the tenant and its source,
 // and once for each distinct site and model of its two ends (so a site's row
-// counts the calls it took part in).
+// counts the calls it took part in). A participant's quality samples count
+// for the tenant, its source, its site and its model.
 enum class RollupDimension { kTenant, kSource, kSite, kModel };
 
 struct RollupRow {
@@ -556,6 +565,11 @@ class Store {
   virtual Result<std::vector<StoredParticipant>> ListParticipants(const std::string& tenant_id,
                                                                   const std::string& source,
                                                                   const std::string& conference_id) = 0;
+  // Every participant of the tenant, whatever its conference, in
+  // (source, participant_id) order (rollups verify reads them all this way).
+  // REQUIRES: query.limit >= 1; capped at 1000 rows.
+  virtual Result<std::vector<StoredParticipant>> ListAllParticipants(const std::string& tenant_id,
+                                                                     const ParticipantPageQuery& query) = 0;
   // Device inventory in (source, device_id) order. REQUIRES: query.limit >= 1;
   // capped at 1000 rows.
   virtual Result<std::vector<StoredDevice>> ListDevices(const std::string& tenant_id,
@@ -685,6 +699,7 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const StoreOpen
 // What VerifyRollups found for one tenant.
 struct RollupVerifyReport {
   int64_t calls = 0;                // raw calls read
+  int64_t participants = 0;         // raw participants read (their quality counts too)
   int64_t rows_compared = 0;        // rollup rows stored or recomputed (both grains, every dimension)
   int64_t peak_hours_compared = 0;  // (series, hour) pairs with calls in progress on either side
   int64_t mismatches = 0;           // rows and hours that differ
@@ -696,14 +711,14 @@ struct RollupVerifyReport {
 };
 // Recomputes every rollup row (hour and day; tenant, source, site, model) and
 // every hourly peak of calls in progress of `tenant_id` from its raw calls
-// (ListCalls pages with their ListQuality samples, through the arithmetic
-// CommitBatch uses) and compares them with ListRollups and ListHourlyPeaks
-// over every bucket from the Unix epoch (or the oldest call) to 400 days
-// past `now` (or the newest call). Integer figures and sketches must be
-// equal; sums of quality values may differ by rounding (relative 1e-9),
-// since they were added up in another order. Calls stored while it runs
-// show as mismatches: run it on a quiet store. Keeps at most
-// `max_examples` examples.
+// and participants (ListCalls and ListAllParticipants pages with their
+// ListQuality samples, through the arithmetic CommitBatch uses) and compares
+// them with ListRollups and ListHourlyPeaks over every bucket from the Unix
+// epoch (or the oldest record) to 400 days past `now` (or the newest
+// record). Integer figures and sketches must be equal; sums of quality
+// values may differ by rounding (relative 1e-9), since they were added up
+// in another order. Records stored while it runs show as mismatches: run
+// it on a quiet store. Keeps at most `max_examples` examples.
 Result<RollupVerifyReport> VerifyRollups(Store& store, const std::string& tenant_id, int64_t now,
                                          size_t max_examples = 10);
 

@@ -139,6 +139,10 @@ class FaultInjectingStore final : public store::Store {
                                                                  const std::string& conference_id) override {
     return Call("ListParticipants", [&] { return inner_->ListParticipants(tenant_id, source, conference_id); });
   }
+  Result<std::vector<store::StoredParticipant>> ListAllParticipants(const std::string& tenant_id,
+                                                                    const store::ParticipantPageQuery& query) override {
+    return Call("ListAllParticipants", [&] { return inner_->ListAllParticipants(tenant_id, query); });
+  }
   Result<std::vector<store::StoredDevice>> ListDevices(const std::string& tenant_id,
                                                        const store::DevicePageQuery& query) override {
     return Call("ListDevices", [&] { return inner_->ListDevices(tenant_id, query); });

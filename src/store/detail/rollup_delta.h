@@ -1,6 +1,7 @@
-// What a set of newly stored calls adds to the rollups, computed the same way
-// for every backend (and by VerifyRollups, rollup_verify.cpp, recomputing
-// rollups from the raw calls). Private to the store module.
+// What a set of newly stored calls and participants adds to the rollups,
+// computed the same way for every backend (and by VerifyRollups,
+// rollup_verify.cpp, recomputing rollups from the raw records). Private to
+// the store module.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,13 @@ struct RollupDelta {
 
 // Adds one call (with its quality samples) to `delta`.
 void AddCallToRollups(const StoredCall& call, RollupDelta& delta);
+
+// Adds one participant's quality samples to `delta`: to the quality figures
+// of the tenant, its source, its site and its model (when not empty) at the
+// hour and day of its start. A participant is a leg of a conference, not a
+// call: it adds no calls, seconds or concurrency, and one without a
+// measured value adds nothing (no row).
+void AddParticipantToRollups(const StoredParticipant& participant, RollupDelta& delta);
 
 int64_t FloorTo(int64_t t, int64_t step);
 

@@ -325,7 +325,8 @@ constexpr const char* kCreateStaging =
 // batch (DISTINCT ON ... ord), claim its key in record_keys (a key taken
 // before yields no row: the record is already present), insert the records
 // whose key was claimed now, and their quality samples. $1 tenant, $2 agent.
-// Answers (records inserted, samples inserted).
+// Calls and participants answer the batch positions of the records stored
+// now (their rollups are added), conferences (records inserted, 0).
 constexpr const char* kMoveCalls =
     "WITH chosen AS (SELECT DISTINCT ON (source, call_id) * FROM pg_temp.stage_calls ORDER BY source, call_id, ord),"
     " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
@@ -384,7 +385,9 @@ constexpr const char* kMoveParticipants =
     "   SELECT DISTINCT $1, 'participant', f.source, f.participant_id, t.term, f.start_at"
     "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'participant' AND t.rec_ord = f.ord"
     "   ON CONFLICT DO NOTHING RETURNING 1)"
-    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM insq)";
+    // The batch positions of the participants stored now (their quality is
+    // rolled up), as kMoveCalls.
+    " SELECT ord FROM fresh ORDER BY ord";
 
 void Tab(std::string& out) { out += '\t'; }
 
@@ -893,6 +896,7 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
   }
 
   BatchCommitResult result;
+  detail::RollupDelta rollups;  // what this batch's new calls and participants add
   const Params owner = Params().Text(batch.tenant_id).Text(batch.agent_id);
   auto ingested = [&](int64_t at) { return at != 0 ? at : batch.received_at; };
 
@@ -950,13 +954,11 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
     PARLEY_ASSIGN_OR_RETURN(Rows moved, tx.Exec(kMoveCalls, owner));
     result.inserted += moved.size();
     result.already_present += static_cast<int64_t>(batch.calls.size()) - moved.size();
-    detail::RollupDelta rollups;
     for (int i = 0; i < moved.size(); ++i) {
       const int64_t ord = moved.Int(i, 0);
       if (ord < 0 || static_cast<size_t>(ord) >= batch.calls.size()) return Internal("store: call position out of range");
       detail::AddCallToRollups(batch.calls[static_cast<size_t>(ord)], rollups);
     }
-    PARLEY_TRY(ApplyRollups(tx, batch.tenant_id, rollups));
   }
   PARLEY_TRY(Fault("commit_batch.after_calls"));
 
@@ -1021,8 +1023,20 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
     }
     PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_participants FROM STDIN", rows));
     PARLEY_ASSIGN_OR_RETURN(Rows moved, tx.Exec(kMoveParticipants, owner));
-    result.inserted += moved.Int(0, 0);
-    result.already_present += static_cast<int64_t>(batch.participants.size()) - moved.Int(0, 0);
+    result.inserted += moved.size();
+    result.already_present += static_cast<int64_t>(batch.participants.size()) - moved.size();
+    for (int i = 0; i < moved.size(); ++i) {
+      const int64_t ord = moved.Int(i, 0);
+      if (ord < 0 || static_cast<size_t>(ord) >= batch.participants.size()) {
+        return Internal("store: participant position out of range");
+      }
+      detail::AddParticipantToRollups(batch.participants[static_cast<size_t>(ord)], rollups);
+    }
+  }
+  // Once for the batch: the new calls' and the new participants' figures
+  // (rollup rows are locked last, after the batch's record keys).
+  if (!rollups.usage.empty() || !rollups.concurrency.empty()) {
+    PARLEY_TRY(ApplyRollups(tx, batch.tenant_id, rollups));
   }
   PARLEY_TRY(Fault("commit_batch.after_participants"));
 
@@ -1202,6 +1216,25 @@ Result<std::vector<StoredParticipant>> PostgresStore::ListParticipants(const std
                 " FROM participants WHERE tenant_id = $1 AND source = $2 AND conference_id = $3"
                 " ORDER BY start_at, participant_id LIMIT $4",
                 Params().Text(tenant_id).Text(source).Text(conference_id).Int(kMaxPage)));
+    return ReadAll<StoredParticipant>(rows, ReadParticipant);
+  });
+}
+
+Result<std::vector<StoredParticipant>> PostgresStore::ListAllParticipants(const std::string& tenant_id,
+                                                                          const ParticipantPageQuery& query) {
+  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
+  const int64_t limit = std::min(query.limit, kMaxPage);
+  Params params = Params().Text(tenant_id).Int(limit);
+  // The primary key (tenant_id, source, participant_id, start_at) of each
+  // month's partition, merged in key order; a key lives in one partition.
+  std::string sql = "SELECT " PARLEY_PG_PARTICIPANT_COLUMNS " FROM participants WHERE tenant_id = $1";
+  if (query.after) {
+    params.Text(query.after->first).Text(query.after->second);
+    sql += " AND (source, participant_id) > ($3, $4)";
+  }
+  sql += " ORDER BY source, participant_id LIMIT $2";
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredParticipant>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
     return ReadAll<StoredParticipant>(rows, ReadParticipant);
   });
 }

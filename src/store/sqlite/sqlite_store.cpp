@@ -780,7 +780,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
   BatchCommitResult result;
   PARLEY_ASSIGN_OR_RETURN(Statement insert_quality, Statement::Prepare(writer_, kInsertQuality));
   PARLEY_ASSIGN_OR_RETURN(Statement insert_term, Statement::Prepare(writer_, kInsertTerm));
-  detail::RollupDelta rollups;  // what this batch's new calls add
+  detail::RollupDelta rollups;  // what this batch's new calls and participants add
   PARLEY_ASSIGN_OR_RETURN(
       Statement insert_call,
       Statement::Prepare(writer_, "INSERT INTO calls (" PARLEY_CALL_COLUMNS
@@ -822,7 +822,6 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
       ++result.already_present;
     }
   }
-  PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
   PARLEY_TRY(Fault("commit_batch.after_calls"));
 
   if (!batch.conferences.empty()) {
@@ -890,11 +889,14 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                  p.participant_id, p.quality));
         PARLEY_TRY(InsertTerms(insert_term, batch.tenant_id, "participant", p.source, p.participant_id, p.start_at,
                                p.search_terms));
+        detail::AddParticipantToRollups(p, rollups);
       } else {
         ++result.already_present;
       }
     }
   }
+  // Once for the batch: the new calls' and the new participants' figures.
+  PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
   PARLEY_TRY(Fault("commit_batch.after_participants"));
 
   if (!batch.devices.empty()) {
@@ -1320,6 +1322,31 @@ Result<std::vector<StoredParticipant>> SqliteStore::ListParticipants(const std::
                                   " FROM participants WHERE tenant_id = ?1 AND source = ?2 AND conference_id = ?3"
                                   " ORDER BY start_at, participant_id LIMIT ?4"));
   stmt.BindText(1, tenant_id).BindText(2, source).BindText(3, conference_id).BindInt64(4, kMaxCallPage);
+  std::vector<StoredParticipant> participants;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    participants.push_back(ReadParticipant(stmt));
+  }
+  return participants;
+}
+
+Result<std::vector<StoredParticipant>> SqliteStore::ListAllParticipants(const std::string& tenant_id,
+                                                                        const ParticipantPageQuery& query) {
+  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
+  const int64_t limit = std::min(query.limit, kMaxCallPage);
+  // A range seek on the primary key (tenant_id, source, participant_id).
+  static constexpr const char* kFirstPage = "SELECT " PARLEY_PARTICIPANT_COLUMNS
+                                            " FROM participants WHERE tenant_id = ?1"
+                                            " ORDER BY source, participant_id LIMIT ?2";
+  static constexpr const char* kNextPage =
+      "SELECT " PARLEY_PARTICIPANT_COLUMNS
+      " FROM participants WHERE tenant_id = ?1 AND (source, participant_id) > (?3, ?4)"
+      " ORDER BY source, participant_id LIMIT ?2";
+  std::lock_guard lock(reader_mu_);
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, query.after ? kNextPage : kFirstPage));
+  stmt.BindText(1, tenant_id).BindInt64(2, limit);
+  if (query.after) stmt.BindText(3, query.after->first).BindText(4, query.after->second);
   std::vector<StoredParticipant> participants;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());

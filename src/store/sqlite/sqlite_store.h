@@ -98,6 +98,8 @@ class SqliteStore final : public Store {
                                                         const ConferencePageQuery& query) override;
   Result<std::vector<StoredParticipant>> ListParticipants(const std::string& tenant_id, const std::string& source,
                                                           const std::string& conference_id) override;
+  Result<std::vector<StoredParticipant>> ListAllParticipants(const std::string& tenant_id,
+                                                             const ParticipantPageQuery& query) override;
   Result<std::vector<StoredDevice>> ListDevices(const std::string& tenant_id, const DevicePageQuery& query) override;
   Result<std::vector<StoredQuality>> ListQuality(const std::string& tenant_id, RecordKind kind,
                                                  const std::vector<RecordRef>& records) override;

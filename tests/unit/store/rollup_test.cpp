@@ -1,8 +1,9 @@
 // Rollups maintained by CommitBatch, on both backends (SQLite, and a
-// throw-away PostgreSQL 15): known calls give known figures; the figures do
-// not depend on batch boundaries, order, resent batches or calls seen twice,
-// and they equal the rollups recomputed from the raw calls; VerifyRollups
-// (`parley rollups verify`) agrees, and names each row someone tampered with.
+// throw-away PostgreSQL 15): known calls and participants give known
+// figures; the figures do not depend on batch boundaries, order, resent
+// batches or records seen twice, and they equal the rollups recomputed from
+// the raw records; VerifyRollups (`parley rollups verify`) agrees, and names
+// each row someone tampered with.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -128,7 +129,27 @@ StoredCall Call(const std::string& source, const std::string& id, int64_t start,
   return c;
 }
 
-Status Commit(Store& store, const std::string& batch_id, std::vector<StoredCall> calls) {
+// A conference leg with its own end's site and model (an RPRM endpoint CDR
+// or a Pexip participant); `call_id` as the collectors set it.
+StoredParticipant Participant(const std::string& source, const std::string& id, int64_t start,
+                              const std::string& site, const std::string& model) {
+  StoredParticipant p;
+  p.source = source;
+  p.participant_id = id;
+  p.conference_id = "conf-" + id;
+  p.call_id = "call-" + id;
+  p.start_at = start;
+  p.end_at = start + 600;
+  p.duration_s = 600;
+  p.protocol = "SIP";
+  p.site = site;
+  p.model = model;
+  p.pii_sealed = "sealed";
+  return p;
+}
+
+Status Commit(Store& store, const std::string& batch_id, std::vector<StoredCall> calls,
+              std::vector<StoredParticipant> participants = {}) {
   BatchCommit b;
   b.tenant_id = "ta";
   b.agent_id = "a1";
@@ -136,6 +157,7 @@ Status Commit(Store& store, const std::string& batch_id, std::vector<StoredCall>
   b.digest = "d";
   b.received_at = kDay0;
   b.calls = std::move(calls);
+  b.participants = std::move(participants);
   auto r = store.CommitBatch(b);
   if (!r.ok()) return r.error();
   return Ok();
@@ -264,6 +286,136 @@ TEST_P(Rollups, KnownCallsGiveKnownFigures) {
                   ->empty());  // another tenant sees nothing
 }
 
+// Participants' quality samples count in the quality figures of the
+// tenant, their source, site and model at their start hour and day, once:
+// not as calls, seconds or calls in progress, not again when the batch or
+// the participant is sent again, and not at all without a measured value.
+TEST_P(Rollups, ParticipantQualityCountsOnceAndNotAsCalls) {
+  TempDir dir;
+  auto store = NewStore(GetParam(), dir, "p");
+  const int64_t h9 = kDay0 + 9 * kH, h10 = kDay0 + 10 * kH;
+  // A call 09:50-10:20 from Paris (G500) measured at its origin.
+  StoredCall c1 = Call("dma", "c1", h9 + 50 * 60, h10 + 20 * 60, 1800, true);
+  c1.orig_site = "Paris";
+  c1.orig_model = "G500";
+  c1.quality = {Sample("orig", 40, 5, 1.0, 4.0)};
+  ASSERT_TRUE(Commit(*store, "calls", {c1}).ok());
+  const auto calls_only = Rows(*store, RollupGrain::kHour, RollupDimension::kTenant, kDay0, kDay0 + 86400);
+  const auto peaks = Peaks(*store, "", h9, h10 + kH);
+
+  // An RPRM endpoint in Paris (G7500), both directions measured, 09:55.
+  StoredParticipant p1 = Participant("rprm", "p1", h9 + 55 * 60, "Paris", "G7500");
+  QualitySample tx = Sample("participant", 120, 20, 2.5, 3.0), rx = Sample("participant", 100, 10, 0.5, 4.5);
+  tx.direction = "tx";
+  p1.quality = {tx, rx};
+  // A Pexip leg in Oslo at 10:30 with loss only (Pexip measures no jitter).
+  StoredParticipant p2 = Participant("pexip", "p2", h10 + 30 * 60, "Oslo", "");
+  QualitySample loss_only;
+  loss_only.party = "participant";
+  loss_only.direction = "rx";
+  loss_only.media = "audio";
+  loss_only.packet_loss_pct_avg = 0.25;
+  p2.quality = {loss_only};
+  // Legs that measured nothing, or only maxima, add no row.
+  StoredParticipant p3 = Participant("blind", "p3", h10, "Lima", "M1");
+  StoredParticipant p4 = Participant("blind", "p4", h10, "Lima", "M1");
+  QualitySample maxima;
+  maxima.party = "participant";
+  maxima.direction = "rx";
+  maxima.media = "audio";
+  maxima.jitter_ms_max = 30;
+  p4.quality = {maxima};
+  ASSERT_TRUE(Commit(*store, "legs", {}, {p1, p2, p3, p4}).ok());
+
+  QualityAggregate q1;  // p1's samples
+  q1.Add(tx);
+  q1.Add(rx);
+  QualityAggregate q2;
+  q2.Add(loss_only);
+  QualityAggregate paris9;  // c1's origin and p1
+  paris9.Add(c1.quality[0]);
+  paris9.Merge(q1);
+  EXPECT_EQ(q1.latency_n, 2);
+  EXPECT_EQ(q1.latency_ms_sum, 220);
+
+  auto tenant = Rows(*store, RollupGrain::kHour, RollupDimension::kTenant, kDay0, kDay0 + 86400);
+  ASSERT_EQ(tenant.size(), 2u);
+  for (int64_t h : {h9, h10}) {  // usage figures unchanged
+    EXPECT_EQ(At(tenant, "", h).calls, At(calls_only, "", h).calls);
+    EXPECT_EQ(At(tenant, "", h).completed, At(calls_only, "", h).completed);
+    EXPECT_EQ(At(tenant, "", h).failed, At(calls_only, "", h).failed);
+    EXPECT_EQ(At(tenant, "", h).seconds, At(calls_only, "", h).seconds);
+  }
+  EXPECT_EQ(At(tenant, "", h9).quality, paris9);
+  EXPECT_EQ(At(tenant, "", h9).quality.latency_n, 3);
+  EXPECT_EQ(At(tenant, "", h9).quality.latency_ms_sum, 260);
+  EXPECT_EQ(At(tenant, "", h9).quality.mos_sum, 11.5);
+  EXPECT_EQ(At(tenant, "", h9).quality.jitter_ms.Count(), 3);
+  EXPECT_EQ(At(tenant, "", h10).quality, q2);
+  EXPECT_EQ(At(tenant, "", h10).quality.loss_n, 1);
+  EXPECT_EQ(At(tenant, "", h10).quality.jitter_n, 0);
+
+  auto sources = Rows(*store, RollupGrain::kHour, RollupDimension::kSource, kDay0, kDay0 + 86400);
+  EXPECT_EQ(sources.size(), 4u);  // dma 09 and 10, rprm 09, pexip 10; not "blind"
+  EXPECT_EQ(At(sources, "rprm", h9).calls, 0);
+  EXPECT_EQ(At(sources, "rprm", h9).seconds, 0);
+  EXPECT_EQ(At(sources, "rprm", h9).quality, q1);
+  EXPECT_EQ(At(sources, "pexip", h10).quality, q2);
+  EXPECT_EQ(At(sources, "dma", h9).quality.latency_n, 1);  // the call's own
+
+  auto sites = Rows(*store, RollupGrain::kHour, RollupDimension::kSite, kDay0, kDay0 + 86400);
+  EXPECT_EQ(At(sites, "Paris", h9).calls, 1);
+  EXPECT_EQ(At(sites, "Paris", h9).quality, paris9);
+  EXPECT_EQ(At(sites, "Oslo", h10).calls, 0);
+  EXPECT_EQ(At(sites, "Oslo", h10).quality, q2);
+  EXPECT_EQ(sites.count({"Lima", h10}), 0u);
+  auto models = Rows(*store, RollupGrain::kHour, RollupDimension::kModel, kDay0, kDay0 + 86400);
+  EXPECT_EQ(At(models, "G500", h9).quality.latency_n, 1);
+  EXPECT_EQ(At(models, "G7500", h9).calls, 0);
+  EXPECT_EQ(At(models, "G7500", h9).quality, q1);
+  EXPECT_EQ(models.count({"M1", h10}), 0u);
+  EXPECT_EQ(models.size(), 3u);  // G500 09 and 10, G7500 09; p2 has no model
+
+  auto day = Rows(*store, RollupGrain::kDay, RollupDimension::kTenant, kDay0, kDay0 + 86400);
+  QualityAggregate all = paris9;
+  all.Merge(q2);
+  EXPECT_EQ(At(day, "", kDay0).calls, 1);
+  EXPECT_EQ(At(day, "", kDay0).quality, all);
+  EXPECT_EQ(Peaks(*store, "", h9, h10 + kH), peaks);  // legs are not calls in progress
+  EXPECT_EQ(Peaks(*store, "rprm", h9, h10 + kH), (std::vector<int64_t>{0, 0}));
+
+  // The batch resent, the legs again in another batch, alone or with a new
+  // leg: only the new leg adds.
+  auto everything = [&] {
+    std::vector<std::map<std::pair<std::string, int64_t>, UsageAggregate>> out;
+    for (RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay})
+      for (RollupDimension dim :
+           {RollupDimension::kTenant, RollupDimension::kSource, RollupDimension::kSite, RollupDimension::kModel})
+        out.push_back(Rows(*store, grain, dim, kDay0, kDay0 + 86400));
+    return out;
+  };
+  const auto before = everything();
+  ASSERT_TRUE(Commit(*store, "legs", {}, {p1, p2, p3, p4}).ok());
+  ASSERT_TRUE(Commit(*store, "again", {c1}, {p2, p1}).ok());
+  ASSERT_TRUE(Commit(*store, "twice", {}, {p1, p1}).ok());
+  EXPECT_EQ(everything(), before);
+  StoredParticipant p5 = Participant("rprm", "p5", h9 + 5 * 60, "Paris", "G7500");
+  p5.quality = {Sample("participant", 60, 8, 0.75, 4.25)};
+  ASSERT_TRUE(Commit(*store, "new", {}, {p1, p5, p5}).ok());
+  QualityAggregate with_p5 = q1;
+  with_p5.Add(p5.quality[0]);
+  sources = Rows(*store, RollupGrain::kHour, RollupDimension::kSource, kDay0, kDay0 + 86400);
+  EXPECT_EQ(At(sources, "rprm", h9).quality, with_p5);
+  EXPECT_EQ(At(sources, "rprm", h9).quality.latency_n, 3);
+  EXPECT_EQ(Rows(*store, RollupGrain::kHour, RollupDimension::kTenant, kDay0, kDay0 + 86400).at({"", h9}).calls, 1);
+
+  auto report = VerifyRollups(*store, "ta", kDay0);
+  ASSERT_TRUE(report.ok()) << report.error().detail;
+  EXPECT_TRUE(report->ok()) << (report->examples.empty() ? "" : report->examples.front());
+  EXPECT_EQ(report->calls, 1);
+  EXPECT_EQ(report->participants, 5);
+}
+
 // `n` random calls over three days from kDay0 on two sources, with sites,
 // models and quality samples (quarter steps: sums are exact in binary,
 // whatever the order).
@@ -288,6 +440,31 @@ std::vector<StoredCall> RandomCalls(std::mt19937& rng, int n) {
     calls.push_back(std::move(c));
   }
   return calls;
+}
+
+// `n` random participants over three days from kDay0 on two sources of
+// their own (as RPRM and Pexip: no calls), with sites, models and zero to
+// two samples.
+std::vector<StoredParticipant> RandomParticipants(std::mt19937& rng, int n) {
+  std::vector<StoredParticipant> out;
+  const char* sources[] = {"rprm", "pexip"};
+  const char* sites[] = {"", "Paris", "Oslo"};
+  const char* models[] = {"", "G500", "G7500"};
+  for (int i = 0; i < n; ++i) {
+    StoredParticipant p = Participant(sources[rng() % 2], "p" + std::to_string(i),
+                                      kDay0 + static_cast<int64_t>(rng() % (3 * 86400)), sites[rng() % 3],
+                                      models[rng() % 3]);
+    for (const char* direction : {"tx", "rx"}) {
+      if (rng() % 3 == 0) continue;
+      QualitySample q = Sample("participant", (rng() % 800) / 4.0, (rng() % 200) / 4.0, (rng() % 40) / 4.0, 0);
+      q.direction = direction;
+      q.mos.reset();  // RPRM and Pexip give no MOS
+      if (rng() % 4 == 0) q.jitter_ms_avg.reset();
+      p.quality.push_back(q);
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 // Random calls over three days, committed in order into one store and
@@ -368,6 +545,77 @@ TEST_P(Rollups, IndependentOfOrderBatchesAndDuplicatesAndEqualToRecomputation) {
     EXPECT_EQ(report->calls, 600);
     EXPECT_EQ(report->rows_compared, static_cast<int64_t>(expected.usage.size()));
     EXPECT_GT(report->peak_hours_compared, 3 * 72);  // the tenant's and both sources' busy hours
+  }
+}
+
+// Calls and participants in mixed batches, in order into one store and
+// shuffled, resent and repeated into another: the rollups are the same,
+// equal to the recomputation from the raw records, and VerifyRollups (which
+// pages participants past 1000) agrees; the call figures are the calls'.
+TEST_P(Rollups, MixedCallsAndParticipantsEqualToRecomputation) {
+  std::mt19937 rng(11);
+  std::vector<StoredCall> calls = RandomCalls(rng, 200);
+  std::vector<StoredParticipant> legs = RandomParticipants(rng, 1100);
+  TempDir dir;
+  auto in_order = NewStore(GetParam(), dir, "m1");
+  auto shuffled = NewStore(GetParam(), dir, "m2");
+  for (size_t i = 0, j = 0; i < calls.size() || j < legs.size(); i += 20, j += 110) {
+    std::vector<StoredCall> c(calls.begin() + static_cast<long>(std::min(calls.size(), i)),
+                              calls.begin() + static_cast<long>(std::min(calls.size(), i + 20)));
+    std::vector<StoredParticipant> p(legs.begin() + static_cast<long>(std::min(legs.size(), j)),
+                                     legs.begin() + static_cast<long>(std::min(legs.size(), j + 110)));
+    ASSERT_TRUE(Commit(*in_order, "o" + std::to_string(i), c, p).ok());
+  }
+  std::vector<StoredParticipant> mixed = legs;
+  std::shuffle(mixed.begin(), mixed.end(), rng);
+  for (size_t j = 0; j < mixed.size(); j += 97) {
+    std::vector<StoredParticipant> part(mixed.begin() + static_cast<long>(j),
+                                        mixed.begin() + static_cast<long>(std::min(mixed.size(), j + 97)));
+    std::vector<StoredCall> c;
+    if (j / 97 < calls.size() / 20)
+      c.assign(calls.begin() + static_cast<long>(j / 97 * 20), calls.begin() + static_cast<long>(j / 97 * 20 + 20));
+    ASSERT_TRUE(Commit(*shuffled, "s" + std::to_string(j), c, part).ok());
+    if (j % 2 == 0) {
+      ASSERT_TRUE(Commit(*shuffled, "s" + std::to_string(j), c, part).ok());  // resent
+    }
+    ASSERT_TRUE(Commit(*shuffled, "r" + std::to_string(j), {calls.front()}, {part.back(), legs.front()}).ok());
+  }
+  ASSERT_TRUE(Commit(*shuffled, "rest", calls, {}).ok());  // the calls not sent yet (and all others again)
+
+  detail::RollupDelta expected, calls_only;
+  for (const auto& c : calls) {
+    detail::AddCallToRollups(c, expected);
+    detail::AddCallToRollups(c, calls_only);
+  }
+  for (const auto& p : legs) detail::AddParticipantToRollups(p, expected);
+  ASSERT_GT(expected.usage.size(), calls_only.usage.size());
+  const int64_t from = kDay0 - 86400, to = kDay0 + 4 * 86400;
+  for (RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay}) {
+    for (RollupDimension dim :
+         {RollupDimension::kTenant, RollupDimension::kSource, RollupDimension::kSite, RollupDimension::kModel}) {
+      auto a = Rows(*in_order, grain, dim, from, to);
+      EXPECT_EQ(a, Rows(*shuffled, grain, dim, from, to));
+      std::map<std::pair<std::string, int64_t>, UsageAggregate> want;
+      for (const auto& [k, u] : expected.usage)
+        if (std::get<0>(k) == grain && std::get<1>(k) == dim) want[{std::get<2>(k), std::get<3>(k)}] = u;
+      EXPECT_EQ(a, want);
+      // Calls, outcomes and seconds are the calls' alone.
+      for (const auto& [k, u] : a) {
+        auto c = calls_only.usage.find({grain, dim, k.first, k.second});
+        const UsageAggregate none;
+        const UsageAggregate& w = c == calls_only.usage.end() ? none : c->second;
+        EXPECT_EQ(std::make_tuple(u.calls, u.completed, u.failed, u.seconds),
+                  std::make_tuple(w.calls, w.completed, w.failed, w.seconds));
+      }
+    }
+  }
+  for (Store* store : {in_order.get(), shuffled.get()}) {
+    auto report = VerifyRollups(*store, "ta", kDay0);
+    ASSERT_TRUE(report.ok()) << report.error().detail;
+    EXPECT_TRUE(report->ok()) << (report->examples.empty() ? "" : report->examples.front());
+    EXPECT_EQ(report->calls, 200);
+    EXPECT_EQ(report->participants, 1100);
+    EXPECT_EQ(report->rows_compared, static_cast<int64_t>(expected.usage.size()));
   }
 }
 
@@ -494,6 +742,44 @@ TEST_P(Rollups, ConcurrentBatchesTouchingTheSameRowsLoseNothing) {
   ASSERT_TRUE(report.ok()) << report.error().detail;
   EXPECT_TRUE(report->ok()) << (report->examples.empty() ? "" : report->examples.front());
   EXPECT_EQ(report->calls, 1200);
+}
+
+// Verify counts participants' quality: a changed figure in a row only
+// participants add to, and such a row removed, are each reported once.
+TEST_P(Rollups, VerifyReportsTamperedParticipantRows) {
+  std::mt19937 rng(3);
+  std::vector<StoredCall> calls = RandomCalls(rng, 50);
+  std::vector<StoredParticipant> legs = RandomParticipants(rng, 120);
+  TempDir dir;
+  RawSql raw;
+  auto store = NewStore(GetParam(), dir, "vp", &raw);
+  ASSERT_TRUE(Commit(*store, "b1", calls, legs).ok());
+  auto clean = VerifyRollups(*store, "ta", kDay0);
+  ASSERT_TRUE(clean.ok()) << clean.error().detail;
+  EXPECT_TRUE(clean->ok()) << (clean->examples.empty() ? "" : clean->examples.front());
+  EXPECT_EQ(clean->participants, 120);
+
+  const int64_t from = kDay0 - kH, to = kDay0 + 4 * 86400;
+  auto rprm = Rows(*store, RollupGrain::kHour, RollupDimension::kSource, from, to);
+  auto g7500 = Rows(*store, RollupGrain::kDay, RollupDimension::kModel, from, to);
+  auto first_of = [](const auto& rows, const std::string& key) {
+    auto it = rows.lower_bound({key, INT64_MIN});
+    return it != rows.end() && it->first.first == key ? it->first.second : int64_t{-1};
+  };
+  const int64_t hr = first_of(rprm, "rprm"), dg = first_of(g7500, "G7500");
+  ASSERT_GE(hr, kDay0);
+  ASSERT_GE(dg, kDay0);
+  raw.Exec("UPDATE rollup_hour SET jitter_n = jitter_n + 1 WHERE tenant_id = 'ta' AND dimension = 1"
+           " AND key = 'rprm' AND bucket = " + std::to_string(hr));
+  raw.Exec("DELETE FROM rollup_day WHERE tenant_id = 'ta' AND dimension = 3 AND key = 'G7500' AND bucket = " +
+           std::to_string(dg));
+  auto report = VerifyRollups(*store, "ta", kDay0);
+  ASSERT_TRUE(report.ok()) << report.error().detail;
+  EXPECT_EQ(report->mismatches, 2);
+  std::string all;
+  for (const auto& e : report->examples) all += e + "\n";
+  EXPECT_NE(all.find("hour source 'rprm' " + FormatUtc(hr) + ": jitter_n "), std::string::npos) << all;
+  EXPECT_NE(all.find("day model 'G7500' " + FormatUtc(dg) + ": not stored"), std::string::npos) << all;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Rollups, ::testing::Values("sqlite", "postgres"),
