@@ -104,6 +104,19 @@ int main(int argc, char** argv) {
   rollups_verify->add_option("--config", config, "parley.toml")->required();
   rollups_verify->add_option("--tenant", rollups_tenant, "Only this tenant (name or id)");
 
+  parley::server::RetentionApplyOptions retention;
+  auto* retention_cmd = app.add_subcommand("retention", "Record retention (docs/operations.md, Retention)");
+  retention_cmd->require_subcommand(1);
+  auto* retention_apply = retention_cmd->add_subcommand(
+      "apply", "Delete, for every tenant, the call detail records that started before a month; prints per table "
+               "how many rows went (rollups are kept)");
+  retention_apply->add_option("--config", retention.config_file, "parley.toml")->required();
+  auto* retention_months = retention_apply->add_option(
+      "--months", retention.months, "Keep this many months before the current one (default: store.retention_months)");
+  retention_apply->add_option("--before", retention.before, "Delete the records that started before this month, YYYY-MM")
+      ->excludes(retention_months);
+  retention_apply->add_flag("--dry-run", retention.dry_run, "Count what would be deleted; delete nothing");
+
   auto* doc_cmd = app.add_subcommand("config-doc", "Print docs/configuration.md, generated from the settings table");
 
   try {
@@ -126,6 +139,7 @@ int main(int argc, char** argv) {
   if (*keys_status) return parley::server::RunKeysStatus(config);
   if (*keys_rotate) return parley::server::RunKeysRotate(rotate);
   if (*rollups_verify) return parley::server::RunRollupsVerify(config, rollups_tenant);
+  if (*retention_apply) return parley::server::RunRetentionApply(retention);
   if (*doc_cmd) {
     std::cout << parley::RenderConfigurationDoc();
     return 0;

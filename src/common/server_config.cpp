@@ -25,6 +25,7 @@ constexpr Setting kServerSettings[] = {
     {"keys.data_key_cache_seconds", SettingType::kInt, "30", "Seconds a server keeps a tenant's unwrapped data key before reading it again; a data-key rotation waits twice this long before re-encrypting, so every server seals with the new key by then."},
     {"store.url", SettingType::kString, "sqlite:parley.db", "Data store. `sqlite:PATH` (relative to this file's directory), or `postgresql://USER@HOST/DB` connecting as the application role (docs/postgresql.md)."},
     {"store.migrate_url", SettingType::kString, "", "PostgreSQL only: connection of the schema owner role, used to migrate the schema and grant the application role its privileges at start-up. Empty: Parley only checks that the schema is current and exits 2 if it is not."},
+    {"store.retention_months", SettingType::kInt, "0", "Months of call detail records to keep before the current month: calls, conferences and participants (with their quality samples and search terms) that started earlier are deleted, for every tenant, by `parley serve` at start and then daily (docs/operations.md, Retention). Rollups are kept. 0: keep forever."},
     {"portal.web_root", SettingType::kPath, "web", "Directory holding the built portal front end (index.html and assets/)."},
     {"portal.session_idle_minutes", SettingType::kInt, "30", "A session ends after this many minutes without a request."},
     {"portal.session_absolute_hours", SettingType::kInt, "12", "A session ends this many hours after sign-in, active or not."},
@@ -53,6 +54,9 @@ constexpr Setting kServerSettings[] = {
     {"saml.clock_skew_seconds", SettingType::kInt, "90", "Tolerance on the NotBefore/NotOnOrAfter times of SAML assertions (at most 300)."},
     {"saml.request_minutes", SettingType::kInt, "10", "Minutes a browser may take at the identity provider before its SP-initiated sign-in request expires."},
 };
+
+// Integer settings for which 0 is a value (off), not a mistake.
+bool ZeroMeansOff(std::string_view key) { return key == "store.retention_months"; }
 
 std::string TypeName(SettingType t) {
   switch (t) {
@@ -145,7 +149,7 @@ Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::files
           if (!got || !node.is_integer()) return ConfigError(key + ": expected an integer");
           v = *got;
         }
-        if (v <= 0) return ConfigError(key + ": must be positive");
+        if (v < 0 || (v == 0 && !ZeroMeansOff(s.key))) return ConfigError(key + ": must be positive");
         num[key] = v;
         break;
       }
@@ -183,6 +187,9 @@ Result<ServerConfig> ServerConfig::Parse(std::string_view text, const std::files
     return ConfigError("keys.data_key_cache_seconds: must be between 1 and 3600");
   c.store_url = str["store.url"];
   c.store_migrate_url = str["store.migrate_url"];
+  c.retention_months = num["store.retention_months"];
+  if (c.retention_months < 0 || c.retention_months > 1200)
+    return ConfigError("store.retention_months: must be between 0 (keep forever) and 1200");
   const bool postgres = c.store_url.starts_with("postgresql://") || c.store_url.starts_with("postgres://");
   if (!postgres && !c.store_url.starts_with("sqlite:"))
     return ConfigError("store.url: expected sqlite:PATH or a postgresql:// URL");

@@ -37,6 +37,7 @@ struct ServerConfig {
   int64_t data_key_cache_seconds = 30;
   std::string store_url;
   std::string store_migrate_url;  // PostgreSQL schema owner's URL; "" = do not migrate
+  int64_t retention_months = 0;   // 0 = keep call detail records forever
   std::filesystem::path web_root;
   int64_t session_idle_seconds = 0;
   int64_t session_absolute_seconds = 0;

@@ -59,6 +59,7 @@ inline constexpr std::string_view kTotpEnable = "auth.totp_enable";    // confir
 inline constexpr std::string_view kTotpDisable = "auth.totp_disable";
 inline constexpr std::string_view kTenantCreate = "tenant.create";     // platform chain
 inline constexpr std::string_view kTenantUpdate = "tenant.update";     // platform chain
+inline constexpr std::string_view kRetention = "data.retention";       // platform chain (privacy/retention.h)
 }  // namespace audit_action
 
 namespace audit_outcome {

@@ -3,8 +3,13 @@
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <stop_token>
 #include <thread>
 
 #include "common/clock.h"
@@ -23,6 +28,7 @@
 #include "privacy/audit.h"
 #include "privacy/key_rotation.h"
 #include "privacy/pii.h"
+#include "privacy/retention.h"
 #include "portal/sso_settings.h"
 #include "saml/saml.h"
 #include "store/store.h"
@@ -124,6 +130,54 @@ Result<store::Tenant> FindTenant(store::Store& store, const std::string& name_or
   auto byname = store.FindTenantByName(name_or_id);
   if (byname.ok()) return byname;
   return NotFound("no tenant named or with id \"" + name_or_id + "\" (see `parley tenant list`)");
+}
+
+// store.retention_months in `parley serve`: a thread that applies retention
+// at start and then once a day, until it is destroyed. Logs counts only.
+class RetentionJob {
+ public:
+  RetentionJob(store::Store& store, const Clock& clock, int64_t months)
+      : store_(store), clock_(clock), months_(months), thread_([this](std::stop_token stop) { Loop(stop); }) {}
+
+ private:
+  static constexpr std::chrono::hours kPeriod{24};
+
+  void Loop(std::stop_token stop) {
+    privacy::AuditLog audit(store_, clock_);
+    std::mutex mu;
+    std::condition_variable_any wake;
+    while (!stop.stop_requested()) {
+      const int64_t cutoff = privacy::RetentionCutoff(clock_.NowUnixSeconds(), months_);
+      auto r = privacy::ApplyRetention(store_, audit, cutoff, /*dry_run=*/false, "system:retention");
+      if (!r.ok()) {
+        log::error("parley: retention (store.retention_months = {}) failed, retried in a day: {}", months_,
+                   r.error().detail);
+      } else {
+        log::info("parley: retention: records before {} deleted: {} calls, {} conferences, {} participants, "
+                  "{} quality samples, {} search terms, {} partitions",
+                  FormatUtc(r->boundary), r->calls, r->conferences, r->participants, r->quality_samples,
+                  r->search_terms, r->partitions);
+      }
+      std::unique_lock lock(mu);
+      wake.wait_for(lock, stop, kPeriod, [] { return false; });
+    }
+  }
+
+  store::Store& store_;
+  const Clock& clock_;
+  const int64_t months_;
+  std::jthread thread_;  // last: started once the members it uses exist
+};
+
+void PrintRetention(const store::RetentionResult& r, bool dry_run, bool postgres) {
+  std::cout << (dry_run ? "retention (dry run, nothing deleted): would delete" : "retention: deleted")
+            << " the records that started before " << FormatUtc(r.boundary) << ", all tenants:\n";
+  std::cout << "  calls            " << r.calls << "\n"
+            << "  conferences      " << r.conferences << "\n"
+            << "  participants     " << r.participants << "\n"
+            << "  quality_samples  " << r.quality_samples << "\n"
+            << "  search_terms     " << r.search_terms << "\n";
+  if (postgres) std::cout << "  partitions       " << r.partitions << "\n";
 }
 
 }  // namespace
@@ -265,6 +319,8 @@ int RunServe(const ServeOptions& options) {
   if (!iport.ok()) return ConfigFailure("server.ingest_listen: " + iport.error().detail);
 
   server->Start();
+  std::optional<RetentionJob> retention;
+  if (c.retention_months > 0) retention.emplace(*loaded.store, clock, c.retention_months);
   log::info("parley: portal on https://{}:{}  ingest on https://{}:{}", portal_host, *pport, ingest_host, *iport);
   if (!options.ports_file.empty()) {
     boost::json::object ports{{"portal", *pport}, {"ingest", *iport}};
@@ -275,6 +331,7 @@ int RunServe(const ServeOptions& options) {
   log::info("parley: signal {} received; draining", sig);
   ingest.StopAccepting();
   server->Drain(std::chrono::seconds(10));
+  retention.reset();  // waits for a run under way
   log::info("parley: stopped");
   return 0;
 }
@@ -579,9 +636,19 @@ int RunRollupsVerify(const std::filesystem::path& config_file, const std::string
     tenants = std::move(*all);
   }
   const int64_t now = SystemClock::Instance().NowUnixSeconds();
+  // Rollups outlive the records retention deleted: compare only what has
+  // records left (store::VerifyRollups).
+  auto retained_from = privacy::RecordedRetentionBoundary(*loaded.store);
+  if (!retained_from.ok()) {
+    std::cerr << "parley: cannot read the platform audit chain: " << retained_from.error().detail << "\n";
+    return kExitUnreadable;
+  }
+  if (*retained_from > 0)
+    std::cout << "retention deleted the records before " << FormatUtc(*retained_from)
+              << ": rollups are compared from a day later\n";
   int bad = 0;
   for (const store::Tenant& t : tenants) {
-    auto report = store::VerifyRollups(*loaded.store, t.id, now);
+    auto report = store::VerifyRollups(*loaded.store, t.id, now, 10, *retained_from);
     if (!report.ok()) {
       std::cerr << "parley: cannot read the calls or rollups of tenant " << t.id << ": " << report.error().detail
                 << "\n";
@@ -605,6 +672,29 @@ int RunRollupsVerify(const std::filesystem::path& config_file, const std::string
     return kExitMismatch;
   }
   std::cout << "rollups verify: OK (" << tenants.size() << " tenants)\n";
+  return 0;
+}
+
+int RunRetentionApply(const RetentionApplyOptions& options) {
+  if (options.months && !options.before.empty()) return ConfigFailure("--months and --before exclude each other");
+  if (options.months && *options.months < 1) return ConfigFailure("--months: at least 1");
+  std::optional<int64_t> before;
+  if (!options.before.empty()) {
+    before = privacy::ParseMonth(options.before);
+    if (!before) return ConfigFailure("--before: expected YYYY-MM, got \"" + options.before + "\"");
+  }
+  Loaded loaded;
+  if (int rc = Load(options.config_file, loaded)) return rc;
+  const int64_t months = options.months.value_or(loaded.config.retention_months);
+  if (!before && months < 1)
+    return ConfigFailure("store.retention_months is 0 (keep forever): pass --months N or --before YYYY-MM");
+  const Clock& clock = SystemClock::Instance();
+  const int64_t cutoff = before ? *before : privacy::RetentionCutoff(clock.NowUnixSeconds(), months);
+  privacy::AuditLog audit(*loaded.store, clock);
+  auto r = privacy::ApplyRetention(*loaded.store, audit, cutoff, options.dry_run, "cli");
+  if (!r.ok())
+    return Failure("retention stopped: " + r.error().detail + "\nWhat was deleted stays deleted; run it again.");
+  PrintRetention(*r, options.dry_run, !loaded.config.store_url.starts_with("sqlite:"));
   return 0;
 }
 

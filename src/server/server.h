@@ -3,6 +3,7 @@
 // 0 success, 1 failure, 2 bad configuration (the message names the key).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -91,7 +92,25 @@ int RunKeysRotate(const KeysRotateOptions& options);
 // them with the stored rollups (store::VerifyRollups). Prints one line per
 // tenant and the first mismatches. Returns 0 when they are equal, 1 when a
 // tenant's differ, 2 on a configuration error or an unknown tenant, 3 when
-// the store cannot be read.
+// the store cannot be read. After retention (the newest data.retention
+// boundary on the platform audit chain) only the buckets from a day after
+// that boundary are compared.
 int RunRollupsVerify(const std::filesystem::path& config_file, const std::string& tenant);
+
+// `parley retention apply` (docs/operations.md, "Retention"): deletes, for
+// every tenant, the call detail records that started before the cutoff (the
+// start of the month `months` months before the current one, by default
+// store.retention_months; or the start of `before`, "YYYY-MM") and prints
+// per table how many rows (and, on PostgreSQL, partitions) went; with
+// dry_run, how many would go, deleting nothing. A run that deleted something
+// is audited on the platform chain (data.retention, actor "cli"). Returns 0
+// when done, 1 on failure, 2 on a configuration error or bad options.
+struct RetentionApplyOptions {
+  std::filesystem::path config_file;
+  std::optional<int64_t> months;  // >= 1
+  std::string before;             // "YYYY-MM"; exclusive with months
+  bool dry_run = false;
+};
+int RunRetentionApply(const RetentionApplyOptions& options);
 
 }  // namespace parley::server

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <array>
+#include <chrono>
 #include <utility>
 
 #include "store/postgres/postgres_store.h"
@@ -41,6 +42,13 @@ std::string_view AccountTokenPurposeName(AccountTokenPurpose p) {
 
 std::string_view RecordKindName(RecordKind k) {
   return k == RecordKind::kParticipant ? "participant" : "call";
+}
+
+int64_t RetentionBoundary(int64_t t) {
+  using namespace std::chrono;
+  const sys_days day = floor<days>(sys_seconds(seconds(t)));
+  const year_month_day ymd(day);
+  return duration_cast<seconds>(sys_days(ymd.year() / ymd.month() / 1).time_since_epoch()).count();
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) { return OpenStore(url, StoreOpenOptions{}); }

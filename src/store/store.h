@@ -337,6 +337,31 @@ struct AuditChainHead {
 // head, returns its entry_hash. Runs inside the append transaction.
 using AuditSealer = std::function<Result<std::string>(const AuditEntry& draft)>;
 
+// ---- Retention ----
+
+// What a retention run deleted (or, counted, would delete), all tenants.
+// Rollups (hour, day, calls in progress) are kept: they hold no personal
+// data and the dashboards read them, so past months stay charted after
+// their records went. So are devices (their newest state, not records) and,
+// on PostgreSQL, record_keys: a late resend of an expired record is still
+// "already present" there.
+struct RetentionResult {
+  int64_t boundary = 0;         // records that started before this (a UTC month start) went
+  int64_t calls = 0;
+  int64_t conferences = 0;
+  int64_t participants = 0;
+  int64_t quality_samples = 0;  // of the calls and participants
+  int64_t search_terms = 0;     // pii_search rows of the calls and participants
+  int64_t partitions = 0;       // PostgreSQL: monthly partitions dropped (SQLite: 0)
+  bool operator==(const RetentionResult&) const = default;
+};
+// Records per SQLite retention transaction.
+inline constexpr int64_t kRetentionChunk = 5000;
+// The start of the UTC month that contains `t` (Unix seconds): the boundary
+// retention applies for a cutoff `t`, as PostgreSQL drops the partitions
+// whose month ends at or before `t`.
+int64_t RetentionBoundary(int64_t t);
+
 // ---- Rollups (docs/formats/storage.md, "Rollups") ----
 //
 // Maintained by CommitBatch for every newly stored call and participant, in
@@ -679,6 +704,21 @@ class Store {
   // left alone).
   virtual Result<int64_t> ReplaceSealed(const std::string& tenant_id, SealedField field,
                                         const std::vector<SealedRewrite>& rewrites) = 0;
+
+  // ---- Retention (`parley retention apply`, store.retention_months;
+  // docs/operations.md "Retention") ----
+  // Deletes, across every tenant, the call detail records that started
+  // before RetentionBoundary(cutoff) (whole UTC months): calls,
+  // conferences, participants, their quality samples and their search
+  // terms. Rollups, devices and the de-duplication keys stay (see
+  // RetentionResult). PostgreSQL drops whole monthly partitions in one
+  // transaction; SQLite deletes in transactions of at most
+  // kRetentionChunk records, so ingest waits for at most one chunk.
+  // Interrupted, it leaves whole records behind, never a record without its
+  // samples and terms: run it again.
+  virtual Result<RetentionResult> DropRecordsBefore(int64_t cutoff) = 0;
+  // What DropRecordsBefore(cutoff) would delete now; deletes nothing.
+  virtual Result<RetentionResult> CountRecordsBefore(int64_t cutoff) = 0;
 };
 
 // Opens the store named by `url` ("sqlite:/abs/path.db") and migrates it.
@@ -719,7 +759,13 @@ struct RollupVerifyReport {
 // values may differ by rounding (relative 1e-9), since they were added up
 // in another order. Records stored while it runs show as mismatches: run
 // it on a quiet store. Keeps at most `max_examples` examples.
+//
+// `retained_from` > 0: retention deleted the records that started before it
+// and kept their rollups, so rows and peak hours before it have nothing to
+// be checked against and are skipped, and so is the day after it (a record
+// that started before it and ran across it still counts in the connected
+// seconds and calls in progress there; a longer one shows as a mismatch).
 Result<RollupVerifyReport> VerifyRollups(Store& store, const std::string& tenant_id, int64_t now,
-                                         size_t max_examples = 10);
+                                         size_t max_examples = 10, int64_t retained_from = 0);
 
 }  // namespace parley::store

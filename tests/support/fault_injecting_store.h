@@ -245,6 +245,13 @@ class FaultInjectingStore final : public store::Store {
     return Call("ReplaceSealed", [&] { return inner_->ReplaceSealed(tenant_id, field, rewrites); });
   }
 
+  Result<store::RetentionResult> DropRecordsBefore(int64_t cutoff) override {
+    return Call("DropRecordsBefore", [&] { return inner_->DropRecordsBefore(cutoff); });
+  }
+  Result<store::RetentionResult> CountRecordsBefore(int64_t cutoff) override {
+    return Call("CountRecordsBefore", [&] { return inner_->CountRecordsBefore(cutoff); });
+  }
+
  private:
   struct Fault {
     Error error;

@@ -1363,17 +1363,73 @@ Result<std::vector<std::string>> PostgresStore::ListAuditChains() {
 
 // ---- Retention ----
 
-Result<int> PostgresStore::DropCallPartitionsBefore(int64_t cutoff) {
-  PARLEY_ASSIGN_OR_RETURN(const int dropped, Write(NoTenant(), [&](Tx& tx) -> Result<int> {
-                            PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT parley_drop_partitions_before($1)",
-                                                                       Params().Int(cutoff)));
-                            return static_cast<int>(rows.Int(0, 0));
-                          }));
-  std::lock_guard lock(months_mu_);
-  known_months_.clear();
-  return dropped;
+namespace {
+
+constexpr const char* kRecordTables = "'calls', 'conferences', 'participants', 'quality_samples'";
+
+// What parley_drop_partitions_before(boundary) would drop, counted row by
+// row: the partition count from the catalog (the function's own test of a
+// partition's upper bound), the rows tenant by tenant under the ordinary
+// row-level security (the application role sees one tenant at a time).
+Result<RetentionResult> CountExpired(Tx& tx, int64_t boundary) {
+  RetentionResult out;
+  out.boundary = boundary;
+  PARLEY_ASSIGN_OR_RETURN(
+      Rows parts,
+      tx.Exec(std::string("SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                          " JOIN pg_class p ON p.oid = i.inhparent"
+                          " WHERE p.relname IN (") +
+                  kRecordTables +
+                  ") AND p.relnamespace = 'public'::regnamespace"
+                  " AND (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''?(-?[0-9]+)''?\\)'))[1]::bigint"
+                  " <= $1",
+              Params().Int(boundary)));
+  out.partitions = parts.Int(0, 0);
+  PARLEY_ASSIGN_OR_RETURN(Rows ids, tx.Exec("SELECT id FROM parley_tenant_ids() AS id"));
+  for (int i = 0; i < ids.size(); ++i) {
+    const std::string tenant = ids.Text(i, 0);
+    PARLEY_TRY(tx.Exec("SELECT set_config('parley.tenant_id', $1, true)", Params().Text(tenant)));
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows n, tx.Exec("SELECT (SELECT count(*) FROM calls WHERE tenant_id = $1 AND start_at < $2),"
+                        " (SELECT count(*) FROM conferences WHERE tenant_id = $1 AND start_at < $2),"
+                        " (SELECT count(*) FROM participants WHERE tenant_id = $1 AND start_at < $2),"
+                        " (SELECT count(*) FROM quality_samples WHERE tenant_id = $1 AND start_at < $2),"
+                        " (SELECT count(*) FROM pii_search WHERE tenant_id = $1"
+                        "  AND record_kind IN ('call', 'participant') AND start_at < $2)",
+                        Params().Text(tenant).Int(boundary)));
+    out.calls += n.Int(0, 0);
+    out.conferences += n.Int(0, 1);
+    out.participants += n.Int(0, 2);
+    out.quality_samples += n.Int(0, 3);
+    out.search_terms += n.Int(0, 4);
+  }
+  PARLEY_TRY(tx.Exec("SELECT set_config('parley.tenant_id', '', true)"));
+  return out;
 }
 
+}  // namespace
+
+Result<RetentionResult> PostgresStore::CountRecordsBefore(int64_t cutoff) {
+  return Read(NoTenant(), [&](Tx& tx) { return CountExpired(tx, RetentionBoundary(cutoff)); });
+}
+
+Result<RetentionResult> PostgresStore::DropRecordsBefore(int64_t cutoff) {
+  // Counted and dropped in one transaction. A partition is dropped whole
+  // (its month ends at or before the boundary), so the rows counted in it
+  // are the rows that go, bar a late record committed between the two.
+  PARLEY_ASSIGN_OR_RETURN(RetentionResult out, Write(NoTenant(), [&](Tx& tx) -> Result<RetentionResult> {
+                            PARLEY_ASSIGN_OR_RETURN(RetentionResult counted,
+                                                    CountExpired(tx, RetentionBoundary(cutoff)));
+                            PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec("SELECT parley_drop_partitions_before($1)",
+                                                                       Params().Int(counted.boundary)));
+                            counted.partitions = rows.Int(0, 0);
+                            return counted;
+                          }));
+  // A dropped month needs its partitions created again before a batch uses it.
+  std::lock_guard lock(months_mu_);
+  known_months_.clear();
+  return out;
+}
 
 // ---- Quarantine ----
 

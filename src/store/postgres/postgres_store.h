@@ -14,7 +14,7 @@
 //    the schema nor bypass row-level security (Open refuses it otherwise);
 //    `migrate_url` connects as the owner and runs the migrations.
 //  * Monthly partitions of the record tables, created on demand before a
-//    batch that needs them; DropCallPartitionsBefore is retention.
+//    batch that needs them; DropRecordsBefore (retention) drops whole ones.
 //
 // Connections: a fixed pool (PostgresOptions::pool_size); each method takes
 // one connection for one transaction, so methods run concurrently and
@@ -156,10 +156,11 @@ class PostgresStore final : public Store {
   Result<int64_t> ReplaceSealed(const std::string& tenant_id, SealedField field,
                                 const std::vector<SealedRewrite>& rewrites) override;
 
-  // Retention: drops every monthly partition of the record tables whose
-  // month ends at or before `cutoff` (Unix seconds), all tenants at once.
-  // Returns the number of partitions dropped.
-  Result<int> DropCallPartitionsBefore(int64_t cutoff);
+  // ---- Retention: parley_drop_partitions_before drops every monthly
+  // partition of the record tables whose month ends at or before the
+  // boundary, all tenants at once, and the search terms of their records ----
+  Result<RetentionResult> DropRecordsBefore(int64_t cutoff) override;
+  Result<RetentionResult> CountRecordsBefore(int64_t cutoff) override;
 
  private:
   // What a transaction runs before its body: which tenant's rows it sees.

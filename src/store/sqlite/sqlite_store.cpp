@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -2003,6 +2004,170 @@ Result<int64_t> SqliteStore::ReplaceSealed(const std::string& tenant_id, SealedF
   }
   PARLEY_TRY(tx.Commit());
   return changed;
+}
+
+}  // namespace parley::store::sqlite
+
+// ---- Retention ----
+
+namespace parley::store::sqlite {
+namespace {
+
+// A record table retention deletes from: its id column and, for calls and
+// participants, the record_kind of their quality samples and search terms.
+struct RetentionTable {
+  const char* table;
+  const char* id_column;
+  const char* kind;  // nullptr: no samples, no terms
+};
+constexpr RetentionTable kRetentionTables[] = {
+    {"calls", "call_id", "call"},
+    {"participants", "participant_id", "participant"},
+    {"conferences", "conference_id", nullptr},
+};
+
+int64_t& CountOf(RetentionResult& r, std::string_view table) {
+  if (table == "calls") return r.calls;
+  if (table == "participants") return r.participants;
+  return r.conferences;
+}
+
+Result<std::vector<std::string>> TenantIds(sqlite3* db) {
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(db, "SELECT id FROM tenants ORDER BY id"));
+  std::vector<std::string> ids;
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    ids.push_back(stmt.ColumnText(0));
+  }
+  return ids;
+}
+
+Result<int64_t> CountOne(sqlite3* db, const std::string& sql, const std::string& tenant_id, int64_t boundary) {
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(db, sql));
+  stmt.BindText(1, tenant_id).BindInt64(2, boundary);
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return Internal("store: COUNT returned no row");
+  return stmt.ColumnInt64(0);
+}
+
+// "JOIN <table> x ON x is one of the record's rows" for a record table aliased r.
+std::string JoinRecordRows(const RetentionTable& t, const char* rows_table) {
+  return std::string(" JOIN ") + rows_table + " x ON x.tenant_id = r.tenant_id AND x.record_kind = '" + t.kind +
+         "' AND x.source = r.source AND x.record_id = r." + t.id_column;
+}
+
+}  // namespace
+
+Result<RetentionResult> SqliteStore::CountRecordsBefore(int64_t cutoff) {
+  RetentionResult out;
+  out.boundary = RetentionBoundary(cutoff);
+  std::lock_guard lock(reader_mu_);
+  // One read transaction: every count from the same snapshot.
+  PARLEY_TRY(ExecStatic(reader_, "BEGIN"));
+  auto counted = [&]() -> Status {
+    PARLEY_ASSIGN_OR_RETURN(const std::vector<std::string> tenants, TenantIds(reader_));
+    for (const std::string& tenant : tenants) {
+      for (const RetentionTable& t : kRetentionTables) {
+        const std::string old_records = std::string(" FROM ") + t.table + " r";
+        const std::string where = " WHERE r.tenant_id = ?1 AND r.start_at < ?2";
+        PARLEY_ASSIGN_OR_RETURN(const int64_t n, CountOne(reader_, "SELECT COUNT(*)" + old_records + where, tenant,
+                                                          out.boundary));
+        CountOf(out, t.table) += n;
+        if (t.kind == nullptr) continue;
+        PARLEY_ASSIGN_OR_RETURN(
+            const int64_t samples,
+            CountOne(reader_, "SELECT COUNT(*)" + old_records + JoinRecordRows(t, "quality_samples") + where, tenant,
+                     out.boundary));
+        PARLEY_ASSIGN_OR_RETURN(
+            const int64_t terms,
+            CountOne(reader_, "SELECT COUNT(*)" + old_records + JoinRecordRows(t, "pii_search") + where, tenant,
+                     out.boundary));
+        out.quality_samples += samples;
+        out.search_terms += terms;
+      }
+    }
+    return Ok();
+  }();
+  (void)ExecStatic(reader_, "COMMIT");  // read-only: ending it cannot lose anything
+  PARLEY_TRY(counted);
+  return out;
+}
+
+Result<RetentionResult> SqliteStore::DropRecordsBefore(int64_t cutoff) {
+  RetentionResult out;
+  out.boundary = RetentionBoundary(cutoff);
+  std::vector<std::string> tenants;
+  {
+    std::lock_guard lock(reader_mu_);
+    PARLEY_ASSIGN_OR_RETURN(tenants, TenantIds(reader_));
+  }
+  for (const std::string& tenant : tenants) {
+    for (const RetentionTable& t : kRetentionTables) {
+      // Keys are found on the reader (WAL: ingest is not held up), in key
+      // order after the last chunk's, then deleted on the writer in one
+      // short transaction per chunk. The record goes first and its samples
+      // and terms only if it did, so a record stored again meanwhile (a
+      // resend) keeps its own.
+      const std::string find = std::string("SELECT source, ") + t.id_column + " FROM " + t.table +
+                               " WHERE tenant_id = ?1 AND start_at < ?2 AND (source, " + t.id_column +
+                               ") > (?3, ?4) ORDER BY source, " + t.id_column + " LIMIT ?5";
+      const std::string erase = std::string("DELETE FROM ") + t.table + " WHERE tenant_id = ?1 AND source = ?2 AND " +
+                                t.id_column + " = ?3 AND start_at < ?4";
+      std::pair<std::string, std::string> after;  // ("", "") sorts before every key
+      for (;;) {
+        std::vector<std::pair<std::string, std::string>> keys;
+        {
+          std::lock_guard lock(reader_mu_);
+          PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, find));
+          stmt.BindText(1, tenant).BindInt64(2, out.boundary).BindText(3, after.first).BindText(4, after.second);
+          stmt.BindInt64(5, kRetentionChunk);
+          for (;;) {
+            PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+            if (!row) break;
+            keys.emplace_back(stmt.ColumnText(0), stmt.ColumnText(1));
+          }
+        }
+        if (keys.empty()) break;
+        std::lock_guard lock(writer_mu_);
+        PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+        PARLEY_ASSIGN_OR_RETURN(Statement record, Statement::Prepare(writer_, erase));
+        std::optional<Statement> samples, terms;
+        if (t.kind != nullptr) {
+          PARLEY_ASSIGN_OR_RETURN(samples, Statement::Prepare(writer_, "DELETE FROM quality_samples WHERE tenant_id = ?1"
+                                                                       " AND source = ?2 AND record_kind = ?3"
+                                                                       " AND record_id = ?4"));
+          PARLEY_ASSIGN_OR_RETURN(terms, Statement::Prepare(writer_, "DELETE FROM pii_search WHERE tenant_id = ?1"
+                                                                     " AND record_kind = ?3 AND source = ?2"
+                                                                     " AND record_id = ?4"));
+        }
+        RetentionResult chunk;
+        for (const auto& [source, id] : keys) {
+          record.Reset();
+          record.BindText(1, tenant).BindText(2, source).BindText(3, id).BindInt64(4, out.boundary);
+          PARLEY_TRY(record.Run());
+          if (record.Changes() == 0) continue;
+          ++CountOf(chunk, t.table);
+          if (t.kind == nullptr) continue;
+          for (auto [stmt, count] : {std::pair{&*samples, &chunk.quality_samples},
+                                     std::pair{&*terms, &chunk.search_terms}}) {
+            stmt->Reset();
+            stmt->BindText(1, tenant).BindText(2, source).BindText(3, t.kind).BindText(4, id);
+            PARLEY_TRY(stmt->Run());
+            *count += stmt->Changes();
+          }
+        }
+        PARLEY_TRY(Fault("retention.before_commit"));
+        PARLEY_TRY(tx.Commit());
+        CountOf(out, t.table) += CountOf(chunk, t.table);
+        out.quality_samples += chunk.quality_samples;
+        out.search_terms += chunk.search_terms;
+        after = keys.back();
+        if (static_cast<int64_t>(keys.size()) < kRetentionChunk) break;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace parley::store::sqlite

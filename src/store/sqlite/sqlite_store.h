@@ -38,7 +38,7 @@ struct SqliteOptions {
   // at that point would. Steps: "commit_batch.after_calls",
   // "commit_batch.after_conferences", "commit_batch.after_participants",
   // "commit_batch.after_devices", "commit_batch.after_cursors",
-  // "migrate.after_sql". Empty in production.
+  // "migrate.after_sql", "retention.before_commit" (each chunk). Empty in production.
   std::function<Status(std::string_view step)> fault_hook_for_test;
 };
 
@@ -139,6 +139,10 @@ class SqliteStore final : public Store {
                                               int64_t limit) override;
   Result<int64_t> ReplaceSealed(const std::string& tenant_id, SealedField field,
                                 const std::vector<SealedRewrite>& rewrites) override;
+
+  // ---- Retention: deletes in chunks of kRetentionChunk records ----
+  Result<RetentionResult> DropRecordsBefore(int64_t cutoff) override;
+  Result<RetentionResult> CountRecordsBefore(int64_t cutoff) override;
 
  private:
   SqliteStore(sqlite3* writer, sqlite3* reader, SqliteOptions options);

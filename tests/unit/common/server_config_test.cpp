@@ -14,6 +14,18 @@ TEST(ServerConfig, DefaultsResolveRelativePathsAgainstConfigDir) {
   EXPECT_EQ(c->master_key_file, "/etc/parley/master.key");
   EXPECT_EQ(c->store_url, "sqlite:/etc/parley/parley.db");
   EXPECT_EQ(c->session_idle_seconds, 30 * 60);
+  EXPECT_EQ(c->retention_months, 0);  // keep forever
+}
+
+// store.retention_months = 0 is "keep forever", not a mistake; other integers must be positive.
+TEST(ServerConfig, RetentionMonthsZeroIsOff) {
+  auto off = ServerConfig::Parse("[store]\nretention_months = 0\n", "/x");
+  ASSERT_TRUE(off.ok()) << off.error().detail;
+  EXPECT_EQ(off->retention_months, 0);
+  auto kept = ServerConfig::Parse("[store]\nretention_months = 13\n", "/x");
+  ASSERT_TRUE(kept.ok()) << kept.error().detail;
+  EXPECT_EQ(kept->retention_months, 13);
+  EXPECT_FALSE(ServerConfig::Parse("[server]\nthreads = 0\n", "/x").ok());
 }
 
 // A typo must not silently fall back to a default: the key is named.
@@ -38,6 +50,8 @@ TEST(ServerConfig, WrongTypeAndBadValuesAreNamed) {
       {"[store]\nurl = \"mysql://x\"\n", "store.url"},
       {"[log]\nlevel = \"loud\"\n", "log.level"},
       {"[tls]\nportal_cert = 5\n", "tls.portal_cert"},
+      {"[store]\nretention_months = -1\n", "store.retention_months"},
+      {"[store]\nretention_months = 1201\n", "store.retention_months"},
   };
   for (const auto& c : cases) {
     auto r = ServerConfig::Parse(c.toml, "/x");
