@@ -346,8 +346,7 @@ constexpr const char* kMoveCalls =
     "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1),"
     " inst AS (INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
     "   SELECT DISTINCT $1, 'call', f.source, f.call_id, t.term, f.start_at"
-    "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'call' AND t.rec_ord = f.ord"
-    "   ON CONFLICT DO NOTHING RETURNING 1)"
+    "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'call' AND t.rec_ord = f.ord RETURNING 1)"
     // The batch positions of the calls stored now (their rollups are added);
     // data-modifying CTEs run to completion whether or not this reads them.
     " SELECT ord FROM fresh ORDER BY ord";
@@ -383,8 +382,7 @@ constexpr const char* kMoveParticipants =
     "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'participant' AND q.rec_ord = f.ord RETURNING 1),"
     " inst AS (INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
     "   SELECT DISTINCT $1, 'participant', f.source, f.participant_id, t.term, f.start_at"
-    "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'participant' AND t.rec_ord = f.ord"
-    "   ON CONFLICT DO NOTHING RETURNING 1)"
+    "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'participant' AND t.rec_ord = f.ord RETURNING 1)"
     // The batch positions of the participants stored now (their quality is
     // rolled up), as kMoveCalls.
     " SELECT ord FROM fresh ORDER BY ord";
@@ -1076,9 +1074,11 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
       PARLEY_TRY(tx.Exec("DELETE FROM pii_search WHERE tenant_id = $1 AND record_kind = 'device' AND source = $2"
                          " AND record_id = $3",
                          Params().Text(batch.tenant_id).Text(d.source).Text(d.device_id)));
-      for (const std::string& term : d.search_terms) {
+      for (auto it = d.search_terms.begin(); it != d.search_terms.end(); ++it) {
+        const std::string& term = *it;
+        if (std::find(d.search_terms.begin(), it, term) != it) continue;  // no key refuses a second copy
         PARLEY_TRY(tx.Exec("INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
-                           " VALUES ($1, 'device', $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                           " VALUES ($1, 'device', $2, $3, $4, $5)",
                            Params().Text(batch.tenant_id).Text(d.source).Text(d.device_id).Text(term)
                                .Int(d.observed_at)));
       }

@@ -732,14 +732,21 @@ Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind
 
 constexpr const char* kInsertTerm =
     "INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+// New calls' and participants' terms (SqliteOptions::search_terms_merge_rows).
+constexpr const char* kInsertRecentTerm =
+    "INSERT INTO pii_search_recent (tenant_id, record_kind, source, record_id, term, start_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-// `insert` is kInsertTerm, prepared once per batch. Only for a record stored
+// `insert` is kInsertTerm or kInsertRecentTerm, prepared once per batch. Only for a record stored
 // now (or a device state that replaced the stored one), so a resent record
-// adds no rows.
+// adds no rows; a term listed twice is written once (the table has no key
+// to refuse the second, migration 0012).
 Status InsertTerms(Statement& insert, const std::string& tenant_id, std::string_view kind, const std::string& source,
                    const std::string& record_id, int64_t start_at, const std::vector<std::string>& terms) {
-  for (const std::string& term : terms) {
+  for (auto it = terms.begin(); it != terms.end(); ++it) {
+    const std::string& term = *it;
+    if (std::find(terms.begin(), it, term) != it) continue;
     insert.Reset();
     insert.BindText(1, tenant_id).BindText(2, kind).BindText(3, source).BindText(4, record_id).BindText(5, term)
         .BindInt64(6, start_at);
@@ -780,7 +787,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
 
   BatchCommitResult result;
   PARLEY_ASSIGN_OR_RETURN(Statement insert_quality, Statement::Prepare(writer_, kInsertQuality));
-  PARLEY_ASSIGN_OR_RETURN(Statement insert_term, Statement::Prepare(writer_, kInsertTerm));
+  PARLEY_ASSIGN_OR_RETURN(Statement insert_term, Statement::Prepare(writer_, kInsertRecentTerm));
   detail::RollupDelta rollups;  // what this batch's new calls and participants add
   PARLEY_ASSIGN_OR_RETURN(
       Statement insert_call,
@@ -898,6 +905,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
   }
   // Once for the batch: the new calls' and the new participants' figures.
   PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
+  PARLEY_TRY(MergeRecentSearchTerms());
   PARLEY_TRY(Fault("commit_batch.after_participants"));
 
   if (!batch.devices.empty()) {
@@ -917,8 +925,12 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                     " WHERE excluded.observed_at > devices.observed_at"));
     PARLEY_ASSIGN_OR_RETURN(
         Statement delete_terms,
-        Statement::Prepare(writer_, "DELETE FROM pii_search WHERE tenant_id = ?1 AND record_kind = 'device'"
+        // INDEXED BY: without statistics the planner would take the tenant's
+        // prefix of pii_search_by_term, every term of the tenant.
+        Statement::Prepare(writer_, "DELETE FROM pii_search INDEXED BY pii_search_devices"
+                                    " WHERE tenant_id = ?1 AND record_kind = 'device'"
                                     " AND source = ?2 AND record_id = ?3"));
+    PARLEY_ASSIGN_OR_RETURN(Statement insert_device_term, Statement::Prepare(writer_, kInsertTerm));
     for (const StoredDevice& d : batch.devices) {
       upsert_device.Reset();
       upsert_device.BindText(1, batch.tenant_id)
@@ -942,7 +954,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
         delete_terms.Reset();
         delete_terms.BindText(1, batch.tenant_id).BindText(2, d.source).BindText(3, d.device_id);
         PARLEY_TRY(delete_terms.Run());
-        PARLEY_TRY(InsertTerms(insert_term, batch.tenant_id, "device", d.source, d.device_id, d.observed_at,
+        PARLEY_TRY(InsertTerms(insert_device_term, batch.tenant_id, "device", d.source, d.device_id, d.observed_at,
                                d.search_terms));
       } else {
         ++result.already_present;
@@ -1096,6 +1108,23 @@ void BindUsage(Statement& stmt, int first, const UsageAggregate& u) {
 
 }  // namespace
 
+Status SqliteStore::MergeRecentSearchTerms() {
+  // Rows leave all at once (retention and tenant deletion may take some: then
+  // this overcounts and the move comes early, which is harmless), so the
+  // count is the distance between the ends of the rowid tree, read in O(1).
+  PARLEY_ASSIGN_OR_RETURN(Statement size, Statement::Prepare(writer_, "SELECT COALESCE(MAX(rowid) - MIN(rowid) + 1, 0)"
+                                                                      " FROM pii_search_recent"));
+  PARLEY_ASSIGN_OR_RETURN(const bool row, size.Step());
+  if (!row || size.ColumnInt64(0) < options_.search_terms_merge_rows) return Ok();
+  // In term-index order, so the index pages are visited once each.
+  PARLEY_TRY(ExecStatic(writer_,
+                        "INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
+                        " SELECT tenant_id, record_kind, source, record_id, term, start_at FROM pii_search_recent"
+                        " ORDER BY tenant_id, term, record_kind, start_at, source, record_id;"
+                        "DELETE FROM pii_search_recent;"));
+  return Ok();
+}
+
 Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta) {
   for (RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay}) {
     const std::string table = RollupTable(grain);
@@ -1243,17 +1272,24 @@ Result<std::vector<StoredCall>> SqliteStore::ListCalls(const std::string& tenant
   // A party's calls: the page is cut from pii_search_by_term (its start_at
   // is the call's), newest first, then each call read by its key. The cost
   // is the page's, however many calls the tenant or the party has.
+  // The terms not yet moved out of pii_search_recent are a second, scanned
+  // source of keys; each side gives at most a page.
+#define PARLEY_PARTY_KEYS(TABLE, KEYSET)                                                                   \
+  "SELECT * FROM (SELECT s.start_at AS k_start, s.source AS k_source, s.record_id AS k_id FROM " TABLE " s"  \
+  " WHERE s.tenant_id = ?1 AND s.term = ?6 AND s.record_kind = 'call'" KEYSET                                \
+  " ORDER BY s.start_at DESC, s.source DESC, s.record_id DESC LIMIT ?2)"
 #define PARLEY_PARTY_PAGE(KEYSET)                                                                          \
   "SELECT " PARLEY_CALL_COLUMNS                                                                             \
-  " FROM (SELECT s.source AS k_source, s.record_id AS k_id FROM pii_search s"                               \
-  " WHERE s.tenant_id = ?1 AND s.term = ?6 AND s.record_kind = 'call'" KEYSET                                \
-  " ORDER BY s.start_at DESC, s.source DESC, s.record_id DESC LIMIT ?2) AS k"                                \
+  " FROM (SELECT * FROM (" PARLEY_PARTY_KEYS("pii_search", KEYSET) " UNION ALL "                            \
+  PARLEY_PARTY_KEYS("pii_search_recent", KEYSET) ")"                                                       \
+  " ORDER BY k_start DESC, k_source DESC, k_id DESC LIMIT ?2) AS k"                                        \
   " JOIN calls ON calls.tenant_id = ?1 AND calls.source = k.k_source AND calls.call_id = k.k_id"           \
   " ORDER BY start_at DESC, source DESC, call_id DESC"
   static constexpr const char* kPartyFirstPage = PARLEY_PARTY_PAGE("");
   static constexpr const char* kPartyNextPage =
       PARLEY_PARTY_PAGE(" AND (s.start_at, s.source, s.record_id) < (?3, ?4, ?5)");
 #undef PARLEY_PARTY_PAGE
+#undef PARLEY_PARTY_KEYS
 
   const char* sql = query.party_term ? (query.before ? kPartyNextPage : kPartyFirstPage)
                                      : (query.before ? kNextPage : kFirstPage);
@@ -1413,8 +1449,10 @@ Result<int64_t> SqliteStore::CountCalls(const std::string& tenant_id, const std:
   std::lock_guard lock(reader_mu_);
   PARLEY_ASSIGN_OR_RETURN(
       Statement stmt,
-      Statement::Prepare(reader_, party_term ? "SELECT COUNT(*) FROM pii_search"
-                                               " WHERE tenant_id = ?1 AND term = ?2 AND record_kind = 'call'"
+      Statement::Prepare(reader_, party_term ? "SELECT (SELECT COUNT(*) FROM pii_search"
+                                               " WHERE tenant_id = ?1 AND term = ?2 AND record_kind = 'call')"
+                                               " + (SELECT COUNT(*) FROM pii_search_recent"
+                                               " WHERE tenant_id = ?1 AND term = ?2 AND record_kind = 'call')"
                                              : "SELECT COUNT(*) FROM calls WHERE tenant_id = ?1"));
   stmt.BindText(1, tenant_id);
   if (party_term) stmt.BindText(2, *party_term);
@@ -2051,6 +2089,19 @@ Result<int64_t> CountOne(sqlite3* db, const std::string& sql, const std::string&
   return stmt.ColumnInt64(0);
 }
 
+// A tenant's (?1) expired (start before ?2) call and participant search
+// terms; the delete takes ?3 at a time. `record_kind <> 'device'` as in the
+// partial index pii_search_by_start, so SQLite can use it.
+// pii_search_recent holds no device rows and has no index: it stays small.
+constexpr const char* kCountExpiredTerms =
+    "SELECT (SELECT COUNT(*) FROM pii_search WHERE tenant_id = ?1 AND record_kind <> 'device' AND start_at < ?2)"
+    " + (SELECT COUNT(*) FROM pii_search_recent WHERE tenant_id = ?1 AND start_at < ?2)";
+constexpr const char* kDeleteExpiredTerms =
+    "DELETE FROM pii_search WHERE rowid IN (SELECT rowid FROM pii_search WHERE tenant_id = ?1"
+    " AND record_kind <> 'device' AND start_at < ?2 LIMIT ?3)";
+constexpr const char* kDeleteExpiredRecentTerms =
+    "DELETE FROM pii_search_recent WHERE tenant_id = ?1 AND start_at < ?2";
+
 // "JOIN <table> x ON x is one of the record's rows" for a record table aliased r.
 std::string JoinRecordRows(const RetentionTable& t, const char* rows_table) {
   return std::string(" JOIN ") + rows_table + " x ON x.tenant_id = r.tenant_id AND x.record_kind = '" + t.kind +
@@ -2079,13 +2130,10 @@ Result<RetentionResult> SqliteStore::CountRecordsBefore(int64_t cutoff) {
             const int64_t samples,
             CountOne(reader_, "SELECT COUNT(*)" + old_records + JoinRecordRows(t, "quality_samples") + where, tenant,
                      out.boundary));
-        PARLEY_ASSIGN_OR_RETURN(
-            const int64_t terms,
-            CountOne(reader_, "SELECT COUNT(*)" + old_records + JoinRecordRows(t, "pii_search") + where, tenant,
-                     out.boundary));
         out.quality_samples += samples;
-        out.search_terms += terms;
       }
+      PARLEY_ASSIGN_OR_RETURN(const int64_t terms, CountOne(reader_, kCountExpiredTerms, tenant, out.boundary));
+      out.search_terms += terms;
     }
     return Ok();
   }();
@@ -2132,14 +2180,11 @@ Result<RetentionResult> SqliteStore::DropRecordsBefore(int64_t cutoff) {
         std::lock_guard lock(writer_mu_);
         PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
         PARLEY_ASSIGN_OR_RETURN(Statement record, Statement::Prepare(writer_, erase));
-        std::optional<Statement> samples, terms;
+        std::optional<Statement> samples;
         if (t.kind != nullptr) {
           PARLEY_ASSIGN_OR_RETURN(samples, Statement::Prepare(writer_, "DELETE FROM quality_samples WHERE tenant_id = ?1"
                                                                        " AND source = ?2 AND record_kind = ?3"
                                                                        " AND record_id = ?4"));
-          PARLEY_ASSIGN_OR_RETURN(terms, Statement::Prepare(writer_, "DELETE FROM pii_search WHERE tenant_id = ?1"
-                                                                     " AND record_kind = ?3 AND source = ?2"
-                                                                     " AND record_id = ?4"));
         }
         RetentionResult chunk;
         for (const auto& [source, id] : keys) {
@@ -2149,22 +2194,39 @@ Result<RetentionResult> SqliteStore::DropRecordsBefore(int64_t cutoff) {
           if (record.Changes() == 0) continue;
           ++CountOf(chunk, t.table);
           if (t.kind == nullptr) continue;
-          for (auto [stmt, count] : {std::pair{&*samples, &chunk.quality_samples},
-                                     std::pair{&*terms, &chunk.search_terms}}) {
-            stmt->Reset();
-            stmt->BindText(1, tenant).BindText(2, source).BindText(3, t.kind).BindText(4, id);
-            PARLEY_TRY(stmt->Run());
-            *count += stmt->Changes();
-          }
+          samples->Reset();
+          samples->BindText(1, tenant).BindText(2, source).BindText(3, t.kind).BindText(4, id);
+          PARLEY_TRY(samples->Run());
+          chunk.quality_samples += samples->Changes();
         }
         PARLEY_TRY(Fault("retention.before_commit"));
         PARLEY_TRY(tx.Commit());
         CountOf(out, t.table) += CountOf(chunk, t.table);
         out.quality_samples += chunk.quality_samples;
-        out.search_terms += chunk.search_terms;
         after = keys.back();
         if (static_cast<int64_t>(keys.size()) < kRetentionChunk) break;
       }
+    }
+    // The expired calls' and participants' search terms, by their start
+    // (pii_search_by_start), as PostgreSQL's retention deletes them.
+    {
+      std::lock_guard lock(writer_mu_);
+      PARLEY_ASSIGN_OR_RETURN(Statement recent, Statement::Prepare(writer_, kDeleteExpiredRecentTerms));
+      recent.BindText(1, tenant).BindInt64(2, out.boundary);
+      PARLEY_TRY(recent.Run());  // autocommit: one statement
+      out.search_terms += recent.Changes();
+    }
+    for (;;) {
+      std::lock_guard lock(writer_mu_);
+      PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+      PARLEY_ASSIGN_OR_RETURN(Statement terms, Statement::Prepare(writer_, kDeleteExpiredTerms));
+      terms.BindText(1, tenant).BindInt64(2, out.boundary).BindInt64(3, kRetentionChunk);
+      PARLEY_TRY(terms.Run());
+      const int64_t deleted = terms.Changes();
+      PARLEY_TRY(Fault("retention.before_commit"));
+      PARLEY_TRY(tx.Commit());
+      out.search_terms += deleted;
+      if (deleted < kRetentionChunk) break;
     }
   }
   return out;

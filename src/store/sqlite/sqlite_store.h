@@ -40,6 +40,13 @@ struct SqliteOptions {
   // "commit_batch.after_devices", "commit_batch.after_cursors",
   // "migrate.after_sql", "retention.before_commit" (each chunk). Empty in production.
   std::function<Status(std::string_view step)> fault_hook_for_test;
+  // New calls' and participants' search terms collect in pii_search_recent
+  // (appended, no index) and move into pii_search, whose term index takes
+  // inserts at random places, once this many have collected: one batch in
+  // so many rewrites the index pages they touch, instead of every batch
+  // (migration 0012, docs/performance.md). Tests set it low to move them
+  // in every batch.
+  int64_t search_terms_merge_rows = 50000;
 };
 
 class SqliteStore final : public Store {
@@ -151,6 +158,9 @@ class SqliteStore final : public Store {
   Status Fault(std::string_view step);   // runs the test hook, if any
   // Adds a batch's rollup delta. REQUIRES: writer_mu_ held, in the batch's transaction.
   Status ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta);
+  // Moves pii_search_recent into pii_search once it holds
+  // search_terms_merge_rows rows. REQUIRES: writer_mu_ held, in a transaction.
+  Status MergeRecentSearchTerms();
 
   std::mutex writer_mu_;
   sqlite3* const writer_;                // GUARDED_BY(writer_mu_)

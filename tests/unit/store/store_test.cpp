@@ -112,6 +112,9 @@ class SqliteDb final : public BackendDb {
   std::unique_ptr<Store> Open(FaultHook hook) override {
     SqliteOptions options;
     options.fault_hook_for_test = std::move(hook);
+    // Every batch moves its search terms into pii_search, so raw checks of
+    // pii_search see them all (SqliteSearchTerms tests the collecting table).
+    options.search_terms_merge_rows = 1;
     return OpenOrDie(path_, std::move(options));
   }
   std::string Raw(const std::string& sql) override { return RawDb(path_).Text(sql); }
@@ -1209,6 +1212,57 @@ TEST_P(StoreTest, PartyTermFiltersCallsWithKeysetPaginationPerTenant) {
   EXPECT_EQ(*store_->CountCalls("ta", std::nullopt), 5);
 }
 
+// SQLite collects new terms in pii_search_recent and moves them into
+// pii_search once search_terms_merge_rows have collected: searches, counts
+// and keyset pages see the calls wherever their terms are, and the move
+// happens in the batch that reaches the threshold.
+TEST(SqliteSearchTerms, CollectedTermsAreSearchedAndMovedAtTheThreshold) {
+  TempDir dir;
+  const std::string path = dir.File("parley.db");
+  SqliteOptions options;
+  options.search_terms_merge_rows = 10;
+  auto store = OpenOrDie(path, std::move(options));
+  ASSERT_TRUE(store->CreateTenant(MakeTenant("ta", "org-ta")).ok());
+  ASSERT_TRUE(store->CreateAgent(MakeAgent("ta", "a1")).ok());
+  const std::string a = Term('a'), b = Term('b');
+  auto count = [&](const char* table) { return RawDb(path).Text(std::string("SELECT count(*) FROM ") + table); };
+
+  ASSERT_TRUE(store->CommitBatch(MakeBatch("ta", "a1", "b1",
+                                           {CallWithTerms("c1", 100, {a, b}), CallWithTerms("c2", 200, {a, b}),
+                                            CallWithTerms("c3", 300, {a, b})},
+                                           {}))
+                  .ok());
+  EXPECT_EQ(count("pii_search_recent"), "6");
+  EXPECT_EQ(count("pii_search"), "0");
+  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 10))), (std::vector<std::string>{"c3", "c2", "c1"}));
+  EXPECT_EQ(*store->CountCalls("ta", b), 3);
+
+  ASSERT_TRUE(store->CommitBatch(MakeBatch("ta", "a1", "b2",
+                                           {CallWithTerms("c4", 400, {a, b}), CallWithTerms("c5", 150, {a, b})},
+                                           {}))
+                  .ok());
+  EXPECT_EQ(count("pii_search_recent"), "0");  // 10 collected: moved with this batch
+  EXPECT_EQ(count("pii_search"), "10");
+  ASSERT_TRUE(store->CommitBatch(MakeBatch("ta", "a1", "b3", {CallWithTerms("c6", 250, {a})}, {})).ok());
+  EXPECT_EQ(count("pii_search_recent"), "1");
+
+  // Pages of two newest first, across both tables.
+  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 2))), (std::vector<std::string>{"c4", "c3"}));
+  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 2, std::make_tuple(int64_t{300}, std::string("dma"),
+                                                                        std::string("c3"))))),
+            (std::vector<std::string>{"c6", "c2"}));
+  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 2, std::make_tuple(int64_t{200}, std::string("dma"),
+                                                                        std::string("c2"))))),
+            (std::vector<std::string>{"c5", "c1"}));
+  EXPECT_EQ(*store->CountCalls("ta", a), 6);
+  EXPECT_EQ(*store->CountCalls("ta", b), 5);
+
+  // Retention takes expired terms from both tables.
+  auto expired = store->CountRecordsBefore(86400 * 40);
+  ASSERT_TRUE(expired.ok()) << expired.error().detail;
+  EXPECT_EQ(expired->search_terms, 11);
+}
+
 // Terms are written only with a record stored now: a record seen before, or
 // a duplicate batch, adds none; a device's follow its stored state.
 TEST_P(StoreTest, SearchTermsOnlyForNewRecordsAndDeviceState) {
@@ -1600,6 +1654,7 @@ TEST(SqliteRetention, DeletesInChunksAndResumes) {
     if (fail_second && commits == 2) return Unavailable("injected");
     return Ok();
   };
+  options.search_terms_merge_rows = 1;  // the terms in pii_search, deleted in chunks
   auto store = OpenOrDie(path, std::move(options));
   ASSERT_TRUE(store->CreateTenant(MakeTenant("ta", "org-ta")).ok());
   ASSERT_TRUE(store->CreateAgent(MakeAgent("ta", "a1")).ok());
@@ -1607,12 +1662,19 @@ TEST(SqliteRetention, DeletesInChunksAndResumes) {
   constexpr int64_t kFeb2026 = 1769904000;
   const int64_t old_calls = 2 * kRetentionChunk + 7;
   BatchCommit batch = MakeBatch("ta", "a1", "many", {}, {});
+  auto term = [](int64_t i) {
+    std::string t(64, '0');
+    const std::string digits = std::to_string(i);
+    return t.replace(t.size() - digits.size(), digits.size(), digits);
+  };
   for (int64_t i = 0; i < old_calls; ++i) {
     StoredCall c = MakeCall(i % 2 ? "dma" : "cucm", "c" + std::to_string(i), kJan2026 + i);
     c.quality = {MakeSample("orig", "rx", "audio")};
+    c.search_terms = {term(i)};
     batch.calls.push_back(std::move(c));
   }
   batch.calls.push_back(MakeCall("dma", "keep", kFeb2026));
+  batch.calls.back().search_terms = {term(0)};
   ASSERT_TRUE(store->CommitBatch(batch).ok());
 
   auto interrupted = store->DropRecordsBefore(kFeb2026);
@@ -1626,14 +1688,18 @@ TEST(SqliteRetention, DeletesInChunksAndResumes) {
   ASSERT_TRUE(rest.ok()) << rest.error().detail;
   EXPECT_EQ(rest->calls, old_calls - kRetentionChunk);
   EXPECT_EQ(rest->quality_samples, old_calls - kRetentionChunk);
-  EXPECT_EQ(commits, 2);  // kRetentionChunk + 7 calls: two transactions
+  EXPECT_EQ(rest->search_terms, old_calls);
+  // kRetentionChunk + 7 calls: two transactions; then the terms, by start:
+  // 2 * kRetentionChunk + 7 in three.
+  EXPECT_EQ(commits, 5);
   EXPECT_EQ(*store->CountCalls("ta", std::nullopt), 1);
   EXPECT_EQ(RawDb(path).Text("SELECT count(*) FROM quality_samples"), "0");
+  EXPECT_EQ(*store->CountCalls("ta", term(0)), 1);  // the February call's term is kept
+  EXPECT_EQ(RawDb(path).Text("SELECT count(*) FROM pii_search"), "1");
 }
 
 // ---- PostgreSQL: migrations, roles, row-level security, partitions ----
 
-// Both backends are at the same schema version: a migration added to one needs its twin in the other.
 // Pipeline mode (ApplyRollups' two round trips): answers come back in
 // statement order across several chunks; a failure mid-pipeline is reported
 // as Exec would report it, the statements after it do not run, and the
@@ -1677,6 +1743,7 @@ TEST(PostgresPipeline, AnswersInOrderAcrossChunksAndStopsAtFirstFailure) {
   EXPECT_EQ(total->Int(0, 0), 600);
 }
 
+// Both backends are at the same schema version: a migration added to one needs its twin in the other.
 TEST(PostgresMigrations, SameVersionsAsSqlite) {
   EXPECT_EQ(postgres::LatestSchemaVersion(), sqlite::LatestSchemaVersion());
   for (size_t i = 0; i < postgres::Migrations().size(); ++i) {
