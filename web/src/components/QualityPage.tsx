@@ -142,7 +142,7 @@ export function QualityPage({ onUnauthorized }: Props) {
             {phase.kind === 'loading' && data && <span class="spinner spinner-inline" aria-label="Updating" />}
           </h1>
           <p class="page-subtitle">
-            Media quality of calls per {label.toLowerCase()}
+            Media quality of calls and conference legs per {label.toLowerCase()}
             {data ? ` (${data.time_zone} days)` : ''}, from the rollups: averages, 95th percentiles and the share of poor streams.
           </p>
         </div>
@@ -214,8 +214,8 @@ export function QualityPage({ onUnauthorized }: Props) {
       {phase.kind !== 'error' && data && data.rows.length === 0 && (
         <section class="card">
           <EmptyState title="No calls in this range" testId="quality-empty">
-            Pick a longer range. Quality figures come from calls whose source measures media (CUCM call management records, for
-            example); DMA and Kamailio records carry none.
+            Pick a longer range. Quality figures come from sources that measure media: CUCM call management records, and the
+            conference legs that RPRM and Pexip report; DMA and Kamailio records carry none.
           </EmptyState>
         </section>
       )}
@@ -233,7 +233,8 @@ export function QualityPage({ onUnauthorized }: Props) {
               <Chart option={option} class={chartHeight} label={`Poor streams by ${label.toLowerCase()}`} testId="chart-poor" />
             ) : (
               <EmptyState title="No media quality measured in this range" testId="quality-unmeasured">
-                These calls come from sources that report no media quality (DMA, Kamailio). CUCM call management records do.
+                These calls come from sources that report no media quality (DMA, Kamailio). CUCM call management records and the
+                conference legs of RPRM and Pexip do.
               </EmptyState>
             )}
           </section>
