@@ -1220,40 +1220,39 @@ Result<std::vector<StoredParticipant>> PostgresStore::ListParticipants(const std
   });
 }
 
+// One keyset page of a tenant's rows of `table` in key order (source,
+// `id_column`), after `after` (exclusive). For participants the key is each
+// month's partition's (tenant_id, source, participant_id, start_at), merged
+// in key order; a key lives in one partition.
+template <typename T>
+Result<std::vector<T>> PostgresStore::KeyPage(const std::string& tenant_id, const char* columns, const char* table,
+                                              const char* id_column, int64_t limit,
+                                              const std::optional<std::pair<std::string, std::string>>& after,
+                                              T (*read)(const Rows&, int)) {
+  if (limit < 1) return InvalidArgument("page size must be at least 1");
+  Params params = Params().Text(tenant_id).Int(std::min(limit, kMaxPage));
+  std::string sql = std::string("SELECT ") + columns + " FROM " + table + " WHERE tenant_id = $1";
+  if (after) {
+    params.Text(after->first).Text(after->second);
+    sql += std::string(" AND (source, ") + id_column + ") > ($3, $4)";
+  }
+  sql += std::string(" ORDER BY source, ") + id_column + " LIMIT $2";
+  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<T>> {
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
+    return ReadAll<T>(rows, read);
+  });
+}
+
 Result<std::vector<StoredParticipant>> PostgresStore::ListAllParticipants(const std::string& tenant_id,
                                                                           const ParticipantPageQuery& query) {
-  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
-  const int64_t limit = std::min(query.limit, kMaxPage);
-  Params params = Params().Text(tenant_id).Int(limit);
-  // The primary key (tenant_id, source, participant_id, start_at) of each
-  // month's partition, merged in key order; a key lives in one partition.
-  std::string sql = "SELECT " PARLEY_PG_PARTICIPANT_COLUMNS " FROM participants WHERE tenant_id = $1";
-  if (query.after) {
-    params.Text(query.after->first).Text(query.after->second);
-    sql += " AND (source, participant_id) > ($3, $4)";
-  }
-  sql += " ORDER BY source, participant_id LIMIT $2";
-  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredParticipant>> {
-    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
-    return ReadAll<StoredParticipant>(rows, ReadParticipant);
-  });
+  return KeyPage<StoredParticipant>(tenant_id, PARLEY_PG_PARTICIPANT_COLUMNS, "participants", "participant_id",
+                                    query.limit, query.after, &ReadParticipant);
 }
 
 Result<std::vector<StoredDevice>> PostgresStore::ListDevices(const std::string& tenant_id,
                                                              const DevicePageQuery& query) {
-  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
-  const int64_t limit = std::min(query.limit, kMaxPage);
-  Params params = Params().Text(tenant_id).Int(limit);
-  std::string sql = "SELECT " PARLEY_PG_DEVICE_COLUMNS " FROM devices WHERE tenant_id = $1";
-  if (query.after) {
-    params.Text(query.after->first).Text(query.after->second);
-    sql += " AND (source, id) > ($3, $4)";
-  }
-  sql += " ORDER BY source, id LIMIT $2";
-  return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredDevice>> {
-    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
-    return ReadAll<StoredDevice>(rows, ReadDevice);
-  });
+  return KeyPage<StoredDevice>(tenant_id, PARLEY_PG_DEVICE_COLUMNS, "devices", "id", query.limit, query.after,
+                               &ReadDevice);
 }
 
 Result<std::vector<StoredQuality>> PostgresStore::ListQuality(const std::string& tenant_id, RecordKind kind,

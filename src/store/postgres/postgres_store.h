@@ -43,6 +43,7 @@ namespace parley::store::postgres {
 class Pool;
 class Tx;
 class Params;
+class Rows;
 
 struct PostgresOptions {
   // The schema owner's connection, used only to migrate and grant the
@@ -172,6 +173,13 @@ class PostgresStore final : public Store {
   static Scope NoTenant();
 
   PostgresStore(std::unique_ptr<Pool> pool, PostgresOptions options);
+
+  // One keyset page of a tenant's `table` in (source, id_column) order.
+  template <typename T>
+  Result<std::vector<T>> KeyPage(const std::string& tenant_id, const char* columns, const char* table,
+                                 const char* id_column, int64_t limit,
+                                 const std::optional<std::pair<std::string, std::string>>& after,
+                                 T (*read)(const Rows&, int));
 
   // Runs body(tx) in one transaction of `scope` on a pooled connection and
   // commits if it succeeded. The one way every method talks to PostgreSQL.

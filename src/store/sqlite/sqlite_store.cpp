@@ -1368,50 +1368,44 @@ Result<std::vector<StoredParticipant>> SqliteStore::ListParticipants(const std::
   return participants;
 }
 
-Result<std::vector<StoredParticipant>> SqliteStore::ListAllParticipants(const std::string& tenant_id,
-                                                                        const ParticipantPageQuery& query) {
-  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
-  const int64_t limit = std::min(query.limit, kMaxCallPage);
-  // A range seek on the primary key (tenant_id, source, participant_id).
-  static constexpr const char* kFirstPage = "SELECT " PARLEY_PARTICIPANT_COLUMNS
-                                            " FROM participants WHERE tenant_id = ?1"
-                                            " ORDER BY source, participant_id LIMIT ?2";
-  static constexpr const char* kNextPage =
-      "SELECT " PARLEY_PARTICIPANT_COLUMNS
-      " FROM participants WHERE tenant_id = ?1 AND (source, participant_id) > (?3, ?4)"
-      " ORDER BY source, participant_id LIMIT ?2";
-  std::lock_guard lock(reader_mu_);
-  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, query.after ? kNextPage : kFirstPage));
-  stmt.BindText(1, tenant_id).BindInt64(2, limit);
-  if (query.after) stmt.BindText(3, query.after->first).BindText(4, query.after->second);
-  std::vector<StoredParticipant> participants;
+namespace {
+
+// One keyset page of a tenant's rows of `table` in primary-key order
+// (source, `id_column`), after `after` (exclusive): a range seek on the key.
+template <typename T>
+Result<std::vector<T>> KeyPage(sqlite3* db, const std::string& tenant_id, const char* columns, const char* table,
+                               const char* id_column, int64_t limit,
+                               const std::optional<std::pair<std::string, std::string>>& after,
+                               T (*read)(const Statement&)) {
+  if (limit < 1) return InvalidArgument("page size must be at least 1");
+  std::string sql = std::string("SELECT ") + columns + " FROM " + table + " WHERE tenant_id = ?1";
+  if (after) sql += std::string(" AND (source, ") + id_column + ") > (?3, ?4)";
+  sql += std::string(" ORDER BY source, ") + id_column + " LIMIT ?2";
+  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(db, sql));
+  stmt.BindText(1, tenant_id).BindInt64(2, std::min(limit, kMaxCallPage));
+  if (after) stmt.BindText(3, after->first).BindText(4, after->second);
+  std::vector<T> out;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
     if (!row) break;
-    participants.push_back(ReadParticipant(stmt));
+    out.push_back(read(stmt));
   }
-  return participants;
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<StoredParticipant>> SqliteStore::ListAllParticipants(const std::string& tenant_id,
+                                                                        const ParticipantPageQuery& query) {
+  std::lock_guard lock(reader_mu_);
+  return KeyPage<StoredParticipant>(reader_, tenant_id, PARLEY_PARTICIPANT_COLUMNS, "participants", "participant_id",
+                                    query.limit, query.after, &ReadParticipant);
 }
 
 Result<std::vector<StoredDevice>> SqliteStore::ListDevices(const std::string& tenant_id, const DevicePageQuery& query) {
-  if (query.limit < 1) return InvalidArgument("page size must be at least 1");
-  const int64_t limit = std::min(query.limit, kMaxCallPage);
-  static constexpr const char* kFirstPage =
-      "SELECT " PARLEY_DEVICE_COLUMNS " FROM devices WHERE tenant_id = ?1 ORDER BY source, id LIMIT ?2";
-  static constexpr const char* kNextPage =
-      "SELECT " PARLEY_DEVICE_COLUMNS
-      " FROM devices WHERE tenant_id = ?1 AND (source, id) > (?3, ?4) ORDER BY source, id LIMIT ?2";
   std::lock_guard lock(reader_mu_);
-  PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, query.after ? kNextPage : kFirstPage));
-  stmt.BindText(1, tenant_id).BindInt64(2, limit);
-  if (query.after) stmt.BindText(3, query.after->first).BindText(4, query.after->second);
-  std::vector<StoredDevice> devices;
-  for (;;) {
-    PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
-    if (!row) break;
-    devices.push_back(ReadDevice(stmt));
-  }
-  return devices;
+  return KeyPage<StoredDevice>(reader_, tenant_id, PARLEY_DEVICE_COLUMNS, "devices", "id", query.limit, query.after,
+                               &ReadDevice);
 }
 
 Result<std::vector<StoredQuality>> SqliteStore::ListQuality(const std::string& tenant_id, RecordKind kind,
