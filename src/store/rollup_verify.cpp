@@ -127,19 +127,13 @@ class Verifier {
       std::vector<RecordRef> refs;
       refs.reserve(calls.size());
       for (const StoredCall& c : calls) refs.push_back({c.source, c.call_id});
-      PARLEY_ASSIGN_OR_RETURN(std::vector<StoredQuality> quality,
-                              store_.ListQuality(tenant_, RecordKind::kCall, refs));
-      // Samples come grouped by record, in the order of refs.
-      size_t q = 0;
+      PARLEY_TRY(AttachQuality(RecordKind::kCall, refs, calls));
       for (StoredCall& c : calls) {
-        for (; q < quality.size() && quality[q].source == c.source && quality[q].record_id == c.call_id; ++q)
-          c.quality.push_back(std::move(quality[q].sample));
         detail::AddCallToRollups(c, want_);
         oldest_ = std::min(oldest_, c.start_at);
         newest_ = std::max(newest_, c.end_at);
         series_.insert(c.source);
       }
-      if (q != quality.size()) return Internal("rollups verify: quality samples out of record order");
       report_.calls += static_cast<int64_t>(calls.size());
       const StoredCall& last = calls.back();
       page.before = std::make_tuple(last.start_at, last.source, last.call_id);
@@ -161,21 +155,31 @@ class Verifier {
       std::vector<RecordRef> refs;
       refs.reserve(participants.size());
       for (const StoredParticipant& p : participants) refs.push_back({p.source, p.participant_id});
-      PARLEY_ASSIGN_OR_RETURN(std::vector<StoredQuality> quality,
-                              store_.ListQuality(tenant_, RecordKind::kParticipant, refs));
-      size_t q = 0;
+      PARLEY_TRY(AttachQuality(RecordKind::kParticipant, refs, participants));
       for (StoredParticipant& p : participants) {
-        for (; q < quality.size() && quality[q].source == p.source && quality[q].record_id == p.participant_id; ++q)
-          p.quality.push_back(std::move(quality[q].sample));
         detail::AddParticipantToRollups(p, want_);
         oldest_ = std::min(oldest_, p.start_at);
         newest_ = std::max(newest_, p.start_at);
       }
-      if (q != quality.size()) return Internal("rollups verify: quality samples out of record order");
       report_.participants += static_cast<int64_t>(participants.size());
       page.after = std::make_pair(participants.back().source, participants.back().participant_id);
       if (static_cast<int64_t>(participants.size()) < kPage) break;
     }
+    return Ok();
+  }
+
+  // Reads the quality samples of `records` (whose keys are `refs`, in the
+  // same order) and appends each to its record's `quality`.
+  template <typename Record>
+  Status AttachQuality(RecordKind kind, const std::vector<RecordRef>& refs, std::vector<Record>& records) {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<StoredQuality> quality, store_.ListQuality(tenant_, kind, refs));
+    // Samples come grouped by record, in the order of refs.
+    size_t q = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+      for (; q < quality.size() && quality[q].source == refs[i].source && quality[q].record_id == refs[i].id; ++q)
+        records[i].quality.push_back(std::move(quality[q].sample));
+    }
+    if (q != quality.size()) return Internal("rollups verify: quality samples out of record order");
     return Ok();
   }
 

@@ -1548,6 +1548,7 @@ Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const d
                          " WHERE tenant_id = $1 AND dimension = k.d AND key = k.key AND bucket = k.b FOR UPDATE) r",
                      Params().Text(tenant_id).IntArray(t.dims).TextArray(t.keys).IntArray(t.buckets)});
   }
+  size_t minutes_read = 0;  // position of the hours' minutes read in `reads`
   if (!hours.empty()) {
     const Params hour_keys = Params().Text(tenant_id).TextArray(hour_sources).IntArray(hour_starts);
     reads.push_back({std::string("INSERT INTO concurrency_hour (tenant_id, source, hour, net, peak_rel)"
@@ -1563,6 +1564,7 @@ Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const d
                      " WITH ORDINALITY AS k(s, m, d, n) ORDER BY k.n ON CONFLICT (tenant_id, source, minute)"
                      " DO UPDATE SET delta = concurrency_minute.delta + excluded.delta",
                      Params().Text(tenant_id).TextArray(minute_sources).IntArray(minutes).IntArray(minute_deltas)});
+    minutes_read = reads.size();
     reads.push_back({std::string("SELECT k.n, m.minute, m.delta FROM") + kHourKeys +
                          " CROSS JOIN LATERAL (SELECT minute, delta FROM concurrency_minute WHERE tenant_id = $1"
                          " AND source = k.s AND minute >= k.h AND minute < k.h + 3600 OFFSET 0) m",
@@ -1622,7 +1624,7 @@ Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const d
                       std::move(update)});
   }
   if (!hours.empty()) {
-    const Rows& minute_rows = answers[2 * tables.size() + 3];
+    const Rows& minute_rows = answers[minutes_read];
     std::vector<std::vector<std::pair<int64_t, int64_t>>> by_hour(hours.size());
     for (int i = 0; i < minute_rows.size(); ++i) {
       const int64_t n = minute_rows.Int(i, 0);
