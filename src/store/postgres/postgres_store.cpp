@@ -319,7 +319,14 @@ constexpr const char* kCreateStaging =
     " jitter_ms_avg double precision, jitter_ms_max double precision, latency_ms_avg double precision,"
     " latency_ms_max double precision, mos double precision) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS stage_terms (kind text, rec_ord bigint, term text COLLATE \"C\")"
-    " ON COMMIT DELETE ROWS;";
+    " ON COMMIT DELETE ROWS;"
+    // The moves join samples and terms to the records stored now by batch
+    // position. Temporary tables have no statistics, so the planner guesses
+    // one stored record and picks a nested loop: without these indexes that
+    // loop scans every staged sample once per record (measured: 270 of the
+    // 300 ms a 1,000-call batch took, and more with search terms).
+    "CREATE INDEX IF NOT EXISTS stage_quality_by_record ON stage_quality (kind, rec_ord);"
+    "CREATE INDEX IF NOT EXISTS stage_terms_by_record ON stage_terms (kind, rec_ord);";
 
 // One INSERT per record type: keep the first occurrence of each key in the
 // batch (DISTINCT ON ... ord), claim its key in record_keys (a key taken
