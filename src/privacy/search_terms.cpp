@@ -291,7 +291,9 @@ std::string SearchTerm(const crypto::Key256& search_key, const SearchValue& valu
   std::string input(SearchKindName(value.kind));
   input += ':';
   input += value.normalized;
-  return crypto::BlindIndex(search_key, input);
+  std::string term = crypto::BlindIndex(search_key, input);
+  term.resize(kSearchTermHexDigits);
+  return term;
 }
 
 std::vector<SearchValue> PartySearchValues(const wire::Party& party) {

@@ -119,9 +119,9 @@ crypto::Key256 KeyOf(uint8_t fill) {
 TEST(SearchTerm, HexHmacBoundToKindAndKey) {
   const SearchValue phone{SearchKind::kPhone, "1001"};
   const std::string term = SearchTerm(KeyOf(1), phone);
-  EXPECT_EQ(term.size(), 64u);
+  EXPECT_EQ(term.size(), 16u);
   EXPECT_TRUE(std::all_of(term.begin(), term.end(), [](char c) { return std::isxdigit(c) && !std::isupper(c); }));
-  EXPECT_EQ(term, crypto::BlindIndex(KeyOf(1), "phone:1001"));
+  EXPECT_EQ(term, crypto::BlindIndex(KeyOf(1), "phone:1001").substr(0, 16));
   EXPECT_EQ(term, SearchTerm(KeyOf(1), phone));
   EXPECT_NE(term, SearchTerm(KeyOf(2), phone));                                   // another tenant's key
   EXPECT_NE(SearchTerm(KeyOf(1), {SearchKind::kIp, "10.1.2.3"}),

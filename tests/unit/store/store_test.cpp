@@ -1000,7 +1000,7 @@ BatchCommit FullBatch(const std::string& tenant_id, const std::string& batch_id)
   video.latency_ms_max = 80;
   video.mos = 4.2;
   call.quality = {video, MakeSample("dest", "tx", "audio")};
-  call.search_terms = {std::string(64, 'c')};
+  call.search_terms = {std::string(16, 'c')};
   BatchCommit b = MakeBatch(tenant_id, "a1", batch_id, {call}, {{"dma", "x1"}});
   b.conferences = {MakeConference("dma", "conf-1", 100)};
   StoredParticipant p1 = MakeParticipant("dma", "p1", "conf-1", 110);
@@ -1157,7 +1157,7 @@ TEST_P(StoreTest, DeviceUpsertKeepsNewestObservation) {
 
 // ---- Search terms (pii_search) ----
 
-std::string Term(char c) { return std::string(64, c); }
+std::string Term(char c) { return std::string(16, c); }
 
 StoredCall CallWithTerms(const std::string& id, int64_t start_at, std::vector<std::string> terms) {
   StoredCall c = MakeCall("dma", id, start_at);
@@ -1310,11 +1310,15 @@ TEST_P(StoreTest, SearchTermsOnlyForNewRecordsAndDeviceState) {
   EXPECT_EQ(rows(), "call:c1:a:100,call:c1:b:100,device:d1:b:200,participant:p1:a:110");
 }
 
-// The table refuses anything but a 64-hex term: no value in clear gets in.
+// The table refuses anything but a 16-hex term: no value in clear gets in
+// (an E.164 number has at most 15 digits), nor a whole MAC of the format
+// before migration 0013.
 TEST_P(StoreTest, SearchTermMustBeHex) {
-  auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b1", {CallWithTerms("c1", 100, {"+442079460000"})}, {}));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  for (const std::string& bad : std::vector<std::string>{"+442079460000", "442079460000123", "ABCDEF0123456789", std::string(64, 'a')}) {
+    auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b-" + bad, {CallWithTerms("c1", 100, {bad})}, {}));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, Code::kInvalidArgument) << bad;
+  }
   EXPECT_EQ(Count("ta"), 0);
 }
 
@@ -1496,6 +1500,40 @@ TEST(SqliteMigrations, Version1DatabaseUpgradesKeepingDevices) {
   EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
 }
 
+// Migration 0013 cuts the whole-MAC terms stored before it to the 64-bit
+// prefix that search computes now, in both term tables: a party found before
+// the upgrade is found after it.
+TEST(SqliteMigrations, Version12TermsAreCutToThePrefixSearchComputes) {
+  TempDir dir;
+  const std::string path = dir.File("v12.db");
+  const std::string mac = "0123456789abcdef" + std::string(48, 'e');
+  {
+    RawDb raw(path);
+    raw.Exec("CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT");
+    for (const auto& m : sqlite::Migrations()) {
+      if (m.version > 12) break;
+      raw.Exec(std::string(m.sql));
+      raw.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+    }
+    raw.Exec("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org', x'00', 0)");
+    for (const char* table : {"pii_search", "pii_search_recent"}) {
+      raw.Exec(std::string("INSERT INTO ") + table + " (tenant_id, record_kind, source, record_id, term, start_at)"
+               " VALUES ('ta', 'call', 'dma', '" + table + "', '" + mac + "', 100)");
+    }
+  }
+  auto store = OpenOrDie(path);
+  EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
+  const auto found = store->CountCalls("ta", mac.substr(0, 16));
+  ASSERT_TRUE(found.ok()) << found.error().detail;
+  EXPECT_EQ(*found, 2);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Text("SELECT group_concat(length(term)) FROM (SELECT term FROM pii_search"
+                     " UNION ALL SELECT term FROM pii_search_recent)"),
+            "16,16");
+  EXPECT_EQ(raw.Text("PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
+}
+
 
 // ---- Both backends, concurrency ----
 
@@ -1534,10 +1572,10 @@ TEST_P(StoreTest, RetentionDropsOldRecordsOfEveryTenant) {
       q.jitter_ms_avg = 5 + i;
       c.quality.push_back(q);
     }
-    if (term != 0) c.search_terms = {std::string(64, term)};
+    if (term != 0) c.search_terms = {std::string(16, term)};
     return c;
   };
-  const std::string old_term(64, 'a'), new_term(64, 'b'), device_term(64, 'd');
+  const std::string old_term(16, 'a'), new_term(16, 'b'), device_term(16, 'd');
   BatchCommit a = MakeBatch("ta", "a1", "ret-a",
                             {with(MakeCall("dma", "old", kJan2026 + 100), 2, 'a'),
                              with(MakeCall("dma", "edge", kFeb2026 - 1), 1, 0),  // runs into February
@@ -1663,7 +1701,7 @@ TEST(SqliteRetention, DeletesInChunksAndResumes) {
   const int64_t old_calls = 2 * kRetentionChunk + 7;
   BatchCommit batch = MakeBatch("ta", "a1", "many", {}, {});
   auto term = [](int64_t i) {
-    std::string t(64, '0');
+    std::string t(16, '0');
     const std::string digits = std::to_string(i);
     return t.replace(t.size() - digits.size(), digits.size(), digits);
   };
@@ -1937,7 +1975,7 @@ TEST(PostgresPartitions, CreatedOnDemandDedupAcrossMonthsAndRetention) {
   constexpr int64_t kJan2026 = 1767225600;  // 2026-01-01T00:00:00Z
   constexpr int64_t kFeb2026 = 1769904000;
   constexpr int64_t kMar2026 = 1772323200;
-  const std::string term(64, 'e');
+  const std::string term(16, 'e');
   auto with_term = [&](StoredCall c) {
     c.search_terms = {term};
     return c;
