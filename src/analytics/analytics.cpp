@@ -26,17 +26,20 @@ std::chrono::year_month_day FromDayNumber(int64_t n) {
   return std::chrono::year_month_day(std::chrono::sys_days(std::chrono::days(n)));
 }
 
-// Every hourly rollup row of [from, to), in store-sized pieces.
+// Every hourly rollup row of [from, to), in store-sized pieces; their media
+// quality too when `with_quality`.
 Result<std::vector<store::RollupRow>> HourlyRows(store::Store& store, const std::string& tenant_id,
                                                  store::RollupDimension dimension,
-                                                 const std::optional<std::string>& key, int64_t from, int64_t to) {
+                                                 const std::optional<std::string>& key, int64_t from, int64_t to,
+                                                 bool with_quality) {
   std::vector<store::RollupRow> out;
   for (int64_t a = from; a < to; a += kChunk) {
     store::RollupQuery q{.grain = store::RollupGrain::kHour,
                          .dimension = dimension,
                          .from = a,
                          .to = std::min(to, a + kChunk),
-                         .key = key};
+                         .key = key,
+                         .with_quality = with_quality};
     PARLEY_ASSIGN_OR_RETURN(std::vector<store::RollupRow> rows, store.ListRollups(tenant_id, q));
     out.insert(out.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
   }
@@ -68,16 +71,16 @@ Result<std::map<std::string, store::UsageAggregate>> MergedByKey(store::Store& s
   const int64_t whole_from = CeilTo(from, kDay);
   const int64_t whole_to = FloorTo(to, kDay);
   if (whole_from < whole_to) {
-    PARLEY_ASSIGN_OR_RETURN(auto head, HourlyRows(store, tenant_id, dimension, std::nullopt, from, whole_from));
+    PARLEY_ASSIGN_OR_RETURN(auto head, HourlyRows(store, tenant_id, dimension, std::nullopt, from, whole_from, true));
     add(head);
     store::RollupQuery q{
         .grain = store::RollupGrain::kDay, .dimension = dimension, .from = whole_from, .to = whole_to, .key = {}};
     PARLEY_ASSIGN_OR_RETURN(auto days, store.ListRollups(tenant_id, q));
     add(days);
-    PARLEY_ASSIGN_OR_RETURN(auto tail, HourlyRows(store, tenant_id, dimension, std::nullopt, whole_to, to));
+    PARLEY_ASSIGN_OR_RETURN(auto tail, HourlyRows(store, tenant_id, dimension, std::nullopt, whole_to, to, true));
     add(tail);
   } else {
-    PARLEY_ASSIGN_OR_RETURN(auto all, HourlyRows(store, tenant_id, dimension, std::nullopt, from, to));
+    PARLEY_ASSIGN_OR_RETURN(auto all, HourlyRows(store, tenant_id, dimension, std::nullopt, from, to, true));
     add(all);
   }
   return out;
@@ -196,7 +199,7 @@ Result<UsageReport> Usage(store::Store& store, const store::Tenant& tenant, cons
     return &hours[static_cast<size_t>((h - from) / kHour)];
   };
   const auto dimension = request.source ? store::RollupDimension::kSource : store::RollupDimension::kTenant;
-  PARLEY_ASSIGN_OR_RETURN(auto rows, HourlyRows(store, tenant.id, dimension, request.source, from, to));
+  PARLEY_ASSIGN_OR_RETURN(auto rows, HourlyRows(store, tenant.id, dimension, request.source, from, to, /*with_quality=*/false));
   for (const auto& row : rows) {
     if (UsageBucket* b = at(row.bucket)) {
       b->calls += row.usage.calls;
@@ -253,7 +256,8 @@ Result<UsageReport> Usage(store::Store& store, const store::Tenant& tenant, cons
                        .dimension = store::RollupDimension::kSource,
                        .from = FloorTo(from, kDay),
                        .to = CeilTo(to, kDay),
-                       .key = {}};
+                       .key = {},
+                       .with_quality = false};
   PARLEY_ASSIGN_OR_RETURN(auto source_rows, store.ListRollups(tenant.id, q));
   for (const auto& r : source_rows)
     if (r.usage.calls > 0 && (report.sources.empty() || report.sources.back() != r.key)) report.sources.push_back(r.key);

@@ -1660,7 +1660,9 @@ Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const d
 Result<std::vector<RollupRow>> PostgresStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
   PARLEY_TRY(detail::CheckRollupQuery(q));
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<RollupRow>> {
-    std::string sql = "SELECT key, bucket, " + std::string(detail::kRollupColumns) + " FROM " + detail::RollupTable(q.grain) +
+    std::string sql = "SELECT key, bucket, " +
+                      std::string(q.with_quality ? detail::kRollupColumns : detail::kRollupUsageColumns) + " FROM " +
+                      detail::RollupTable(q.grain) +
                       " WHERE tenant_id = $1 AND dimension = $2 AND bucket >= $3 AND bucket < $4";
     Params params;
     params.Text(tenant_id).Int(static_cast<int64_t>(q.dimension)).Int(q.from).Int(q.to);
@@ -1670,11 +1672,18 @@ Result<std::vector<RollupRow>> PostgresStore::ListRollups(const std::string& ten
     }
     sql += " ORDER BY key COLLATE \"C\", bucket";
     PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(sql, params));
-    return ReadAll<RollupRow>(rows, [](const Rows& r, int i) -> Result<RollupRow> {
+    return ReadAll<RollupRow>(rows, [&q](const Rows& r, int i) -> Result<RollupRow> {
       RollupRow row;
       row.key = r.Text(i, 0);
       row.bucket = r.Int(i, 1);
-      PARLEY_ASSIGN_OR_RETURN(row.usage, ReadPgUsage(r, i, 2));
+      if (q.with_quality) {
+        PARLEY_ASSIGN_OR_RETURN(row.usage, ReadPgUsage(r, i, 2));
+      } else {
+        row.usage.calls = r.Int(i, 2);
+        row.usage.completed = r.Int(i, 3);
+        row.usage.failed = r.Int(i, 4);
+        row.usage.seconds = r.Int(i, 5);
+      }
       return row;
     });
   });

@@ -1203,7 +1203,8 @@ Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::Rol
 
 Result<std::vector<RollupRow>> SqliteStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
   PARLEY_TRY(detail::CheckRollupQuery(q));
-  std::string sql = "SELECT key, bucket, " + std::string(kRollupColumns) + " FROM " + RollupTable(q.grain) +
+  std::string sql = "SELECT key, bucket, " + std::string(q.with_quality ? kRollupColumns : detail::kRollupUsageColumns) +
+                    " FROM " + RollupTable(q.grain) +
                     " WHERE tenant_id = ?1 AND dimension = ?2 AND bucket >= ?3 AND bucket < ?4";
   if (q.key) sql += " AND key = ?5";
   sql += " ORDER BY key, bucket";
@@ -1218,7 +1219,14 @@ Result<std::vector<RollupRow>> SqliteStore::ListRollups(const std::string& tenan
     RollupRow r;
     r.key = stmt.ColumnText(0);
     r.bucket = stmt.ColumnInt64(1);
-    PARLEY_ASSIGN_OR_RETURN(r.usage, ReadUsage(stmt, 2));
+    if (q.with_quality) {
+      PARLEY_ASSIGN_OR_RETURN(r.usage, ReadUsage(stmt, 2));
+    } else {
+      r.usage.calls = stmt.ColumnInt64(2);
+      r.usage.completed = stmt.ColumnInt64(3);
+      r.usage.failed = stmt.ColumnInt64(4);
+      r.usage.seconds = stmt.ColumnInt64(5);
+    }
     out.push_back(std::move(r));
   }
   return out;

@@ -278,6 +278,24 @@ TEST_P(Rollups, KnownCallsGiveKnownFigures) {
   EXPECT_EQ(Rows(*store, RollupGrain::kHour, RollupDimension::kTenant, kDay0, kDay0 + 86400), tenant);
   EXPECT_EQ(Peaks(*store, "", h9 - kH, h10 + 2 * kH), (std::vector<int64_t>{0, 1, 2, 0}));
 
+  // Usage only (the usage views): the same figures, no quality read.
+  for (RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay}) {
+    for (RollupDimension dim : {RollupDimension::kTenant, RollupDimension::kSite}) {
+      auto full = store->ListRollups("ta", {grain, dim, kDay0, kDay0 + 86400, std::nullopt});
+      auto usage = store->ListRollups("ta", {grain, dim, kDay0, kDay0 + 86400, std::nullopt, /*with_quality=*/false});
+      ASSERT_TRUE(full.ok() && usage.ok());
+      ASSERT_EQ(usage->size(), full->size());
+      EXPECT_TRUE(std::any_of(full->begin(), full->end(), [](const auto& r) { return r.usage.quality.latency_n > 0; }));
+      for (size_t i = 0; i < full->size(); ++i) {
+        UsageAggregate expected = (*full)[i].usage;
+        expected.quality = {};
+        EXPECT_EQ((*usage)[i].key, (*full)[i].key);
+        EXPECT_EQ((*usage)[i].bucket, (*full)[i].bucket);
+        EXPECT_EQ((*usage)[i].usage, expected);
+      }
+    }
+  }
+
   EXPECT_EQ(store->ListRollups("ta", {RollupGrain::kHour, RollupDimension::kTenant, 0, 401 * 86400, std::nullopt})
                 .error()
                 .code,
