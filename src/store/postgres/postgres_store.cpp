@@ -1457,12 +1457,15 @@ Result<std::vector<QuarantineEntry>> PostgresStore::ListQuarantine(const std::st
 
 namespace {
 
-Result<UsageAggregate> ReadPgUsage(const Rows& r, int i, int first) {
+// Reads kRollupColumns of row `i` starting at column `first` (only
+// kRollupUsageColumns without `with_quality`).
+Result<UsageAggregate> ReadPgUsage(const Rows& r, int i, int first, bool with_quality = true) {
   UsageAggregate u;
   u.calls = r.Int(i, first + 0);
   u.completed = r.Int(i, first + 1);
   u.failed = r.Int(i, first + 2);
   u.seconds = r.Int(i, first + 3);
+  if (!with_quality) return u;
   QualityAggregate& q = u.quality;
   q.loss_pct_sum = r.OptDouble(i, first + 4).value_or(0);
   q.loss_n = r.Int(i, first + 5);
@@ -1676,14 +1679,7 @@ Result<std::vector<RollupRow>> PostgresStore::ListRollups(const std::string& ten
       RollupRow row;
       row.key = r.Text(i, 0);
       row.bucket = r.Int(i, 1);
-      if (q.with_quality) {
-        PARLEY_ASSIGN_OR_RETURN(row.usage, ReadPgUsage(r, i, 2));
-      } else {
-        row.usage.calls = r.Int(i, 2);
-        row.usage.completed = r.Int(i, 3);
-        row.usage.failed = r.Int(i, 4);
-        row.usage.seconds = r.Int(i, 5);
-      }
+      PARLEY_ASSIGN_OR_RETURN(row.usage, ReadPgUsage(r, i, 2, q.with_quality));
       return row;
     });
   });

@@ -1063,13 +1063,15 @@ namespace {
 using detail::kRollupColumns;
 using detail::RollupTable;
 
-// Reads kRollupColumns starting at column `first`.
-Result<UsageAggregate> ReadUsage(const Statement& stmt, int first) {
+// Reads kRollupColumns starting at column `first` (only kRollupUsageColumns
+// without `with_quality`).
+Result<UsageAggregate> ReadUsage(const Statement& stmt, int first, bool with_quality = true) {
   UsageAggregate u;
   u.calls = stmt.ColumnInt64(first + 0);
   u.completed = stmt.ColumnInt64(first + 1);
   u.failed = stmt.ColumnInt64(first + 2);
   u.seconds = stmt.ColumnInt64(first + 3);
+  if (!with_quality) return u;
   QualityAggregate& q = u.quality;
   q.loss_pct_sum = stmt.ColumnOptionalDouble(first + 4).value_or(0);
   q.loss_n = stmt.ColumnInt64(first + 5);
@@ -1219,14 +1221,7 @@ Result<std::vector<RollupRow>> SqliteStore::ListRollups(const std::string& tenan
     RollupRow r;
     r.key = stmt.ColumnText(0);
     r.bucket = stmt.ColumnInt64(1);
-    if (q.with_quality) {
-      PARLEY_ASSIGN_OR_RETURN(r.usage, ReadUsage(stmt, 2));
-    } else {
-      r.usage.calls = stmt.ColumnInt64(2);
-      r.usage.completed = stmt.ColumnInt64(3);
-      r.usage.failed = stmt.ColumnInt64(4);
-      r.usage.seconds = stmt.ColumnInt64(5);
-    }
+    PARLEY_ASSIGN_OR_RETURN(r.usage, ReadUsage(stmt, 2, q.with_quality));
     out.push_back(std::move(r));
   }
   return out;
