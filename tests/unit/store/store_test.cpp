@@ -1805,6 +1805,38 @@ TEST(PostgresMigrations, AppliedOnNewDatabaseAndIdempotentOnReopen) {
   EXPECT_EQ(db.Raw("SELECT tableowner FROM pg_tables WHERE tablename = 'calls'"), "parley_owner");
 }
 
+// Migration 0013 cuts the whole-MAC terms of every tenant to the 64-bit
+// prefix search computes now (row-level security is forced on the owner too,
+// so the migration must lift it for its UPDATE).
+TEST(PostgresMigrations, Version12TermsOfEveryTenantAreCutToThePrefixSearchComputes) {
+  PostgresDb db;
+  PostgresServer& server = PostgresServer::Get();
+  const std::string owner = server.OwnerUrl(db.name());
+  PostgresServer::Query(owner, "CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY,"
+                               " applied_at bigint NOT NULL)");
+  for (const auto& m : postgres::Migrations()) {
+    if (m.version > 12) break;
+    PostgresServer::Query(owner, std::string(m.sql));
+    PostgresServer::Query(owner, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+  const std::string mac = "0123456789abcdef" + std::string(48, 'e');
+  for (const char* tenant : {"ta", "tb"}) {
+    db.Raw(std::string("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('") + tenant +
+           "', 'org ' || '" + tenant + "', 'k', 0)");
+    db.Raw(std::string("INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
+                       " VALUES ('") + tenant + "', 'call', 'dma', 'c1', '" + mac + "', 100)");
+  }
+  auto store = db.Open({});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->SchemaVersion(), postgres::LatestSchemaVersion());
+  for (const char* tenant : {"ta", "tb"}) {
+    const auto found = store->CountCalls(tenant, mac.substr(0, 16));
+    ASSERT_TRUE(found.ok()) << found.error().detail;
+    EXPECT_EQ(*found, 1) << tenant;
+  }
+  EXPECT_EQ(db.Raw("SELECT string_agg(DISTINCT length(term)::text, ',') FROM pii_search"), "16");
+}
+
 // A database migrated by a newer Parley is refused instead of misread.
 TEST(PostgresMigrations, RefusesDatabaseNewerThanBinary) {
   PostgresDb db;
