@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "crypto/crypto.h"
@@ -71,6 +72,20 @@ Result<bool> RewrapTenant(store::Store& store, const crypto::MasterKey& master, 
     if (swapped.error().code != Code::kFailedPrecondition) return swapped.error();
   }
   return Unavailable("the keys of a tenant kept changing during the re-wrap; run the rotation again");
+}
+
+// Writes change(tenant as read now) over the tenant's keys. A concurrent
+// master-key re-wrap changes the wrapped bytes (not the keys) between the
+// read and the swap: then read again and retry.
+Status UpdateTenantKeys(store::Store& store, const std::string& tenant_id,
+                        const std::function<store::TenantKeys(const store::Tenant&)>& change) {
+  for (int attempt = 0;; ++attempt) {
+    PARLEY_ASSIGN_OR_RETURN(store::Tenant now, store.GetTenant(tenant_id));
+    Status swapped = store.SwapTenantKeys(tenant_id, KeysOf(now), change(now));
+    if (swapped.ok() || swapped.error().code != Code::kFailedPrecondition || attempt + 1 >= kSwapAttempts) {
+      return swapped;
+    }
+  }
 }
 
 Result<bool> RewrapPlatformKey(store::Store& store, const crypto::MasterKey& master, const std::string& name,
@@ -210,16 +225,11 @@ Result<DataKeyRotationReport> RotateDataKey(store::Store& store, KeyRing& keys, 
       }
       cursor.source = batch.back().source;
       cursor.id = batch.back().id;
-      // Save the cursor; a concurrent master-key re-wrap changes the
-      // wrapped bytes (not the keys), so re-read and try again.
-      for (int attempt = 0;; ++attempt) {
-        PARLEY_ASSIGN_OR_RETURN(store::Tenant now, store.GetTenant(tenant_id));
+      PARLEY_TRY(UpdateTenantKeys(store, tenant_id, [&cursor](const store::Tenant& now) {
         store::TenantKeys next = KeysOf(now);
         next.rotation_cursor = EncodeCursor(cursor);
-        Status saved = store.SwapTenantKeys(tenant_id, KeysOf(now), next);
-        if (saved.ok()) break;
-        if (saved.error().code != Code::kFailedPrecondition || attempt + 1 >= kSwapAttempts) return saved.error();
-      }
+        return next;
+      }));
       if (options.progress) options.progress(field, report.values_resealed);
       if (static_cast<int64_t>(batch.size()) < options.batch_rows) break;
     }
@@ -227,12 +237,9 @@ Result<DataKeyRotationReport> RotateDataKey(store::Store& store, KeyRing& keys, 
   OPENSSL_cleanse(old_key.data(), old_key.size());
 
   // 4. Drop the retiring key.
-  for (int attempt = 0;; ++attempt) {
-    PARLEY_ASSIGN_OR_RETURN(store::Tenant now, store.GetTenant(tenant_id));
-    Status done = store.SwapTenantKeys(tenant_id, KeysOf(now), store::TenantKeys{now.wrapped_data_key, "", 0, ""});
-    if (done.ok()) break;
-    if (done.error().code != Code::kFailedPrecondition || attempt + 1 >= kSwapAttempts) return done.error();
-  }
+  PARLEY_TRY(UpdateTenantKeys(store, tenant_id, [](const store::Tenant& now) {
+    return store::TenantKeys{now.wrapped_data_key, "", 0, ""};
+  }));
   keys.ForgetCachedKeys();
   return report;
 }
