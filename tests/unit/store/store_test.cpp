@@ -1264,12 +1264,13 @@ TEST(SqliteSearchTerms, CollectedTermsAreSearchedAndMovedAtTheThreshold) {
 }
 
 // Terms are written only with a record stored now: a record seen before, or
-// a duplicate batch, adds none; a device's follow its stored state.
+// a duplicate batch, adds none; a device's follow its stored state. A term
+// listed twice for one record is stored once.
 TEST_P(StoreTest, SearchTermsOnlyForNewRecordsAndDeviceState) {
   const std::string a = Term('a'), b = Term('b');
-  BatchCommit first = MakeBatch("ta", "a1", "b1", {CallWithTerms("c1", 100, {a, b})}, {});
+  BatchCommit first = MakeBatch("ta", "a1", "b1", {CallWithTerms("c1", 100, {a, b, a})}, {});
   StoredParticipant p = MakeParticipant("dma", "p1", "conf-1", 110);
-  p.search_terms = {a};
+  p.search_terms = {a, a};
   first.participants = {p};
   StoredDevice d = MakeDevice("rprm", "d1", 100, "v1");
   d.search_terms = {a};
