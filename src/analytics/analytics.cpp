@@ -71,16 +71,19 @@ Result<std::map<std::string, store::UsageAggregate>> MergedByKey(store::Store& s
   const int64_t whole_from = CeilTo(from, kDay);
   const int64_t whole_to = FloorTo(to, kDay);
   if (whole_from < whole_to) {
-    PARLEY_ASSIGN_OR_RETURN(auto head, HourlyRows(store, tenant_id, dimension, std::nullopt, from, whole_from, true));
+    PARLEY_ASSIGN_OR_RETURN(auto head, HourlyRows(store, tenant_id, dimension, std::nullopt, from, whole_from,
+                                                  /*with_quality=*/true));
     add(head);
     store::RollupQuery q{
         .grain = store::RollupGrain::kDay, .dimension = dimension, .from = whole_from, .to = whole_to, .key = {}};
     PARLEY_ASSIGN_OR_RETURN(auto days, store.ListRollups(tenant_id, q));
     add(days);
-    PARLEY_ASSIGN_OR_RETURN(auto tail, HourlyRows(store, tenant_id, dimension, std::nullopt, whole_to, to, true));
+    PARLEY_ASSIGN_OR_RETURN(auto tail, HourlyRows(store, tenant_id, dimension, std::nullopt, whole_to, to,
+                                                  /*with_quality=*/true));
     add(tail);
   } else {
-    PARLEY_ASSIGN_OR_RETURN(auto all, HourlyRows(store, tenant_id, dimension, std::nullopt, from, to, true));
+    PARLEY_ASSIGN_OR_RETURN(auto all, HourlyRows(store, tenant_id, dimension, std::nullopt, from, to,
+                                                 /*with_quality=*/true));
     add(all);
   }
   return out;
@@ -199,7 +202,8 @@ Result<UsageReport> Usage(store::Store& store, const store::Tenant& tenant, cons
     return &hours[static_cast<size_t>((h - from) / kHour)];
   };
   const auto dimension = request.source ? store::RollupDimension::kSource : store::RollupDimension::kTenant;
-  PARLEY_ASSIGN_OR_RETURN(auto rows, HourlyRows(store, tenant.id, dimension, request.source, from, to, /*with_quality=*/false));
+  PARLEY_ASSIGN_OR_RETURN(auto rows, HourlyRows(store, tenant.id, dimension, request.source, from, to,
+                                                /*with_quality=*/false));
   for (const auto& row : rows) {
     if (UsageBucket* b = at(row.bucket)) {
       b->calls += row.usage.calls;

@@ -257,6 +257,10 @@ void AddParticipantToRollups(const StoredParticipant& participant, RollupDelta& 
 
 const char* RollupTable(RollupGrain grain) { return grain == RollupGrain::kHour ? "rollup_hour" : "rollup_day"; }
 
+const char* RollupReadColumns(const RollupQuery& query) {
+  return query.with_quality ? kRollupColumns : "calls, completed, failed, seconds";
+}
+
 namespace {
 constexpr int64_t kMaxHourlySpan = 400LL * kDay;
 constexpr int64_t kMaxDailySpan = 20LL * 366 * kDay;

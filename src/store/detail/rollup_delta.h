@@ -49,8 +49,9 @@ inline constexpr const char* kRollupColumns =
     "calls, completed, failed, seconds, loss_pct_sum, loss_n, jitter_ms_sum, jitter_n, latency_ms_sum, latency_n,"
     " mos_sum, mos_n, jitter_sketch, latency_sketch";
 const char* RollupTable(RollupGrain grain);
-// The first four of them: what a RollupQuery without quality reads.
-inline constexpr const char* kRollupUsageColumns = "calls, completed, failed, seconds";
+// What ListRollups reads for `query`: kRollupColumns, or only their first
+// four (calls, completed, failed, seconds) without `with_quality`.
+const char* RollupReadColumns(const RollupQuery& query);
 
 // The range checks of Store::ListRollups and Store::ListHourlyPeaks.
 Status CheckRollupQuery(const RollupQuery& query);

@@ -1462,8 +1462,8 @@ Result<std::vector<QuarantineEntry>> PostgresStore::ListQuarantine(const std::st
 
 namespace {
 
-// Reads kRollupColumns of row `i` starting at column `first` (only
-// kRollupUsageColumns without `with_quality`).
+// Reads kRollupColumns of row `i` starting at column `first` (only the
+// usage ones without `with_quality`: detail::RollupReadColumns).
 Result<UsageAggregate> ReadPgUsage(const Rows& r, int i, int first, bool with_quality = true) {
   UsageAggregate u;
   u.calls = r.Int(i, first + 0);
@@ -1668,8 +1668,7 @@ Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const d
 Result<std::vector<RollupRow>> PostgresStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
   PARLEY_TRY(detail::CheckRollupQuery(q));
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<RollupRow>> {
-    std::string sql = "SELECT key, bucket, " +
-                      std::string(q.with_quality ? detail::kRollupColumns : detail::kRollupUsageColumns) + " FROM " +
+    std::string sql = "SELECT key, bucket, " + std::string(detail::RollupReadColumns(q)) + " FROM " +
                       detail::RollupTable(q.grain) +
                       " WHERE tenant_id = $1 AND dimension = $2 AND bucket >= $3 AND bucket < $4";
     Params params;

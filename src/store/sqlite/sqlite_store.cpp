@@ -1063,8 +1063,8 @@ namespace {
 using detail::kRollupColumns;
 using detail::RollupTable;
 
-// Reads kRollupColumns starting at column `first` (only kRollupUsageColumns
-// without `with_quality`).
+// Reads kRollupColumns starting at column `first` (only the usage ones
+// without `with_quality`: detail::RollupReadColumns).
 Result<UsageAggregate> ReadUsage(const Statement& stmt, int first, bool with_quality = true) {
   UsageAggregate u;
   u.calls = stmt.ColumnInt64(first + 0);
@@ -1205,8 +1205,7 @@ Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::Rol
 
 Result<std::vector<RollupRow>> SqliteStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
   PARLEY_TRY(detail::CheckRollupQuery(q));
-  std::string sql = "SELECT key, bucket, " + std::string(q.with_quality ? kRollupColumns : detail::kRollupUsageColumns) +
-                    " FROM " + RollupTable(q.grain) +
+  std::string sql = "SELECT key, bucket, " + std::string(detail::RollupReadColumns(q)) + " FROM " + RollupTable(q.grain) +
                     " WHERE tenant_id = ?1 AND dimension = ?2 AND bucket >= ?3 AND bucket < ?4";
   if (q.key) sql += " AND key = ?5";
   sql += " ORDER BY key, bucket";

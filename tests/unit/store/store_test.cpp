@@ -199,6 +199,10 @@ CallPageQuery Page(int64_t limit, std::optional<std::tuple<int64_t, std::string,
   return q;
 }
 
+// A search term as the store takes it (16 lower-case hex characters,
+// privacy::kSearchTermHexDigits), all `c`.
+std::string Term(char c) { return std::string(16, c); }
+
 StoredCall MakeCall(const std::string& source, const std::string& call_id, int64_t start_at) {
   StoredCall c;
   c.source = source;
@@ -1000,7 +1004,7 @@ BatchCommit FullBatch(const std::string& tenant_id, const std::string& batch_id)
   video.latency_ms_max = 80;
   video.mos = 4.2;
   call.quality = {video, MakeSample("dest", "tx", "audio")};
-  call.search_terms = {std::string(16, 'c')};
+  call.search_terms = {Term('c')};
   BatchCommit b = MakeBatch(tenant_id, "a1", batch_id, {call}, {{"dma", "x1"}});
   b.conferences = {MakeConference("dma", "conf-1", 100)};
   StoredParticipant p1 = MakeParticipant("dma", "p1", "conf-1", 110);
@@ -1157,7 +1161,6 @@ TEST_P(StoreTest, DeviceUpsertKeepsNewestObservation) {
 
 // ---- Search terms (pii_search) ----
 
-std::string Term(char c) { return std::string(16, c); }
 
 StoredCall CallWithTerms(const std::string& id, int64_t start_at, std::vector<std::string> terms) {
   StoredCall c = MakeCall("dma", id, start_at);
@@ -1315,7 +1318,8 @@ TEST_P(StoreTest, SearchTermsOnlyForNewRecordsAndDeviceState) {
 // (an E.164 number has at most 15 digits), nor a whole MAC of the format
 // before migration 0013.
 TEST_P(StoreTest, SearchTermMustBeHex) {
-  for (const std::string& bad : std::vector<std::string>{"+442079460000", "442079460000123", "ABCDEF0123456789", std::string(64, 'a')}) {
+  const std::vector<std::string> refused{"+442079460000", "442079460000123", "ABCDEF0123456789", std::string(64, 'a')};
+  for (const std::string& bad : refused) {
     auto r = store_->CommitBatch(MakeBatch("ta", "a1", "b-" + bad, {CallWithTerms("c1", 100, {bad})}, {}));
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, Code::kInvalidArgument) << bad;
@@ -1474,15 +1478,24 @@ TEST_P(StoreTest, CommitBatchRefusesForeignModelRecords) {
             Code::kInvalidArgument);
 }
 
+// Brings a new file to schema `version` as a Parley of that version would
+// have left it, for the upgrade tests.
+void MigrateSqliteTo(RawDb& raw, int version) {
+  raw.Exec("CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT");
+  for (const auto& m : sqlite::Migrations()) {
+    if (m.version > version) break;
+    raw.Exec(std::string(m.sql));
+    raw.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+}
+
 // A database at version 1 migrates to the current schema and keeps its device rows under the new key.
 TEST(SqliteMigrations, Version1DatabaseUpgradesKeepingDevices) {
   TempDir dir;
   const std::string path = dir.File("v1.db");
   {
     RawDb raw(path);
-    raw.Exec("CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT");
-    raw.Exec(std::string(sqlite::Migrations()[0].sql));
-    raw.Exec("INSERT INTO schema_migrations VALUES (1, 0)");
+    MigrateSqliteTo(raw, 1);
     raw.Exec("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org', x'00', 0)");
     raw.Exec("INSERT INTO devices (tenant_id, id, source, model, version, site, pii_sealed, updated_at)"
              " VALUES ('ta', 'd1', 'rprm', 'Group 500', '6.4', 'Paris', x'01', 42)");
@@ -1510,12 +1523,7 @@ TEST(SqliteMigrations, Version12TermsAreCutToThePrefixSearchComputes) {
   const std::string mac = "0123456789abcdef" + std::string(48, 'e');
   {
     RawDb raw(path);
-    raw.Exec("CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT");
-    for (const auto& m : sqlite::Migrations()) {
-      if (m.version > 12) break;
-      raw.Exec(std::string(m.sql));
-      raw.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-    }
+    MigrateSqliteTo(raw, 12);
     raw.Exec("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org', x'00', 0)");
     for (const char* table : {"pii_search", "pii_search_recent"}) {
       raw.Exec(std::string("INSERT INTO ") + table + " (tenant_id, record_kind, source, record_id, term, start_at)"
@@ -1573,10 +1581,10 @@ TEST_P(StoreTest, RetentionDropsOldRecordsOfEveryTenant) {
       q.jitter_ms_avg = 5 + i;
       c.quality.push_back(q);
     }
-    if (term != 0) c.search_terms = {std::string(16, term)};
+    if (term != 0) c.search_terms = {Term(term)};
     return c;
   };
-  const std::string old_term(16, 'a'), new_term(16, 'b'), device_term(16, 'd');
+  const std::string old_term = Term('a'), new_term = Term('b'), device_term = Term('d');
   BatchCommit a = MakeBatch("ta", "a1", "ret-a",
                             {with(MakeCall("dma", "old", kJan2026 + 100), 2, 'a'),
                              with(MakeCall("dma", "edge", kFeb2026 - 1), 1, 0),  // runs into February
@@ -1702,7 +1710,7 @@ TEST(SqliteRetention, DeletesInChunksAndResumes) {
   const int64_t old_calls = 2 * kRetentionChunk + 7;
   BatchCommit batch = MakeBatch("ta", "a1", "many", {}, {});
   auto term = [](int64_t i) {
-    std::string t(16, '0');
+    std::string t = Term('0');
     const std::string digits = std::to_string(i);
     return t.replace(t.size() - digits.size(), digits.size(), digits);
   };
@@ -2008,7 +2016,7 @@ TEST(PostgresPartitions, CreatedOnDemandDedupAcrossMonthsAndRetention) {
   constexpr int64_t kJan2026 = 1767225600;  // 2026-01-01T00:00:00Z
   constexpr int64_t kFeb2026 = 1769904000;
   constexpr int64_t kMar2026 = 1772323200;
-  const std::string term(16, 'e');
+  const std::string term = Term('e');
   auto with_term = [&](StoredCall c) {
     c.search_terms = {term};
     return c;
