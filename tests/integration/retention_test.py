@@ -23,8 +23,8 @@ from harness import BIN, Stack, set_toml_key, wait_until  # noqa: E402
 
 PARLEY = os.path.join(BIN, "parley")
 TABLES = ("calls", "conferences", "participants", "quality_samples", "search_terms")
-TERMS = ("(SELECT tenant_id, record_kind, source, record_id FROM pii_search"
-         " UNION ALL SELECT tenant_id, record_kind, source, record_id FROM pii_search_recent)")
+# One row per search term: a view over pii_docs since migration 0015.
+TERMS = "pii_search"
 
 
 def month_start(year, month):
@@ -69,8 +69,6 @@ class RetentionTest(unittest.TestCase):
             "participants": self.one("SELECT count(*) FROM participants WHERE start_at < ?", (boundary,)),
             "quality_samples": linked("quality_samples", "call", "call_id", "calls")
             + linked("quality_samples", "participant", "participant_id", "participants"),
-            # New terms collect in pii_search_recent before they move to
-            # pii_search (migration 0012): both hold search terms.
             "search_terms": linked(TERMS, "call", "call_id", "calls")
             + linked(TERMS, "participant", "participant_id", "participants"),
         }

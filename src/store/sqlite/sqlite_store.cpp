@@ -730,30 +730,58 @@ Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind
   return Ok();
 }
 
-constexpr const char* kInsertTerm =
-    "INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-// New calls' and participants' terms (SqliteOptions::search_terms_merge_rows).
-constexpr const char* kInsertRecentTerm =
-    "INSERT INTO pii_search_recent (tenant_id, record_kind, source, record_id, term, start_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-
-// `insert` is kInsertTerm or kInsertRecentTerm, prepared once per batch. Only for a record stored
-// now (or a device state that replaced the stored one), so a resent record
-// adds no rows; a term listed twice is written once (the table has no key
-// to refuse the second, migration 0012).
-Status InsertTerms(Statement& insert, const std::string& tenant_id, std::string_view kind, const std::string& source,
-                   const std::string& record_id, int64_t start_at, const std::vector<std::string>& terms) {
-  for (auto it = terms.begin(); it != terms.end(); ++it) {
-    const std::string& term = *it;
-    if (std::find(terms.begin(), it, term) != it) continue;
-    insert.Reset();
-    insert.BindText(1, tenant_id).BindText(2, kind).BindText(3, source).BindText(4, record_id).BindText(5, term)
-        .BindInt64(6, start_at);
-    PARLEY_TRY(insert.Run());
+// A record's search terms are one row of pii_docs, indexed by the FTS5 table
+// pii_terms through triggers (migration 0015). Its id is (start_at << 24) + n,
+// n the next free number of that start second, so the index lists a term's
+// records in start order.
+class SearchDocs {
+ public:
+  static Result<SearchDocs> Prepare(sqlite3* db) {
+    PARLEY_ASSIGN_OR_RETURN(Statement last,
+                            Statement::Prepare(db, "SELECT id FROM pii_docs WHERE id >= ?1 << 24"
+                                                   " AND id < (?1 + 1) << 24 ORDER BY id DESC LIMIT 1"));
+    PARLEY_ASSIGN_OR_RETURN(Statement insert,
+                            Statement::Prepare(db, "INSERT INTO pii_docs (id, tenant_id, record_kind, source,"
+                                                   " record_id, start_at, terms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    return SearchDocs(std::move(last), std::move(insert));
   }
-  return Ok();
-}
+
+  // Only for a record stored now (or a device state that replaced the stored
+  // one), so a resent record adds nothing; a term listed twice is kept once.
+  Status Insert(const std::string& tenant_id, std::string_view kind, const std::string& source,
+                const std::string& record_id, int64_t start_at, const std::vector<std::string>& terms) {
+    std::string joined;
+    for (auto it = terms.begin(); it != terms.end(); ++it) {
+      // privacy::kSearchTermHexDigits. The table's CHECK would take
+      // "<term> <term>" as two terms, so each is checked here.
+      if (it->size() != 16 || it->find_first_not_of("0123456789abcdef") != std::string::npos) {
+        return InvalidArgument("store: a search term must be 16 lower-case hex digits");
+      }
+      if (std::find(terms.begin(), it, *it) != it) continue;
+      if (!joined.empty()) joined += ' ';
+      joined += *it;
+    }
+    if (joined.empty()) return Ok();
+    last_.Reset();
+    last_.BindInt64(1, start_at);
+    PARLEY_ASSIGN_OR_RETURN(const bool taken, last_.Step());
+    const int64_t id = taken ? last_.ColumnInt64(0) + 1 : start_at << kStartShift;
+    // 2^24 records starting in one second would spill into the next second's
+    // ids; refused (the batch fails whole) rather than stored out of order.
+    if ((id >> kStartShift) != start_at) return Internal("store: more than 2^24 records start in one second");
+    insert_.Reset();
+    insert_.BindInt64(1, id).BindText(2, tenant_id).BindText(3, kind).BindText(4, source).BindText(5, record_id)
+        .BindInt64(6, start_at).BindText(7, joined);
+    return insert_.Run();
+  }
+
+  static constexpr int kStartShift = 24;
+
+ private:
+  SearchDocs(Statement last, Statement insert) : last_(std::move(last)), insert_(std::move(insert)) {}
+  Statement last_;
+  Statement insert_;
+};
 
 }  // namespace
 
@@ -787,7 +815,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
 
   BatchCommitResult result;
   PARLEY_ASSIGN_OR_RETURN(Statement insert_quality, Statement::Prepare(writer_, kInsertQuality));
-  PARLEY_ASSIGN_OR_RETURN(Statement insert_term, Statement::Prepare(writer_, kInsertRecentTerm));
+  PARLEY_ASSIGN_OR_RETURN(SearchDocs search_docs, SearchDocs::Prepare(writer_));
   detail::RollupDelta rollups;  // what this batch's new calls and participants add
   PARLEY_ASSIGN_OR_RETURN(
       Statement insert_call,
@@ -824,7 +852,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
     if (insert_call.Changes() == 1) {
       ++result.inserted;
       PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kCall, c.source, c.call_id, c.quality));
-      PARLEY_TRY(InsertTerms(insert_term, batch.tenant_id, "call", c.source, c.call_id, c.start_at, c.search_terms));
+      PARLEY_TRY(search_docs.Insert(batch.tenant_id, "call", c.source, c.call_id, c.start_at, c.search_terms));
       detail::AddCallToRollups(c, rollups);
     } else {
       ++result.already_present;
@@ -895,8 +923,8 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
         ++result.inserted;
         PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kParticipant, p.source,
                                  p.participant_id, p.quality));
-        PARLEY_TRY(InsertTerms(insert_term, batch.tenant_id, "participant", p.source, p.participant_id, p.start_at,
-                               p.search_terms));
+        PARLEY_TRY(search_docs.Insert(batch.tenant_id, "participant", p.source, p.participant_id, p.start_at,
+                                      p.search_terms));
         detail::AddParticipantToRollups(p, rollups);
       } else {
         ++result.already_present;
@@ -905,7 +933,6 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
   }
   // Once for the batch: the new calls' and the new participants' figures.
   PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
-  PARLEY_TRY(MergeRecentSearchTerms());
   PARLEY_TRY(Fault("commit_batch.after_participants"));
 
   if (!batch.devices.empty()) {
@@ -925,12 +952,11 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                     " WHERE excluded.observed_at > devices.observed_at"));
     PARLEY_ASSIGN_OR_RETURN(
         Statement delete_terms,
-        // INDEXED BY: without statistics the planner would take the tenant's
-        // prefix of pii_search_by_term, every term of the tenant.
-        Statement::Prepare(writer_, "DELETE FROM pii_search INDEXED BY pii_search_devices"
+        // INDEXED BY: without statistics the planner might take the tenant's
+        // prefix of pii_docs_by_start instead.
+        Statement::Prepare(writer_, "DELETE FROM pii_docs INDEXED BY pii_docs_devices"
                                     " WHERE tenant_id = ?1 AND record_kind = 'device'"
                                     " AND source = ?2 AND record_id = ?3"));
-    PARLEY_ASSIGN_OR_RETURN(Statement insert_device_term, Statement::Prepare(writer_, kInsertTerm));
     for (const StoredDevice& d : batch.devices) {
       upsert_device.Reset();
       upsert_device.BindText(1, batch.tenant_id)
@@ -954,8 +980,8 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
         delete_terms.Reset();
         delete_terms.BindText(1, batch.tenant_id).BindText(2, d.source).BindText(3, d.device_id);
         PARLEY_TRY(delete_terms.Run());
-        PARLEY_TRY(InsertTerms(insert_device_term, batch.tenant_id, "device", d.source, d.device_id, d.observed_at,
-                               d.search_terms));
+        PARLEY_TRY(search_docs.Insert(batch.tenant_id, "device", d.source, d.device_id, d.observed_at,
+                                      d.search_terms));
       } else {
         ++result.already_present;
       }
@@ -1110,23 +1136,6 @@ void BindUsage(Statement& stmt, int first, const UsageAggregate& u) {
 
 }  // namespace
 
-Status SqliteStore::MergeRecentSearchTerms() {
-  // Rows leave all at once (retention and tenant deletion may take some: then
-  // this overcounts and the move comes early, which is harmless), so the
-  // count is the distance between the ends of the rowid tree, read in O(1).
-  PARLEY_ASSIGN_OR_RETURN(Statement size, Statement::Prepare(writer_, "SELECT COALESCE(MAX(rowid) - MIN(rowid) + 1, 0)"
-                                                                      " FROM pii_search_recent"));
-  PARLEY_ASSIGN_OR_RETURN(const bool row, size.Step());
-  if (!row || size.ColumnInt64(0) < options_.search_terms_merge_rows) return Ok();
-  // In term-index order, so the index pages are visited once each.
-  PARLEY_TRY(ExecStatic(writer_,
-                        "INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
-                        " SELECT tenant_id, record_kind, source, record_id, term, start_at FROM pii_search_recent"
-                        " ORDER BY tenant_id, term, record_kind, start_at, source, record_id;"
-                        "DELETE FROM pii_search_recent;"));
-  return Ok();
-}
-
 Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta) {
   for (RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay}) {
     const std::string table = RollupTable(grain);
@@ -1271,30 +1280,9 @@ Result<std::vector<StoredCall>> SqliteStore::ListCalls(const std::string& tenant
       "SELECT " PARLEY_CALL_COLUMNS
       " FROM calls WHERE tenant_id = ?1 AND (start_at, source, call_id) < (?3, ?4, ?5)"
       " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT ?2";
-  // A party's calls: the page is cut from pii_search_by_term (its start_at
-  // is the call's), newest first, then each call read by its key. The cost
-  // is the page's, however many calls the tenant or the party has.
-  // The terms not yet moved out of pii_search_recent are a second, scanned
-  // source of keys; each side gives at most a page.
-#define PARLEY_PARTY_KEYS(TABLE, KEYSET)                                                                   \
-  "SELECT * FROM (SELECT s.start_at AS k_start, s.source AS k_source, s.record_id AS k_id FROM " TABLE " s"  \
-  " WHERE s.tenant_id = ?1 AND s.term = ?6 AND s.record_kind = 'call'" KEYSET                                \
-  " ORDER BY s.start_at DESC, s.source DESC, s.record_id DESC LIMIT ?2)"
-#define PARLEY_PARTY_PAGE(KEYSET)                                                                          \
-  "SELECT " PARLEY_CALL_COLUMNS                                                                             \
-  " FROM (SELECT * FROM (" PARLEY_PARTY_KEYS("pii_search", KEYSET) " UNION ALL "                            \
-  PARLEY_PARTY_KEYS("pii_search_recent", KEYSET) ")"                                                       \
-  " ORDER BY k_start DESC, k_source DESC, k_id DESC LIMIT ?2) AS k"                                        \
-  " JOIN calls ON calls.tenant_id = ?1 AND calls.source = k.k_source AND calls.call_id = k.k_id"           \
-  " ORDER BY start_at DESC, source DESC, call_id DESC"
-  static constexpr const char* kPartyFirstPage = PARLEY_PARTY_PAGE("");
-  static constexpr const char* kPartyNextPage =
-      PARLEY_PARTY_PAGE(" AND (s.start_at, s.source, s.record_id) < (?3, ?4, ?5)");
-#undef PARLEY_PARTY_PAGE
-#undef PARLEY_PARTY_KEYS
+  if (query.party_term) return ListPartyCalls(tenant_id, *query.party_term, query.before, limit);
 
-  const char* sql = query.party_term ? (query.before ? kPartyNextPage : kPartyFirstPage)
-                                     : (query.before ? kNextPage : kFirstPage);
+  const char* sql = query.before ? kNextPage : kFirstPage;
   std::lock_guard lock(reader_mu_);
   PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(reader_, sql));
   stmt.BindText(1, tenant_id).BindInt64(2, limit);
@@ -1302,7 +1290,6 @@ Result<std::vector<StoredCall>> SqliteStore::ListCalls(const std::string& tenant
     const auto& [start_at, source, call_id] = *query.before;
     stmt.BindInt64(3, start_at).BindText(4, source).BindText(5, call_id);
   }
-  if (query.party_term) stmt.BindText(6, *query.party_term);
   std::vector<StoredCall> calls;
   for (;;) {
     PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
@@ -1310,6 +1297,76 @@ Result<std::vector<StoredCall>> SqliteStore::ListCalls(const std::string& tenant
     calls.push_back(ReadCall(stmt));
   }
   return calls;
+}
+
+namespace {
+
+// The FTS5 query that matches one search term: a phrase of its one token.
+// Anything but lower-case hex matches nothing (and is not FTS5 syntax).
+std::optional<std::string> TermMatch(const std::string& term) {
+  if (term.empty() || term.find_first_not_of("0123456789abcdef") != std::string::npos) return std::nullopt;
+  return '"' + term + '"';
+}
+
+}  // namespace
+
+Result<std::vector<StoredCall>> SqliteStore::ListPartyCalls(const std::string& tenant_id, const std::string& term,
+                                                            const std::optional<CallKey>& before, int64_t limit) {
+  // The index lists a term's records in id order, which is start order
+  // (migration 0015), so the newest `limit` keys at or before the cursor's
+  // second are read first. Records that share the last of those seconds
+  // come in id order, not key order: all of that second's are read too,
+  // and the page is cut from both in key order. The cost is the page's plus
+  // one second's, however many calls the party has.
+  static constexpr const char* kKeys =
+      "SELECT d.start_at, d.source, d.record_id FROM pii_terms t JOIN pii_docs d ON d.id = t.rowid"
+      " WHERE pii_terms MATCH ?1 AND t.rowid >= ?2 AND t.rowid < ?3"
+      " AND d.tenant_id = ?4 AND d.record_kind = 'call' AND (d.start_at, d.source, d.record_id) < (?5, ?6, ?7)"
+      " ORDER BY t.rowid DESC LIMIT ?8";
+  const std::optional<std::string> match = TermMatch(term);
+  if (!match) return std::vector<StoredCall>{};
+  constexpr int kShift = SearchDocs::kStartShift;
+  // No cursor: a start past every id's (ids fit 63 bits).
+  const CallKey after_all{int64_t{1} << (62 - kShift), "", ""};
+  const CallKey& cursor = before ? *before : after_all;
+
+  std::lock_guard lock(reader_mu_);
+  PARLEY_TRY(ExecStatic(reader_, "BEGIN"));  // keys and calls from one snapshot
+  auto page = [&]() -> Result<std::vector<StoredCall>> {
+    PARLEY_ASSIGN_OR_RETURN(Statement keys, Statement::Prepare(reader_, kKeys));
+    std::set<CallKey, std::greater<>> found;
+    auto read_keys = [&](int64_t from_id, int64_t to_id, int64_t at_most) -> Status {
+      keys.Reset();
+      keys.BindText(1, *match).BindInt64(2, from_id).BindInt64(3, to_id).BindText(4, tenant_id);
+      keys.BindInt64(5, std::get<0>(cursor)).BindText(6, std::get<1>(cursor)).BindText(7, std::get<2>(cursor));
+      keys.BindInt64(8, at_most);
+      for (;;) {
+        PARLEY_ASSIGN_OR_RETURN(const bool row, keys.Step());
+        if (!row) return Ok();
+        found.emplace(keys.ColumnInt64(0), keys.ColumnText(1), keys.ColumnText(2));
+      }
+    };
+    PARLEY_TRY(read_keys(0, (std::get<0>(cursor) + 1) << kShift, limit));
+    if (static_cast<int64_t>(found.size()) == limit) {
+      const int64_t last_second = std::get<0>(*found.rbegin());
+      PARLEY_TRY(read_keys(last_second << kShift, (last_second + 1) << kShift, -1));  // -1: no limit
+    }
+    PARLEY_ASSIGN_OR_RETURN(Statement call, Statement::Prepare(reader_, "SELECT " PARLEY_CALL_COLUMNS " FROM calls"
+                                                                        " WHERE tenant_id = ?1 AND source = ?2"
+                                                                        " AND call_id = ?3"));
+    std::vector<StoredCall> calls;
+    for (const auto& [start_at, source, call_id] : found) {
+      if (static_cast<int64_t>(calls.size()) == limit) break;
+      call.Reset();
+      call.BindText(1, tenant_id).BindText(2, source).BindText(3, call_id);
+      PARLEY_ASSIGN_OR_RETURN(const bool row, call.Step());
+      // None: retention took the call and not yet its terms (two transactions).
+      if (row) calls.push_back(ReadCall(call));
+    }
+    return calls;
+  }();
+  (void)ExecStatic(reader_, "COMMIT");  // read-only: ending it cannot lose anything
+  return page;
 }
 
 // ---- Conferences, participants, devices, quality ----
@@ -1442,16 +1499,20 @@ Result<std::vector<StoredQuality>> SqliteStore::ListQuality(const std::string& t
 }
 
 Result<int64_t> SqliteStore::CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) {
+  std::optional<std::string> match;
+  if (party_term) {
+    match = TermMatch(*party_term);
+    if (!match) return 0;
+  }
   std::lock_guard lock(reader_mu_);
   PARLEY_ASSIGN_OR_RETURN(
       Statement stmt,
-      Statement::Prepare(reader_, party_term ? "SELECT (SELECT COUNT(*) FROM pii_search"
-                                               " WHERE tenant_id = ?1 AND term = ?2 AND record_kind = 'call')"
-                                               " + (SELECT COUNT(*) FROM pii_search_recent"
-                                               " WHERE tenant_id = ?1 AND term = ?2 AND record_kind = 'call')"
+      Statement::Prepare(reader_, party_term ? "SELECT COUNT(*) FROM pii_terms t JOIN pii_docs d ON d.id = t.rowid"
+                                               " WHERE pii_terms MATCH ?2 AND d.tenant_id = ?1"
+                                               " AND d.record_kind = 'call'"
                                              : "SELECT COUNT(*) FROM calls WHERE tenant_id = ?1"));
   stmt.BindText(1, tenant_id);
-  if (party_term) stmt.BindText(2, *party_term);
+  if (match) stmt.BindText(2, *match);
   PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
   if (!row) return Internal("store: COUNT returned no row");
   return stmt.ColumnInt64(0);
@@ -2086,17 +2147,16 @@ Result<int64_t> CountOne(sqlite3* db, const std::string& sql, const std::string&
 }
 
 // A tenant's (?1) expired (start before ?2) call and participant search
-// terms; the delete takes ?3 at a time. `record_kind <> 'device'` as in the
-// partial index pii_search_by_start, so SQLite can use it.
-// pii_search_recent holds no device rows and has no index: it stays small.
+// terms, counted one per term as PostgreSQL's pii_search rows are (a
+// pii_docs row holds a record's terms, 17 characters each less one space);
+// the delete takes ?3 records at a time. `record_kind <> 'device'` as in the
+// partial index pii_docs_by_start, so SQLite can use it.
 constexpr const char* kCountExpiredTerms =
-    "SELECT (SELECT COUNT(*) FROM pii_search WHERE tenant_id = ?1 AND record_kind <> 'device' AND start_at < ?2)"
-    " + (SELECT COUNT(*) FROM pii_search_recent WHERE tenant_id = ?1 AND start_at < ?2)";
+    "SELECT COALESCE(SUM((length(terms) + 1) / 17), 0) FROM pii_docs"
+    " WHERE tenant_id = ?1 AND record_kind <> 'device' AND start_at < ?2";
 constexpr const char* kDeleteExpiredTerms =
-    "DELETE FROM pii_search WHERE rowid IN (SELECT rowid FROM pii_search WHERE tenant_id = ?1"
-    " AND record_kind <> 'device' AND start_at < ?2 LIMIT ?3)";
-constexpr const char* kDeleteExpiredRecentTerms =
-    "DELETE FROM pii_search_recent WHERE tenant_id = ?1 AND start_at < ?2";
+    "DELETE FROM pii_docs WHERE id IN (SELECT id FROM pii_docs WHERE tenant_id = ?1"
+    " AND record_kind <> 'device' AND start_at < ?2 LIMIT ?3) RETURNING (length(terms) + 1) / 17";
 
 // "JOIN <table> x ON x is one of the record's rows" for a record table aliased r.
 std::string JoinRecordRows(const RetentionTable& t, const char* rows_table) {
@@ -2204,25 +2264,24 @@ Result<RetentionResult> SqliteStore::DropRecordsBefore(int64_t cutoff) {
       }
     }
     // The expired calls' and participants' search terms, by their start
-    // (pii_search_by_start), as PostgreSQL's retention deletes them.
-    {
-      std::lock_guard lock(writer_mu_);
-      PARLEY_ASSIGN_OR_RETURN(Statement recent, Statement::Prepare(writer_, kDeleteExpiredRecentTerms));
-      recent.BindText(1, tenant).BindInt64(2, out.boundary);
-      PARLEY_TRY(recent.Run());  // autocommit: one statement
-      out.search_terms += recent.Changes();
-    }
+    // (pii_docs_by_start), as PostgreSQL's retention deletes them.
     for (;;) {
       std::lock_guard lock(writer_mu_);
       PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
       PARLEY_ASSIGN_OR_RETURN(Statement terms, Statement::Prepare(writer_, kDeleteExpiredTerms));
       terms.BindText(1, tenant).BindInt64(2, out.boundary).BindInt64(3, kRetentionChunk);
-      PARLEY_TRY(terms.Run());
-      const int64_t deleted = terms.Changes();
+      int64_t records = 0;
+      int64_t deleted = 0;
+      for (;;) {
+        PARLEY_ASSIGN_OR_RETURN(const bool row, terms.Step());
+        if (!row) break;
+        ++records;
+        deleted += terms.ColumnInt64(0);
+      }
       PARLEY_TRY(Fault("retention.before_commit"));
       PARLEY_TRY(tx.Commit());
       out.search_terms += deleted;
-      if (deleted < kRetentionChunk) break;
+      if (records < kRetentionChunk) break;
     }
   }
   return out;

@@ -21,8 +21,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "store/store.h"
 
@@ -40,13 +42,6 @@ struct SqliteOptions {
   // "commit_batch.after_devices", "commit_batch.after_cursors",
   // "migrate.after_sql", "retention.before_commit" (each chunk). Empty in production.
   std::function<Status(std::string_view step)> fault_hook_for_test;
-  // New calls' and participants' search terms collect in pii_search_recent
-  // (appended, no index) and move into pii_search, whose term index takes
-  // inserts at random places, once this many have collected: one batch in
-  // so many rewrites the index pages they touch, instead of every batch
-  // (migration 0012, docs/performance.md). Tests set it low to move them
-  // in every batch.
-  int64_t search_terms_merge_rows = 50000;
 };
 
 class SqliteStore final : public Store {
@@ -158,9 +153,10 @@ class SqliteStore final : public Store {
   Status Fault(std::string_view step);   // runs the test hook, if any
   // Adds a batch's rollup delta. REQUIRES: writer_mu_ held, in the batch's transaction.
   Status ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta);
-  // Moves pii_search_recent into pii_search once it holds
-  // search_terms_merge_rows rows. REQUIRES: writer_mu_ held, in a transaction.
-  Status MergeRecentSearchTerms();
+  // ListCalls with a party term: the page of that party's calls (pii_terms).
+  using CallKey = std::tuple<int64_t, std::string, std::string>;  // start_at, source, call_id
+  Result<std::vector<StoredCall>> ListPartyCalls(const std::string& tenant_id, const std::string& term,
+                                                 const std::optional<CallKey>& before, int64_t limit);
 
   std::mutex writer_mu_;
   sqlite3* const writer_;                // GUARDED_BY(writer_mu_)

@@ -78,6 +78,7 @@ class RawDb {
   void Exec(const std::string& sql) {
     EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);
   }
+  sqlite3* handle() { return db_; }
 
  private:
   sqlite3* db_ = nullptr;
@@ -112,15 +113,12 @@ class SqliteDb final : public BackendDb {
   std::unique_ptr<Store> Open(FaultHook hook) override {
     SqliteOptions options;
     options.fault_hook_for_test = std::move(hook);
-    // Every batch moves its search terms into pii_search, so raw checks of
-    // pii_search see them all (SqliteSearchTerms tests the collecting table).
-    options.search_terms_merge_rows = 1;
     return OpenOrDie(path_, std::move(options));
   }
   std::string Raw(const std::string& sql) override { return RawDb(path_).Text(sql); }
   std::vector<std::string> BatchTables() const override {
     return {"calls",      "conferences", "participants", "devices",            "quality_samples",  "sources",
-            "batches",    "pii_search",  "rollup_hour",  "rollup_day",         "concurrency_minute",
+            "batches",    "pii_docs",    "rollup_hour",  "rollup_day",         "concurrency_minute",
             "concurrency_hour"};
   }
 
@@ -1215,55 +1213,106 @@ TEST_P(StoreTest, PartyTermFiltersCallsWithKeysetPaginationPerTenant) {
   EXPECT_EQ(*store_->CountCalls("ta", std::nullopt), 5);
 }
 
-// SQLite collects new terms in pii_search_recent and moves them into
-// pii_search once search_terms_merge_rows have collected: searches, counts
-// and keyset pages see the calls wherever their terms are, and the move
-// happens in the batch that reaches the threshold.
-TEST(SqliteSearchTerms, CollectedTermsAreSearchedAndMovedAtTheThreshold) {
+// Many of a party's calls start in the same second, stored in an order
+// that is not their key order: pages still follow (start, source, call id)
+// newest first, each call once, whatever the page size. (SQLite's index
+// lists a second's records in the order they came, migration 0015.)
+TEST_P(StoreTest, PartyPagesFollowKeyOrderWithinOneSecond) {
+  const std::string a = Term('a');
+  std::vector<StoredCall> calls;
+  for (const char* id : {"m", "c", "x", "a", "q", "b", "z", "k"}) calls.push_back(CallWithTerms(id, 500, {a}));
+  calls.push_back(CallWithTerms("later", 501, {a}));
+  calls.push_back(CallWithTerms("earlier", 499, {a}));
+  StoredCall other_source = CallWithTerms("n", 500, {a});
+  other_source.source = "cucm";
+  calls.push_back(other_source);
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", calls, {})).ok());
+  const std::vector<std::string> expected{"later", "z", "x", "q", "m", "k", "c", "b", "a", "n", "earlier"};
+  for (int64_t size : {1, 2, 3, 4, 20}) {
+    SCOPED_TRACE(size);
+    std::vector<std::string> seen;
+    std::optional<std::tuple<int64_t, std::string, std::string>> before;
+    for (int pages = 0; pages < 20; ++pages) {
+      auto page = store_->ListCalls("ta", PartyPage(a, size, before));
+      ASSERT_TRUE(page.ok()) << page.error().detail;
+      ASSERT_LE(static_cast<int64_t>(page->size()), size);
+      for (const StoredCall& c : *page) seen.push_back(c.call_id);
+      if (static_cast<int64_t>(page->size()) < size) break;
+      before = std::make_tuple(page->back().start_at, page->back().source, page->back().call_id);
+    }
+    EXPECT_EQ(seen, expected);
+  }
+  EXPECT_EQ(*store_->CountCalls("ta", a), 11);
+  // A term that is not 16 hex digits matches nothing (and is no FTS5 query).
+  EXPECT_EQ(Ids(store_->ListCalls("ta", PartyPage("\"*\" OR x", 10))), std::vector<std::string>{});
+  EXPECT_EQ(*store_->CountCalls("ta", std::string("\"")), 0);
+}
+
+// SQLite's term index (FTS5 over pii_docs, migration 0015) follows every
+// write and delete: new records, a device's replaced terms, retention and a
+// deleted tenant leave it equal to pii_docs, and a row cannot be updated
+// behind its back.
+TEST(SqliteSearchTerms, IndexFollowsEveryWriteAndDelete) {
   TempDir dir;
   const std::string path = dir.File("parley.db");
-  SqliteOptions options;
-  options.search_terms_merge_rows = 10;
-  auto store = OpenOrDie(path, std::move(options));
-  ASSERT_TRUE(store->CreateTenant(MakeTenant("ta", "org-ta")).ok());
-  ASSERT_TRUE(store->CreateAgent(MakeAgent("ta", "a1")).ok());
-  const std::string a = Term('a'), b = Term('b');
-  auto count = [&](const char* table) { return RawDb(path).Text(std::string("SELECT count(*) FROM ") + table); };
+  auto store = OpenOrDie(path);
+  for (const char* t : {"ta", "tb"}) {
+    ASSERT_TRUE(store->CreateTenant(MakeTenant(t, std::string("org-") + t)).ok());
+    ASSERT_TRUE(store->CreateAgent(MakeAgent(t, "a1")).ok());
+  }
+  const std::string a = Term('a'), b = Term('b'), c = Term('c');
+  BatchCommit first = MakeBatch("ta", "a1", "b1", {CallWithTerms("old", 100, {a, b}), CallWithTerms("new", 1000000000, {a})}, {});
+  StoredDevice d = MakeDevice("rprm", "d1", 100, "v1");
+  d.search_terms = {b};
+  first.devices = {d};
+  ASSERT_TRUE(store->CommitBatch(first).ok());
+  ASSERT_TRUE(store->CommitBatch(MakeBatch("tb", "a1", "b1", {CallWithTerms("theirs", 100, {a})}, {})).ok());
+  // rank 1: FTS5 also compares the index with its content table, pii_docs
+  // (fails with SQLITE_CORRUPT_VTAB when they differ).
+  auto index_ok = [&] {
+    RawDb raw(path);
+    raw.Exec("INSERT INTO pii_terms (pii_terms, rank) VALUES ('integrity-check', 1)");
+    return raw.Text("PRAGMA integrity_check") == "ok";
+  };
+  auto matches = [&](const std::string& term) {
+    return RawDb(path).Text("SELECT count(*) FROM pii_terms WHERE pii_terms MATCH '\"" + term + "\"'");
+  };
+  EXPECT_TRUE(index_ok());
+  EXPECT_EQ(matches(a), "3");
+  EXPECT_EQ(matches(b), "2");
 
-  ASSERT_TRUE(store->CommitBatch(MakeBatch("ta", "a1", "b1",
-                                           {CallWithTerms("c1", 100, {a, b}), CallWithTerms("c2", 200, {a, b}),
-                                            CallWithTerms("c3", 300, {a, b})},
-                                           {}))
-                  .ok());
-  EXPECT_EQ(count("pii_search_recent"), "6");
-  EXPECT_EQ(count("pii_search"), "0");
-  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 10))), (std::vector<std::string>{"c3", "c2", "c1"}));
-  EXPECT_EQ(*store->CountCalls("ta", b), 3);
+  d.observed_at = 200;  // a newer state: its terms replace the old ones
+  d.search_terms = {c};
+  BatchCommit device = MakeBatch("ta", "a1", "b2", {}, {});
+  device.devices = {d};
+  ASSERT_TRUE(store->CommitBatch(device).ok());
+  EXPECT_EQ(matches(b), "1");
+  EXPECT_EQ(matches(c), "1");
 
-  ASSERT_TRUE(store->CommitBatch(MakeBatch("ta", "a1", "b2",
-                                           {CallWithTerms("c4", 400, {a, b}), CallWithTerms("c5", 150, {a, b})},
-                                           {}))
-                  .ok());
-  EXPECT_EQ(count("pii_search_recent"), "0");  // 10 collected: moved with this batch
-  EXPECT_EQ(count("pii_search"), "10");
-  ASSERT_TRUE(store->CommitBatch(MakeBatch("ta", "a1", "b3", {CallWithTerms("c6", 250, {a})}, {})).ok());
-  EXPECT_EQ(count("pii_search_recent"), "1");
+  auto dropped = store->DropRecordsBefore(86400 * 40);
+  ASSERT_TRUE(dropped.ok()) << dropped.error().detail;
+  EXPECT_EQ(dropped->search_terms, 3);  // old (a, b), theirs (a); the device's stay
+  EXPECT_EQ(matches(a), "1");
+  EXPECT_EQ(matches(b), "0");
+  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 10))), std::vector<std::string>{"new"});
+  EXPECT_TRUE(index_ok());
 
-  // Pages of two newest first, across both tables.
-  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 2))), (std::vector<std::string>{"c4", "c3"}));
-  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 2, std::make_tuple(int64_t{300}, std::string("dma"),
-                                                                        std::string("c3"))))),
-            (std::vector<std::string>{"c6", "c2"}));
-  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(a, 2, std::make_tuple(int64_t{200}, std::string("dma"),
-                                                                        std::string("c2"))))),
-            (std::vector<std::string>{"c5", "c1"}));
-  EXPECT_EQ(*store->CountCalls("ta", a), 6);
-  EXPECT_EQ(*store->CountCalls("ta", b), 5);
-
-  // Retention takes expired terms from both tables.
-  auto expired = store->CountRecordsBefore(86400 * 40);
-  ASSERT_TRUE(expired.ok()) << expired.error().detail;
-  EXPECT_EQ(expired->search_terms, 11);
+  RawDb(path).Exec("PRAGMA foreign_keys = ON; DELETE FROM tenants WHERE id = 'ta'");
+  EXPECT_EQ(matches(a), "0");
+  EXPECT_EQ(matches(c), "0");
+  EXPECT_EQ(RawDb(path).Text("SELECT count(*) FROM pii_docs"), "0");
+  EXPECT_TRUE(index_ok());
+  {
+    RawDb raw(path);
+    raw.Exec("INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at, terms)"
+             " VALUES (100 << 24, 'tb', 'call', 'dma', 'x', 100, '" + a + "')");
+    EXPECT_EQ(raw.Text("SELECT count(*) FROM pii_terms WHERE pii_terms MATCH '\"" + a + "\"'"), "1");
+    char* error = nullptr;
+    EXPECT_NE(sqlite3_exec(raw.handle(), ("UPDATE pii_docs SET terms = '" + c + "'").c_str(), nullptr, nullptr, &error),
+              SQLITE_OK);
+    sqlite3_free(error);
+  }
+  EXPECT_TRUE(index_ok());
 }
 
 // Terms are written only with a record stored now: a record seen before, or
@@ -1536,9 +1585,12 @@ TEST(SqliteMigrations, Version12TermsAreCutToThePrefixSearchComputes) {
   ASSERT_TRUE(found.ok()) << found.error().detail;
   EXPECT_EQ(*found, 2);
   RawDb raw(path);
-  EXPECT_EQ(raw.Text("SELECT group_concat(length(term)) FROM (SELECT term FROM pii_search"
-                     " UNION ALL SELECT term FROM pii_search_recent)"),
-            "16,16");
+  EXPECT_EQ(raw.Text("SELECT group_concat(length(term)) FROM pii_search"), "16,16");
+  // Migration 0015 moved both tables' terms into the FTS5 index.
+  EXPECT_EQ(raw.Text("SELECT group_concat(record_id || ':' || (id >> 24), ',') FROM"
+                     " (SELECT * FROM pii_docs ORDER BY record_id)"),
+            "pii_search:100,pii_search_recent:100");
+  EXPECT_EQ(raw.Text("INSERT INTO pii_terms (pii_terms, rank) VALUES ('integrity-check', 1)"), "");
   EXPECT_EQ(raw.Text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
 }
@@ -1701,7 +1753,6 @@ TEST(SqliteRetention, DeletesInChunksAndResumes) {
     if (fail_second && commits == 2) return Unavailable("injected");
     return Ok();
   };
-  options.search_terms_merge_rows = 1;  // the terms in pii_search, deleted in chunks
   auto store = OpenOrDie(path, std::move(options));
   ASSERT_TRUE(store->CreateTenant(MakeTenant("ta", "org-ta")).ok());
   ASSERT_TRUE(store->CreateAgent(MakeAgent("ta", "a1")).ok());
