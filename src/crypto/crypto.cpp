@@ -128,6 +128,30 @@ std::string HmacSha256(const Key256& key, std::string_view data) {
   return out;
 }
 
+HmacSha256Key::HmacSha256Key(const Key256& key) {
+  // Fetched once for the process (EVP_MAC_fetch takes the provider's locks).
+  static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (hmac == nullptr) Fatal("EVP_MAC_fetch(HMAC)");
+  keyed_ = EVP_MAC_CTX_new(hmac);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (keyed_ == nullptr || EVP_MAC_init(keyed_, key.data(), key.size(), params) != 1) Fatal("EVP_MAC_init(HMAC-SHA-256)");
+}
+
+HmacSha256Key::~HmacSha256Key() { EVP_MAC_CTX_free(keyed_); }  // clears the key schedule
+
+std::string HmacSha256Key::Mac(std::string_view data) const {
+  std::string out(32, '\0');
+  size_t len = 0;
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed_);
+  const bool ok = ctx != nullptr && EVP_MAC_update(ctx, Bytes(data), data.size()) == 1 &&
+                  EVP_MAC_final(ctx, Bytes(out), &len, out.size()) == 1 && len == 32;
+  EVP_MAC_CTX_free(ctx);
+  if (!ok) Fatal("EVP_MAC(HMAC-SHA-256)");
+  return out;
+}
+
 std::string ToHex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -420,6 +444,10 @@ Key256 MasterKey::DeriveIndexKey() const {
 
 std::string BlindIndex(const Key256& key, std::string_view normalized_value) {
   return ToHex(HmacSha256(key, normalized_value));
+}
+
+std::string BlindIndex(const HmacSha256Key& key, std::string_view normalized_value) {
+  return ToHex(key.Mac(normalized_value));
 }
 
 std::string HashPassword(std::string_view password) {

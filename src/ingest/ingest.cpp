@@ -336,7 +336,7 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   // the blind-index search terms of the parties (privacy/search_terms.h).
   const wire::Batch& batch = *parsed.batch;
   const crypto::Key256& tenant_key = keys->current;
-  const crypto::Key256 search_key = keys_.SearchKey(agent.tenant_id);
+  const crypto::HmacSha256Key search_key(keys_.SearchKey(agent.tenant_id));
   commit.calls.reserve(batch.calls.size());
   for (const auto& call : batch.calls) {
     commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(tenant_key, agent.tenant_id, call), now));

@@ -288,6 +288,10 @@ std::optional<SearchValue> ClassifySearchValue(std::string_view value) {
 }
 
 std::string SearchTerm(const crypto::Key256& search_key, const SearchValue& value) {
+  return SearchTerm(crypto::HmacSha256Key(search_key), value);
+}
+
+std::string SearchTerm(const crypto::HmacSha256Key& search_key, const SearchValue& value) {
   std::string input(SearchKindName(value.kind));
   input += ':';
   input += value.normalized;
@@ -313,6 +317,11 @@ std::vector<SearchValue> DeviceSearchValues(const wire::DeviceRecord& device) {
 }
 
 void AddSearchTerms(const crypto::Key256& search_key, const std::vector<SearchValue>& values,
+                    std::vector<std::string>& terms) {
+  AddSearchTerms(crypto::HmacSha256Key(search_key), values, terms);
+}
+
+void AddSearchTerms(const crypto::HmacSha256Key& search_key, const std::vector<SearchValue>& values,
                     std::vector<std::string>& terms) {
   for (const SearchValue& v : values) {
     std::string term = SearchTerm(search_key, v);

@@ -77,6 +77,7 @@ std::optional<SearchValue> ClassifySearchValue(std::string_view value);
 // each new term at a random place, so its size is what ingest pays for
 // (docs/performance.md, "Search terms"; migration 0013).
 inline constexpr size_t kSearchTermHexDigits = 16;
+std::string SearchTerm(const crypto::HmacSha256Key& search_key, const SearchValue& value);
 std::string SearchTerm(const crypto::Key256& search_key, const SearchValue& value);
 
 // Every search term of a party's number, uri and ip (with the aliases above),
@@ -87,6 +88,9 @@ std::vector<SearchValue> PartySearchValues(const wire::Party& party);
 // e-mail address.
 std::vector<SearchValue> DeviceSearchValues(const wire::DeviceRecord& device);
 // Adds the terms of `values` to `terms`, skipping terms already there.
+// Ingest keys the HMAC once per batch (crypto::HmacSha256Key).
+void AddSearchTerms(const crypto::HmacSha256Key& search_key, const std::vector<SearchValue>& values,
+                    std::vector<std::string>& terms);
 void AddSearchTerms(const crypto::Key256& search_key, const std::vector<SearchValue>& values,
                     std::vector<std::string>& terms);
 

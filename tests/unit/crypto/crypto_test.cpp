@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <regex>
+#include <thread>
 #include <set>
 
 #include "common/files.h"
@@ -286,6 +288,32 @@ TEST(BlindIndexTest, DeterministicAndKeyDependent) {
 TEST(BlindIndexTest, HmacMatchesKnownVector) {
   EXPECT_EQ(ToHex(HmacSha256(KeyOf('\x0b'), "Hi There")),
             "198a607eb44bfbc69903a0f1cf2bbdc5ba0aa3f3d9ae3c1c7a3b1696a0b68cf7");
+}
+
+// A keyed HMAC gives what the one-shot function gives, for every message it
+// is used for (each starts from the key, not from the message before), from
+// several threads at once, and under the known-answer key above.
+TEST(HmacSha256KeyTest, SameMacsAsOneShotForManyMessagesAndThreads) {
+  const HmacSha256Key keyed(KeyOf('1'));
+  const std::vector<std::string> messages{"", "a", "alice@example.com", std::string(200, 'x'), "phone:1001"};
+  for (int round = 0; round < 3; ++round)
+    for (const std::string& m : messages) EXPECT_EQ(keyed.Mac(m), HmacSha256(KeyOf('1'), m)) << m;
+  EXPECT_NE(keyed.Mac("a"), HmacSha256(KeyOf('2'), "a"));
+  EXPECT_EQ(BlindIndex(keyed, "bob@example.com"), BlindIndex(KeyOf('1'), "bob@example.com"));
+  EXPECT_EQ(ToHex(HmacSha256Key(KeyOf('\x0b')).Mac("Hi There")),
+            "198a607eb44bfbc69903a0f1cf2bbdc5ba0aa3f3d9ae3c1c7a3b1696a0b68cf7");
+
+  std::atomic<int> wrong = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        const std::string m = "m" + std::to_string(t * 1000 + i);
+        if (keyed.Mac(m) != HmacSha256(KeyOf('1'), m)) ++wrong;
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong, 0);
 }
 
 // The index key is derived deterministically from the master key and is
