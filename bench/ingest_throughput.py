@@ -24,10 +24,14 @@ its database and written into a fresh database with the same calls table
 The rows are dumped before the timer starts; only the insert or COPY is
 timed. Ratio = end-to-end rate / raw rate (goal: >= 0.5).
 
+After the ingest, before the raw run: the latency of a party search through
+the API for a frequent and a rare party value (party_search below).
+
 Standard library only; /usr/bin/python3. Writes
 bench/results/ingest_throughput_<backend>.json and prints a summary.
 """
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -37,6 +41,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
@@ -109,6 +114,44 @@ initial_history_days = {args.history_days + 2}
             "calls_per_s": round(total / elapsed, 1),
             "cpu_s": cpu, "cpu_s_per_100k_calls": {k: round(v / total * 1e5, 2) for k, v in cpu.items()},
             "progress": progress[:: max(1, len(progress) // 40)]}
+
+
+def party_search(stack, repeats=9):
+    """Latency of a party search (GET /api/v1/calls?party=..., first and
+    second page of 50, with its `total`) for the most and the least frequent
+    party value among 500 recent calls, beside the unfiltered page: the blind
+    index at the size the run left (docs/performance.md, "Search terms")."""
+    status, body, _ = stack.get("/api/v1/calls?limit=500")
+    assert status == 200, (status, body)
+    seen = collections.Counter()
+    for call in body["calls"]:
+        for side in ("orig", "dest"):
+            for field in ("number", "uri", "ip"):
+                value = call[side].get(field)
+                if value:
+                    seen[value] += 1
+    ranked = seen.most_common()
+
+    def timed(path):
+        times = []
+        for _ in range(repeats):
+            t0 = time.monotonic()
+            status, answer, _ = stack.get(path)
+            times.append((time.monotonic() - t0) * 1000)
+            assert status == 200, (status, answer)
+        times.sort()
+        return answer, round(times[len(times) // 2], 1)
+
+    out = {}
+    _, out["all_calls_first_page_ms_p50"] = timed("/api/v1/calls?limit=50")
+    for label, (value, _) in (("frequent_party", ranked[0]), ("rare_party", ranked[-1])):
+        path = "/api/v1/calls?limit=50&party=" + urllib.parse.quote(value, safe="")
+        first, first_ms = timed(path)
+        entry = {"calls_matched": first["total"], "first_page_ms_p50": first_ms}
+        if first.get("next_cursor"):
+            _, entry["second_page_ms_p50"] = timed(path + "&cursor=" + urllib.parse.quote(first["next_cursor"], safe=""))
+        out[label] = entry
+    return out
 
 
 def sqlite_path(stack):
@@ -199,6 +242,8 @@ def main():
         e2e = end_to_end(stack, args)
         print(json.dumps({k: v for k, v in e2e.items() if k != "progress"}), flush=True)
         stack.kill("agent")
+        search = party_search(stack)
+        print(json.dumps(search), flush=True)
         stack.kill("devsim")
         raw = raw_sqlite(stack, args) if args.backend == "sqlite" else raw_postgres(stack, args)
     finally:
@@ -210,6 +255,7 @@ def main():
         "calls": args.calls,
         "agent": {"collect": "history", "max_batch_records": args.batch_records},
         "end_to_end": e2e,
+        "party_search": search,
         "raw_engine": raw,
         "ratio_end_to_end_over_raw": round(e2e["calls_per_s"] / raw["rows_per_s"], 4),
         "goal_ratio": 0.5,

@@ -1,6 +1,7 @@
 #include "store/postgres/postgres_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -318,7 +319,7 @@ constexpr const char* kCreateStaging =
     " packet_loss_pct_avg double precision, packet_loss_pct_max double precision,"
     " jitter_ms_avg double precision, jitter_ms_max double precision, latency_ms_avg double precision,"
     " latency_ms_max double precision, mos double precision) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS stage_terms (kind text, rec_ord bigint, term text COLLATE \"C\")"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_terms (kind text, rec_ord bigint, term bigint)"
     " ON COMMIT DELETE ROWS;"
     // The moves join samples and terms to the records stored now by batch
     // position. Temporary tables have no statistics, so the planner guesses
@@ -351,9 +352,10 @@ constexpr const char* kMoveCalls =
     "   q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg, q.jitter_ms_max,"
     "   q.latency_ms_avg, q.latency_ms_max, q.mos"
     "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1),"
-    " inst AS (INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
-    "   SELECT $1, 'call', f.source, f.call_id, t.term, f.start_at"
-    "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'call' AND t.rec_ord = f.ord RETURNING 1)"
+    " inst AS (INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms)"
+    "   SELECT $1, 'call', f.source, f.call_id, f.start_at, t.terms FROM fresh f"
+    "   JOIN (SELECT rec_ord, array_agg(term) AS terms FROM pg_temp.stage_terms WHERE kind = 'call'"
+    "   GROUP BY rec_ord) t ON t.rec_ord = f.ord RETURNING 1)"
     // The batch positions of the calls stored now (their rollups are added);
     // data-modifying CTEs run to completion whether or not this reads them.
     " SELECT ord FROM fresh ORDER BY ord";
@@ -387,29 +389,51 @@ constexpr const char* kMoveParticipants =
     "   q.codec, q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg,"
     "   q.jitter_ms_max, q.latency_ms_avg, q.latency_ms_max, q.mos"
     "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'participant' AND q.rec_ord = f.ord RETURNING 1),"
-    " inst AS (INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
-    "   SELECT $1, 'participant', f.source, f.participant_id, t.term, f.start_at"
-    "   FROM fresh f JOIN pg_temp.stage_terms t ON t.kind = 'participant' AND t.rec_ord = f.ord RETURNING 1)"
+    " inst AS (INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms)"
+    "   SELECT $1, 'participant', f.source, f.participant_id, f.start_at, t.terms FROM fresh f"
+    "   JOIN (SELECT rec_ord, array_agg(term) AS terms FROM pg_temp.stage_terms WHERE kind = 'participant'"
+    "   GROUP BY rec_ord) t ON t.rec_ord = f.ord RETURNING 1)"
     // The batch positions of the participants stored now (their quality is
     // rolled up), as kMoveCalls.
     " SELECT ord FROM fresh ORDER BY ord";
 
 void Tab(std::string& out) { out += '\t'; }
 
-// A term listed twice for one record is staged once (as SQLite's InsertTerms
-// skips it), so the moves insert the staged terms as they are: a DISTINCT
-// there sorted every batch's ~7,000 term rows.
-void StageTerms(std::string& out, std::string_view kind, size_t ord, const std::vector<std::string>& terms) {
-  for (auto it = terms.begin(); it != terms.end(); ++it) {
-    const std::string& term = *it;
-    if (std::find(terms.begin(), it, term) != it) continue;
+// pii_docs keeps a term as the 64-bit two's-complement number its 16 hex
+// digits spell (privacy::kSearchTermHexDigits; migration 0015): a GIN entry
+// of 8 bytes instead of a 16-character text. nullopt for anything else.
+std::optional<int64_t> TermNumber(std::string_view term) {
+  if (term.size() != 16 || term.find_first_not_of("0123456789abcdef") != std::string_view::npos) return std::nullopt;
+  uint64_t n = 0;
+  std::from_chars(term.data(), term.data() + term.size(), n, 16);
+  return static_cast<int64_t>(n);
+}
+
+// A record's distinct terms as numbers; kInvalidArgument for a term that is
+// not 16 lower-case hex digits (the old text column's CHECK refused those).
+Result<std::vector<int64_t>> TermNumbers(const std::vector<std::string>& terms) {
+  std::vector<int64_t> out;
+  for (const std::string& term : terms) {
+    const std::optional<int64_t> n = TermNumber(term);
+    if (!n) return InvalidArgument("store: a search term must be 16 lower-case hex digits");
+    if (std::find(out.begin(), out.end(), *n) == out.end()) out.push_back(*n);
+  }
+  return out;
+}
+
+// A term listed twice for one record is staged once (as SQLite does), so
+// the moves aggregate the staged terms as they are.
+Status StageTerms(std::string& out, std::string_view kind, size_t ord, const std::vector<std::string>& terms) {
+  PARLEY_ASSIGN_OR_RETURN(const std::vector<int64_t> numbers, TermNumbers(terms));
+  for (const int64_t n : numbers) {
     CopyText(out, kind);
     Tab(out);
     CopyInt(out, static_cast<int64_t>(ord));
     Tab(out);
-    CopyText(out, term);
+    CopyInt(out, n);
     out += '\n';
   }
+  return Ok();
 }
 
 void StageQuality(std::string& out, std::string_view kind, size_t ord, const std::vector<QualitySample>& samples) {
@@ -921,9 +945,11 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
   }
   // Search terms likewise; the moves store those of the records stored now.
   std::string terms;
-  for (size_t i = 0; i < batch.calls.size(); ++i) StageTerms(terms, "call", i, batch.calls[i].search_terms);
+  for (size_t i = 0; i < batch.calls.size(); ++i) {
+    PARLEY_TRY(StageTerms(terms, "call", i, batch.calls[i].search_terms));
+  }
   for (size_t i = 0; i < batch.participants.size(); ++i) {
-    StageTerms(terms, "participant", i, batch.participants[i].search_terms);
+    PARLEY_TRY(StageTerms(terms, "participant", i, batch.participants[i].search_terms));
   }
   if (!terms.empty()) {
     PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_terms FROM STDIN", terms));
@@ -1083,16 +1109,15 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
     if (changed.Affected() == 1) {
       ++result.inserted;
       // The terms follow the stored state: the old ip's go with it.
-      PARLEY_TRY(tx.Exec("DELETE FROM pii_search WHERE tenant_id = $1 AND record_kind = 'device' AND source = $2"
+      PARLEY_TRY(tx.Exec("DELETE FROM pii_docs WHERE tenant_id = $1 AND record_kind = 'device' AND source = $2"
                          " AND record_id = $3",
                          Params().Text(batch.tenant_id).Text(d.source).Text(d.device_id)));
-      for (auto it = d.search_terms.begin(); it != d.search_terms.end(); ++it) {
-        const std::string& term = *it;
-        if (std::find(d.search_terms.begin(), it, term) != it) continue;  // no key refuses a second copy
-        PARLEY_TRY(tx.Exec("INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
+      PARLEY_ASSIGN_OR_RETURN(const std::vector<int64_t> terms, TermNumbers(d.search_terms));
+      if (!terms.empty()) {
+        PARLEY_TRY(tx.Exec("INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms)"
                            " VALUES ($1, 'device', $2, $3, $4, $5)",
-                           Params().Text(batch.tenant_id).Text(d.source).Text(d.device_id).Text(term)
-                               .Int(d.observed_at)));
+                           Params().Text(batch.tenant_id).Text(d.source).Text(d.device_id).Int(d.observed_at)
+                               .IntArray(terms)));
       }
     } else {
       ++result.already_present;
@@ -1158,13 +1183,17 @@ Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tena
       sql += " AND (start_at, source, call_id) < ($3, $4, $5)";
     }
   } else {
-    // A party's calls: the page is cut from pii_search_by_term (its start_at
-    // is the call's), newest first, then each call read by its full key, so
-    // the scan touches only the partitions of the page's months.
-    params.Text(*query.party_term);
+    // A party's calls: the keys of the page from pii_docs (GIN on the terms:
+    // every record with the term, sorted by start; or, for a term in very
+    // many records, pii_docs_by_start newest first, as the planner judges),
+    // then each call read by its full key, so the scan touches only the
+    // partitions of the page's months.
+    const std::optional<int64_t> term = TermNumber(*query.party_term);
+    if (!term) return std::vector<StoredCall>{};
+    params.Int(*term);
     sql = "SELECT " PARLEY_PG_CALL_COLUMNS
-          " FROM (SELECT s.start_at AS k_start, s.source AS k_source, s.record_id AS k_id FROM pii_search s"
-          " WHERE s.tenant_id = $1 AND s.term = $3 AND s.record_kind = 'call'";
+          " FROM (SELECT s.start_at AS k_start, s.source AS k_source, s.record_id AS k_id FROM pii_docs s"
+          " WHERE s.tenant_id = $1 AND s.terms @> ARRAY[$3::bigint] AND s.record_kind = 'call'";
     if (query.before) {
       const auto& [start_at, source, call_id] = *query.before;
       params.Int(start_at).Text(source).Text(call_id);
@@ -1182,12 +1211,17 @@ Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tena
 }
 
 Result<int64_t> PostgresStore::CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) {
+  std::optional<int64_t> term;
+  if (party_term) {
+    term = TermNumber(*party_term);
+    if (!term) return 0;
+  }
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<int64_t> {
     PARLEY_ASSIGN_OR_RETURN(
-        Rows rows, party_term ? tx.Exec("SELECT count(*) FROM pii_search WHERE tenant_id = $1 AND term = $2"
-                                        " AND record_kind = 'call'",
-                                        Params().Text(tenant_id).Text(*party_term))
-                              : tx.Exec("SELECT count(*) FROM calls WHERE tenant_id = $1", Params().Text(tenant_id)));
+        Rows rows, term ? tx.Exec("SELECT count(*) FROM pii_docs WHERE tenant_id = $1 AND terms @> ARRAY[$2::bigint]"
+                                  " AND record_kind = 'call'",
+                                  Params().Text(tenant_id).Int(*term))
+                        : tx.Exec("SELECT count(*) FROM calls WHERE tenant_id = $1", Params().Text(tenant_id)));
     return rows.Int(0, 0);
   });
 }
@@ -1405,7 +1439,8 @@ Result<RetentionResult> CountExpired(Tx& tx, int64_t boundary) {
                         " (SELECT count(*) FROM conferences WHERE tenant_id = $1 AND start_at < $2),"
                         " (SELECT count(*) FROM participants WHERE tenant_id = $1 AND start_at < $2),"
                         " (SELECT count(*) FROM quality_samples WHERE tenant_id = $1 AND start_at < $2),"
-                        " (SELECT count(*) FROM pii_search WHERE tenant_id = $1"
+                        // Terms, one per array element, as SQLite counts them.
+                        " (SELECT coalesce(sum(cardinality(terms)), 0) FROM pii_docs WHERE tenant_id = $1"
                         "  AND record_kind IN ('call', 'participant') AND start_at < $2)",
                         Params().Text(tenant).Int(boundary)));
     out.calls += n.Int(0, 0);

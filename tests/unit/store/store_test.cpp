@@ -140,7 +140,7 @@ class PostgresDb final : public BackendDb {
   std::string Raw(const std::string& sql) override { return PostgresServer::Query(server_.SuperUrl(db_), sql); }
   std::vector<std::string> BatchTables() const override {
     return {"calls",       "conferences", "participants", "devices",    "quality_samples",    "sources",
-            "batches",     "record_keys", "pii_search",   "rollup_hour", "rollup_day",        "concurrency_minute",
+            "batches",     "record_keys", "pii_docs",     "rollup_hour", "rollup_day",        "concurrency_minute",
             "concurrency_hour"};
   }
   const std::string& name() const { return db_; }
@@ -1897,6 +1897,36 @@ TEST(PostgresMigrations, Version12TermsOfEveryTenantAreCutToThePrefixSearchCompu
   EXPECT_EQ(db.Raw("SELECT string_agg(DISTINCT length(term)::text, ',') FROM pii_search"), "16");
 }
 
+// Migration 0015 folds a record's term rows into one pii_docs row of
+// numbers: terms with the high bit set (negative as bigint) and device terms
+// survive, the per-term view gives back the same hex, and search finds them.
+TEST(PostgresMigrations, Version14TermRowsBecomeOneRowPerRecord) {
+  PostgresDb db;
+  PostgresServer& server = PostgresServer::Get();
+  const std::string owner = server.OwnerUrl(db.name());
+  PostgresServer::Query(owner, "CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY,"
+                               " applied_at bigint NOT NULL)");
+  for (const auto& m : postgres::Migrations()) {
+    if (m.version > 14) break;
+    PostgresServer::Query(owner, std::string(m.sql));
+    PostgresServer::Query(owner, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+  db.Raw("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org ta', 'k', 0)");
+  for (const char* row : {"'call', 'c1', '0123456789abcdef'", "'call', 'c1', 'fedcba9876543210'",
+                          "'call', 'c2', 'fedcba9876543210'", "'device', 'd1', '00000000000000ff'"}) {
+    db.Raw(std::string("INSERT INTO pii_search (tenant_id, record_kind, record_id, term, source, start_at)"
+                       " VALUES ('ta', ") + row + ", 'dma', 100)");
+  }
+  auto store = db.Open({});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(db.Raw("SELECT string_agg(record_id || ':' || cardinality(terms), ',' ORDER BY record_id) FROM pii_docs"),
+            "c1:2,c2:1,d1:1");
+  EXPECT_EQ(db.Raw("SELECT string_agg(record_id || ':' || term, ',' ORDER BY record_id, term) FROM pii_search"),
+            "c1:0123456789abcdef,c1:fedcba9876543210,c2:fedcba9876543210,d1:00000000000000ff");
+  EXPECT_EQ(*store->CountCalls("ta", "fedcba9876543210"), 2);
+  EXPECT_EQ(*store->CountCalls("ta", "0123456789abcdef"), 1);
+}
+
 // A database migrated by a newer Parley is refused instead of misread.
 TEST(PostgresMigrations, RefusesDatabaseNewerThanBinary) {
   PostgresDb db;
@@ -2049,6 +2079,9 @@ TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
   EXPECT_NE(PostgresServer::ErrorOf(server.AppUrl(db.name()), "SELECT * FROM " + partition).find("permission denied"),
             std::string::npos);
   EXPECT_NE(PostgresServer::ErrorOf(server.AppUrl(db.name()), "SET row_security = off; SELECT * FROM calls"), "");
+  // The per-term view over pii_docs (migration 0015) is for the owner only.
+  EXPECT_NE(PostgresServer::ErrorOf(server.AppUrl(db.name()), "SELECT * FROM pii_search").find("permission denied"),
+            std::string::npos);
   // The variable that opens the owner's look-up policy does nothing for the application role.
   EXPECT_EQ(PostgresServer::Query(server.AppUrl(db.name()),
                                   "SELECT set_config('parley.cross_tenant', 'on', false); SELECT count(*) FROM users"),
