@@ -469,9 +469,12 @@ TEST_P(IngestTest, PartySearchFindsCallsByEqualSpellingsPerTenant) {
 
   // At rest: the terms' HMACs, never the values.
   const std::string term = privacy::SearchTerm(keys_->SearchKey(tenant_.id), {privacy::SearchKind::kPhone, "+442079460000"});
+  // PostgreSQL keeps it as the 64-bit number its hex spells (migration 0015).
+  const std::string stored =
+      GetParam() == Backend::kSqlite ? term : std::to_string(static_cast<int64_t>(std::stoull(term, nullptr, 16)));
   store_.reset();
   const std::string bytes = DatabaseBytes();
-  EXPECT_NE(bytes.find(term), std::string::npos);
+  EXPECT_NE(bytes.find(stored), std::string::npos) << stored;
   for (const char* clear : {"442079460000", "Bob@example.com", "bob@example.com", "carol@", "10.1.2.3", "2001:db8::7"})
     EXPECT_EQ(bytes.find(clear), std::string::npos) << clear;
   OpenTheStore();
