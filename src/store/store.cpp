@@ -44,6 +44,10 @@ std::string_view RecordKindName(RecordKind k) {
   return k == RecordKind::kParticipant ? "participant" : "call";
 }
 
+bool IsSearchTerm(std::string_view term) {
+  return term.size() == 16 && term.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 int64_t RetentionBoundary(int64_t t) {
   using namespace std::chrono;
   const sys_days day = floor<days>(sys_seconds(seconds(t)));

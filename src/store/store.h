@@ -142,6 +142,11 @@ struct StoredQuality {
 
 // A call as stored: analytics fields in clear, personal fields in one sealed
 // blob (see docs/formats/storage.md for the blob's JSON and its AAD).
+// A search term as the store takes it: 16 lower-case hex digits
+// (privacy::kSearchTermHexDigits). CommitBatch refuses any other with
+// kInvalidArgument; a search for one finds nothing.
+bool IsSearchTerm(std::string_view term);
+
 struct StoredCall {
   std::string tenant_id;
   std::string source;
@@ -163,8 +168,8 @@ struct StoredCall {
   // Written by CommitBatch together with a new call; ListCalls leaves it
   // empty (read samples with ListQuality).
   std::vector<QualitySample> quality;
-  // Blind-index search terms of its parties (64 hex each, see
-  // privacy/search_terms.h), written into pii_search with a new call only;
+  // Blind-index search terms of its parties (IsSearchTerm, see
+  // privacy/search_terms.h), written into pii_docs with a new call only;
   // ListCalls leaves it empty.
   std::vector<std::string> search_terms;
 };
@@ -351,7 +356,7 @@ struct RetentionResult {
   int64_t conferences = 0;
   int64_t participants = 0;
   int64_t quality_samples = 0;  // of the calls and participants
-  int64_t search_terms = 0;     // pii_search rows of the calls and participants
+  int64_t search_terms = 0;     // search terms of the calls and participants (not pii_docs rows)
   int64_t partitions = 0;       // PostgreSQL: monthly partitions dropped (SQLite: 0)
   bool operator==(const RetentionResult&) const = default;
 };

@@ -400,10 +400,10 @@ constexpr const char* kMoveParticipants =
 void Tab(std::string& out) { out += '\t'; }
 
 // pii_docs keeps a term as the 64-bit two's-complement number its 16 hex
-// digits spell (privacy::kSearchTermHexDigits; migration 0015): a GIN entry
+// digits spell (migration 0015): a GIN entry
 // of 8 bytes instead of a 16-character text. nullopt for anything else.
 std::optional<int64_t> TermNumber(std::string_view term) {
-  if (term.size() != 16 || term.find_first_not_of("0123456789abcdef") != std::string_view::npos) return std::nullopt;
+  if (!IsSearchTerm(term)) return std::nullopt;
   uint64_t n = 0;
   std::from_chars(term.data(), term.data() + term.size(), n, 16);
   return static_cast<int64_t>(n);

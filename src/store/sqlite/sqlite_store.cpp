@@ -737,8 +737,8 @@ Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind
 //
 // Rows are added to the index in id order within a transaction: FTS5 keeps a
 // transaction's new terms in memory only while ids grow, and writes them out
-// as a segment of their own at every step back. Stored in the order a batch
-// lists its records (not by start), the server spent twice the CPU in FTS5.
+// as a segment of their own at every step back (a model of this layout lost
+// 40% of its insert rate with ids out of order, docs/performance.md).
 class SearchDocs {
  public:
   static constexpr int kStartShift = 24;
@@ -760,11 +760,9 @@ class SearchDocs {
              const std::string& record_id, int64_t start_at, const std::vector<std::string>& terms) {
     std::string joined;
     for (auto it = terms.begin(); it != terms.end(); ++it) {
-      // privacy::kSearchTermHexDigits. The table's CHECK would take
-      // "<term> <term>" as two terms, so each is checked here.
-      if (it->size() != 16 || it->find_first_not_of("0123456789abcdef") != std::string::npos) {
-        return InvalidArgument("store: a search term must be 16 lower-case hex digits");
-      }
+      // The table's CHECK would take "<term> <term>" as two terms, so each
+      // is checked here.
+      if (!IsSearchTerm(*it)) return InvalidArgument("store: a search term must be 16 lower-case hex digits");
       if (std::find(terms.begin(), it, *it) != it) continue;
       if (!joined.empty()) joined += ' ';
       joined += *it;
@@ -1337,9 +1335,9 @@ Result<std::vector<StoredCall>> SqliteStore::ListCalls(const std::string& tenant
 namespace {
 
 // The FTS5 query that matches one search term: a phrase of its one token.
-// Anything but lower-case hex matches nothing (and is not FTS5 syntax).
+// Anything but a term matches nothing (and is not FTS5 syntax).
 std::optional<std::string> TermMatch(const std::string& term) {
-  if (term.empty() || term.find_first_not_of("0123456789abcdef") != std::string::npos) return std::nullopt;
+  if (!IsSearchTerm(term)) return std::nullopt;
   return '"' + term + '"';
 }
 
