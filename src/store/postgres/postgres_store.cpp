@@ -1183,11 +1183,10 @@ Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tena
       sql += " AND (start_at, source, call_id) < ($3, $4, $5)";
     }
   } else {
-    // A party's calls: the keys of the page from pii_docs (GIN on the terms:
-    // every record with the term, sorted by start; or, for a term in very
-    // many records, pii_docs_by_start newest first, as the planner judges),
-    // then each call read by its full key, so the scan touches only the
-    // partitions of the page's months.
+    // A party's calls: the keys of the page from pii_docs (measured, the
+    // planner walks pii_docs_by_start newest first and keeps the rows whose
+    // terms hold this one: GIN gives no order), then each call read by its
+    // full key, so the scan touches only the partitions of the page's months.
     const std::optional<int64_t> term = TermNumber(*query.party_term);
     if (!term) return std::vector<StoredCall>{};
     params.Int(*term);

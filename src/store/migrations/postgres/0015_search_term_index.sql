@@ -11,9 +11,8 @@
 -- takes new entries appended, and moves them into the index sorted, many at
 -- a time, when it grows past gin_pending_list_limit or at VACUUM.
 --
--- A search reads every record that holds the term and sorts them by start
--- (GIN gives no order); for a term in very many records the planner can
--- walk pii_docs_by_start newest first instead. The view pii_search shows one
+-- GIN gives no order: a party's page walks pii_docs_by_start newest first,
+-- keeping the rows that hold the term. The view pii_search shows one
 -- row per term, hex as before, for diagnostics and tests (security_invoker:
 -- it reads pii_docs under the caller's row-level security; the application
 -- role has no privilege on it).
