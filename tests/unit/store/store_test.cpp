@@ -1865,20 +1865,24 @@ TEST(PostgresMigrations, AppliedOnNewDatabaseAndIdempotentOnReopen) {
   EXPECT_EQ(db.Raw("SELECT tableowner FROM pg_tables WHERE tablename = 'calls'"), "parley_owner");
 }
 
+// A database as Parley left it at `version`: the migrations up to it, as the owner.
+void MigratePostgresTo(PostgresDb& db, int version) {
+  const std::string owner = PostgresServer::Get().OwnerUrl(db.name());
+  PostgresServer::Query(owner, "CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY,"
+                               " applied_at bigint NOT NULL)");
+  for (const auto& m : postgres::Migrations()) {
+    if (m.version > version) break;
+    PostgresServer::Query(owner, std::string(m.sql));
+    PostgresServer::Query(owner, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+}
+
 // Migration 0013 cuts the whole-MAC terms of every tenant to the 64-bit
 // prefix search computes now (row-level security is forced on the owner too,
 // so the migration must lift it for its UPDATE).
 TEST(PostgresMigrations, Version12TermsOfEveryTenantAreCutToThePrefixSearchComputes) {
   PostgresDb db;
-  PostgresServer& server = PostgresServer::Get();
-  const std::string owner = server.OwnerUrl(db.name());
-  PostgresServer::Query(owner, "CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY,"
-                               " applied_at bigint NOT NULL)");
-  for (const auto& m : postgres::Migrations()) {
-    if (m.version > 12) break;
-    PostgresServer::Query(owner, std::string(m.sql));
-    PostgresServer::Query(owner, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-  }
+  MigratePostgresTo(db, 12);
   const std::string mac = "0123456789abcdef" + std::string(48, 'e');
   for (const char* tenant : {"ta", "tb"}) {
     db.Raw(std::string("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('") + tenant +
@@ -1902,15 +1906,7 @@ TEST(PostgresMigrations, Version12TermsOfEveryTenantAreCutToThePrefixSearchCompu
 // survive, the per-term view gives back the same hex, and search finds them.
 TEST(PostgresMigrations, Version14TermRowsBecomeOneRowPerRecord) {
   PostgresDb db;
-  PostgresServer& server = PostgresServer::Get();
-  const std::string owner = server.OwnerUrl(db.name());
-  PostgresServer::Query(owner, "CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY,"
-                               " applied_at bigint NOT NULL)");
-  for (const auto& m : postgres::Migrations()) {
-    if (m.version > 14) break;
-    PostgresServer::Query(owner, std::string(m.sql));
-    PostgresServer::Query(owner, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-  }
+  MigratePostgresTo(db, 14);
   db.Raw("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org ta', 'k', 0)");
   for (const char* row : {"'call', 'c1', '0123456789abcdef'", "'call', 'c1', 'fedcba9876543210'",
                           "'call', 'c2', 'fedcba9876543210'", "'device', 'd1', '00000000000000ff'"}) {
