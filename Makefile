@@ -50,8 +50,8 @@ fuzz: deps
 # BENCH_CALLS CDRs from devsim to a real server (~10 min for both scenarios).
 # Issue 4: end-to-end ingest against the raw engine on BENCH_CALLS CDRs, and
 # the dashboard queries over ROLLUP_CALLS calls (SQLite) / ROLLUP_PG_CALLS
-# (PostgreSQL); on 2 cores ~70 min in all (the SQLite fill of 10,000,000
-# calls ~17 min, the PostgreSQL one ~8 min, full scans ~20 min).
+# (PostgreSQL); on 2 quiet cores ~40 min in all (each 10,000,000-call
+# rollup run ~10 min: the fill ~5-8 min, the full scans ~4 min).
 BENCH_CALLS ?= 1000000
 ROLLUP_CALLS ?= 10000000
 ROLLUP_PG_CALLS ?= 10000000
