@@ -400,8 +400,8 @@ constexpr const char* kMoveParticipants =
 void Tab(std::string& out) { out += '\t'; }
 
 // pii_docs keeps a term as the 64-bit two's-complement number its 16 hex
-// digits spell (migration 0015): a GIN entry
-// of 8 bytes instead of a 16-character text. nullopt for anything else.
+// digits spell (migration 0015): a GIN entry of 8 bytes instead of a
+// 16-character text. nullopt for anything that is not a term.
 std::optional<int64_t> TermNumber(std::string_view term) {
   if (!IsSearchTerm(term)) return std::nullopt;
   uint64_t n = 0;

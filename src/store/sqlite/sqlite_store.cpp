@@ -742,11 +742,13 @@ Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind
 class SearchDocs {
  public:
   static constexpr int kStartShift = 24;
+  // The first id of the records that start in `second`.
+  static int64_t FirstId(int64_t second) { return second << kStartShift; }
 
   static Result<SearchDocs> Prepare(sqlite3* db) {
     PARLEY_ASSIGN_OR_RETURN(Statement last,
-                            Statement::Prepare(db, "SELECT id FROM pii_docs WHERE id >= ?1 << 24"
-                                                   " AND id < (?1 + 1) << 24 ORDER BY id DESC LIMIT 1"));
+                            Statement::Prepare(db, "SELECT id FROM pii_docs WHERE id >= ?1 AND id < ?2"
+                                                   " ORDER BY id DESC LIMIT 1"));
     PARLEY_ASSIGN_OR_RETURN(Statement insert,
                             Statement::Prepare(db, "INSERT INTO pii_docs (id, tenant_id, record_kind, source,"
                                                    " record_id, start_at, terms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
@@ -778,13 +780,13 @@ class SearchDocs {
                      [](const Pending& x, const Pending& y) { return x.start_at < y.start_at; });
     for (const Pending& doc : pending_) {
       last_.Reset();
-      last_.BindInt64(1, doc.start_at);
+      last_.BindInt64(1, FirstId(doc.start_at)).BindInt64(2, FirstId(doc.start_at + 1));
       PARLEY_ASSIGN_OR_RETURN(const bool taken, last_.Step());
-      const int64_t id = taken ? last_.ColumnInt64(0) + 1 : doc.start_at << kStartShift;
+      const int64_t id = taken ? last_.ColumnInt64(0) + 1 : FirstId(doc.start_at);
       // 2^24 records starting in one second would spill into the next
       // second's ids; refused (the batch fails whole) rather than stored out
       // of order.
-      if ((id >> kStartShift) != doc.start_at) return Internal("store: more than 2^24 records start in one second");
+      if (id >= FirstId(doc.start_at + 1)) return Internal("store: more than 2^24 records start in one second");
       insert_.Reset();
       insert_.BindInt64(1, id)
           .BindText(2, *doc.tenant_id)
@@ -1358,9 +1360,8 @@ Result<std::vector<StoredCall>> SqliteStore::ListPartyCalls(const std::string& t
       " ORDER BY t.rowid DESC LIMIT ?8";
   const std::optional<std::string> match = TermMatch(term);
   if (!match) return std::vector<StoredCall>{};
-  constexpr int kShift = SearchDocs::kStartShift;
   // No cursor: a start past every id's (ids fit 63 bits).
-  const CallKey after_all{int64_t{1} << (62 - kShift), "", ""};
+  const CallKey after_all{int64_t{1} << (62 - SearchDocs::kStartShift), "", ""};
   const CallKey& cursor = before ? *before : after_all;
 
   std::lock_guard lock(reader_mu_);
@@ -1379,10 +1380,11 @@ Result<std::vector<StoredCall>> SqliteStore::ListPartyCalls(const std::string& t
         found.emplace(keys.ColumnInt64(0), keys.ColumnText(1), keys.ColumnText(2));
       }
     };
-    PARLEY_TRY(read_keys(0, (std::get<0>(cursor) + 1) << kShift, limit));
+    PARLEY_TRY(read_keys(0, SearchDocs::FirstId(std::get<0>(cursor) + 1), limit));
     if (static_cast<int64_t>(found.size()) == limit) {
       const int64_t last_second = std::get<0>(*found.rbegin());
-      PARLEY_TRY(read_keys(last_second << kShift, (last_second + 1) << kShift, -1));  // -1: no limit
+      // -1: no limit.
+      PARLEY_TRY(read_keys(SearchDocs::FirstId(last_second), SearchDocs::FirstId(last_second + 1), -1));
     }
     PARLEY_ASSIGN_OR_RETURN(Statement call, Statement::Prepare(reader_, "SELECT " PARLEY_CALL_COLUMNS " FROM calls"
                                                                         " WHERE tenant_id = ?1 AND source = ?2"
