@@ -43,6 +43,14 @@ constexpr const char* kConnectionPragmas =
     "PRAGMA cache_size=-65536;"
     "PRAGMA wal_autocheckpoint=10000;";
 
+// The writer's queue of a batch's search-term rows (SearchDocs below): a
+// temporary table, private to the connection and kept in memory. No
+// constraints: pii_docs checks the rows when they move there.
+constexpr const char* kCreateSearchDocQueue =
+    "PRAGMA temp_store=MEMORY;"
+    "CREATE TEMP TABLE pii_docs_queue (id INTEGER PRIMARY KEY, tenant_id TEXT, record_kind TEXT, source TEXT,"
+    " record_id TEXT, start_at INTEGER, terms TEXT);";
+
 void CloseConnection(sqlite3* db) {
   // sqlite3_close_v2 defers the close until every statement is finalized;
   // all of ours are RAII so none should remain.
@@ -72,7 +80,7 @@ Result<Connection> OpenConnection(const std::string& path, bool reader) {
   if (!row || wal.ColumnText(0) != "wal") return Internal("sqlite: cannot enable WAL journal mode");
   PARLEY_TRY(wal.Step());
   PARLEY_TRY(ExecStatic(db.get(), kConnectionPragmas));
-  if (reader) PARLEY_TRY(ExecStatic(db.get(), "PRAGMA query_only=ON"));
+  PARLEY_TRY(ExecStatic(db.get(), reader ? "PRAGMA query_only=ON" : kCreateSearchDocQueue));
   return db;
 }
 
@@ -735,10 +743,13 @@ Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind
 // n the next free number of that start second, so the index lists a term's
 // records in start order.
 //
-// Rows are added to the index in id order within a transaction: FTS5 keeps a
-// transaction's new terms in memory only while ids grow, and writes them out
-// as a segment of their own at every step back (a model of this layout lost
-// 40% of its insert rate with ids out of order, docs/performance.md).
+// A batch's rows reach pii_docs in ONE statement, in id order, from the
+// writer's temporary queue table (kCreateSearchDocQueue). FTS5 keeps a
+// transaction's new terms in memory and writes them out as a segment at
+// commit, but also at the end of every statement that writes to it (its
+// savepoint release) and at every step back in id. One INSERT per record
+// therefore wrote one tiny segment per record, and merging those took a
+// fifth of the server's CPU (docs/performance.md).
 class SearchDocs {
  public:
   static constexpr int kStartShift = 24;
@@ -749,10 +760,11 @@ class SearchDocs {
     PARLEY_ASSIGN_OR_RETURN(Statement last,
                             Statement::Prepare(db, "SELECT id FROM pii_docs WHERE id >= ?1 AND id < ?2"
                                                    " ORDER BY id DESC LIMIT 1"));
-    PARLEY_ASSIGN_OR_RETURN(Statement insert,
-                            Statement::Prepare(db, "INSERT INTO pii_docs (id, tenant_id, record_kind, source,"
-                                                   " record_id, start_at, terms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    return SearchDocs(std::move(last), std::move(insert));
+    PARLEY_ASSIGN_OR_RETURN(Statement queue,
+                            Statement::Prepare(db, "INSERT INTO temp.pii_docs_queue (id, tenant_id, record_kind,"
+                                                   " source, record_id, start_at, terms)"
+                                                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    return SearchDocs(std::move(last), std::move(queue));
   }
 
   // Queues a record's terms until Flush. Only for a record stored now (or a
@@ -773,32 +785,45 @@ class SearchDocs {
     return Ok();
   }
 
-  // Writes the queued rows, by start. REQUIRES: the strings Add referred to
-  // are alive; in the transaction of the records.
-  Status Flush() {
+  // Writes the queued rows. REQUIRES: the strings Add referred to are alive;
+  // in the transaction of the records.
+  Status Flush(sqlite3* db) {
+    if (pending_.empty()) return Ok();
     std::stable_sort(pending_.begin(), pending_.end(),
                      [](const Pending& x, const Pending& y) { return x.start_at < y.start_at; });
-    for (const Pending& doc : pending_) {
-      last_.Reset();
-      last_.BindInt64(1, FirstId(doc.start_at)).BindInt64(2, FirstId(doc.start_at + 1));
-      PARLEY_ASSIGN_OR_RETURN(const bool taken, last_.Step());
-      const int64_t id = taken ? last_.ColumnInt64(0) + 1 : FirstId(doc.start_at);
+    int64_t id = 0;
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      const Pending& doc = pending_[i];
+      if (i == 0 || doc.start_at != pending_[i - 1].start_at) {
+        last_.Reset();
+        last_.BindInt64(1, FirstId(doc.start_at)).BindInt64(2, FirstId(doc.start_at + 1));
+        PARLEY_ASSIGN_OR_RETURN(const bool taken, last_.Step());
+        id = taken ? last_.ColumnInt64(0) + 1 : FirstId(doc.start_at);
+      } else {
+        ++id;
+      }
       // 2^24 records starting in one second would spill into the next
       // second's ids; refused (the batch fails whole) rather than stored out
       // of order.
       if (id >= FirstId(doc.start_at + 1)) return Internal("store: more than 2^24 records start in one second");
-      insert_.Reset();
-      insert_.BindInt64(1, id)
+      queue_.Reset();
+      queue_.BindInt64(1, id)
           .BindText(2, *doc.tenant_id)
           .BindText(3, doc.kind)
           .BindText(4, *doc.source)
           .BindText(5, *doc.record_id)
           .BindInt64(6, doc.start_at)
           .BindText(7, doc.terms);
-      PARLEY_TRY(insert_.Run());
+      PARLEY_TRY(queue_.Run());
     }
     pending_.clear();
-    return Ok();
+    // The queue is emptied in the same transaction, so a failed batch leaves
+    // nothing in it either (a rollback covers the temp database).
+    return ExecStatic(db,
+                      "INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at, terms)"
+                      " SELECT id, tenant_id, record_kind, source, record_id, start_at, terms"
+                      " FROM temp.pii_docs_queue ORDER BY id;"
+                      "DELETE FROM temp.pii_docs_queue;");
   }
 
  private:
@@ -810,9 +835,9 @@ class SearchDocs {
     const std::string* record_id;
     std::string terms;
   };
-  SearchDocs(Statement last, Statement insert) : last_(std::move(last)), insert_(std::move(insert)) {}
+  SearchDocs(Statement last, Statement queue) : last_(std::move(last)), queue_(std::move(queue)) {}
   Statement last_;
-  Statement insert_;
+  Statement queue_;
   std::vector<Pending> pending_;
 };
 
@@ -966,7 +991,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
   }
   // Once for the batch: the new calls' and the new participants' figures and terms.
   PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
-  PARLEY_TRY(search_docs.Flush());
+  PARLEY_TRY(search_docs.Flush(writer_));
   PARLEY_TRY(Fault("commit_batch.after_participants"));
 
   if (!batch.devices.empty()) {
@@ -1016,7 +1041,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
         PARLEY_TRY(delete_terms.Run());
         PARLEY_TRY(search_docs.Add(batch.tenant_id, "device", d.source, d.device_id, d.observed_at,
                                    d.search_terms));
-        PARLEY_TRY(search_docs.Flush());  // now: the same device's next state deletes these
+        PARLEY_TRY(search_docs.Flush(writer_));  // now: the same device's next state deletes these
       } else {
         ++result.already_present;
       }
