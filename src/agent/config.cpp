@@ -31,7 +31,7 @@ constexpr Key kKeys[] = {
     {"server", "cert_file", Kind::kPath, "agent.crt", "This agent's client certificate (PEM), from enrollment."},
     {"server", "key_file", Kind::kPath, "agent.key", "This agent's private key (PEM, mode 0600)."},
     {"agent", "poll_interval_seconds", Kind::kInt, "10", "Wait between polls once a source is caught up."},
-    {"agent", "max_batch_records", Kind::kInt, "500", "Most records per batch (and per device page)."},
+    {"agent", "max_batch_records", Kind::kInt, "500", "Most records per batch; paged device APIs are read 1000 items a page to fill it."},
     {"agent", "max_batches_in_memory", Kind::kInt, "4", "Most built batches held in memory at once."},
     {"agent", "heartbeat_interval_seconds", Kind::kInt, "30", "Seconds between heartbeats."},
     {"agent", "backoff_cap_seconds", Kind::kInt, "60", "Longest wait between retries after network errors."},

@@ -116,32 +116,51 @@ Result<DmaCollector::SubResult> DmaCollector::RunSub(const std::string& sub, Sub
 Result<DmaCollector::SubResult> DmaCollector::History(SubCursors& cursors, size_t max_records) {
   std::string after;
   if (auto it = cursors.find("history"); it != cursors.end()) after = it->second;
-  std::string path = "/api/rest/calls?limit=" + std::to_string(max_records);
+  SubResult out;
+  // Pages in a row until the batch is full or a page says the device has no
+  // more: one batch, one transaction on the server, whatever the page limit.
+  // Counted in the device's items, of which some may be skipped.
+  for (size_t items = 0; items < max_records;) {
+    const size_t limit = std::min(kDmaHistoryPageLimit, max_records - items);
+    auto page = HistoryPage(after, limit);
+    if (!page.ok()) {
+      // The pages already read are shipped; the next fetch meets the error.
+      if (out.records.empty()) return page.error();
+      out.caught_up = false;
+      break;
+    }
+    LogSkips("call", page->skipped);
+    out.skipped += page->skipped.size();
+    items += page->items;
+    for (auto& r : page->records) out.records.emplace_back(std::move(r));
+    if (page->next && *page->next != after) {
+      after = *page->next;
+      cursors["history"] = after;
+      RememberToken("history", after);
+      out.cursor_moved = true;
+    }
+    // A short page means the device had no more; a full one, fetch again now.
+    out.caught_up = !(page->next.has_value() && page->items >= limit);
+    if (out.caught_up) break;
+  }
+  return out;
+}
+
+Result<DmaPage> DmaCollector::HistoryPage(const std::string& after, size_t limit) {
+  std::string path = "/api/rest/calls?limit=" + std::to_string(limit);
   if (!after.empty()) path += "&after=" + UrlEncode(after);
   PARLEY_ASSIGN_OR_RETURN(HttpResponse response, Get(path, kDmaCallListMediaType));
   if (response.status != 200) return FailedPrecondition(DescribeDeviceStatus(response.status));
   auto page = ParseDmaCallList(response.body, name_);
   response.body = std::string();
   if (!page.ok()) return page.error();
-  if (page->items > max_records)
+  if (page->items > limit)
     return FailedPrecondition("device returned " + std::to_string(page->items) + " calls for limit " +
-                              std::to_string(max_records));
+                              std::to_string(limit));
   // The rule in docs/agent.md: `next` is null only for an empty page.
   if (page->items > 0 && !page->next) return FailedPrecondition("device page with calls has no next token");
   if (page->items > 0) PARLEY_TRY(CheckNextToken("history", after, *page->next));
-  LogSkips("call", page->skipped);
-
-  SubResult out;
-  out.skipped = page->skipped.size();
-  for (auto& r : page->records) out.records.emplace_back(std::move(r));
-  if (page->next && *page->next != after) {
-    cursors["history"] = *page->next;
-    RememberToken("history", *page->next);
-    out.cursor_moved = true;
-  }
-  // A short page means the device had no more; a full one, fetch again now.
-  out.caught_up = !(page->next.has_value() && page->items >= max_records);
-  return out;
+  return page;
 }
 
 // ---------------------------------------------------------------- CDR export

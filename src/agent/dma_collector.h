@@ -40,6 +40,10 @@
 namespace parley::agent {
 
 inline constexpr std::string_view kDmaCdrExportPath = "/api/rest/cdr-export";
+// The most calls the history asks for in one page: the DMA API's page limit
+// as devsim emulates it (the real DMA's is not documented). A batch of more
+// records (agent.max_batch_records) is filled from consecutive pages.
+inline constexpr size_t kDmaHistoryPageLimit = 1000;
 inline constexpr int64_t kDmaCdrWindowSeconds = 86400;  // one export covers at most a day
 // The first export asks for an hour; later windows adapt to hold about one
 // batch (see CdrExport), so the agent never holds a day of CDRs in memory.
@@ -79,6 +83,9 @@ class DmaCollector final : public SubResourceCollector {
 
  private:
   Result<SubResult> History(SubCursors& cursors, size_t max_records);
+  // One page of at most `limit` calls after the token `after`, checked
+  // against the paging rules (docs/agent.md).
+  Result<DmaPage> HistoryPage(const std::string& after, size_t limit);
   Result<SubResult> CdrExport(SubCursors& cursors, size_t max_records);
   Result<SubResult> Devices(size_t max_records);
   Result<SubResult> ActiveCalls();

@@ -63,10 +63,9 @@ Result<SubResourceCollector::SubResult> RprmCollector::RunSub(const std::string&
   return Internal("unknown sub-resource " + sub);
 }
 
-Result<std::string> RprmCollector::GetPage(const RprmResource& resource, const std::string& after,
-                                           size_t max_records) {
+Result<std::string> RprmCollector::GetPage(const RprmResource& resource, const std::string& after, size_t limit) {
   HttpRequest request;
-  request.url = url_ + std::string(resource.path) + "?limit=" + std::to_string(max_records);
+  request.url = url_ + std::string(resource.path) + "?limit=" + std::to_string(limit);
   if (!after.empty()) request.url += "&after=" + UrlEncode(after);
   request.headers.emplace_back("Accept", std::string(resource.media_type));
   auto response = transport_->Send(request);
@@ -90,22 +89,39 @@ Result<SubResourceCollector::SubResult> RprmCollector::Feed(const std::string& k
                                                             Page (*parse)(std::string_view, const std::string&)) {
   std::string after;
   if (auto it = cursors.find(key); it != cursors.end()) after = it->second;
-  PARLEY_ASSIGN_OR_RETURN(std::string body, GetPage(resource, after, max_records));
-  auto page = parse(body, name_);
-  body = std::string();
-  if (!page.ok()) return page.error();
-  if (auto problem = PagingProblem(*page, max_records)) return FailedPrecondition(*problem);
-  if (page->items > 0) PARLEY_TRY(CheckNextToken(key, after, *page->next));
-  LogSkips(name_, key == "endpoint_cdrs" ? "endpoint CDR" : "conference CDR", *page);
   SubResult out;
-  out.skipped = page->skipped.size();
-  for (auto& r : page->records) out.records.emplace_back(std::move(r));
-  if (page->next && *page->next != after) {
-    cursors[key] = *page->next;
-    RememberToken(key, *page->next);
-    out.cursor_moved = true;
+  // Pages in a row until the batch is full or a page says the device has no
+  // more (as the DMA history, dma_collector.cpp).
+  // Counted in the device's items, of which some may be skipped.
+  for (size_t items = 0; items < max_records;) {
+    const size_t limit = std::min(kRprmPageLimit, max_records - items);
+    auto page = [&]() -> Page {
+      PARLEY_ASSIGN_OR_RETURN(std::string body, GetPage(resource, after, limit));
+      auto parsed = parse(body, name_);
+      if (!parsed.ok()) return parsed.error();
+      if (auto problem = PagingProblem(*parsed, limit)) return FailedPrecondition(*problem);
+      if (parsed->items > 0) PARLEY_TRY(CheckNextToken(key, after, *parsed->next));
+      return parsed;
+    }();
+    if (!page.ok()) {
+      // The pages already read are shipped; the next fetch meets the error.
+      if (out.records.empty()) return page.error();
+      out.caught_up = false;
+      break;
+    }
+    LogSkips(name_, key == "endpoint_cdrs" ? "endpoint CDR" : "conference CDR", *page);
+    out.skipped += page->skipped.size();
+    items += page->items;
+    for (auto& r : page->records) out.records.emplace_back(std::move(r));
+    if (page->next && *page->next != after) {
+      after = *page->next;
+      cursors[key] = after;
+      RememberToken(key, after);
+      out.cursor_moved = true;
+    }
+    out.caught_up = !(page->next && page->items >= limit);
+    if (out.caught_up) break;
   }
-  out.caught_up = !(page->next && page->items >= max_records);
   return out;
 }
 
@@ -121,14 +137,15 @@ Result<SubResourceCollector::SubResult> RprmCollector::Devices(size_t max_record
     devices_next_due_ = now + settings_.inventory_interval_seconds;
   }
   const std::string after = *devices_after_;
-  auto body = GetPage(kRprmDevices, after, max_records);
+  const size_t limit = std::min(kRprmPageLimit, max_records);
+  auto body = GetPage(kRprmDevices, after, limit);
   if (!body.ok()) {
     devices_after_.reset();  // start over next time
     return body.error();
   }
   auto page = ParseRprmDevices(*body, name_, devices_observed_at_);
   if (page.ok()) {
-    if (auto problem = PagingProblem(*page, max_records)) {
+    if (auto problem = PagingProblem(*page, limit)) {
       page = FailedPrecondition(*problem);
     } else if (page->items > 0) {
       if (Status s = CheckNextToken("devices", after, *page->next); !s.ok()) page = s.error();
@@ -145,7 +162,7 @@ Result<SubResourceCollector::SubResult> RprmCollector::Devices(size_t max_record
     inventory_.MarkSent(d);
     out.records.emplace_back(std::move(d));
   }
-  bool last = !(page->next && page->items >= max_records);
+  bool last = !(page->next && page->items >= limit);
   if (last) {
     devices_after_.reset();
   } else {

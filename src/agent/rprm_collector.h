@@ -27,6 +27,11 @@
 
 namespace parley::agent {
 
+// The most items one page asks for: the page limit of devsim's RPRM API (the
+// real RPRM's is not documented). A batch of more records
+// (agent.max_batch_records) is filled from consecutive pages.
+inline constexpr size_t kRprmPageLimit = 1000;
+
 struct RprmSettings {
   std::vector<std::string> collect;
   int64_t inventory_interval_seconds = 300;
@@ -45,8 +50,8 @@ class RprmCollector final : public SubResourceCollector {
   void OnCursorReset() override;
 
  private:
-  // GET a page of `resource` after `after`; checks status, limit and the next rule.
-  Result<std::string> GetPage(const RprmResource& resource, const std::string& after, size_t max_records);
+  // GET a page of at most `limit` items of `resource` after `after`; checks the status.
+  Result<std::string> GetPage(const RprmResource& resource, const std::string& after, size_t limit);
   template <typename Page>
   Result<SubResult> Feed(const std::string& key, const RprmResource& resource, SubCursors& cursors,
                          size_t max_records, Page (*parse)(std::string_view, const std::string&));

@@ -157,6 +157,61 @@ TEST(DmaCollector, APageThatGoesBackIsRefused) {
   EXPECT_EQ(h.collector->health().status, SourceStatus::kFailing);
 }
 
+// A page of `n` calls named <prefix>0.. whose next token is `next`.
+std::string CallsPage(const std::string& prefix, size_t n, const std::string& next) {
+  std::string items;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) items += ',';
+    items += R"({"callIdentifier":")" + prefix + std::to_string(i) +
+             R"(","startTime":"2026-12-04T10:00:00Z","endTime":"2026-12-04T10:01:00Z"})";
+  }
+  return R"({"plcm-call-list":{"plcm-call":[)" + items + R"(]},"next":")" + next + R"("})";
+}
+
+TEST(DmaCollector, HistoryFillsABatchFromSeveralPagesOfThePageLimit) {
+  Harness h({"history"});
+  h.transport->Ok("/api/rest/calls", CallsPage("a", kDmaHistoryPageLimit, "t1"));
+  h.transport->Ok("/api/rest/calls", CallsPage("b", kDmaHistoryPageLimit, "t2"));
+  h.transport->Ok("/api/rest/calls", CallsPage("c", 500, "t3"));
+  auto page = h.collector->FetchAfter("", 2 * kDmaHistoryPageLimit + 500);
+  ASSERT_TRUE(page.ok()) << page.error().detail;
+  ASSERT_EQ(h.transport->requests.size(), 3u);
+  EXPECT_NE(h.transport->requests[0].find("limit=1000"), std::string::npos);
+  EXPECT_EQ(h.transport->requests[0].find("after="), std::string::npos);
+  EXPECT_NE(h.transport->requests[1].find("limit=1000&after=t1"), std::string::npos);
+  EXPECT_NE(h.transport->requests[2].find("limit=500&after=t2"), std::string::npos);
+  EXPECT_EQ(page->records.size(), 2 * kDmaHistoryPageLimit + 500);
+  EXPECT_EQ(page->next_cursor, R"({"history":"t3"})");
+  EXPECT_TRUE(page->more);  // the last page was full for what was asked: the device may have more
+}
+
+TEST(DmaCollector, HistoryStopsAtAShortPageAndShipsThePagesBeforeAFailure) {
+  {
+    Harness h({"history"});
+    h.transport->Ok("/api/rest/calls", CallsPage("a", kDmaHistoryPageLimit, "t1"));
+    h.transport->Ok("/api/rest/calls", CallsPage("b", 3, "t2"));
+    auto page = h.collector->FetchAfter("", 5000);
+    ASSERT_TRUE(page.ok()) << page.error().detail;
+    EXPECT_EQ(h.transport->requests.size(), 2u);
+    EXPECT_EQ(page->records.size(), kDmaHistoryPageLimit + 3);
+    EXPECT_EQ(page->next_cursor, R"({"history":"t2"})");
+    EXPECT_FALSE(page->more);  // a short page: caught up
+  }
+  {
+    Harness h({"history"});
+    h.transport->Ok("/api/rest/calls", CallsPage("a", kDmaHistoryPageLimit, "t1"));
+    h.transport->Script("/api/rest/calls", {500, "oops", {}, false});
+    auto page = h.collector->FetchAfter("", 5000);
+    ASSERT_TRUE(page.ok()) << page.error().detail;
+    EXPECT_EQ(page->records.size(), kDmaHistoryPageLimit);
+    EXPECT_EQ(page->next_cursor, R"({"history":"t1"})");  // after the page read, not the failed one
+    EXPECT_TRUE(page->more);
+    auto next = h.collector->FetchAfter(page->next_cursor, 5000);  // the failure, now on its own
+    ASSERT_FALSE(next.ok());
+    EXPECT_EQ(*h.collector->health().last_error, "history: device answered HTTP 500");
+  }
+}
+
 TEST(DmaCollector, AnUnreachableDeviceEndsTheRoundAtOnce) {
   Harness h({"history", "devices", "conferences", "active_calls"});
   h.transport->Script("/api/rest/conferences", {0, "", {}, true});

@@ -179,6 +179,35 @@ TEST(RprmCollector, FeedsKeepTheirOwnCursorsAndDevicesSweep) {
   EXPECT_EQ(*h.collector->health().last_error, "endpoint_cdrs: 2 record(s) could not be mapped");
 }
 
+// A conference CDR page of `n` items named <prefix>0.., the last `skipped`
+// of them without an end (not mappable), whose next token is `next`.
+std::string ConferencePage(const std::string& prefix, size_t n, size_t skipped, const std::string& next) {
+  std::string items;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) items += ',';
+    items += R"({"conferenceId":")" + prefix + std::to_string(i) + R"(","actualStart":"2026-12-04T12:00:00Z")" +
+             (i + skipped >= n ? std::string() : R"(,"actualStop":"2026-12-04T13:00:00Z")") + "}";
+  }
+  return R"({"plcm-conference-usage-cdr-list":{"plcm-conference-usage-cdr":[)" + items + R"(]},"next":")" + next +
+         R"("})";
+}
+
+TEST(RprmCollector, AFeedFillsABatchFromSeveralPagesCountingSkippedItems) {
+  Harness h;
+  h.transport->Ok("/api/rest/conference-usage-cdrs", ConferencePage("a", kRprmPageLimit, 10, "t1"));
+  h.transport->Ok("/api/rest/conference-usage-cdrs", ConferencePage("b", 200, 0, "t2"));
+  auto page = h.collector->FetchAfter("", kRprmPageLimit + 200);
+  ASSERT_TRUE(page.ok()) << page.error().detail;
+  ASSERT_EQ(h.transport->requests.size(), 2u);
+  EXPECT_NE(h.transport->requests[0].find("limit=1000"), std::string::npos);
+  // The second page is asked for what the batch has room for in items: the
+  // ten skipped ones count, so the batch never outgrows max_batch_records.
+  EXPECT_NE(h.transport->requests[1].find("limit=200&after=t1"), std::string::npos);
+  EXPECT_EQ(page->records.size(), kRprmPageLimit - 10 + 200);
+  EXPECT_EQ(page->next_cursor, R"({"conference_cdrs":"t2"})");
+  EXPECT_TRUE(page->more);
+}
+
 TEST(RprmCollector, RepeatingPageAndServerErrorsFailTheSource) {
   Harness h;
   h.transport->Ok("/api/rest/conference-usage-cdrs", Fixture("rprm/conference_cdrs.json"));
