@@ -137,17 +137,25 @@ HmacSha256Key::HmacSha256Key(const Key256& key) {
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                                OSSL_PARAM_construct_end()};
   if (keyed_ == nullptr || EVP_MAC_init(keyed_, key.data(), key.size(), params) != 1) Fatal("EVP_MAC_init(HMAC-SHA-256)");
+  work_ = EVP_MAC_CTX_dup(keyed_);
+  if (work_ == nullptr) Fatal("EVP_MAC_CTX_dup(HMAC-SHA-256)");
 }
 
-HmacSha256Key::~HmacSha256Key() { EVP_MAC_CTX_free(keyed_); }  // clears the key schedule
+HmacSha256Key::~HmacSha256Key() {  // both clear their key schedules
+  EVP_MAC_CTX_free(work_);
+  EVP_MAC_CTX_free(keyed_);
+}
 
 std::string HmacSha256Key::Mac(std::string_view data) const {
   std::string out(32, '\0');
   size_t len = 0;
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed_);
-  const bool ok = ctx != nullptr && EVP_MAC_update(ctx, Bytes(data), data.size()) == 1 &&
+  std::unique_lock lock(work_mu_, std::try_to_lock);
+  // EVP_MAC_init without a key starts a new MAC under the key already set.
+  EVP_MAC_CTX* ctx = lock.owns_lock() ? work_ : EVP_MAC_CTX_dup(keyed_);
+  const bool ok = ctx != nullptr && (!lock.owns_lock() || EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1) &&
+                  EVP_MAC_update(ctx, Bytes(data), data.size()) == 1 &&
                   EVP_MAC_final(ctx, Bytes(out), &len, out.size()) == 1 && len == 32;
-  EVP_MAC_CTX_free(ctx);
+  if (!lock.owns_lock()) EVP_MAC_CTX_free(ctx);
   if (!ok) Fatal("EVP_MAC(HMAC-SHA-256)");
   return out;
 }

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,11 @@ std::string HmacSha256(const Key256& key, std::string_view data);  // 32 raw byt
 // the key set up once, where HmacSha256 does both on every call (at ingest,
 // ~7 search terms a call, that was a tenth of the server's CPU).
 // Mac(data) == HmacSha256(key, data). Safe to share between threads.
+//
+// One thread at a time re-initialises a work context that keeps the key
+// schedule (221 ns a MAC where copying the keyed context cost 549 ns,
+// measured with OpenSSL 3.0 on the bench machine); a second thread meanwhile
+// copies the keyed context instead of waiting.
 class HmacSha256Key {
  public:
   explicit HmacSha256Key(const Key256& key);
@@ -51,7 +57,9 @@ class HmacSha256Key {
   std::string Mac(std::string_view data) const;  // 32 raw bytes
 
  private:
-  evp_mac_ctx_st* keyed_;  // copied for each message, never changed
+  evp_mac_ctx_st* keyed_;           // never changed
+  mutable std::mutex work_mu_;
+  evp_mac_ctx_st* work_;            // GUARDED_BY(work_mu_)
 };
 std::string ToHex(std::string_view bytes);
 std::string Base64Encode(std::string_view bytes);                // standard, padded

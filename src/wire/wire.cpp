@@ -127,16 +127,23 @@ class DuplicateKeyHandler {
   static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
-  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_begin(json::error_code&) {
+    used_ = 0;
+    object_starts_.clear();
+    key_.clear();
+    duplicate_.reset();
+    return true;
+  }
   bool on_document_end(json::error_code&) { return true; }
   bool on_array_begin(json::error_code&) { return true; }
   bool on_array_end(std::size_t, json::error_code&) { return true; }
   bool on_object_begin(json::error_code&) {
-    keys_.emplace_back();
+    object_starts_.push_back(used_);
     return true;
   }
   bool on_object_end(std::size_t, json::error_code&) {
-    keys_.pop_back();
+    used_ = object_starts_.back();
+    object_starts_.pop_back();
     return true;
   }
   bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
@@ -147,13 +154,21 @@ class DuplicateKeyHandler {
   }
   bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
     key_.append(s.data(), s.size());
-    if (!keys_.back().insert(key_).second) {
+    // A record's objects have a few dozen keys at most (and a line is
+    // bounded), so a linear look among the open object's keys beats a set.
+    const auto first = keys_.begin() + static_cast<std::ptrdiff_t>(object_starts_.back());
+    const auto last = keys_.begin() + static_cast<std::ptrdiff_t>(used_);
+    if (std::find(first, last, key_) != last) {
       duplicate_ = std::move(key_);
       key_.clear();
       // Any error code stops the parser; the caller reads duplicate().
       ec = json::make_error_code(json::error::syntax);
       return false;
     }
+    // The key strings are kept between objects and lines: assigning into
+    // one reuses its buffer.
+    if (used_ == keys_.size()) keys_.emplace_back();
+    keys_[used_++].swap(key_);
     key_.clear();
     return true;
   }
@@ -169,19 +184,33 @@ class DuplicateKeyHandler {
   const std::optional<std::string>& duplicate() const { return duplicate_; }
 
  private:
-  std::vector<std::set<std::string, std::less<>>> keys_;
+  std::vector<std::string> keys_;     // the open objects' keys; [0, used_) are live
+  size_t used_ = 0;
+  std::vector<size_t> object_starts_;  // where each open object's keys begin
   std::string key_;
   std::optional<std::string> duplicate_;
 };
 
-std::optional<std::string> FindDuplicateKey(std::string_view line) {
-  json::parse_options opts;
-  opts.max_depth = kMaxJsonDepth;
-  json::basic_parser<DuplicateKeyHandler> parser(opts);
-  json::error_code ec;
-  parser.write_some(false, line.data(), line.size(), ec);
-  return parser.handler().duplicate();
-}
+// One per batch: the parser and its handler's buffers serve every line.
+class DuplicateKeyFinder {
+ public:
+  DuplicateKeyFinder() : parser_(Options()) {}
+
+  std::optional<std::string> Find(std::string_view line) {
+    parser_.reset();
+    json::error_code ec;
+    parser_.write_some(false, line.data(), line.size(), ec);
+    return parser_.handler().duplicate();
+  }
+
+ private:
+  static json::parse_options Options() {
+    json::parse_options opts;
+    opts.max_depth = kMaxJsonDepth;
+    return opts;
+  }
+  json::basic_parser<DuplicateKeyHandler> parser_;
+};
 
 // Reads typed fields out of one JSON object, remembering the first problem.
 // Field names in errors are full paths ("orig.name") so the agent can find them.
@@ -603,7 +632,7 @@ class BatchParser {
       return "malformed JSON: " + ec.message();
     }
     if (!v.is_object()) return "record must be a JSON object";
-    if (std::optional<std::string> dup = FindDuplicateKey(line)) return "duplicate field " + Quote(*dup);
+    if (std::optional<std::string> dup = duplicate_keys_.Find(line)) return "duplicate field " + Quote(*dup);
     const json::object& obj = v.get_object();
     const json::value* type = obj.if_contains("type");
     if (type == nullptr) return "missing required field \"type\"";
@@ -681,6 +710,7 @@ class BatchParser {
   std::vector<LineError> errors_;
   std::vector<RefusedRecord> refused_;
   std::set<std::string, std::less<>> cursor_sources_;
+  DuplicateKeyFinder duplicate_keys_;
   bool stop_ = false;
 };
 

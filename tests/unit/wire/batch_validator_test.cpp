@@ -198,6 +198,22 @@ TEST(WireBatch, UnknownField) {
 // The same key twice in one object is refused (parsers disagree on which wins).
 TEST(WireBatch, DuplicateField) {
   EXPECT_EQ(OnlyError(MinimalCall(R"(,"id":"other")")), "duplicate field \"id\"");
+  // In a nested object, also after another nested object closed.
+  std::string nested(kFullCall);
+  nested.replace(nested.find(R"("site":"Lyon")"), 13, R"("site":"Lyon","name":"Eve")");
+  EXPECT_EQ(OnlyError(nested), "duplicate field \"name\"");
+  // A key of a closed nested object, or of the line before, is no duplicate.
+  std::string sibling = MinimalCall(R"(,"cause":"x")");
+  sibling.replace(sibling.find(R"("orig":{})"), 9, R"("orig":{"site":"a","model":"b"})");
+  sibling.replace(sibling.find(R"("dest":{})"), 9, R"("dest":{"model":"c","site":"d"})");
+  ParseOutcome out = Parse(sibling + "\n" + sibling + "\n" + std::string(kFullCall) + "\n" + std::string(kCursor));
+  ASSERT_TRUE(out.batch) << out.summary;
+  EXPECT_EQ(out.batch->calls.size(), 3u);
+  EXPECT_EQ(out.batch->calls[0].dest.site, "d");
+  // Each line is checked on its own: a duplicate on the second line of a batch.
+  ParseOutcome second = Parse(std::string(kFullCall) + "\n" + MinimalCall(R"(,"status":"failed")") + "\n");
+  ASSERT_FALSE(second.batch);
+  EXPECT_EQ(second.summary, "line 2: duplicate field \"status\"");
 }
 
 // A JSON type other than the schema's is refused with the field named.
