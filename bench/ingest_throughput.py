@@ -5,7 +5,8 @@ speed of the storage engine for the same rows.
 End to end: real processes on loopback (tests/integration/harness.py):
 parley-devsim (DMA API, `--calls N` over --history-days), an enrolled
 parley-agent collecting `history` pages (the fastest collector measured in
-docs/performance.md; max_batch_records 1000 = the DMA page limit) and
+docs/performance.md; max_batch_records 5000, the server's limit, filled from
+DMA pages of 1000, docs/agent.md) and
 shipping them over mutual TLS, and `parley serve` storing them (SQLite with
 synchronous=FULL, or PostgreSQL in a throw-away cluster, pg_cluster.py),
 rollups included. Timed from devsim ready until the usage report
@@ -230,7 +231,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     ap.add_argument("--calls", type=int, default=1000000)
-    ap.add_argument("--batch-records", type=int, default=1000, help="agent max_batch_records (DMA page limit 1000)")
+    ap.add_argument("--batch-records", type=int, default=5000,
+                    help="agent max_batch_records (the server's limit 5000; the agent reads DMA pages of 1000)")
     ap.add_argument("--history-days", type=int, default=30)
     ap.add_argument("--raw-tx", type=int, default=100000, help="rows per transaction of the raw SQLite insert")
     ap.add_argument("--timeout", type=float, default=1800)
