@@ -1877,6 +1877,31 @@ void MigratePostgresTo(PostgresDb& db, int version) {
   }
 }
 
+// The PostgreSQL twin of Version1DatabaseUpgradesKeepingDevices: migration
+// 0002's copy of updated_at into observed_at must reach every tenant's rows
+// through the row-level security forced on the owner.
+TEST(PostgresMigrations, Version1DatabaseUpgradesKeepingDevices) {
+  PostgresDb db;
+  MigratePostgresTo(db, 1);
+  for (const char* tenant : {"ta", "tb"}) {
+    db.Raw(std::string("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('") + tenant +
+           "', 'org ' || '" + tenant + "', 'k', 0)");
+    db.Raw(std::string("INSERT INTO devices (tenant_id, id, source, model, version, site, pii_sealed, updated_at)"
+                       " VALUES ('") + tenant + "', 'd1', 'rprm', 'Group 500', '6.4', 'Paris', '\\x01', 42)");
+  }
+  auto store = db.Open({});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->SchemaVersion(), postgres::LatestSchemaVersion());
+  for (const char* tenant : {"ta", "tb"}) {
+    auto devices = store->ListDevices(tenant, {});
+    ASSERT_TRUE(devices.ok()) << devices.error().detail;
+    ASSERT_EQ(devices->size(), 1u) << tenant;
+    EXPECT_EQ((*devices)[0].source, "rprm");
+    EXPECT_EQ((*devices)[0].observed_at, 42) << tenant;
+    EXPECT_EQ((*devices)[0].model, "Group 500");
+  }
+}
+
 // Migration 0013 cuts the whole-MAC terms of every tenant to the 64-bit
 // prefix search computes now (row-level security is forced on the owner too,
 // so the migration must lift it for its UPDATE).

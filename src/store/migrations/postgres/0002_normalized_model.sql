@@ -24,7 +24,13 @@ ALTER TABLE devices ADD CONSTRAINT devices_source_check CHECK (source <> '');
 ALTER TABLE devices ADD CONSTRAINT devices_id_check CHECK (id <> '');
 ALTER TABLE devices ADD COLUMN agent_id text COLLATE "C" NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN observed_at bigint;
+-- Row-level security is forced on the owner too: without cross_tenant this
+-- UPDATE saw no row and SET NOT NULL below failed on any database holding
+-- devices (so no database that applied this file had any; adding the
+-- setting changes nothing for them).
+SELECT set_config('parley.cross_tenant', 'on', true);
 UPDATE devices SET observed_at = updated_at;
+SELECT set_config('parley.cross_tenant', '', true);
 ALTER TABLE devices ALTER COLUMN observed_at SET NOT NULL;
 ALTER TABLE devices ADD COLUMN device_type text NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN status text NOT NULL DEFAULT '' CHECK (status IN ('', 'online', 'offline', 'unknown'));
