@@ -103,6 +103,11 @@ int main(int argc, char** argv) {
       "verify", "Recompute the rollups from the raw calls and compare; exit 0 equal, 1 different (names the rows)");
   rollups_verify->add_option("--config", config, "parley.toml")->required();
   rollups_verify->add_option("--tenant", rollups_tenant, "Only this tenant (name or id)");
+  auto* rollups_rebuild = rollups_cmd->add_subcommand(
+      "rebuild", "Recompute the rollups from the raw calls and participants and replace the stored ones "
+                 "(ingest waits meanwhile)");
+  rollups_rebuild->add_option("--config", config, "parley.toml")->required();
+  rollups_rebuild->add_option("--tenant", rollups_tenant, "Only this tenant (name or id)");
 
   parley::server::RetentionApplyOptions retention;
   auto* retention_cmd = app.add_subcommand("retention", "Record retention (docs/operations.md, Retention)");
@@ -139,6 +144,7 @@ int main(int argc, char** argv) {
   if (*keys_status) return parley::server::RunKeysStatus(config);
   if (*keys_rotate) return parley::server::RunKeysRotate(rotate);
   if (*rollups_verify) return parley::server::RunRollupsVerify(config, rollups_tenant);
+  if (*rollups_rebuild) return parley::server::RunRollupsRebuild(config, rollups_tenant);
   if (*retention_apply) return parley::server::RunRetentionApply(retention);
   if (*doc_cmd) {
     std::cout << parley::RenderConfigurationDoc();

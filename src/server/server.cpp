@@ -614,45 +614,65 @@ int RunKeysRotate(const KeysRotateOptions& options) {
   return 0;
 }
 
-int RunRollupsVerify(const std::filesystem::path& config_file, const std::string& tenant_name) {
-  constexpr int kExitMismatch = 1;
-  constexpr int kExitUnreadable = 3;
+namespace {
+
+constexpr int kExitRollupsUnreadable = 3;
+
+// What `parley rollups verify` and `rebuild` work on: the store, the tenants
+// (one named, or all) and the newest retention boundary (0: none). An exit
+// code when they cannot be had.
+struct RollupTargets {
   Loaded loaded;
-  if (int rc = Load(config_file, loaded)) return rc;
   std::vector<store::Tenant> tenants;
+  int64_t retained_from = 0;
+};
+
+int LoadRollupTargets(const std::filesystem::path& config_file, const std::string& tenant_name, RollupTargets& out) {
+  if (int rc = Load(config_file, out.loaded)) return rc;
   if (!tenant_name.empty()) {
-    auto tenant = FindTenant(*loaded.store, tenant_name);
+    auto tenant = FindTenant(*out.loaded.store, tenant_name);
     if (!tenant.ok()) {
       std::cerr << "parley: " << tenant.error().detail << "\n";
       return kExitConfig;
     }
-    tenants.push_back(std::move(*tenant));
+    out.tenants.push_back(std::move(*tenant));
   } else {
-    auto all = loaded.store->ListTenants();
+    auto all = out.loaded.store->ListTenants();
     if (!all.ok()) {
       std::cerr << "parley: cannot list tenants: " << all.error().detail << "\n";
-      return kExitUnreadable;
+      return kExitRollupsUnreadable;
     }
-    tenants = std::move(*all);
+    out.tenants = std::move(*all);
   }
-  const int64_t now = SystemClock::Instance().NowUnixSeconds();
-  // Rollups outlive the records retention deleted: compare only what has
-  // records left (store::VerifyRollups).
-  auto retained_from = privacy::RecordedRetentionBoundary(*loaded.store);
+  // Rollups outlive the records retention deleted: only what has records
+  // left is compared or rebuilt.
+  auto retained_from = privacy::RecordedRetentionBoundary(*out.loaded.store);
   if (!retained_from.ok()) {
     std::cerr << "parley: cannot read the platform audit chain: " << retained_from.error().detail << "\n";
-    return kExitUnreadable;
+    return kExitRollupsUnreadable;
   }
-  if (*retained_from > 0)
-    std::cout << "retention deleted the records before " << FormatUtc(*retained_from)
+  out.retained_from = *retained_from;
+  return 0;
+}
+
+}  // namespace
+
+int RunRollupsVerify(const std::filesystem::path& config_file, const std::string& tenant_name) {
+  constexpr int kExitMismatch = 1;
+  RollupTargets targets;
+  if (int rc = LoadRollupTargets(config_file, tenant_name, targets)) return rc;
+  const std::vector<store::Tenant>& tenants = targets.tenants;
+  const int64_t now = SystemClock::Instance().NowUnixSeconds();
+  if (targets.retained_from > 0)
+    std::cout << "retention deleted the records before " << FormatUtc(targets.retained_from)
               << ": rollups are compared from a day later\n";
   int bad = 0;
   for (const store::Tenant& t : tenants) {
-    auto report = store::VerifyRollups(*loaded.store, t.id, now, 10, *retained_from);
+    auto report = store::VerifyRollups(*targets.loaded.store, t.id, now, 10, targets.retained_from);
     if (!report.ok()) {
       std::cerr << "parley: cannot read the calls or rollups of tenant " << t.id << ": " << report.error().detail
                 << "\n";
-      return kExitUnreadable;
+      return kExitRollupsUnreadable;
     }
     std::cout << "rollups of " << t.id << " (" << t.name << "): ";
     if (report->ok()) {
@@ -672,6 +692,27 @@ int RunRollupsVerify(const std::filesystem::path& config_file, const std::string
     return kExitMismatch;
   }
   std::cout << "rollups verify: OK (" << tenants.size() << " tenants)\n";
+  return 0;
+}
+
+int RunRollupsRebuild(const std::filesystem::path& config_file, const std::string& tenant_name) {
+  RollupTargets targets;
+  if (int rc = LoadRollupTargets(config_file, tenant_name, targets)) return rc;
+  if (targets.retained_from > 0)
+    std::cout << "retention deleted the records before " << FormatUtc(targets.retained_from)
+              << ": rollups are rebuilt from a day later, the earlier ones kept\n";
+  for (const store::Tenant& t : targets.tenants) {
+    auto report = store::RebuildRollups(*targets.loaded.store, t.id, targets.retained_from);
+    if (!report.ok()) {
+      std::cerr << "parley: cannot rebuild the rollups of tenant " << t.id << ": " << report.error().detail
+                << " (nothing changed for it)\n";
+      return kExitRollupsUnreadable;
+    }
+    std::cout << "rollups of " << t.id << " (" << t.name << "): rebuilt from " << report->calls << " calls and "
+              << report->participants << " participants"
+              << (report->from == INT64_MIN ? std::string() : ", buckets from " + FormatUtc(report->from)) << "\n";
+  }
+  std::cout << "rollups rebuild: done (" << targets.tenants.size() << " tenants)\n";
   return 0;
 }
 

@@ -97,6 +97,14 @@ int RunKeysRotate(const KeysRotateOptions& options);
 // that boundary are compared.
 int RunRollupsVerify(const std::filesystem::path& config_file, const std::string& tenant);
 
+// `parley rollups rebuild`: recomputes the rollups of every tenant (or of
+// `tenant`) from its raw calls and participants and replaces the stored ones
+// (store::RebuildRollups; ingest waits meanwhile). After retention only the
+// buckets from a day after its boundary are replaced. Returns 0 when done, 2
+// on a configuration error or an unknown tenant, 3 when the store cannot be
+// read or written (that tenant's rollups are unchanged).
+int RunRollupsRebuild(const std::filesystem::path& config_file, const std::string& tenant);
+
 // `parley retention apply` (docs/operations.md, "Retention"): deletes, for
 // every tenant, the call detail records that started before the cutoff (the
 // start of the month `months` months before the current one, by default

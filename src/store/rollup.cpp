@@ -170,6 +170,11 @@ namespace detail {
 
 int64_t FloorTo(int64_t t, int64_t step) { return t >= 0 ? t - t % step : t - ((t % step) + step) % step; }
 
+int64_t FirstDayFrom(int64_t t) {
+  constexpr int64_t kDaySeconds = 86400;
+  return t == INT64_MIN ? t : FloorTo(t + kDaySeconds - 1, kDaySeconds);
+}
+
 namespace {
 
 constexpr int64_t kHour = 3600;

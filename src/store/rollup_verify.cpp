@@ -1,5 +1,5 @@
-// VerifyRollups (store.h): the rollups recomputed from the raw calls and
-// participants, with the arithmetic CommitBatch uses
+// VerifyRollups and RebuildRollups (store.h): the rollups recomputed from the
+// raw calls and participants, with the arithmetic CommitBatch uses
 // (detail::AddCallToRollups, AddParticipantToRollups, RelativePeak,
 // HourlyPeaksFrom), against what the store serves. Reads only through the
 // Store interface, so it checks either backend the same way.
@@ -88,36 +88,26 @@ std::string Differences(const UsageAggregate& got, const UsageAggregate& want) {
   return out.str();
 }
 
-class Verifier {
+// Every call and participant of a tenant with its quality samples, added to
+// a RollupDelta as CommitBatch added them when they were stored (pages of
+// kPage through the Store interface).
+class Recomputer {
  public:
-  Verifier(Store& store, std::string tenant_id, size_t max_examples, int64_t retained_from)
-      : store_(store),
-        tenant_(std::move(tenant_id)),
-        max_examples_(max_examples),
-        // Retention deleted the records before retained_from but kept the
-        // rollups; a call that started before it and ran past it still
-        // counts in the seconds and calls in progress of the hours after it.
-        // Buckets are compared from a day later (kRetentionGrace).
-        compare_from_(retained_from > 0 ? retained_from + kRetentionGrace : INT64_MIN) {}
+  Recomputer(Store& store, std::string tenant_id) : store_(store), tenant_(std::move(tenant_id)) {}
 
-  Result<RollupVerifyReport> Run(int64_t now) {
+  Status Run() {
     PARLEY_TRY(ReadCalls());
-    PARLEY_TRY(ReadParticipants());
-    // Every bucket a stored row could have: from the epoch (ingest refuses
-    // older calls) to well past now (and past the newest call).
-    from_ = std::min<int64_t>(0, detail::FloorTo(oldest_, kDay));
-    to_ = detail::FloorTo(std::max(newest_, now), kDay) + 401 * kDay;
-    for (RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay})
-      for (RollupDimension dim :
-           {RollupDimension::kTenant, RollupDimension::kSource, RollupDimension::kSite, RollupDimension::kModel})
-        PARLEY_TRY(CompareRows(grain, dim));
-    for (const std::string& series : series_) PARLEY_TRY(ComparePeaks(series));
-    return std::move(report_);
+    return ReadParticipants();
   }
 
+  detail::RollupDelta& delta() { return delta_; }
+  int64_t calls() const { return calls_; }
+  int64_t participants() const { return participants_; }
+  int64_t oldest() const { return oldest_; }
+  int64_t newest() const { return newest_; }
+  const std::set<std::string>& series() const { return series_; }
+
  private:
-  // Every call of the tenant, newest first, with its quality samples, added
-  // to want_ as CommitBatch added it when the call was stored.
   Status ReadCalls() {
     CallPageQuery page;
     page.limit = kPage;
@@ -129,12 +119,12 @@ class Verifier {
       for (const StoredCall& c : calls) refs.push_back({c.source, c.call_id});
       PARLEY_TRY(AttachQuality(RecordKind::kCall, refs, calls));
       for (StoredCall& c : calls) {
-        detail::AddCallToRollups(c, want_);
+        detail::AddCallToRollups(c, delta_);
         oldest_ = std::min(oldest_, c.start_at);
         newest_ = std::max(newest_, c.end_at);
         series_.insert(c.source);
       }
-      report_.calls += static_cast<int64_t>(calls.size());
+      calls_ += static_cast<int64_t>(calls.size());
       const StoredCall& last = calls.back();
       page.before = std::make_tuple(last.start_at, last.source, last.call_id);
       if (static_cast<int64_t>(calls.size()) < kPage) break;
@@ -143,7 +133,7 @@ class Verifier {
   }
 
   // Every participant of the tenant with its quality samples, added to
-  // want_ as CommitBatch added it. Participants add quality only: no calls,
+  // delta_ as CommitBatch added it. Participants add quality only: no calls,
   // seconds or peaks (so no series), and buckets only at their start.
   Status ReadParticipants() {
     ParticipantPageQuery page;
@@ -157,11 +147,11 @@ class Verifier {
       for (const StoredParticipant& p : participants) refs.push_back({p.source, p.participant_id});
       PARLEY_TRY(AttachQuality(RecordKind::kParticipant, refs, participants));
       for (StoredParticipant& p : participants) {
-        detail::AddParticipantToRollups(p, want_);
+        detail::AddParticipantToRollups(p, delta_);
         oldest_ = std::min(oldest_, p.start_at);
         newest_ = std::max(newest_, p.start_at);
       }
-      report_.participants += static_cast<int64_t>(participants.size());
+      participants_ += static_cast<int64_t>(participants.size());
       page.after = std::make_pair(participants.back().source, participants.back().participant_id);
       if (static_cast<int64_t>(participants.size()) < kPage) break;
     }
@@ -179,10 +169,52 @@ class Verifier {
       for (; q < quality.size() && quality[q].source == refs[i].source && quality[q].record_id == refs[i].id; ++q)
         records[i].quality.push_back(std::move(quality[q].sample));
     }
-    if (q != quality.size()) return Internal("rollups verify: quality samples out of record order");
+    if (q != quality.size()) return Internal("rollups: quality samples out of record order");
     return Ok();
   }
 
+  Store& store_;
+  const std::string tenant_;
+  detail::RollupDelta delta_;
+  std::set<std::string> series_{""};  // "" = the tenant-wide series
+  int64_t calls_ = 0;
+  int64_t participants_ = 0;
+  int64_t oldest_ = 0;
+  int64_t newest_ = 0;
+};
+
+class Verifier {
+ public:
+  Verifier(Store& store, std::string tenant_id, size_t max_examples, int64_t retained_from)
+      : store_(store),
+        tenant_(std::move(tenant_id)),
+        max_examples_(max_examples),
+        // Retention deleted the records before retained_from but kept the
+        // rollups; a call that started before it and ran past it still
+        // counts in the seconds and calls in progress of the hours after it.
+        // Buckets are compared from a day later (kRetentionGrace).
+        compare_from_(retained_from > 0 ? retained_from + kRetentionGrace : INT64_MIN) {}
+
+  Result<RollupVerifyReport> Run(int64_t now) {
+    Recomputer recomputed(store_, tenant_);
+    PARLEY_TRY(recomputed.Run());
+    report_.calls = recomputed.calls();
+    report_.participants = recomputed.participants();
+    want_ = std::move(recomputed.delta());
+    series_ = recomputed.series();
+    // Every bucket a stored row could have: from the epoch (ingest refuses
+    // older calls) to well past now (and past the newest call).
+    from_ = std::min<int64_t>(0, detail::FloorTo(recomputed.oldest(), kDay));
+    to_ = detail::FloorTo(std::max(recomputed.newest(), now), kDay) + 401 * kDay;
+    for (RollupGrain grain : {RollupGrain::kHour, RollupGrain::kDay})
+      for (RollupDimension dim :
+           {RollupDimension::kTenant, RollupDimension::kSource, RollupDimension::kSite, RollupDimension::kModel})
+        PARLEY_TRY(CompareRows(grain, dim));
+    for (const std::string& series : series_) PARLEY_TRY(ComparePeaks(series));
+    return std::move(report_);
+  }
+
+ private:
   void Mismatch(std::string what) {
     ++report_.mismatches;
     if (report_.examples.size() < max_examples_) report_.examples.push_back(std::move(what));
@@ -273,9 +305,7 @@ class Verifier {
   const int64_t compare_from_;  // buckets before it are not compared
   RollupVerifyReport report_;
   detail::RollupDelta want_;
-  std::set<std::string> series_{""};  // "" = the tenant-wide series
-  int64_t oldest_ = 0;
-  int64_t newest_ = 0;
+  std::set<std::string> series_;  // Recomputer::series
   int64_t from_ = 0;
   int64_t to_ = 0;
 };
@@ -285,6 +315,27 @@ class Verifier {
 Result<RollupVerifyReport> VerifyRollups(Store& store, const std::string& tenant_id, int64_t now,
                                          size_t max_examples, int64_t retained_from) {
   return Verifier(store, tenant_id, max_examples, retained_from).Run(now);
+}
+
+Result<RollupRebuildReport> RebuildRollups(Store& store, const std::string& tenant_id, int64_t retained_from) {
+  RollupRebuildReport report;
+  // The first hour boundary at least kRetentionGrace after the retention
+  // boundary: VerifyRollups compares the buckets from there.
+  report.from = retained_from > 0 ? detail::FloorTo(retained_from + kRetentionGrace + kHour - 1, kHour) : INT64_MIN;
+  const int64_t days_from = detail::FirstDayFrom(report.from);
+  PARLEY_TRY(store.ReplaceRollups(tenant_id, report.from, [&]() -> Result<detail::RollupDelta> {
+    Recomputer recomputed(store, tenant_id);
+    PARLEY_TRY(recomputed.Run());
+    report.calls = recomputed.calls();
+    report.participants = recomputed.participants();
+    detail::RollupDelta delta = std::move(recomputed.delta());
+    std::erase_if(delta.usage, [&](const auto& row) {
+      return std::get<3>(row.first) < (std::get<0>(row.first) == RollupGrain::kDay ? days_from : report.from);
+    });
+    std::erase_if(delta.concurrency, [&](const auto& minute) { return minute.first.second < report.from; });
+    return delta;
+  }));
+  return report;
 }
 
 }  // namespace parley::store

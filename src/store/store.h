@@ -33,6 +33,10 @@
 
 namespace parley::store {
 
+namespace detail {
+struct RollupDelta;  // store/detail/rollup_delta.h
+}  // namespace detail
+
 enum class Role { kPlatformAdmin, kTenantAdmin, kAnalyst, kViewer };
 std::string_view RoleName(Role r);
 std::optional<Role> ParseRole(std::string_view s);
@@ -581,6 +585,16 @@ class Store {
   // (source "") the whole tenant. Same span limit as hourly rollups.
   virtual Result<std::vector<HourlyPeak>> ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
                                                           int64_t from, int64_t to) = 0;
+  // For RebuildRollups: runs `recompute` while no batch of the tenant can
+  // commit (SQLite: under the database's write lock; PostgreSQL: the rollup
+  // tables locked against writes), then, in one transaction, deletes the
+  // tenant's hourly rows, calls-in-progress minutes and hours from `from` on
+  // (hour-aligned, or INT64_MIN) and its daily rows from the first day
+  // boundary at or after `from`, and adds what `recompute` returned (which
+  // holds nothing earlier). Older rows stay. An error of `recompute` changes
+  // nothing.
+  virtual Status ReplaceRollups(const std::string& tenant_id, int64_t from,
+                                const std::function<Result<detail::RollupDelta>()>& recompute) = 0;
 
   // Calls. REQUIRES: query.limit >= 1 (else kInvalidArgument); pages are
   // capped at 1000 rows. Pass the last row's (start_at, source, call_id) as
@@ -776,5 +790,24 @@ struct RollupVerifyReport {
 // seconds and calls in progress there; a longer one shows as a mismatch).
 Result<RollupVerifyReport> VerifyRollups(Store& store, const std::string& tenant_id, int64_t now,
                                          size_t max_examples = 10, int64_t retained_from = 0);
+
+// ---- Rollup rebuild (`parley rollups rebuild`; docs/operations.md) ----
+struct RollupRebuildReport {
+  int64_t calls = 0;         // raw calls read
+  int64_t participants = 0;  // raw participants read
+  int64_t from = 0;          // the first hour replaced (INT64_MIN: all)
+};
+// Recomputes `tenant_id`'s rollups from its raw calls and participants, as
+// VerifyRollups does, and replaces the stored ones with them
+// (Store::ReplaceRollups), so a verify afterwards finds them equal. For
+// rollups that miss records: calls stored before the rollups existed
+// (migration 0007) and participants' quality stored by a server that did
+// not yet roll it up. Ingest of the tenant waits while it runs.
+//
+// `retained_from` > 0: retention deleted the records before it and kept
+// their rollups, so only the hours from the first hour boundary a day after
+// it, and the days from the first day boundary after that, are replaced
+// (VerifyRollups compares from there too).
+Result<RollupRebuildReport> RebuildRollups(Store& store, const std::string& tenant_id, int64_t retained_from = 0);
 
 }  // namespace parley::store

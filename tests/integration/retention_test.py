@@ -152,6 +152,12 @@ class RetentionTest(unittest.TestCase):
         verified = self.parley("rollups", "verify")
         self.assertIn("rollups verify: OK", verified)
         self.assertIn("compared from a day later", verified)
+        # A rebuild keeps the rollups of the deleted records and replaces the rest.
+        rebuilt = self.parley("rollups", "rebuild")
+        self.assertIn("rebuilt from a day later, the earlier ones kept", rebuilt)
+        self.assertIn(", buckets from ", rebuilt)
+        self.assertGreater(self.one("SELECT count(*) FROM rollup_day"), 0, "rollups are kept")
+        self.assertIn("rollups verify: OK", self.parley("rollups", "verify"))
 
 
 if __name__ == "__main__":

@@ -120,6 +120,10 @@ class FaultInjectingStore final : public store::Store {
                                                          int64_t from, int64_t to) override {
     return Call("ListHourlyPeaks", [&] { return inner_->ListHourlyPeaks(tenant_id, source, from, to); });
   }
+  Status ReplaceRollups(const std::string& tenant_id, int64_t from,
+                        const std::function<Result<store::detail::RollupDelta>()>& recompute) override {
+    return Call("ReplaceRollups", [&] { return inner_->ReplaceRollups(tenant_id, from, recompute); });
+  }
 
 
   Result<std::vector<store::StoredCall>> ListCalls(const std::string& tenant_id,

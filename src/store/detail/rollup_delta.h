@@ -36,6 +36,8 @@ void AddCallToRollups(const StoredCall& call, RollupDelta& delta);
 void AddParticipantToRollups(const StoredParticipant& participant, RollupDelta& delta);
 
 int64_t FloorTo(int64_t t, int64_t step);
+// The first day boundary (UTC) at or after `t`; INT64_MIN stays INT64_MIN.
+int64_t FirstDayFrom(int64_t t);
 
 // The peak, relative to the level at the hour's start, of the calls in
 // progress during one hour, from that hour's minute deltas in minute order:

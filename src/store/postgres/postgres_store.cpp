@@ -1572,6 +1572,30 @@ constexpr const char* kHourKeys = " unnest($2::text[], $3::bigint[]) WITH ORDINA
 // minutes' deltas and reads the hours' minutes; the second writes the merged
 // rows and the hours' peaks. Before, a batch cost a round trip per rollup
 // row, minute and hour statement (hundreds per batch).
+Status PostgresStore::ReplaceRollups(const std::string& tenant_id, int64_t from,
+                                     const std::function<Result<detail::RollupDelta>()>& recompute) {
+  // `recompute` reads through other connections of the pool while this one
+  // holds the lock.
+  if (options_.pool_size < 2) return FailedPrecondition("rebuilding rollups needs a pool of at least 2 connections");
+  return Write(ForTenant(tenant_id), [&](Tx& tx) -> Status {
+    // Taken before the raw records are read. It conflicts with the ROW
+    // EXCLUSIVE lock of every write, so a batch (of any tenant) that has not
+    // yet updated its rollups waits until this transaction ends, and one
+    // that has is committed first and read: none is lost or counted twice.
+    // Reads (ACCESS SHARE) go on.
+    PARLEY_TRY(tx.Exec("LOCK TABLE rollup_hour, rollup_day, concurrency_minute, concurrency_hour"
+                       " IN SHARE ROW EXCLUSIVE MODE"));
+    PARLEY_ASSIGN_OR_RETURN(const detail::RollupDelta delta, recompute());
+    const Params range = Params().Text(tenant_id).Int(from);
+    PARLEY_TRY(tx.Exec("DELETE FROM rollup_hour WHERE tenant_id = $1 AND bucket >= $2", range));
+    PARLEY_TRY(tx.Exec("DELETE FROM rollup_day WHERE tenant_id = $1 AND bucket >= $2",
+                       Params().Text(tenant_id).Int(detail::FirstDayFrom(from))));
+    PARLEY_TRY(tx.Exec("DELETE FROM concurrency_minute WHERE tenant_id = $1 AND minute >= $2", range));
+    PARLEY_TRY(tx.Exec("DELETE FROM concurrency_hour WHERE tenant_id = $1 AND hour >= $2", range));
+    return ApplyRollups(tx, tenant_id, delta);
+  });
+}
+
 Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const detail::RollupDelta& delta) {
   const std::vector<UsageRows> tables = UsageRowsByTable(delta);
   const std::set<std::pair<std::string, int64_t>> hours = detail::ConcurrencyHours(delta);

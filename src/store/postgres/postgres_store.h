@@ -122,6 +122,8 @@ class PostgresStore final : public Store {
   Result<std::vector<RollupRow>> ListRollups(const std::string& tenant_id, const RollupQuery& query) override;
   Result<std::vector<HourlyPeak>> ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
                                                   int64_t from, int64_t to) override;
+  Status ReplaceRollups(const std::string& tenant_id, int64_t from,
+                        const std::function<Result<detail::RollupDelta>()>& recompute) override;
 
   Status CreateAccountToken(const AccountToken& token, int64_t now) override;
   Result<AccountToken> GetAccountToken(const std::string& token_hash) override;

@@ -1272,6 +1272,28 @@ Status SqliteStore::ApplyRollups(const std::string& tenant_id, const detail::Rol
   return Ok();
 }
 
+Status SqliteStore::ReplaceRollups(const std::string& tenant_id, int64_t from,
+                                   const std::function<Result<detail::RollupDelta>()>& recompute) {
+  std::lock_guard lock(writer_mu_);
+  // BEGIN IMMEDIATE takes the database's write lock before the raw records
+  // are read (on the reader connection): no batch commits until the rollups
+  // are replaced, whether from this process or from a server sharing the
+  // file (its batch waits busy_timeout, is answered 503 and is sent again).
+  PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+  PARLEY_ASSIGN_OR_RETURN(const detail::RollupDelta delta, recompute());
+  const int64_t days_from = detail::FirstDayFrom(from);
+  for (const auto& [sql, cut] : {std::pair{"DELETE FROM rollup_hour WHERE tenant_id = ?1 AND bucket >= ?2", from},
+                                 std::pair{"DELETE FROM rollup_day WHERE tenant_id = ?1 AND bucket >= ?2", days_from},
+                                 std::pair{"DELETE FROM concurrency_minute WHERE tenant_id = ?1 AND minute >= ?2", from},
+                                 std::pair{"DELETE FROM concurrency_hour WHERE tenant_id = ?1 AND hour >= ?2", from}}) {
+    PARLEY_ASSIGN_OR_RETURN(Statement erase, Statement::Prepare(writer_, sql));
+    erase.BindText(1, tenant_id).BindInt64(2, cut);
+    PARLEY_TRY(erase.Run());
+  }
+  PARLEY_TRY(ApplyRollups(tenant_id, delta));
+  return tx.Commit();
+}
+
 Result<std::vector<RollupRow>> SqliteStore::ListRollups(const std::string& tenant_id, const RollupQuery& q) {
   PARLEY_TRY(detail::CheckRollupQuery(q));
   std::string sql = "SELECT key, bucket, " + std::string(detail::RollupReadColumns(q)) + " FROM " + RollupTable(q.grain) +

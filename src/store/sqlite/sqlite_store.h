@@ -92,6 +92,8 @@ class SqliteStore final : public Store {
   Result<std::vector<RollupRow>> ListRollups(const std::string& tenant_id, const RollupQuery& query) override;
   Result<std::vector<HourlyPeak>> ListHourlyPeaks(const std::string& tenant_id, const std::string& source,
                                                   int64_t from, int64_t to) override;
+  Status ReplaceRollups(const std::string& tenant_id, int64_t from,
+                        const std::function<Result<detail::RollupDelta>()>& recompute) override;
 
   Result<std::vector<StoredCall>> ListCalls(const std::string& tenant_id, const CallPageQuery& query) override;
   Result<int64_t> CountCalls(const std::string& tenant_id, const std::optional<std::string>& party_term) override;
