@@ -108,6 +108,7 @@ class Recomputer {
   const std::set<std::string>& series() const { return series_; }
 
  private:
+  // Every call of the tenant, newest first, with its quality samples.
   Status ReadCalls() {
     CallPageQuery page;
     page.limit = kPage;
