@@ -114,36 +114,10 @@ Result<DmaCollector::SubResult> DmaCollector::RunSub(const std::string& sub, Sub
 // ------------------------------------------------------------------ history
 
 Result<DmaCollector::SubResult> DmaCollector::History(SubCursors& cursors, size_t max_records) {
-  std::string after;
-  if (auto it = cursors.find("history"); it != cursors.end()) after = it->second;
-  SubResult out;
-  // Pages in a row until the batch is full or a page says the device has no
-  // more: one batch, one transaction on the server, whatever the page limit.
-  // Counted in the device's items, of which some may be skipped.
-  for (size_t items = 0; items < max_records;) {
-    const size_t limit = std::min(kDmaHistoryPageLimit, max_records - items);
-    auto page = HistoryPage(after, limit);
-    if (!page.ok()) {
-      // The pages already read are shipped; the next fetch meets the error.
-      if (out.records.empty()) return page.error();
-      out.caught_up = false;
-      break;
-    }
-    LogSkips("call", page->skipped);
-    out.skipped += page->skipped.size();
-    items += page->items;
-    for (auto& r : page->records) out.records.emplace_back(std::move(r));
-    if (page->next && *page->next != after) {
-      after = *page->next;
-      cursors["history"] = after;
-      RememberToken("history", after);
-      out.cursor_moved = true;
-    }
-    // A short page means the device had no more; a full one, fetch again now.
-    out.caught_up = !(page->next.has_value() && page->items >= limit);
-    if (out.caught_up) break;
-  }
-  return out;
+  return ReadFeedPages(
+      "history", cursors, max_records, kDmaHistoryPageLimit,
+      [&](const std::string& after, size_t limit) { return HistoryPage(after, limit); },
+      [&](const DmaPage& page) { LogSkips("call", page.skipped); });
 }
 
 Result<DmaPage> DmaCollector::HistoryPage(const std::string& after, size_t limit) {

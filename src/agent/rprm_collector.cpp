@@ -87,42 +87,18 @@ template <typename Page>
 Result<SubResourceCollector::SubResult> RprmCollector::Feed(const std::string& key, const RprmResource& resource,
                                                             SubCursors& cursors, size_t max_records,
                                                             Page (*parse)(std::string_view, const std::string&)) {
-  std::string after;
-  if (auto it = cursors.find(key); it != cursors.end()) after = it->second;
-  SubResult out;
-  // Pages in a row until the batch is full or a page says the device has no
-  // more (as the DMA history, dma_collector.cpp).
-  // Counted in the device's items, of which some may be skipped.
-  for (size_t items = 0; items < max_records;) {
-    const size_t limit = std::min(kRprmPageLimit, max_records - items);
-    auto page = [&]() -> Page {
-      PARLEY_ASSIGN_OR_RETURN(std::string body, GetPage(resource, after, limit));
-      auto parsed = parse(body, name_);
-      if (!parsed.ok()) return parsed.error();
-      if (auto problem = PagingProblem(*parsed, limit)) return FailedPrecondition(*problem);
-      if (parsed->items > 0) PARLEY_TRY(CheckNextToken(key, after, *parsed->next));
-      return parsed;
-    }();
-    if (!page.ok()) {
-      // The pages already read are shipped; the next fetch meets the error.
-      if (out.records.empty()) return page.error();
-      out.caught_up = false;
-      break;
-    }
-    LogSkips(name_, key == "endpoint_cdrs" ? "endpoint CDR" : "conference CDR", *page);
-    out.skipped += page->skipped.size();
-    items += page->items;
-    for (auto& r : page->records) out.records.emplace_back(std::move(r));
-    if (page->next && *page->next != after) {
-      after = *page->next;
-      cursors[key] = after;
-      RememberToken(key, after);
-      out.cursor_moved = true;
-    }
-    out.caught_up = !(page->next && page->items >= limit);
-    if (out.caught_up) break;
-  }
-  return out;
+  const std::string_view what = key == "endpoint_cdrs" ? "endpoint CDR" : "conference CDR";
+  return ReadFeedPages(
+      key, cursors, max_records, kRprmPageLimit,
+      [&](const std::string& after, size_t limit) -> Page {
+        PARLEY_ASSIGN_OR_RETURN(std::string body, GetPage(resource, after, limit));
+        auto page = parse(body, name_);
+        if (!page.ok()) return page.error();
+        if (auto problem = PagingProblem(*page, limit)) return FailedPrecondition(*problem);
+        if (page->items > 0) PARLEY_TRY(CheckNextToken(key, after, *page->next));
+        return page;
+      },
+      [&](const auto& page) { LogSkips(name_, what, page); });
 }
 
 Result<SubResourceCollector::SubResult> RprmCollector::Devices(size_t max_records) {

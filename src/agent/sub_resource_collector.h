@@ -26,6 +26,7 @@
 // health() from any thread).
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -77,6 +78,47 @@ class SubResourceCollector : public Collector {
   Status CheckNextToken(const std::string& feed, const std::string& after, const std::string& next);
   void RememberToken(const std::string& feed, const std::string& next);
   void ForgetTokens(const std::string& feed) { seen_tokens_.erase(feed); }
+
+  // A feed's pages read in a row after its sub-cursor `feed`, each of at
+  // most `page_limit` items, until `max_records` of the device's items
+  // (skipped ones included, so the batch never outgrows max_records) are
+  // read or a short page says the device has no more: one batch, one
+  // transaction on the server, whatever the device's page limit.
+  // `fetch(after, limit)` returns one page already checked against the
+  // paging rules (a Result of a type with records, skipped, items and next);
+  // `on_page(page)` sees each page first (to log its skips). If a page fails
+  // after others were read, those are returned and the next fetch meets the
+  // failure.
+  template <typename Fetch, typename OnPage>
+  Result<SubResult> ReadFeedPages(const std::string& feed, SubCursors& cursors, size_t max_records,
+                                  size_t page_limit, Fetch fetch, OnPage on_page) {
+    std::string after;
+    if (auto it = cursors.find(feed); it != cursors.end()) after = it->second;
+    SubResult out;
+    for (size_t items = 0; items < max_records;) {
+      const size_t limit = std::min(page_limit, max_records - items);
+      auto page = fetch(after, limit);
+      if (!page.ok()) {
+        if (out.records.empty()) return page.error();
+        out.caught_up = false;
+        break;
+      }
+      on_page(*page);
+      out.skipped += page->skipped.size();
+      items += page->items;
+      for (auto& r : page->records) out.records.emplace_back(std::move(r));
+      if (page->next && *page->next != after) {
+        after = *page->next;
+        cursors[feed] = after;
+        RememberToken(feed, after);
+        out.cursor_moved = true;
+      }
+      // A short page means the device had no more; a full one, fetch again now.
+      out.caught_up = !(page->next && page->items >= limit);
+      if (out.caught_up) break;
+    }
+    return out;
+  }
 
   const std::string name_;
 
