@@ -1559,19 +1559,6 @@ constexpr const char* kHourKeys = " unnest($2::text[], $3::bigint[]) WITH ORDINA
 
 }  // namespace
 
-// Concurrent batches (other connections, other servers) may touch the same
-// rows: each row is created if missing, then locked (FOR UPDATE) before it
-// is read and rewritten, always in key order (rollup rows, then
-// concurrency hours), so two transactions serialize instead of losing an
-// update or deadlocking. A concurrency hour is locked before its minutes
-// change, so its recomputation sees every committed minute.
-//
-// A few statements per table for the whole batch, each over arrays of the
-// touched keys, sent in two pipelines (Connection::ExecPipeline): the first
-// creates, locks and reads the rollup rows, locks the hours, adds the
-// minutes' deltas and reads the hours' minutes; the second writes the merged
-// rows and the hours' peaks. Before, a batch cost a round trip per rollup
-// row, minute and hour statement (hundreds per batch).
 Status PostgresStore::ReplaceRollups(const std::string& tenant_id, int64_t from,
                                      const std::function<Result<detail::RollupDelta>()>& recompute) {
   // `recompute` reads through other connections of the pool while this one
@@ -1596,6 +1583,19 @@ Status PostgresStore::ReplaceRollups(const std::string& tenant_id, int64_t from,
   });
 }
 
+// Concurrent batches (other connections, other servers) may touch the same
+// rows: each row is created if missing, then locked (FOR UPDATE) before it
+// is read and rewritten, always in key order (rollup rows, then
+// concurrency hours), so two transactions serialize instead of losing an
+// update or deadlocking. A concurrency hour is locked before its minutes
+// change, so its recomputation sees every committed minute.
+//
+// A few statements per table for the whole batch, each over arrays of the
+// touched keys, sent in two pipelines (Connection::ExecPipeline): the first
+// creates, locks and reads the rollup rows, locks the hours, adds the
+// minutes' deltas and reads the hours' minutes; the second writes the merged
+// rows and the hours' peaks. Before, a batch cost a round trip per rollup
+// row, minute and hour statement (hundreds per batch).
 Status PostgresStore::ApplyRollups(Tx& tx, const std::string& tenant_id, const detail::RollupDelta& delta) {
   const std::vector<UsageRows> tables = UsageRowsByTable(delta);
   const std::set<std::pair<std::string, int64_t>> hours = detail::ConcurrencyHours(delta);
