@@ -14,6 +14,7 @@ std::string_view CodeName(Code code) {
     case Code::kPayloadTooLarge: return "payload_too_large";
     case Code::kUnsupportedMediaType: return "unsupported_media_type";
     case Code::kFailedPrecondition: return "failed_precondition";
+    case Code::kAborted: return "aborted";
     case Code::kUnavailable: return "unavailable";
     case Code::kConfig: return "bad_configuration";
     case Code::kInternal: return "internal";

@@ -25,6 +25,7 @@ enum class Code {
   kPayloadTooLarge,
   kUnsupportedMediaType,
   kFailedPrecondition,  // state does not allow the operation
+  kAborted,             // lost to a concurrent change (a batch's predecessor not stored yet): retry after it
   kUnavailable,         // transient: retry later (store busy, shutting down)
   kConfig,              // bad configuration; detail names the key
   kInternal,
@@ -46,6 +47,7 @@ inline Error PermissionDenied(std::string detail) { return {Code::kPermissionDen
 inline Error ResourceExhausted(std::string detail) { return {Code::kResourceExhausted, std::move(detail)}; }
 inline Error PayloadTooLarge(std::string detail) { return {Code::kPayloadTooLarge, std::move(detail)}; }
 inline Error FailedPrecondition(std::string detail) { return {Code::kFailedPrecondition, std::move(detail)}; }
+inline Error Aborted(std::string detail) { return {Code::kAborted, std::move(detail)}; }
 inline Error Unavailable(std::string detail) { return {Code::kUnavailable, std::move(detail)}; }
 inline Error ConfigError(std::string detail) { return {Code::kConfig, std::move(detail)}; }
 inline Error Internal(std::string detail) { return {Code::kInternal, std::move(detail)}; }

@@ -89,6 +89,7 @@ int StatusFor(Code code) {
     case Code::kPayloadTooLarge: return 413;
     case Code::kUnsupportedMediaType: return 415;
     case Code::kFailedPrecondition: return 409;
+    case Code::kAborted: return 409;
     case Code::kUnavailable: return 503;
     case Code::kConfig: return 500;
     case Code::kInternal: return 500;

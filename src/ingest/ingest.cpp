@@ -23,6 +23,9 @@ namespace {
 
 // Refused records named in one answer (all are counted).
 constexpr size_t kMaxRefusedListed = 20;
+// How long a batch that overtook its predecessor waits for one of the agent's
+// other batches here to finish; well within the agent's 120 s request timeout.
+constexpr std::chrono::milliseconds kPredecessorWait{30000};
 
 constexpr IngestService::RouteInfo kRoutes[] = {
     {"POST", "/ingest/v1/enroll", "Exchange a one-time enrollment token and a CSR for an agent certificate", false},
@@ -287,6 +290,9 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
     res.SetHeader("Retry-After", std::to_string(wait));
     return res;
   }
+  // Counted from before the parse: a batch that overtakes this one waits
+  // for it only while it is known here.
+  const InFlightBatches::Ticket ticket = in_flight_.Enter(agent.id);
   if (r.Header("content-type").rfind(wire::kNdjsonMediaType, 0) != 0)
     return http::Response::FromError(
         {Code::kUnsupportedMediaType, "send Content-Type: " + std::string(wire::kNdjsonMediaType)});
@@ -357,14 +363,28 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
     commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(tenant_key, agent.tenant_id, d), now));
     privacy::AddSearchTerms(search_key, privacy::DeviceSearchValues(d), commit.devices.back().search_terms);
   }
-  for (const auto& c : batch.cursors) commit.cursors.push_back({c.source, c.value});
+  for (const auto& c : batch.cursors) commit.cursors.push_back({c.source, c.value, c.after});
   // Refused records are counted, grouped, in the batch's own transaction.
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> refused_groups;
   for (const auto& refused : parsed.refused) ++refused_groups[{refused.source, refused.type, refused.reason}];
   for (const auto& [group, count] : refused_groups)
     commit.quarantined.push_back({std::get<0>(group), std::get<1>(group), std::get<2>(group), count});
 
+  // Refused as following an unstored cursor, it retries while its
+  // predecessor may be the agent's other batch being parsed or stored here
+  // (in_flight_batches.h).
+  uint64_t finished = in_flight_.Finished(ticket);
   auto result = store_.CommitBatch(commit);
+  while (!result.ok() && result.error().code == Code::kAborted &&
+         in_flight_.AwaitAnother(ticket, finished, kPredecessorWait)) {
+    finished = in_flight_.Finished(ticket);
+    result = store_.CommitBatch(commit);
+  }
+  if (!result.ok() && result.error().code == Code::kAborted) {
+    // Expected now and then with several batches in flight: the agent resends.
+    log::info("ingest: batch {} from agent {} not stored yet: {}", batch_id, agent.id, result.error().detail);
+    return http::Response::FromError(result.error());
+  }
   if (!result.ok()) {
     log::error("ingest: batch {} from agent {} not stored: {}", batch_id, agent.id, result.error().detail);
     auto res = http::Response::FromError(result.error());

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "crypto/pki.h"
 #include "http/http.h"
+#include "ingest/in_flight_batches.h"
 #include "privacy/pii.h"
 #include "store/store.h"
 #include "wire/wire.h"
@@ -85,6 +86,7 @@ class IngestService {
   };
   std::mutex buckets_mu_;
   std::map<std::string, Bucket, std::less<>> buckets_;  // GUARDED_BY(buckets_mu_)
+  InFlightBatches in_flight_;
 };
 
 // Creates a one-time enrollment token for `tenant_id`, valid `valid_seconds`;

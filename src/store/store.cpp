@@ -48,6 +48,12 @@ bool IsSearchTerm(std::string_view term) {
   return term.size() == 16 && term.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
+Error CursorNotReached(std::string_view source) {
+  return Aborted("source \"" + std::string(source) +
+                 "\": the batch follows a cursor that is not stored yet (an earlier batch of the source is not"
+                 " stored); send it again once that batch is acknowledged");
+}
+
 int64_t RetentionBoundary(int64_t t) {
   using namespace std::chrono;
   const sys_days day = floor<days>(sys_seconds(seconds(t)));

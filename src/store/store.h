@@ -243,7 +243,16 @@ struct StoredDevice {
 struct CursorValue {
   std::string source;
   std::string value;
+  // CommitBatch only: the stored cursor the batch must follow (wire "after";
+  // no stored cursor counts as ""). If the stored one differs, the batch is
+  // kAborted and nothing is written: an earlier batch of the source is not
+  // stored yet (or never will be), so storing this one would skip it.
+  std::optional<std::string> expected = std::nullopt;
 };
+
+// The kAborted error of CommitBatch for a cursor whose `expected` is not the
+// stored cursor (both backends answer with it).
+Error CursorNotReached(std::string_view source);
 
 // Records of one batch refused on their own (implausible times), grouped.
 struct QuarantineCount {
@@ -568,7 +577,9 @@ class Store {
   // quality samples only when the record itself is new (a record's samples
   // come from one observation); devices are upserted, the newest
   // observed_at winning (ties keep the stored state). A batch id seen before
-  // writes nothing and reports duplicate. Records are stored under the
+  // writes nothing and reports duplicate. A cursor whose `expected` differs
+  // from the stored cursor makes the batch kAborted, nothing written (checked
+  // after the duplicate check, so a resent stored batch is still duplicate). Records are stored under the
   // batch's tenant and agent: a record whose tenant_id/agent_id is set and
   // differs is kInvalidArgument (empty = the batch's). An ingested_at /
   // updated_at of 0 means the batch's received_at.

@@ -579,9 +579,14 @@ std::string ReadDevice(const json::object& obj, DeviceRecord& dev) {
 
 std::string ReadCursor(const json::object& obj, CursorUpdate& cursor) {
   FieldReader r(obj, "");
-  r.CheckKnownFields({"type", "source", "value"});
+  r.CheckKnownFields({"type", "source", "value", "after"});
   ReadSource(r, cursor.source);
   r.String("value", true, 0, kMaxCursorLen, cursor.value);
+  if (r.ok() && obj.contains("after")) {
+    std::string after;
+    r.String("after", false, 0, kMaxCursorLen, after);
+    if (r.ok()) cursor.after = std::move(after);
+  }
   return r.TakeError();
 }
 
@@ -931,6 +936,7 @@ std::string SerializeCursor(const CursorUpdate& cursor) {
   o["type"] = "cursor";
   o["source"] = cursor.source;
   o["value"] = cursor.value;
+  if (cursor.after) o["after"] = *cursor.after;
   return json::serialize(o);
 }
 

@@ -133,6 +133,12 @@ const std::string& RecordId(const Record& record);
 struct CursorUpdate {
   std::string source;
   std::string value;  // opaque to the server
+  // The cursor this batch was collected after ("after" on the wire; empty =
+  // the source's beginning). When present, the server stores the batch only
+  // if the source's stored cursor equals it, so an agent may have several
+  // batches of one source in flight without a later one overtaking an
+  // earlier one that then fails (docs/formats/wire-v1.md, "cursor" record).
+  std::optional<std::string> after = std::nullopt;
 };
 
 struct Batch {

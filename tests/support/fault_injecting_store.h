@@ -11,6 +11,7 @@
 // Owns the wrapped store.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,13 @@ class FaultInjectingStore final : public store::Store {
   void FailNext(const std::string& method, Error error, When when = When::kBefore) {
     std::lock_guard lock(mu_);
     faults_[method] = Fault{std::move(error), when};
+  }
+
+  // The next call of `method` runs `before` first (on the caller's thread),
+  // once: a test holds a call back there to order it against another thread.
+  void BeforeNext(const std::string& method, std::function<void()> before) {
+    std::lock_guard lock(mu_);
+    befores_[method] = std::move(before);
   }
 
   store::Store& inner() { return *inner_; }
@@ -271,8 +279,18 @@ class FaultInjectingStore final : public store::Store {
     return fault;
   }
 
+  std::function<void()> TakeBefore(const std::string& method) {
+    std::lock_guard lock(mu_);
+    auto it = befores_.find(method);
+    if (it == befores_.end()) return {};
+    std::function<void()> before = std::move(it->second);
+    befores_.erase(it);
+    return before;
+  }
+
   template <typename F>
   auto Call(const std::string& method, F&& forward) -> decltype(forward()) {
+    if (std::function<void()> before = TakeBefore(method)) before();
     std::optional<Fault> fault = TakeFault(method);
     if (fault && fault->when == When::kBefore) return fault->error;
     auto result = forward();
@@ -283,6 +301,7 @@ class FaultInjectingStore final : public store::Store {
   std::unique_ptr<store::Store> inner_;
   std::mutex mu_;
   std::map<std::string, Fault> faults_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::function<void()>> befores_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace parley::testing

@@ -928,6 +928,18 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
     seen_before.duplicate = true;
     return seen_before;  // the Tx destructor rolls back: nothing written
   }
+  // The source's row is locked until this transaction ends: a concurrent
+  // batch of the same source waits here, then reads the cursor this one
+  // stored (READ COMMITTED re-reads the row a FOR UPDATE waited for).
+  for (const CursorValue& cursor : batch.cursors) {
+    if (!cursor.expected) continue;
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows stored, tx.Exec("SELECT cursor FROM sources WHERE tenant_id = $1 AND agent_id = $2 AND name = $3"
+                             " FOR UPDATE",
+                             Params().Text(batch.tenant_id).Text(batch.agent_id).Text(cursor.source)));
+    if ((stored.size() == 1 ? stored.Text(0, 0) : std::string()) != *cursor.expected)
+      return CursorNotReached(cursor.source);
+  }
 
   BatchCommitResult result;
   detail::RollupDelta rollups;  // what this batch's new calls and participants add

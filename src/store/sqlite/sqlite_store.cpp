@@ -843,6 +843,21 @@ class SearchDocs {
 
 }  // namespace
 
+// In the batch's write transaction (the writer lock orders batches), so the
+// cursor read is the one the batch's own upsert replaces.
+Status SqliteStore::CheckExpectedCursors(const BatchCommit& batch) {
+  for (const CursorValue& cursor : batch.cursors) {
+    if (!cursor.expected) continue;
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement stored,
+        Statement::Prepare(writer_, "SELECT cursor FROM sources WHERE tenant_id = ?1 AND agent_id = ?2 AND name = ?3"));
+    stored.BindText(1, batch.tenant_id).BindText(2, batch.agent_id).BindText(3, cursor.source);
+    PARLEY_ASSIGN_OR_RETURN(const bool found, stored.Step());
+    if ((found ? stored.ColumnText(0) : std::string()) != *cursor.expected) return CursorNotReached(cursor.source);
+  }
+  return Ok();
+}
+
 Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
   // Refuse a foreign record before touching the file.
   const bool foreign = std::any_of(batch.calls.begin(), batch.calls.end(),
@@ -870,6 +885,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
     seen_before.duplicate = true;
     return seen_before;  // the guard rolls back: nothing written
   }
+  PARLEY_TRY(CheckExpectedCursors(batch));
 
   BatchCommitResult result;
   PARLEY_ASSIGN_OR_RETURN(Statement insert_quality, Statement::Prepare(writer_, kInsertQuality));

@@ -153,6 +153,9 @@ class SqliteStore final : public Store {
 
   Status Migrate();                      // REQUIRES: not yet shared with other threads
   Status Fault(std::string_view step);   // runs the test hook, if any
+  // CursorNotReached unless every cursor's `expected` is the stored one.
+  // REQUIRES: writer_mu_ held, in the batch's transaction.
+  Status CheckExpectedCursors(const BatchCommit& batch);
   // Adds a batch's rollup delta. REQUIRES: writer_mu_ held, in the batch's transaction.
   Status ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta);
   // ListCalls with a party term: the page of that party's calls (pii_terms).

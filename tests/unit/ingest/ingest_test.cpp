@@ -11,8 +11,10 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <sstream>
+#include <thread>
 
 #include "crypto/crypto.h"
 #include "crypto/pki.h"
@@ -20,6 +22,7 @@
 #include "portal/portal.h"
 #include "privacy/search_terms.h"
 #include "support/fake_clock.h"
+#include "support/fault_injecting_store.h"
 #include "support/postgres_fixture.h"
 #include "wire/wire.h"
 
@@ -291,6 +294,66 @@ TEST_P(IngestTest, RetriesStoreEverythingOnce) {
   auto confs = Get("admin@a.example", "/api/v1/conferences");
   EXPECT_EQ(confs.at("conferences").as_array().size(), 1u);
   EXPECT_EQ(confs.at("conferences").as_array()[0].at("participants").as_array()[0].at("quality").as_array().size(), 1u);
+}
+
+// Batches of one source sent at once, each naming the cursor it follows
+// ("after"): one that reaches the store before its predecessor is stored
+// waits for the agent's other batch here and is then stored after it; alone
+// (its predecessor not here, or lost), it is answered 409 "aborted" with
+// nothing stored, and is stored once its predecessor is.
+TEST_P(IngestTest, ABatchThatOvertakesItsPredecessorWaitsForIt) {
+  // The store behind a FaultInjectingStore (to hold a commit back), and an
+  // agent enrolled under the rebuilt service's CA.
+  auto* faulty = new testing::FaultInjectingStore(std::move(store_));
+  store_.reset(faulty);
+  auto ca = crypto::MakeCa("Parley test agent CA", 30);
+  ASSERT_TRUE(ca.ok());
+  ingest_ = std::make_unique<IngestService>(*store_, *keys_, *ca, clock_, IngestLimits{});
+  const std::string agent = EnrollAgent(*ca, tenant_.id, "agent-b");
+  auto body = [](const std::string& call, const std::string& value, const std::string& after) {
+    return R"({"type":"call","source":"dma-main","id":")" + call +
+           R"(","start":"2026-12-04T16:00:00Z","end":"2026-12-04T16:30:00Z","duration_s":1800,"status":"completed","protocol":"SIP","call_type":"PT-PT","orig":{"number":"1001"},"dest":{"number":"7001"}})"
+           "\n" +
+           wire::SerializeCursor({"dma-main", value, after}) + "\n";
+  };
+  const std::string first = body("c-1", "k1", ""), second = body("c-2", "k2", "k1"), third = body("c-3", "k3", "k2");
+  const std::string id1 = "00000000-0000-4000-8000-000000000001", id2 = "00000000-0000-4000-8000-000000000002",
+                    id3 = "00000000-0000-4000-8000-000000000003";
+
+  auto alone = PostBatch(second, id2, agent);
+  EXPECT_EQ(alone.status, 409) << alone.body;
+  EXPECT_EQ(json::parse(alone.body).at("error").as_string(), "aborted");
+  EXPECT_EQ(*store_->CountCalls(tenant_.id, std::nullopt), 0);
+
+  // The first batch is held at the store's door; the second reaches the
+  // store, is refused there, and must wait rather than answer 409.
+  std::promise<void> first_at_store, second_at_store, release_first;
+  std::shared_future<void> release = release_first.get_future().share();
+  faulty->BeforeNext("CommitBatch", [&] {
+    first_at_store.set_value();
+    release.wait();
+  });
+  http::Response r1, r2;
+  std::thread t1([&] { r1 = PostBatch(first, id1, agent); });
+  ASSERT_EQ(first_at_store.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready) << r1.body;
+  faulty->BeforeNext("CommitBatch", [&] { second_at_store.set_value(); });
+  std::thread t2([&] { r2 = PostBatch(second, id2, agent); });
+  ASSERT_EQ(second_at_store.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready) << r2.body;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  release_first.set_value();
+  t1.join();
+  t2.join();
+  EXPECT_EQ(r1.status, 200) << r1.body;
+  EXPECT_EQ(r2.status, 200) << r2.body;
+  EXPECT_EQ(json::parse(r2.body).at("cursors").at("dma-main").as_string(), "k2");
+
+  auto next = PostBatch(third, id3, agent);
+  EXPECT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(*store_->CountCalls(tenant_.id, std::nullopt), 3);
+  // Resent after its successor was stored, a batch is still just a duplicate.
+  auto resent = PostBatch(first, id1, agent);
+  EXPECT_EQ(resent.status, 200) << resent.body;
+  EXPECT_TRUE(json::parse(resent.body).at("duplicate").as_bool());
 }
 
 // A bad record refuses the whole batch with its line; nothing of the good lines is stored.

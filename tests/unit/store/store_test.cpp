@@ -12,6 +12,7 @@
 #include <atomic>
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <set>
 #include <string>
@@ -774,6 +775,77 @@ TEST_P(StoreTest, SameBatchTwiceIsDuplicateAndStoredOnce) {
   EXPECT_EQ(r->inserted, 0);
   EXPECT_EQ(Count("ta"), 1);
   EXPECT_EQ((*store_->GetCursors("ta", "a1"))[0].value, "x1");
+}
+
+// A cursor with `expected` is stored only over that stored cursor (none
+// counts as ""): a batch that follows an unstored one is kAborted with nothing
+// written, and stores once its predecessor has. A resent stored batch is
+// still a duplicate, whatever the cursor has moved on to.
+TEST_P(StoreTest, ExpectedCursorKeepsBatchesOfOneSourceInOrder) {
+  auto after = [](std::string value, std::string expected) {
+    return CursorValue{"dma", std::move(value), std::move(expected)};
+  };
+  const BatchCommit first = MakeBatch("ta", "a1", "b1", {MakeCall("dma", "c1", 100)}, {after("x1", "")});
+  const BatchCommit second = MakeBatch("ta", "a1", "b2", {MakeCall("dma", "c2", 200)}, {after("x2", "x1")});
+  const BatchCommit third = MakeBatch("ta", "a1", "b3", {MakeCall("dma", "c3", 300)}, {after("x3", "x2")});
+
+  auto early = store_->CommitBatch(third);  // overtook both
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.error().code, Code::kAborted);
+  EXPECT_NE(early.error().detail.find("source \"dma\""), std::string::npos) << early.error().detail;
+  EXPECT_EQ(Count("ta"), 0);
+  EXPECT_TRUE(store_->GetCursors("ta", "a1")->empty());
+
+  ASSERT_TRUE(store_->CommitBatch(first).ok());
+  EXPECT_EQ(store_->CommitBatch(third).error().code, Code::kAborted);
+  EXPECT_EQ(Count("ta"), 1);
+  ASSERT_TRUE(store_->CommitBatch(second).ok());
+  auto stored = store_->CommitBatch(third);  // its predecessor is in: stored, not a duplicate
+  ASSERT_TRUE(stored.ok()) << stored.error().detail;
+  EXPECT_FALSE(stored->duplicate);
+  EXPECT_EQ(stored->inserted, 1);
+  EXPECT_EQ(Count("ta"), 3);
+  EXPECT_EQ((*store_->GetCursors("ta", "a1"))[0].value, "x3");
+
+  auto resent = store_->CommitBatch(second);  // expected x1, stored x3: still the duplicate it is
+  ASSERT_TRUE(resent.ok()) << resent.error().detail;
+  EXPECT_TRUE(resent->duplicate);
+  // The first batch ever of a source must say "" (or nothing) to be stored;
+  // another agent's cursor of the same name is not this one's.
+  EXPECT_EQ(store_->CommitBatch(MakeBatch("ta", "a2", "b4", {}, {after("y2", "y1")})).error().code, Code::kAborted);
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a2", "b5", {}, {after("y1", "")})).ok());
+  // Without `expected`, as before: stored over whatever is there.
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b6", {}, {{"dma", "reset"}})).ok());
+  EXPECT_EQ((*store_->GetCursors("ta", "a1"))[0].value, "reset");
+}
+
+// Two batches of one source committed at once, the later one started while
+// the earlier one is inside its transaction: the later one waits for it
+// (SQLite's writer lock; PostgreSQL's row lock on the source) and then sees
+// the cursor it stored, so both are stored, in order.
+TEST_P(StoreTest, ExpectedCursorSeesThePredecessorCommittedMeanwhile) {
+  std::promise<void> inside;
+  std::shared_future<void> inside_seen = inside.get_future().share();
+  std::atomic<bool> armed{false};
+  Reopen([&](std::string_view step) -> Status {
+    if (step == "commit_batch.after_calls" && armed.exchange(false)) {
+      inside.set_value();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    return Ok();
+  });
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", {}, {{"dma", "x1", ""}})).ok());
+  armed = true;
+  Result<BatchCommitResult> earlier = Internal("not run"), later = Internal("not run");
+  std::thread t([&] { earlier = store_->CommitBatch(MakeBatch("ta", "a1", "b2", {MakeCall("dma", "c2", 200)},
+                                                              {{"dma", "x2", "x1"}})); });
+  inside_seen.wait();
+  later = store_->CommitBatch(MakeBatch("ta", "a1", "b3", {MakeCall("dma", "c3", 300)}, {{"dma", "x3", "x2"}}));
+  t.join();
+  ASSERT_TRUE(earlier.ok()) << earlier.error().detail;
+  ASSERT_TRUE(later.ok()) << later.error().detail;
+  EXPECT_EQ(Count("ta"), 2);
+  EXPECT_EQ((*store_->GetCursors("ta", "a1"))[0].value, "x3");
 }
 
 // A new batch that repeats calls stores only the new ones and counts the others.

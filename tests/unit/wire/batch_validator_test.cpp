@@ -343,6 +343,27 @@ TEST(WireBatch, CursorOnlyBatchOk) {
   ASSERT_EQ(out.batch->cursors.size(), 1u);
 }
 
+// "after" (the cursor the batch was collected after) is optional; empty
+// means the source's beginning, and it round-trips through SerializeCursor.
+TEST(WireBatch, CursorAfterIsOptionalAndRoundTrips) {
+  ParseOutcome plain = Parse(std::string(kCursor));
+  ASSERT_TRUE(plain.batch.has_value()) << plain.summary;
+  EXPECT_FALSE(plain.batch->cursors.at(0).after.has_value());
+
+  for (std::string after : {std::string(), std::string("2026-12-04T16:00:00Z#c-0"), std::string(1024, 'a')}) {
+    CursorUpdate cur{"dma-main", "2026-12-04T16:30:16Z#c-1", after};
+    ParseOutcome out = Parse(SerializeCursor(cur));
+    ASSERT_TRUE(out.batch.has_value()) << out.summary;
+    ASSERT_TRUE(out.batch->cursors.at(0).after.has_value());
+    EXPECT_EQ(*out.batch->cursors.at(0).after, after);
+  }
+  EXPECT_EQ(OnlyError(R"({"type":"cursor","source":"a","value":"v","after":1})"), "field \"after\" must be a string");
+  EXPECT_EQ(OnlyError(R"({"type":"cursor","source":"a","value":"v","after":")" + std::string(1025, 'v') + "\"}"),
+            "field \"after\" must be 0..1024 bytes long");
+  EXPECT_EQ(OnlyError(R"({"type":"cursor","source":"a","value":"v","after":"x\u0000"})"),
+            "field \"after\" must not contain NUL");
+}
+
 // Two cursors for one source in a batch are ambiguous and refused.
 TEST(WireBatch, DuplicateCursorForSource) {
   ParseOutcome out = Parse(std::string(kCursor) + "\n" + std::string(kCursor));
