@@ -7,7 +7,7 @@ parley-devsim (DMA API, `--calls N` over --history-days), an enrolled
 parley-agent collecting `history` pages (the fastest collector measured in
 docs/performance.md; max_batch_records 5000, the server's limit, filled from
 DMA pages of 1000, docs/agent.md) and
-shipping them over mutual TLS, and `parley serve` storing them (SQLite with
+shipping them over mutual TLS, two batches in flight (uploads_in_flight 2), and `parley serve` storing them (SQLite with
 synchronous=FULL, or PostgreSQL in a throw-away cluster, pg_cluster.py),
 rollups included. Timed from devsim ready until the usage report
 (GET /api/v1/analytics/usage, from the rollups, polled every second) counts
@@ -235,13 +235,16 @@ def main():
     ap.add_argument("--calls", type=int, default=1000000)
     ap.add_argument("--batch-records", type=int, default=5000,
                     help="agent max_batch_records (the server's limit 5000; the agent reads DMA pages of 1000)")
+    ap.add_argument("--uploads-in-flight", type=int, default=2,
+                    help="agent uploads_in_flight (its default 2: two batches of the source in flight at once)")
     ap.add_argument("--history-days", type=int, default=30)
     ap.add_argument("--raw-tx", type=int, default=100000, help="rows per transaction of the raw SQLite insert")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     out = args.out or os.path.join(HERE, "results", f"ingest_throughput_{args.backend}.json")
-    stack = Stack(calls=args.calls, batch_records=args.batch_records, store=args.backend)
+    stack = Stack(calls=args.calls, batch_records=args.batch_records, store=args.backend,
+                  uploads_in_flight=args.uploads_in_flight)
     try:
         e2e = end_to_end(stack, args)
         print(json.dumps({k: v for k, v in e2e.items() if k != "progress"}), flush=True)
@@ -264,7 +267,8 @@ def main():
         "command": "python3 bench/ingest_throughput.py " + " ".join(sys.argv[1:]),
         "backend": args.backend,
         "calls": args.calls,
-        "agent": {"collect": "history", "max_batch_records": args.batch_records},
+        "agent": {"collect": "history", "max_batch_records": args.batch_records,
+                  "uploads_in_flight": args.uploads_in_flight},
         "end_to_end": e2e,
         "party_search": search,
         "raw_engine": raw,

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <cstdlib>
 #include <thread>
 #include <vector>
@@ -74,7 +75,16 @@ struct SourceState {
   std::string cursor;          // where the next fetch starts (after the last queued batch)
   uint64_t generation = 0;     // bumped to invalidate batches built before a reset
   bool needs_resync = true;    // re-read the server's cursor before fetching
-  size_t outstanding = 0;      // batches queued or in flight
+  size_t outstanding = 0;      // batches queued or in flight, of any generation
+  // This generation's batches by sequence, from the oldest one not yet
+  // answered on: with several uploads in flight, a batch's outcome is judged
+  // against its predecessors (still due?) and successors (stored beyond it?).
+  struct Issued {
+    std::string next_cursor;
+    bool answered = false;  // acknowledged, given up or dropped
+  };
+  std::map<uint64_t, Issued> issued;
+  uint64_t next_sequence = 0;
   TimePoint not_before{};      // rest until then (caught up, or after a failure)
   SourceStatus upload_status = SourceStatus::kOk;
   std::optional<std::string> upload_error;
@@ -111,7 +121,7 @@ class Agent : public std::enable_shared_from_this<Agent> {
         random_(std::move(parts.random)),
         queue_(static_cast<size_t>(config.max_batches_in_memory)),
         collect_server_(std::move(parts.collect_server)),
-        upload_server_(std::move(parts.upload_server)),
+        upload_servers_(std::move(parts.upload_servers)),
         heartbeat_server_(std::move(parts.heartbeat_server)),
         stall_after_(parts.stall_after),
         stop_grace_(parts.stop_grace),
@@ -121,7 +131,8 @@ class Agent : public std::enable_shared_from_this<Agent> {
   }
 
   // One collecting thread per source, so a source that fails, throws or
-  // hangs never holds up the others; one uploading and one heartbeat thread.
+  // hangs never holds up the others; one uploading thread per upload client
+  // (agent.uploads_in_flight) and one heartbeat thread.
   void RunThreads() {
     auto self = shared_from_this();
     struct SourceThread {
@@ -140,11 +151,12 @@ class Agent : public std::enable_shared_from_this<Agent> {
         self->stopped_cv_.notify_all();
       });
     }
-    std::thread upload([this] { UploadLoop(); });
+    std::vector<std::thread> uploads;
+    for (auto& server : upload_servers_) uploads.emplace_back([this, &server] { UploadLoop(*server); });
     std::thread heartbeat([this] { HeartbeatLoop(); });
     stop_.Wait();
     queue_.Close();
-    upload.join();
+    for (std::thread& upload : uploads) upload.join();
     heartbeat.join();
     // A collector in a transfer sees the abort flag and returns; one stuck in
     // a system call (a hung network file system) may not: after stop_grace it
@@ -361,7 +373,8 @@ class Agent : public std::enable_shared_from_this<Agent> {
     }
     std::vector<RejectedRecord> rejected;
     auto batch = BuildBatch(collector.name(), cursor, std::move(*page),
-                            static_cast<size_t>(config_.max_batch_records), crypto::RandomUuid(), &rejected);
+                            static_cast<size_t>(config_.max_batch_records), crypto::RandomUuid(), &rejected,
+                            config_.uploads_in_flight > 1 ? CursorLine::kWithAfter : CursorLine::kValueOnly);
     for (const RejectedRecord& r : rejected)
       log::warn("{}: skipped record {}: the server would refuse it ({})", collector.name(), r.id.substr(0, 64),
                 r.reason);
@@ -385,6 +398,8 @@ class Agent : public std::enable_shared_from_this<Agent> {
                                            : std::optional<std::string>(std::to_string(rejected.size()) +
                                                                         " record(s) failed validation");
       batch->generation = generation;
+      batch->sequence = state.next_sequence++;
+      state.issued[batch->sequence] = {batch->next_cursor};
       state.cursor = batch->next_cursor;
       ++state.outstanding;
       if (!more) state.not_before = clock_.Now() + PollInterval();
@@ -393,17 +408,25 @@ class Agent : public std::enable_shared_from_this<Agent> {
     queue_.Push(std::move(*batch));
   }
 
-  // -------------------------------------------------------- uploading thread
+  // ------------------------------------------------------- uploading threads
 
-  void UploadLoop() {
+  // One per upload client. With several, consecutive batches of one source
+  // are in flight at once; each names the cursor it follows, so the server
+  // stores them in order or refuses one whose predecessor is not stored yet
+  // (kAborted), which is resent once that predecessor has been answered.
+  void UploadLoop(ServerClient& server) {
     Backoff backoff(Policy(), *random_, clock_);
     while (std::optional<BuiltBatch> batch = queue_.Pop()) {
       size_t index = IndexOf(batch->source);
-      UploadOne(index, *batch, backoff);
+      UploadOne(server, index, *batch, backoff);
       {
         std::lock_guard<std::mutex> lock(mu_);
-        --states_[index].outstanding;
+        SourceState& s = states_[index];
+        --s.outstanding;
+        if (auto it = s.issued.find(batch->sequence); it != s.issued.end()) it->second.answered = true;
+        while (!s.issued.empty() && s.issued.begin()->second.answered) s.issued.erase(s.issued.begin());
       }
+      answered_cv_.notify_all();
       queue_.ReleaseSlot();
     }
   }
@@ -419,14 +442,53 @@ class Agent : public std::enable_shared_from_this<Agent> {
     return states_[index].generation != b.generation;
   }
 
+  // True once every earlier batch of b's source and generation has been
+  // answered. REQUIRES: mu_ held.
+  bool PredecessorsAnsweredLocked(size_t index, const BuiltBatch& b) const {
+    const auto& issued = states_[index].issued;
+    return issued.empty() || issued.begin()->first >= b.sequence;
+  }
+  bool PredecessorsAnswered(size_t index, const BuiltBatch& b) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return PredecessorsAnsweredLocked(index, b);
+  }
+
+  // Waits until b's predecessors have been answered; false if b went stale
+  // meanwhile (one failed and reset the source) or the agent is stopping.
+  bool AwaitPredecessors(size_t index, const BuiltBatch& b) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_.requested() && states_[index].generation == b.generation) {
+      if (PredecessorsAnsweredLocked(index, b)) return true;
+      answered_cv_.wait_for(lock, std::chrono::milliseconds(200));  // and looks at stop_ now and then
+    }
+    return false;
+  }
+
+  // Whether the server's cursor for b's source says b is stored: it is b's
+  // own new cursor, or that of a later batch of b's generation (which the
+  // server stores only after b).
+  bool StoredAtOrBeyond(size_t index, const BuiltBatch& b, const std::string& server_cursor) {
+    if (server_cursor == b.next_cursor) return b.next_cursor != b.base_cursor;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (states_[index].generation != b.generation) return false;
+    const auto& issued = states_[index].issued;
+    for (auto it = issued.upper_bound(b.sequence); it != issued.end(); ++it)
+      if (it->second.next_cursor == server_cursor) return true;
+    return false;
+  }
+
   // Drops the source's pipeline and makes the collector re-read the server's
   // cursor (no earlier than `not_before`).
   void Reset(size_t index, TimePoint not_before) {
-    std::lock_guard<std::mutex> lock(mu_);
-    SourceState& s = states_[index];
-    ++s.generation;
-    s.needs_resync = true;
-    s.not_before = std::max(s.not_before, not_before);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      SourceState& s = states_[index];
+      ++s.generation;
+      s.issued.clear();  // the batches still queued or in flight are stale now
+      s.needs_resync = true;
+      s.not_before = std::max(s.not_before, not_before);
+    }
+    answered_cv_.notify_all();
   }
 
   void MarkUploaded(size_t index, const BuiltBatch& b, const UploadResult& r) {
@@ -442,21 +504,34 @@ class Agent : public std::enable_shared_from_this<Agent> {
       states_[index].upload_error.reset();
     }
     auto it = r.cursors.find(b.source);
-    if (it == r.cursors.end() || it->second != b.next_cursor) {
+    if (it == r.cursors.end() || !(it->second == b.next_cursor || StoredAtOrBeyond(index, b, it->second))) {
       log::warn("{}: the server's cursor differs from the batch's; re-reading it", b.source);
       Reset(index, clock_.Now());
     }
   }
 
-  void UploadOne(size_t index, const BuiltBatch& b, Backoff& backoff) {
+  void UploadOne(ServerClient& server, size_t index, const BuiltBatch& b, Backoff& backoff) {
     while (!stop_.requested() && !Stale(index, b)) {
-      auto r = upload_server_->UploadBatch(b.idempotency_key, b.body);
+      const bool first_in_line = PredecessorsAnswered(index, b);
+      auto r = server.UploadBatch(b.idempotency_key, b.body);
       if (r.ok()) {
         backoff.Reset();
         MarkUploaded(index, b, *r);
         return;
       }
       const Error& err = r.error();
+      if (err.code == Code::kAborted) {
+        // The server has not stored the cursor this batch follows: normal
+        // while an earlier batch is in flight, so resend once that one is
+        // answered. With none before it, the server's cursor is elsewhere.
+        if (first_in_line) {
+          log::warn("{}: the server's cursor is not where this batch starts; re-reading it", b.source);
+          Reset(index, clock_.Now());
+          return;
+        }
+        if (!AwaitPredecessors(index, b)) return;
+        continue;
+      }
       if (!IsRetryable(err)) {
         log::error("{}: the server refused a batch of {} record(s): {}; retrying from the server's cursor in {} s",
                    b.source, b.records, err.detail, config_.poll_interval_seconds);
@@ -469,25 +544,27 @@ class Agent : public std::enable_shared_from_this<Agent> {
         return;
       }
       log::warn("{}: upload failed: {}; will retry", b.source, err.detail);
-      if (WaitBeforeRetry(*upload_server_, backoff)) return;
+      if (WaitBeforeRetry(server, backoff)) return;
       if (err.code != Code::kUnavailable) continue;  // 429: just resend
 
-      // The server or the network failed: once it answers again, its cursor
-      // says whether this batch was stored, is still due, or is obsolete.
+      // The server or the network failed: once it answers again, and the
+      // batches before this one have been answered, its cursor says whether
+      // this batch was stored, is still due, or is obsolete.
+      if (!AwaitPredecessors(index, b)) return;
       std::optional<Cursors> cursors;
       while (!stop_.requested() && !cursors) {
-        auto c = upload_server_->GetCursors();
+        auto c = server.GetCursors();
         if (c.ok()) {
           cursors = std::move(*c);
         } else {
           log::warn("{}: cannot read cursors: {}", b.source, c.error().detail);
-          if (WaitBeforeRetry(*upload_server_, backoff)) return;
+          if (WaitBeforeRetry(server, backoff)) return;
         }
       }
       if (!cursors) return;
       auto it = cursors->find(b.source);
       std::string server_cursor = it == cursors->end() ? std::string() : it->second;
-      if (server_cursor == b.next_cursor && b.next_cursor != b.base_cursor) {
+      if (StoredAtOrBeyond(index, b, server_cursor)) {
         backoff.Reset();
         log::info("{}: the batch was stored before the failure", b.source);
         std::lock_guard<std::mutex> lock(mu_);
@@ -532,13 +609,14 @@ class Agent : public std::enable_shared_from_this<Agent> {
   BatchQueue queue_;
   std::mutex collect_server_mu_;                    // the source threads take turns on collect_server_
   std::unique_ptr<ServerClient> collect_server_;    // source threads, under collect_server_mu_
-  std::unique_ptr<ServerClient> upload_server_;     // uploading thread only
+  std::vector<std::unique_ptr<ServerClient>> upload_servers_;  // one per uploading thread
   std::unique_ptr<ServerClient> heartbeat_server_;  // heartbeat thread only
   const std::chrono::seconds stall_after_;
   const std::chrono::seconds stop_grace_;
   const TimePoint started_;
   std::mutex mu_;
   std::condition_variable stopped_cv_;  // a source thread finished (with mu_)
+  std::condition_variable answered_cv_;  // an upload was answered or a source reset (with mu_)
   std::atomic<bool> abandoned_{false};  // RunThreads returned without some source threads
   std::vector<SourceState> states_;     // fixed size; fields guarded by mu_ (see SourceState)
 };
@@ -723,7 +801,10 @@ Status Run(const AgentConfig& config, StopSignal& stop) {
   const Clock& clock = SystemClock::Instance();
   parts.clock = &clock;
   PARLEY_ASSIGN_OR_RETURN(parts.collect_server, MakeServerClient(config, stop, clock));
-  PARLEY_ASSIGN_OR_RETURN(parts.upload_server, MakeServerClient(config, stop, clock));
+  for (int64_t i = 0; i < std::max<int64_t>(1, config.uploads_in_flight); ++i) {
+    PARLEY_ASSIGN_OR_RETURN(auto upload, MakeServerClient(config, stop, clock));
+    parts.upload_servers.push_back(std::move(upload));
+  }
   PARLEY_ASSIGN_OR_RETURN(parts.heartbeat_server, MakeServerClient(config, stop, clock));
   parts.random = std::make_unique<SystemRandom>();
 

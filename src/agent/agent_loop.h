@@ -33,14 +33,15 @@ struct LoopParts {
   std::unique_ptr<Random> random;                  // default: SystemRandom
   std::vector<std::unique_ptr<Collector>> collectors;
   std::unique_ptr<ServerClient> collect_server;    // cursors (shared by the source threads, one at a time)
-  std::unique_ptr<ServerClient> upload_server;
+  // One uploading thread each; config.uploads_in_flight of them in Run().
+  std::vector<std::unique_ptr<ServerClient>> upload_servers;
   std::unique_ptr<ServerClient> heartbeat_server;
   std::chrono::seconds stall_after{300};
   std::chrono::seconds stop_grace{10};
 };
 
-// Runs until stop is requested. REQUIRES: the three servers set; `stop`
-// outlives every source thread.
+// Runs until stop is requested. REQUIRES: collect_server, heartbeat_server
+// and at least one upload server set; `stop` outlives every source thread.
 void RunLoop(const AgentConfig& config, StopSignal& stop, LoopParts parts);
 
 }  // namespace parley::agent

@@ -33,6 +33,7 @@ constexpr Key kKeys[] = {
     {"agent", "poll_interval_seconds", Kind::kInt, "10", "Wait between polls once a source is caught up."},
     {"agent", "max_batch_records", Kind::kInt, "500", "Most records per batch; paged device APIs are read 1000 items a page to fill it."},
     {"agent", "max_batches_in_memory", Kind::kInt, "4", "Most built batches held in memory at once."},
+    {"agent", "uploads_in_flight", Kind::kInt, "2", "Batches uploaded at once (1..4); above 1 needs a server that knows a cursor's \"after\"."},
     {"agent", "heartbeat_interval_seconds", Kind::kInt, "30", "Seconds between heartbeats."},
     {"agent", "backoff_cap_seconds", Kind::kInt, "60", "Longest wait between retries after network errors."},
     {"agent", "log_level", Kind::kString, "info", "trace, debug, info, warn or error."},
@@ -334,6 +335,7 @@ Result<AgentConfig> AgentConfig::Parse(std::string_view toml_text, const std::fi
   PARLEY_ASSIGN_OR_RETURN(c.poll_interval_seconds, agent.Int("poll_interval_seconds"));
   PARLEY_ASSIGN_OR_RETURN(c.max_batch_records, agent.Int("max_batch_records"));
   PARLEY_ASSIGN_OR_RETURN(c.max_batches_in_memory, agent.Int("max_batches_in_memory"));
+  PARLEY_ASSIGN_OR_RETURN(c.uploads_in_flight, agent.Int("uploads_in_flight"));
   PARLEY_ASSIGN_OR_RETURN(c.heartbeat_interval_seconds, agent.Int("heartbeat_interval_seconds"));
   PARLEY_ASSIGN_OR_RETURN(c.backoff_cap_seconds, agent.Int("backoff_cap_seconds"));
   PARLEY_ASSIGN_OR_RETURN(c.log_level, agent.String("log_level"));
@@ -341,6 +343,7 @@ Result<AgentConfig> AgentConfig::Parse(std::string_view toml_text, const std::fi
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
     return ConfigError("agent.log_level: must be one of trace, debug, info, warn, error");
   if (c.max_batch_records > 5000) return ConfigError("agent.max_batch_records: at most 5000 (the server's limit)");
+  if (c.uploads_in_flight > 4) return ConfigError("agent.uploads_in_flight: at most 4");
 
   std::set<std::string> names;
   if (const toml::array* sources = root["sources"].as_array()) {

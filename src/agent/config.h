@@ -62,6 +62,9 @@ struct AgentConfig {
   int64_t poll_interval_seconds = 10;
   int64_t max_batch_records = 500;
   int64_t max_batches_in_memory = 4;
+  // Batches uploaded at once. Above 1 each cursor line names the cursor the
+  // batch follows ("after"), so the server stores a source's batches in order.
+  int64_t uploads_in_flight = 2;
   int64_t heartbeat_interval_seconds = 30;
   int64_t backoff_cap_seconds = 60;
   std::string log_level = "info";

@@ -51,11 +51,14 @@ Error ErrorFromStatus(const HttpResponse& r) {
   std::string detail = "server answered HTTP " + std::to_string(r.status);
   json::error_code ec;
   json::value v = json::parse(json::string_view(r.body.data(), r.body.size()), ec);
+  std::optional<std::string> error;
   if (!ec && v.is_object()) {
-    if (auto e = StringField(v.get_object(), "error")) detail += " " + *e;
+    error = StringField(v.get_object(), "error");
+    if (error) detail += " " + *error;
     if (auto d = StringField(v.get_object(), "detail")) detail += ": " + d->substr(0, 512);
   }
   long s = r.status;
+  if (s == 409 && error == "aborted") return Aborted(detail);
   if (s == 408 || s >= 500) return Unavailable(detail);
   if (s == 429) return ResourceExhausted(detail);
   if (s == 401) return Unauthenticated(detail);

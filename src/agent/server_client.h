@@ -5,6 +5,8 @@
 //   transport failure, 408, 5xx, malformed 200 -> kUnavailable     (retry with backoff)
 //   429                                        -> kResourceExhausted (retry after Retry-After)
 //   401 / 403                                  -> kUnauthenticated / kPermissionDenied
+//   409 "aborted"                              -> kAborted (the batch follows an unstored cursor:
+//                                                 resend it after its predecessor's answer)
 //   other 4xx                                  -> kInvalidArgument  (the request is bad; do not resend it)
 // The detail carries the HTTP status and the server's {error, detail}; it
 // never includes the request body, the token or key material.

@@ -6,7 +6,7 @@ namespace parley::agent {
 
 Result<BuiltBatch> BuildBatch(const std::string& source, const std::string& base_cursor, CollectedPage page,
                               size_t max_batch_records, std::string idempotency_key,
-                              std::vector<RejectedRecord>* rejected) {
+                              std::vector<RejectedRecord>* rejected, CursorLine cursor_line) {
   if (page.records.size() > max_batch_records)
     return FailedPrecondition(source + ": page of " + std::to_string(page.records.size()) +
                               " records exceeds max_batch_records " + std::to_string(max_batch_records));
@@ -28,10 +28,12 @@ Result<BuiltBatch> BuildBatch(const std::string& source, const std::string& base
     b.body += '\n';
     ++b.records;
   }
-  std::string cursor_line = wire::SerializeCursor({source, b.next_cursor});
-  if (!wire::ParseBatch(cursor_line, one).batch)
+  wire::CursorUpdate cursor{source, b.next_cursor};
+  if (cursor_line == CursorLine::kWithAfter) cursor.after = base_cursor;
+  std::string line = wire::SerializeCursor(cursor);
+  if (!wire::ParseBatch(line, one).batch)
     return FailedPrecondition(source + ": cursor value the server would refuse (too long or not UTF-8)");
-  b.body += cursor_line;
+  b.body += line;
   b.body += '\n';
   return b;
 }

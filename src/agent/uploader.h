@@ -47,12 +47,18 @@ struct BuiltBatch {
   std::string body;             // NDJSON, ends with the cursor line
   size_t records = 0;
   uint64_t generation = 0;      // the source's pipeline generation (agent.cpp)
+  uint64_t sequence = 0;        // the source's batches in the order they were fetched (agent.cpp)
 };
+
+// Whether the cursor line names the cursor the page was fetched after
+// ("after"): needed for several batches in flight (agent.uploads_in_flight),
+// refused by servers older than that field.
+enum class CursorLine { kValueOnly, kWithAfter };
 
 // REQUIRES: page.records.size() <= max_batch_records (else kFailedPrecondition).
 Result<BuiltBatch> BuildBatch(const std::string& source, const std::string& base_cursor, CollectedPage page,
                               size_t max_batch_records, std::string idempotency_key,
-                              std::vector<RejectedRecord>* rejected);
+                              std::vector<RejectedRecord>* rejected, CursorLine cursor_line = CursorLine::kValueOnly);
 
 class BatchQueue {
  public:

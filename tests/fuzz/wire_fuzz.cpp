@@ -26,6 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& r : outcome.batch->conferences) check(parley::wire::SerializeConference(r));
     for (const auto& r : outcome.batch->participants) check(parley::wire::SerializeParticipant(r));
     for (const auto& r : outcome.batch->devices) check(parley::wire::SerializeDevice(r));
+    for (const auto& c : outcome.batch->cursors) {
+      parley::wire::ParseOutcome again = parley::wire::ParseBatch(parley::wire::SerializeCursor(c), limits);
+      if (!again.batch || again.batch->cursors.size() != 1 || again.batch->cursors[0].value != c.value ||
+          again.batch->cursors[0].after != c.after)
+        __builtin_trap();
+    }
   }
 
   // The same bytes as a header value, and split header/body at the first newline.

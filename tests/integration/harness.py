@@ -70,12 +70,13 @@ class Stack:
     """One Parley deployment: server config dir, devsim, agent dir."""
 
     def __init__(self, calls=300, seed=7, batch_records=25, live=False, server_overrides=None, devsim_args=(),
-                 store="sqlite", history_days=3, collect=None):
+                 store="sqlite", history_days=3, collect=None, uploads_in_flight=None):
         """store: "sqlite" (the default file) or "postgres" (a throw-away
         cluster, pg_cluster.py, with store.url as the application role and
         store.migrate_url as the owner). history_days: devsim's
         --history-days. collect: the default DMA source's `collect` list
-        (None: the agent's default)."""
+        (None: the agent's default). uploads_in_flight: the agent's
+        agent.uploads_in_flight (None: its default)."""
         self.dir = tempfile.mkdtemp(prefix="parley-it-")
         self.pg = None
         self.devsim_args = list(devsim_args)
@@ -85,6 +86,7 @@ class Stack:
         self.live = live
         self.history_days = history_days
         self.collect = collect
+        self.uploads_in_flight = uploads_in_flight
         self.procs = {}
         self.logs = {}
         self.server_dir = os.path.join(self.dir, "server")
@@ -198,6 +200,7 @@ ca_file = "{os.path.join(self.devsim_dir, 'devsim.crt')}"
 """
             if self.collect is not None:
                 sources += "collect = [" + ", ".join(f'"{c}"' for c in self.collect) + "]\n"
+        uploads = "" if self.uploads_in_flight is None else f"uploads_in_flight = {self.uploads_in_flight}\n"
         with open(os.path.join(self.agent_dir, "agent.toml"), "w") as f:
             f.write(f"""[server]
 url = "https://127.0.0.1:{self.ingest_port}"
@@ -209,7 +212,7 @@ key_file = "agent.key"
 poll_interval_seconds = 1
 max_batch_records = {self.batch_records}
 max_batches_in_memory = 4
-heartbeat_interval_seconds = 5
+{uploads}heartbeat_interval_seconds = 5
 backoff_cap_seconds = 2
 log_level = "info"
 

@@ -897,6 +897,30 @@ Result<BatchCommitResult> PostgresStore::CommitBatch(const BatchCommit& batch) {
   return result;
 }
 
+// Locks the rows of the batch's sources whose cursor has an `expected` and
+// compares: CursorNotReached if one differs. With wait=false a row another
+// transaction holds is skipped (SKIP LOCKED) and the answer is false: call
+// again with wait=true, which blocks until that transaction ends and then
+// reads the cursor it left (READ COMMITTED re-reads the row).
+Result<bool> PostgresStore::LockExpectedCursors(Tx& tx, const BatchCommit& batch, bool wait) {
+  for (const CursorValue& cursor : batch.cursors) {
+    if (!cursor.expected) continue;
+    PARLEY_ASSIGN_OR_RETURN(
+        Rows stored, tx.Exec(wait ? "SELECT cursor FROM sources WHERE tenant_id = $1 AND agent_id = $2 AND name = $3"
+                                    " FOR UPDATE"
+                                  : "SELECT cursor FROM sources WHERE tenant_id = $1 AND agent_id = $2 AND name = $3"
+                                    " FOR UPDATE SKIP LOCKED",
+                             Params().Text(batch.tenant_id).Text(batch.agent_id).Text(cursor.source)));
+    if (stored.size() == 0 && !wait) {
+      // Held by another transaction, or no row yet: decide after the records.
+      return false;
+    }
+    if ((stored.size() == 1 ? stored.Text(0, 0) : std::string()) != *cursor.expected)
+      return CursorNotReached(cursor.source);
+  }
+  return true;
+}
+
 Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batch) {
   PARLEY_TRY(EnsurePartitions(batch));
 
@@ -928,18 +952,14 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
     seen_before.duplicate = true;
     return seen_before;  // the Tx destructor rolls back: nothing written
   }
-  // The source's row is locked until this transaction ends: a concurrent
-  // batch of the same source waits here, then reads the cursor this one
-  // stored (READ COMMITTED re-reads the row a FOR UPDATE waited for).
-  for (const CursorValue& cursor : batch.cursors) {
-    if (!cursor.expected) continue;
-    PARLEY_ASSIGN_OR_RETURN(
-        Rows stored, tx.Exec("SELECT cursor FROM sources WHERE tenant_id = $1 AND agent_id = $2 AND name = $3"
-                             " FOR UPDATE",
-                             Params().Text(batch.tenant_id).Text(batch.agent_id).Text(cursor.source)));
-    if ((stored.size() == 1 ? stored.Text(0, 0) : std::string()) != *cursor.expected)
-      return CursorNotReached(cursor.source);
-  }
+  // Batches of one source commit in order (CursorValue::expected): each
+  // holds its source's row lock to the end of its transaction. A batch
+  // takes the lock here, before its records, if it is free; if another
+  // transaction holds it (the agent's previous batch, still storing), the
+  // records go in meanwhile and the lock is waited for before the rollups,
+  // so two batches of a source store their records at the same time and only
+  // the rollups and the cursor are taken in turn.
+  PARLEY_ASSIGN_OR_RETURN(const bool cursors_checked, LockExpectedCursors(tx, batch, /*wait=*/false));
 
   BatchCommitResult result;
   detail::RollupDelta rollups;  // what this batch's new calls and participants add
@@ -1081,6 +1101,7 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
       detail::AddParticipantToRollups(batch.participants[static_cast<size_t>(ord)], rollups);
     }
   }
+  if (!cursors_checked) PARLEY_TRY(LockExpectedCursors(tx, batch, /*wait=*/true));
   // Once for the batch: the new calls' and the new participants' figures
   // (rollup rows are locked last, after the batch's record keys).
   if (!rollups.usage.empty() || !rollups.concurrency.empty()) {

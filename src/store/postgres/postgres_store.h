@@ -197,6 +197,9 @@ class PostgresStore final : public Store {
   Result<BatchCommitResult> CommitBatchOnce(const BatchCommit& batch);
   // Adds a batch's rollup delta inside its transaction.
   Status ApplyRollups(Tx& tx, const std::string& tenant_id, const detail::RollupDelta& delta);
+  // The batch's expected cursors locked and checked (CommitBatchOnce); false
+  // if one was held by another transaction and wait was false.
+  Result<bool> LockExpectedCursors(Tx& tx, const BatchCommit& batch, bool wait);
   Status EnsurePartitions(const BatchCommit& batch);
   Status Fault(std::string_view step);
 

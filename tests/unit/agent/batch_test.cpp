@@ -59,6 +59,23 @@ TEST(BuildBatch, RecordsThenCursorLine) {
   EXPECT_EQ(parsed.batch->cursors[0].value, "tok-3");
 }
 
+// With several uploads in flight the cursor line also names the cursor the
+// page was fetched after ("" for a source's first page).
+TEST(BuildBatch, CursorLineNamesTheBaseCursorWhenAsked) {
+  CollectedPage page;
+  page.records.push_back(Call("c-1"));
+  page.next_cursor = "tok-1";
+  for (std::string base : {"tok-0", ""}) {
+    auto b = BuildBatch("dma-main", base, page, 10, "6f1c2b9e-0d1a-4c8e-9b7a-2f3e4d5c6b7a", nullptr,
+                        CursorLine::kWithAfter);
+    ASSERT_TRUE(b.ok()) << b.error().detail;
+    auto parsed = wire::ParseBatch(b->body, wire::BatchLimits{10});
+    ASSERT_TRUE(parsed.batch.has_value()) << parsed.summary;
+    EXPECT_EQ(parsed.batch->cursors.at(0).value, "tok-1");
+    EXPECT_EQ(parsed.batch->cursors.at(0).after, std::optional<std::string>(base));
+  }
+}
+
 // A page whose records were all skipped still moves the cursor.
 TEST(BuildBatch, CursorOnlyBatch) {
   CollectedPage page;

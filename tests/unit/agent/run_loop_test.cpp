@@ -8,8 +8,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -29,6 +31,7 @@ struct ServerState {
   std::map<std::string, size_t> records;  // per source
   std::vector<SourceReport> last_heartbeat;
   size_t heartbeats = 0;
+  bool saw_after = false;  // a cursor line named the cursor it follows
 };
 
 class FakeServer final : public ServerClient {
@@ -48,7 +51,10 @@ class FakeServer final : public ServerClient {
     r.batch_id = "b";
     for (const auto& c : parsed.batch->calls) ++state_->records[c.source];
     r.accepted = static_cast<int64_t>(parsed.batch->calls.size());
-    for (const auto& c : parsed.batch->cursors) state_->cursors[c.source] = c.value;
+    for (const auto& c : parsed.batch->cursors) {
+      state_->cursors[c.source] = c.value;
+      state_->saw_after |= c.after.has_value();
+    }
     r.cursors = state_->cursors;
     state_->cv.notify_all();
     return r;
@@ -77,17 +83,17 @@ class FakeCollector : public Collector {
   std::string name_;
 };
 
-// 25 calls, pages of at most max_records; the cursor is the count sent.
+// `total` calls, pages of at most max_records; the cursor is the count sent.
 class GoodCollector final : public FakeCollector {
  public:
-  GoodCollector() : FakeCollector("good") {}
+  explicit GoodCollector(size_t total = 25, std::string name = "good") : FakeCollector(name), total_(total) {}
   Result<CollectedPage> FetchAfter(const std::string& cursor, size_t max_records) override {
     size_t from = cursor.empty() ? 0 : std::stoul(cursor);
     CollectedPage page;
-    size_t to = std::min<size_t>(25, from + max_records);
+    size_t to = std::min<size_t>(total_, from + max_records);
     for (size_t i = from; i < to; ++i) {
       wire::CallRecord r;
-      r.source = "good";
+      r.source = name();
       r.id = "call-" + std::to_string(i);
       r.start = 1796371200 + static_cast<int64_t>(i) * 60;
       r.end = r.start + 30;
@@ -96,9 +102,12 @@ class GoodCollector final : public FakeCollector {
       page.records.emplace_back(std::move(r));
     }
     page.next_cursor = std::to_string(to);
-    page.more = to < 25;
+    page.more = to < total_;
     return page;
   }
+
+ private:
+  size_t total_;
 };
 
 // Fails every time and (a bug) never says so in health().
@@ -174,7 +183,7 @@ TEST(RunLoop, MisbehavingSourcesDegradeOnlyThemselves) {
   parts.collectors.push_back(std::make_unique<FailingCollector>());
   parts.collectors.push_back(std::make_unique<GoodCollector>());
   parts.collect_server = std::make_unique<FakeServer>(state);
-  parts.upload_server = std::make_unique<FakeServer>(state);
+  parts.upload_servers.push_back(std::make_unique<FakeServer>(state));
   parts.heartbeat_server = std::make_unique<FakeServer>(state);
   parts.stall_after = 1s;
   parts.stop_grace = 1s;
@@ -228,6 +237,148 @@ TEST(RunLoop, MisbehavingSourcesDegradeOnlyThemselves) {
     latch->cv.notify_all();
     EXPECT_TRUE(latch->cv.wait_for(lock, 5s, [&] { return latch->destroyed; }));
   }
+}
+
+// ---- Several uploads in flight
+
+// A server that keeps a source's batches in order as the real one does: a
+// batch whose "after" is not the stored cursor is refused with kAborted,
+// nothing stored; a known batch id is a duplicate. Each batch is applied
+// after `hold` returns, outside the lock, so batches overtake each other.
+struct OrderedServerState {
+  std::mutex mu;
+  std::condition_variable cv;
+  Cursors cursors;
+  std::map<std::string, int> stored;  // call id -> times stored
+  std::set<std::string> batch_ids;
+  int aborted = 0;
+  int refused = 0;
+  int lost_answers = 0;
+  std::function<void(const std::string& next_cursor)> hold;  // runs before a batch is applied
+  std::set<std::string> lose_answer_of;                      // next cursors: stored, answer lost (once)
+  std::set<std::string> refuse;                              // next cursors: refused with 400 (once)
+};
+
+class OrderedServer final : public ServerClient {
+ public:
+  explicit OrderedServer(std::shared_ptr<OrderedServerState> state)
+      : ServerClient("https://server.test", nullptr, SystemClock::Instance()), state_(std::move(state)) {}
+
+  Result<Cursors> GetCursors() override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    return state_->cursors;
+  }
+  Result<UploadResult> UploadBatch(const std::string& id, const std::string& body) override {
+    wire::ParseOutcome parsed = wire::ParseBatch(body, wire::BatchLimits{});
+    if (!parsed.batch || parsed.batch->cursors.size() != 1) return InvalidArgument("server answered HTTP 400");
+    const wire::CursorUpdate cursor = parsed.batch->cursors[0];
+    if (state_->hold) state_->hold(cursor.value);
+    std::lock_guard<std::mutex> lock(state_->mu);
+    UploadResult r;
+    r.batch_id = id;
+    if (state_->batch_ids.count(id)) {
+      r.duplicate = true;
+      r.cursors = state_->cursors;
+      return r;
+    }
+    if (state_->refuse.erase(cursor.value)) {
+      ++state_->refused;
+      return InvalidArgument("server answered HTTP 400 invalid_batch: line 1: refused by the test");
+    }
+    auto stored = state_->cursors.find(cursor.source);
+    if (!cursor.after || *cursor.after != (stored == state_->cursors.end() ? "" : stored->second)) {
+      ++state_->aborted;
+      state_->cv.notify_all();
+      return Aborted("server answered HTTP 409 aborted: the batch follows a cursor that is not stored yet");
+    }
+    state_->batch_ids.insert(id);
+    for (const auto& c : parsed.batch->calls) ++state_->stored[c.id];
+    r.accepted = static_cast<int64_t>(parsed.batch->calls.size());
+    state_->cursors[cursor.source] = cursor.value;
+    r.cursors = state_->cursors;
+    state_->cv.notify_all();
+    if (state_->lose_answer_of.erase(cursor.value)) {
+      ++state_->lost_answers;
+      return Unavailable("transport failure: connection reset");
+    }
+    return r;
+  }
+  Result<HeartbeatResponse> Heartbeat(const HeartbeatRequest&) override { return HeartbeatResponse{}; }
+  std::optional<std::chrono::seconds> last_retry_after() const override { return std::chrono::seconds(0); }
+
+ private:
+  std::shared_ptr<OrderedServerState> state_;
+};
+
+// Two uploads in flight: batches overtake their predecessors (the first one
+// is held until a later one was refused), one answer is lost after the batch
+// was stored, one batch is refused outright. Every call is still stored
+// exactly once and the cursor ends at the last call.
+TEST(RunLoop, TwoUploadsInFlightStoreEveryCallOnceInOrder) {
+  AgentConfig config;
+  config.server_url = "https://server.test";
+  config.poll_interval_seconds = 1;
+  config.heartbeat_interval_seconds = 60;
+  config.max_batch_records = 10;
+  config.max_batches_in_memory = 4;
+  config.backoff_cap_seconds = 1;
+  config.uploads_in_flight = 2;
+
+  auto state = std::make_shared<OrderedServerState>();
+  state->lose_answer_of = {"50"};
+  state->refuse = {"80"};
+  state->hold = [s = state.get()](const std::string& next) {
+    if (next != "10") return;
+    std::unique_lock<std::mutex> lock(s->mu);
+    s->cv.wait_for(lock, 5s, [&] { return s->aborted > 0; });  // the first batch waits to be overtaken
+  };
+  LoopParts parts;
+  parts.collectors.push_back(std::make_unique<GoodCollector>(200));
+  parts.collect_server = std::make_unique<OrderedServer>(state);
+  for (int i = 0; i < 2; ++i) parts.upload_servers.push_back(std::make_unique<OrderedServer>(state));
+  parts.heartbeat_server = std::make_unique<OrderedServer>(state);
+  StopSignal stop;
+  std::thread loop([&] { RunLoop(config, stop, std::move(parts)); });
+  bool done = false;
+  {
+    std::unique_lock<std::mutex> lock(state->mu);
+    done = state->cv.wait_for(lock, 30s, [&] { return state->cursors["good"] == "200"; });
+  }
+  stop.Request();
+  loop.join();
+  std::lock_guard<std::mutex> lock(state->mu);
+  EXPECT_TRUE(done) << "cursor at " << state->cursors["good"];
+  EXPECT_EQ(state->stored.size(), 200u);
+  for (const auto& [id, times] : state->stored) EXPECT_EQ(times, 1) << id;
+  EXPECT_GE(state->aborted, 1);  // the first batch was overtaken
+  EXPECT_EQ(state->lost_answers, 1);
+  EXPECT_EQ(state->refused, 1);
+}
+
+// With one upload in flight the cursor line stays as servers before "after"
+// know it.
+TEST(RunLoop, OneUploadInFlightSendsNoAfter) {
+  AgentConfig config;
+  config.server_url = "https://server.test";
+  config.poll_interval_seconds = 1;
+  config.heartbeat_interval_seconds = 60;
+  config.max_batch_records = 10;
+  config.uploads_in_flight = 1;
+  auto state = std::make_shared<ServerState>();
+  LoopParts parts;
+  parts.collectors.push_back(std::make_unique<GoodCollector>(25));
+  parts.collect_server = std::make_unique<FakeServer>(state);
+  parts.upload_servers.push_back(std::make_unique<FakeServer>(state));
+  parts.heartbeat_server = std::make_unique<FakeServer>(state);
+  StopSignal stop;
+  std::thread loop([&] { RunLoop(config, stop, std::move(parts)); });
+  {
+    std::unique_lock<std::mutex> lock(state->mu);
+    EXPECT_TRUE(state->cv.wait_for(lock, 20s, [&] { return state->records["good"] == 25; }));
+    EXPECT_FALSE(state->saw_after);
+  }
+  stop.Request();
+  loop.join();
 }
 
 }  // namespace
