@@ -1668,6 +1668,42 @@ TEST(SqliteMigrations, Version12TermsAreCutToThePrefixSearchComputes) {
 }
 
 
+// Migration 0016 rebuilds pii_docs with a cheaper CHECK: the rows, their ids
+// and the FTS5 index stay as they were (search finds the same records, the
+// delete trigger still keeps the index in step), and the shape is still
+// checked: an upper-case term, a double space or a short term is refused.
+TEST(SqliteMigrations, Version15SearchDocsKeepTheirRowsAndIndex) {
+  TempDir dir;
+  const std::string path = dir.File("v15.db");
+  const std::string t1 = "0123456789abcdef", t2 = "fedcba9876543210";
+  {
+    RawDb raw(path);
+    MigrateSqliteTo(raw, 15);
+    raw.Exec("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org', x'00', 0)");
+    raw.Exec("INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at, terms) VALUES"
+             " ((100 << 24), 'ta', 'call', 'dma', 'c1', 100, '" + t1 + " " + t2 + "'),"
+             " ((200 << 24), 'ta', 'call', 'dma', 'c2', 200, '" + t2 + "')");
+  }
+  auto store = OpenOrDie(path);
+  EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
+  EXPECT_EQ(*store->CountCalls("ta", t1), 1);
+  EXPECT_EQ(*store->CountCalls("ta", t2), 2);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Text("SELECT group_concat(id >> 24) FROM pii_docs"), "100,200");
+  EXPECT_EQ(raw.Text("SELECT count(*) FROM pii_search"), "3");
+  raw.Exec("DELETE FROM pii_docs WHERE record_id = 'c2'");  // the trigger is back
+  EXPECT_EQ(*store->CountCalls("ta", t2), 1);
+  EXPECT_EQ(raw.Text("INSERT INTO pii_terms (pii_terms, rank) VALUES ('integrity-check', 1)"), "");
+  for (const std::string& bad : {t1.substr(0, 15), std::string("0123456789ABCDEF"), t1 + "  " + t2, " " + t1.substr(1)}) {
+    const std::string insert = "INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at,"
+                               " terms) VALUES ((300 << 24), 'ta', 'call', 'dma', 'c3', 300, '" + bad + "')";
+    EXPECT_EQ(sqlite3_exec(raw.handle(), insert.c_str(), nullptr, nullptr, nullptr), SQLITE_CONSTRAINT) << bad;
+  }
+  EXPECT_EQ(raw.Text("SELECT count(*) FROM pii_docs"), "1");
+  EXPECT_EQ(raw.Text("PRAGMA foreign_key_check"), "");
+  EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
+}
+
 // ---- Both backends, concurrency ----
 
 // Two stores on one database commit the same batch at once: it is stored once, the other call reports duplicate.
