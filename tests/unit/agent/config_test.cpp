@@ -64,6 +64,7 @@ TEST_F(ConfigTest, ParsesGoodFileWithDefaults) {
   EXPECT_EQ(c->poll_interval_seconds, 5);
   EXPECT_EQ(c->max_batch_records, 200);
   EXPECT_EQ(c->max_batches_in_memory, 4);
+  EXPECT_EQ(c->uploads_in_flight, 2);
   EXPECT_EQ(c->heartbeat_interval_seconds, 30);
   EXPECT_EQ(c->backoff_cap_seconds, 60);
   EXPECT_EQ(c->log_level, "info");
@@ -72,6 +73,23 @@ TEST_F(ConfigTest, ParsesGoodFileWithDefaults) {
   EXPECT_EQ(c->sources[0].type, "dma");
   EXPECT_EQ(c->sources[0].url, "https://127.0.0.1:9443");  // trailing slash dropped
   EXPECT_EQ(c->sources[0].username, "parley");
+}
+
+// uploads_in_flight is 1..4, and an error names the key.
+TEST_F(ConfigTest, UploadsInFlightIsBounded) {
+  auto with = [&](const std::string& value) {
+    std::string text = Good();
+    text.replace(text.find("max_batch_records"), 0, "uploads_in_flight = " + value + "\n");
+    return Parse(text);
+  };
+  ASSERT_TRUE(with("1").ok());
+  EXPECT_EQ(with("4")->uploads_in_flight, 4);
+  for (const char* bad : {"0", "5"}) {
+    auto c = with(bad);
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.error().code, Code::kConfig);
+    EXPECT_NE(c.error().detail.find("agent.uploads_in_flight"), std::string::npos) << c.error().detail;
+  }
 }
 
 // Relative paths resolve against the config file's directory; absolute ones stay.

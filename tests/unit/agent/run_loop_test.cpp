@@ -160,6 +160,19 @@ class HangingCollector final : public FakeCollector {
   std::shared_ptr<Latch> latch_;
 };
 
+// Pages of 10, 4 in memory, 1 s polls and backoff, rare heartbeats.
+AgentConfig FastConfig(int64_t uploads_in_flight) {
+  AgentConfig config;
+  config.server_url = "https://server.test";
+  config.poll_interval_seconds = 1;
+  config.heartbeat_interval_seconds = 60;
+  config.max_batch_records = 10;
+  config.max_batches_in_memory = 4;
+  config.backoff_cap_seconds = 1;
+  config.uploads_in_flight = uploads_in_flight;
+  return config;
+}
+
 const SourceReport* Find(const std::vector<SourceReport>& reports, const std::string& name) {
   for (const auto& r : reports)
     if (r.name == name) return &r;
@@ -167,13 +180,8 @@ const SourceReport* Find(const std::vector<SourceReport>& reports, const std::st
 }
 
 TEST(RunLoop, MisbehavingSourcesDegradeOnlyThemselves) {
-  AgentConfig config;
-  config.server_url = "https://server.test";
-  config.poll_interval_seconds = 1;
+  AgentConfig config = FastConfig(/*uploads_in_flight=*/1);
   config.heartbeat_interval_seconds = 1;
-  config.max_batch_records = 10;
-  config.max_batches_in_memory = 4;
-  config.backoff_cap_seconds = 1;
 
   auto state = std::make_shared<ServerState>();
   auto latch = std::make_shared<Latch>();
@@ -315,15 +323,7 @@ class OrderedServer final : public ServerClient {
 // was stored, one batch is refused outright. Every call is still stored
 // exactly once and the cursor ends at the last call.
 TEST(RunLoop, TwoUploadsInFlightStoreEveryCallOnceInOrder) {
-  AgentConfig config;
-  config.server_url = "https://server.test";
-  config.poll_interval_seconds = 1;
-  config.heartbeat_interval_seconds = 60;
-  config.max_batch_records = 10;
-  config.max_batches_in_memory = 4;
-  config.backoff_cap_seconds = 1;
-  config.uploads_in_flight = 2;
-
+  const AgentConfig config = FastConfig(/*uploads_in_flight=*/2);
   auto state = std::make_shared<OrderedServerState>();
   state->lose_answer_of = {"50"};
   state->refuse = {"80"};
@@ -358,12 +358,7 @@ TEST(RunLoop, TwoUploadsInFlightStoreEveryCallOnceInOrder) {
 // With one upload in flight the cursor line stays as servers before "after"
 // know it.
 TEST(RunLoop, OneUploadInFlightSendsNoAfter) {
-  AgentConfig config;
-  config.server_url = "https://server.test";
-  config.poll_interval_seconds = 1;
-  config.heartbeat_interval_seconds = 60;
-  config.max_batch_records = 10;
-  config.uploads_in_flight = 1;
+  const AgentConfig config = FastConfig(/*uploads_in_flight=*/1);
   auto state = std::make_shared<ServerState>();
   LoopParts parts;
   parts.collectors.push_back(std::make_unique<GoodCollector>(25));
