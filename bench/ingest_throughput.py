@@ -66,6 +66,29 @@ def start_devsim(stack, args):
     stack.devsim_port = int(wait_until(lambda: open(port_file).read().strip(), 120, "devsim port"))
 
 
+def postgres_cpu_seconds(pg):
+    """CPU of the throw-away cluster: the postmaster with the children it
+    has reaped (utime, stime, cutime, cstime) plus its live children
+    (backends, autovacuum, WAL writer, checkpointer)."""
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    with open(f"/proc/{postmaster}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    total = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == postmaster:
+            total += cpu_seconds(int(entry))
+    return total
+
+
 def end_to_end(stack, args):
     """Starts devsim, server and agent; returns the figures once N calls are stored."""
     start_devsim(stack, args)
@@ -101,6 +124,8 @@ initial_history_days = {args.history_days + 2}
     stack.start_agent()
     pids = {name: stack.procs[name].pid for name in ("agent", "server", "devsim")}
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    if stack.pg:
+        cpu0["postgres"] = postgres_cpu_seconds(stack.pg)
     total, progress = 0, []
     while time.monotonic() - t0 < args.timeout:
         time.sleep(1.0)
@@ -112,6 +137,8 @@ initial_history_days = {args.history_days + 2}
             break
     elapsed = time.monotonic() - t0
     cpu = {name: round(cpu_seconds(pid) - cpu0[name], 2) for name, pid in pids.items()}
+    if stack.pg:
+        cpu["postgres"] = round(postgres_cpu_seconds(stack.pg) - cpu0["postgres"], 2)
     total = stack.total_calls()  # the calls table, once
     return {"calls_stored": total, "completed": total >= args.calls, "elapsed_s": round(elapsed, 1),
             "calls_per_s": round(total / elapsed, 1),
