@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
 #include <cstdlib>
+#include <map>
 #include <thread>
 #include <vector>
 

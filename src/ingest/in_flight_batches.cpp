@@ -40,13 +40,12 @@ bool InFlightBatches::AwaitAnother(const Ticket& ticket, uint64_t since, std::ch
   Flight& f = flights_.at(ticket.agent_id_);
   if (f.finished != since) return true;
   if (f.working <= 1) return false;  // only this batch works: nobody to wait for
-  const uint64_t seen = since;
   --f.working;
   ++f.waiting;
   // Others waiting may now find that nobody works any more.
   changed_.notify_all();
   const bool another_finished =
-      changed_.wait_for(lock, limit, [&] { return f.finished != seen || f.working == 0; }) && f.finished != seen;
+      changed_.wait_for(lock, limit, [&] { return f.finished != since || f.working == 0; }) && f.finished != since;
   --f.waiting;
   ++f.working;
   return another_finished;

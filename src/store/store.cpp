@@ -48,8 +48,9 @@ bool IsSearchTerm(std::string_view term) {
   return term.size() == 16 && term.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
-Error CursorNotReached(std::string_view source) {
-  return Aborted("source \"" + std::string(source) +
+Status CheckExpectedCursor(const CursorValue& cursor, const std::optional<std::string>& stored) {
+  if (!cursor.expected || stored.value_or(std::string()) == *cursor.expected) return Ok();
+  return Aborted("source \"" + cursor.source +
                  "\": the batch follows a cursor that is not stored yet (an earlier batch of the source is not"
                  " stored); send it again once that batch is acknowledged");
 }

@@ -250,9 +250,10 @@ struct CursorValue {
   std::optional<std::string> expected = std::nullopt;
 };
 
-// The kAborted error of CommitBatch for a cursor whose `expected` is not the
-// stored cursor (both backends answer with it).
-Error CursorNotReached(std::string_view source);
+// CommitBatch's rule for a cursor with an `expected` value, for both
+// backends: `stored` is the source's stored cursor (nullopt: none, which
+// counts as ""); kAborted if it is not `expected`. Ok without `expected`.
+Status CheckExpectedCursor(const CursorValue& cursor, const std::optional<std::string>& stored);
 
 // Records of one batch refused on their own (implausible times), grouped.
 struct QuarantineCount {
@@ -578,9 +579,10 @@ class Store {
   // come from one observation); devices are upserted, the newest
   // observed_at winning (ties keep the stored state). A batch id seen before
   // writes nothing and reports duplicate. A cursor whose `expected` differs
-  // from the stored cursor makes the batch kAborted, nothing written (checked
-  // after the duplicate check, so a resent stored batch is still duplicate). Records are stored under the
-  // batch's tenant and agent: a record whose tenant_id/agent_id is set and
+  // from the stored cursor makes the batch kAborted, nothing written
+  // (CheckExpectedCursor; checked after the duplicate check, so a resent
+  // stored batch is still duplicate). Records are stored under the batch's
+  // tenant and agent: a record whose tenant_id/agent_id is set and
   // differs is kInvalidArgument (empty = the batch's). An ingested_at /
   // updated_at of 0 means the batch's received_at.
   virtual Result<BatchCommitResult> CommitBatch(const BatchCommit& batch) = 0;

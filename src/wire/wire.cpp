@@ -308,6 +308,15 @@ class FieldReader {
     if (ok()) out = t;
   }
 
+  // An optional string: absent leaves `out` untouched (nullopt), unlike
+  // String, where absent and "" are the same.
+  void OptionalString(std::string_view key, size_t min_len, size_t max_len, std::optional<std::string>& out) {
+    if (Find(key, false) == nullptr) return;
+    std::string s;
+    String(key, false, min_len, max_len, s);
+    if (ok()) out = std::move(s);
+  }
+
   void OptionalInteger(std::string_view key, int64_t min_value, std::optional<int64_t>& out) {
     if (Find(key, false) == nullptr) return;
     int64_t n = 0;
@@ -582,11 +591,7 @@ std::string ReadCursor(const json::object& obj, CursorUpdate& cursor) {
   r.CheckKnownFields({"type", "source", "value", "after"});
   ReadSource(r, cursor.source);
   r.String("value", true, 0, kMaxCursorLen, cursor.value);
-  if (r.ok() && obj.contains("after")) {
-    std::string after;
-    r.String("after", false, 0, kMaxCursorLen, after);
-    if (r.ok()) cursor.after = std::move(after);
-  }
+  r.OptionalString("after", 0, kMaxCursorLen, cursor.after);
   return r.TakeError();
 }
 

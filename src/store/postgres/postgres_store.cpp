@@ -901,7 +901,7 @@ Result<BatchCommitResult> PostgresStore::CommitBatch(const BatchCommit& batch) {
 }
 
 // Locks the rows of the batch's sources whose cursor has an `expected` and
-// compares: CursorNotReached if one differs. With wait=false a row another
+// compares (CheckExpectedCursor, store.h). With wait=false a row another
 // transaction holds is skipped (SKIP LOCKED) and the answer is false: call
 // again with wait=true, which blocks until that transaction ends and then
 // reads the cursor it left (READ COMMITTED re-reads the row).
@@ -918,8 +918,8 @@ Result<bool> PostgresStore::LockExpectedCursors(Tx& tx, const BatchCommit& batch
       // Held by another transaction, or no row yet: decide after the records.
       return false;
     }
-    if ((stored.size() == 1 ? stored.Text(0, 0) : std::string()) != *cursor.expected)
-      return CursorNotReached(cursor.source);
+    PARLEY_TRY(CheckExpectedCursor(cursor, stored.size() == 1 ? std::optional<std::string>(stored.Text(0, 0))
+                                                              : std::nullopt));
   }
   return true;
 }

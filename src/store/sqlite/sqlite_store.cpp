@@ -853,7 +853,7 @@ Status SqliteStore::CheckExpectedCursors(const BatchCommit& batch) {
         Statement::Prepare(writer_, "SELECT cursor FROM sources WHERE tenant_id = ?1 AND agent_id = ?2 AND name = ?3"));
     stored.BindText(1, batch.tenant_id).BindText(2, batch.agent_id).BindText(3, cursor.source);
     PARLEY_ASSIGN_OR_RETURN(const bool found, stored.Step());
-    if ((found ? stored.ColumnText(0) : std::string()) != *cursor.expected) return CursorNotReached(cursor.source);
+    PARLEY_TRY(CheckExpectedCursor(cursor, found ? std::optional<std::string>(stored.ColumnText(0)) : std::nullopt));
   }
   return Ok();
 }

@@ -153,7 +153,7 @@ class SqliteStore final : public Store {
 
   Status Migrate();                      // REQUIRES: not yet shared with other threads
   Status Fault(std::string_view step);   // runs the test hook, if any
-  // CursorNotReached unless every cursor's `expected` is the stored one.
+  // CheckExpectedCursor (store.h) for each of the batch's cursors.
   // REQUIRES: writer_mu_ held, in the batch's transaction.
   Status CheckExpectedCursors(const BatchCommit& batch);
   // Adds a batch's rollup delta. REQUIRES: writer_mu_ held, in the batch's transaction.
