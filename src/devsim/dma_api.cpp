@@ -23,25 +23,28 @@ constexpr std::string_view kCallMediaType = "application/vnd.plcm.plcm-call+json
 
 // The call history's legs: unchanged since the first release (the agent's
 // dma collector maps exactly these).
-json::object LegJson(const Leg& leg) {
-  json::object o;
+json::object LegJson(const Leg& leg, const json::storage_ptr& sp) {
+  json::object o(sp);
   o["deviceName"] = leg.device->name;
   o["deviceModel"] = leg.device->model;
   o["deviceVersion"] = leg.device->version;
   o["ipAddress"] = leg.device->ip;
   o["site"] = leg.site->name;
-  o["aliases"] = json::array{json::string(leg.number), json::string(leg.uri)};
+  json::array aliases(sp);
+  aliases.emplace_back(leg.number);
+  aliases.emplace_back(leg.uri);
+  o["aliases"] = std::move(aliases);
   return o;
 }
 
-json::object CallJson(const Workload& workload, const Call& call) {
+json::object CallJson(const Workload& workload, const Call& call, const json::storage_ptr& sp) {
   Leg orig = workload.Originator(call);
   Leg dest = workload.Destination(call);
   const bool sip = call.signaling == Signaling::kSip;
   // Times are rendered in the originator site's zone with milliseconds,
   // the way the DMA's CDRs carry local time (domain.md 3.2).
   const TimeZone& zone = orig.site->tz;
-  json::object o;
+  json::object o(sp);
   o["callIdentifier"] = FormatUuid(call.key.id_hi, call.key.id_lo);
   o["callType"] = call.type == CallType::kVmr ? "VMR" : "PT-PT";
   o["callSignaling"] = sip ? "SIP" : "H323";
@@ -58,8 +61,8 @@ json::object CallJson(const Workload& workload, const Call& call) {
   else o["confUuid"] = nullptr;
   o["bitRate"] = call.bit_rate_kbps;
   o["failureSignalingCode"] = call.failed() ? FailureCodes()[static_cast<size_t>(call.failure)] : std::string();
-  o["originatorDetails"] = LegJson(orig);
-  o["destinationDetails"] = LegJson(dest);
+  o["originatorDetails"] = LegJson(orig, sp);
+  o["destinationDetails"] = LegJson(dest, sp);
   return o;
 }
 
@@ -223,12 +226,16 @@ http::Response ListCalls(DmaState& s, const RouteContext& ctx) {
   }
   if (ctx.repeat) after.reset();  // fault: the cursor is ignored, the first page comes again
   std::vector<Call> page = s.workload.ListEnded(ctx.now, after, *limit, nullptr);
-  json::array calls;
+  // The page's document is built in one arena and dropped whole: node by
+  // node, allocating and freeing it was a third of devsim's CPU.
+  json::monotonic_resource arena;
+  json::storage_ptr sp(&arena);
+  json::array calls(sp);
   calls.reserve(page.size());
-  for (const Call& call : page) calls.push_back(CallJson(s.workload, call));
-  json::object list;
+  for (const Call& call : page) calls.push_back(CallJson(s.workload, call, sp));
+  json::object list(sp);
   list["plcm-call"] = std::move(calls);
-  json::object body;
+  json::object body(sp);
   body["plcm-call-list"] = std::move(list);
   // `next` resumes after the page's last call, also on the last page, so a
   // client can always continue from where it is once more calls end; null

@@ -71,7 +71,19 @@ void ForEachListItem(std::string_view list, F f) {
   }
 }
 
-void Write(const boost::json::value& v, std::string& out) {
+// Escapes a string exactly as boost::json::serialize does, through one
+// serializer and a stack buffer: a page of 1000 calls has some 40,000
+// strings and keys, and a std::string for each was a fifth of devsim's CPU.
+void WriteString(boost::json::string_view s, boost::json::serializer& sr, std::string& out) {
+  sr.reset(s);
+  char buf[512];
+  while (!sr.done()) {
+    boost::json::string_view part = sr.read(buf, sizeof buf);
+    out.append(part.data(), part.size());
+  }
+}
+
+void Write(const boost::json::value& v, boost::json::serializer& sr, std::string& out) {
   switch (v.kind()) {
     case boost::json::kind::null: out += "null"; break;
     case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
@@ -85,14 +97,14 @@ void Write(const boost::json::value& v, std::string& out) {
       if (!text.empty() && text.find('.') == std::string_view::npos) out += ".0";
       break;
     }
-    case boost::json::kind::string: out += boost::json::serialize(v.get_string()); break;
+    case boost::json::kind::string: WriteString(v.get_string(), sr, out); break;
     case boost::json::kind::array: {
       out += '[';
       bool first = true;
       for (const auto& item : v.get_array()) {
         if (!first) out += ',';
         first = false;
-        Write(item, out);
+        Write(item, sr, out);
       }
       out += ']';
       break;
@@ -103,9 +115,9 @@ void Write(const boost::json::value& v, std::string& out) {
       for (const auto& kv : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        out += boost::json::serialize(boost::json::string(kv.key()));
+        WriteString(kv.key(), sr, out);
         out += ':';
-        Write(kv.value(), out);
+        Write(kv.value(), sr, out);
       }
       out += '}';
       break;
@@ -173,7 +185,8 @@ Result<RequestFaults> RequestedFaults(const http::Request& request, std::chrono:
 
 std::string SerializeJson(const boost::json::value& value) {
   std::string out;
-  Write(value, out);
+  boost::json::serializer sr;
+  Write(value, sr, out);
   return out;
 }
 
