@@ -5,8 +5,8 @@ speed of the storage engine for the same rows.
 End to end: real processes on loopback (tests/integration/harness.py):
 parley-devsim (DMA API, `--calls N` over --history-days), an enrolled
 parley-agent collecting `history` pages (the fastest collector measured in
-docs/performance.md; max_batch_records 5000, the server's limit, filled from
-DMA pages of 1000, docs/agent.md) and
+docs/performance.md; max_batch_records 20000, the server's default limit,
+filled from DMA pages of 1000, docs/agent.md) and
 shipping them over mutual TLS, two batches in flight (uploads_in_flight 2), and `parley serve` storing them (SQLite with
 synchronous=FULL, or PostgreSQL in a throw-away cluster, pg_cluster.py),
 rollups included. Timed from devsim ready until the usage report
@@ -89,6 +89,15 @@ def postgres_cpu_seconds(pg):
     return total
 
 
+def peak_rss_mb_of(pid):
+    """The kernel's high-water mark of the process's resident memory (VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
 def end_to_end(stack, args):
     """Starts devsim, server and agent; returns the figures once N calls are stored."""
     start_devsim(stack, args)
@@ -137,12 +146,14 @@ initial_history_days = {args.history_days + 2}
             break
     elapsed = time.monotonic() - t0
     cpu = {name: round(cpu_seconds(pid) - cpu0[name], 2) for name, pid in pids.items()}
+    peak_rss_mb = {name: peak_rss_mb_of(pids[name]) for name in ("agent", "server")}
     if stack.pg:
         cpu["postgres"] = round(postgres_cpu_seconds(stack.pg) - cpu0["postgres"], 2)
     total = stack.total_calls()  # the calls table, once
     return {"calls_stored": total, "completed": total >= args.calls, "elapsed_s": round(elapsed, 1),
             "calls_per_s": round(total / elapsed, 1),
             "cpu_s": cpu, "cpu_s_per_100k_calls": {k: round(v / total * 1e5, 2) for k, v in cpu.items()},
+            "peak_rss_mb": peak_rss_mb,
             "progress": progress[:: max(1, len(progress) // 40)]}
 
 
@@ -260,8 +271,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     ap.add_argument("--calls", type=int, default=1000000)
-    ap.add_argument("--batch-records", type=int, default=5000,
-                    help="agent max_batch_records (the server's limit 5000; the agent reads DMA pages of 1000)")
+    ap.add_argument("--batch-records", type=int, default=20000,
+                    help="agent max_batch_records (at most the server's limit, 20000 by default; the agent reads"
+                         " DMA pages of 1000)")
     ap.add_argument("--uploads-in-flight", type=int, default=2,
                     help="agent uploads_in_flight (its default 2: two batches of the source in flight at once)")
     ap.add_argument("--history-days", type=int, default=30)

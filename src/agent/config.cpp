@@ -342,7 +342,8 @@ Result<AgentConfig> AgentConfig::Parse(std::string_view toml_text, const std::fi
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels))
     return ConfigError("agent.log_level: must be one of trace, debug, info, warn, error");
-  if (c.max_batch_records > 5000) return ConfigError("agent.max_batch_records: at most 5000 (the server's limit)");
+  if (c.max_batch_records > 20000)
+    return ConfigError("agent.max_batch_records: at most 20000 (the server's default limit)");
   if (c.uploads_in_flight > 4) return ConfigError("agent.uploads_in_flight: at most 4");
 
   std::set<std::string> names;

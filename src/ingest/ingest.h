@@ -28,7 +28,7 @@
 namespace parley::ingest {
 
 struct IngestLimits {
-  int64_t max_records_per_batch = 5000;
+  int64_t max_records_per_batch = 20000;
   // Records with times before 2000-01-01 or later than now + this are
   // refused on their own and counted in the tenant's quarantine.
   int64_t future_tolerance_seconds = 86400;

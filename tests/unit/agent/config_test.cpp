@@ -92,6 +92,24 @@ TEST_F(ConfigTest, UploadsInFlightIsBounded) {
   }
 }
 
+// max_batch_records goes up to the server's default limit (20000), and an
+// error names the key.
+TEST_F(ConfigTest, MaxBatchRecordsIsBoundedByTheServersDefaultLimit) {
+  auto with = [&](const std::string& value) {
+    std::string text = Good();
+    text.replace(text.find("max_batch_records = 200"), std::string("max_batch_records = 200").size(),
+                 "max_batch_records = " + value);
+    return Parse(text);
+  };
+  EXPECT_EQ(with("20000")->max_batch_records, 20000);
+  for (const char* bad : {"0", "20001"}) {
+    auto c = with(bad);
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.error().code, Code::kConfig);
+    EXPECT_NE(c.error().detail.find("agent.max_batch_records"), std::string::npos) << c.error().detail;
+  }
+}
+
 // Relative paths resolve against the config file's directory; absolute ones stay.
 TEST_F(ConfigTest, ResolvesRelativePathsAgainstConfigDir) {
   auto c = Parse(Good());
