@@ -50,7 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 sys.path.insert(0, HERE)
 from harness import BIN, Stack, wait_until  # noqa: E402
-from agent_resources import cpu_seconds, head_commit, machine  # noqa: E402
+from agent_resources import MB, cpu_seconds, head_commit, machine, read_status  # noqa: E402
 
 
 def start_devsim(stack, args):
@@ -87,15 +87,6 @@ def postgres_cpu_seconds(pg):
         if int(stat[stat.rindex(")") + 2:].split()[1]) == postmaster:
             total += cpu_seconds(int(entry))
     return total
-
-
-def peak_rss_mb_of(pid):
-    """The kernel's high-water mark of the process's resident memory (VmHWM)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return None
 
 
 def end_to_end(stack, args):
@@ -146,7 +137,8 @@ initial_history_days = {args.history_days + 2}
             break
     elapsed = time.monotonic() - t0
     cpu = {name: round(cpu_seconds(pid) - cpu0[name], 2) for name, pid in pids.items()}
-    peak_rss_mb = {name: peak_rss_mb_of(pids[name]) for name in ("agent", "server")}
+    # The kernel's high-water mark of each process's resident memory (VmHWM).
+    peak_rss_mb = {name: round(read_status(pids[name])["VmHWM"] / MB, 1) for name in ("agent", "server")}
     if stack.pg:
         cpu["postgres"] = round(postgres_cpu_seconds(stack.pg) - cpu0["postgres"], 2)
     total = stack.total_calls()  # the calls table, once
