@@ -241,11 +241,18 @@ def raw_postgres(stack, args):
                    " ELSE '' END || ' NOT NULL', ', ' ORDER BY attnum) FROM pg_attribute a"
                    " LEFT JOIN pg_collation c ON c.oid = a.attcollation"
                    " WHERE attrelid = 'calls'::regclass AND attnum > 0 AND NOT attisdropped", db="parley").strip()
-    pkey = pg.psql("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'calls'::regclass"
-                   " AND contype = 'p'", db="parley").strip()
+    # Parley keeps a call's key unique in record_keys, across the monthly
+    # partitions (migration 0017); the raw table, not partitioned, keeps it
+    # as its primary key. Then every index Parley has on calls, as Parley
+    # defines it.
+    indexes = pg.psql("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'calls'"
+                      " ORDER BY indexname", db="parley").split("\n")
+    indexes = [i.replace(" ON public.calls ", " ON calls ").replace(" ON ONLY public.calls ", " ON calls ")
+               for i in indexes if i.strip()]
+    if not indexes:
+        raise SystemExit("raw baseline: no index found on Parley's calls table")
     pg.psql("CREATE DATABASE raw", db="postgres")
-    ddl = [f"CREATE TABLE calls ({cols}, {pkey})",
-           "CREATE INDEX calls_by_start ON calls (tenant_id, start_at DESC, source DESC, call_id DESC)"]
+    ddl = [f"CREATE TABLE calls ({cols}, PRIMARY KEY (tenant_id, source, call_id))"] + indexes
     pg.psql(";".join(ddl), db="raw")
     t0 = time.monotonic()
     pg.psql(f"COPY calls FROM '{csv}' WITH (FORMAT csv)", db="raw")

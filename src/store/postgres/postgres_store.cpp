@@ -304,7 +304,7 @@ constexpr const char* kCreateStaging =
     " ord bigint, source text COLLATE \"C\", call_id text COLLATE \"C\", start_at bigint, end_at bigint,"
     " duration_s bigint, status text, protocol text, call_type text, cause text, bitrate_kbps bigint,"
     " conference_id text, orig_model text, orig_version text, orig_site text, dest_model text,"
-    " dest_version text, dest_site text, pii_sealed bytea, ingested_at bigint) ON COMMIT DELETE ROWS;"
+    " dest_version text, dest_site text, pii_sealed bytea, ingested_at bigint, terms bigint[]) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS stage_conferences ("
     " ord bigint, source text COLLATE \"C\", conference_id text COLLATE \"C\", start_at bigint, end_at bigint,"
     " room text, mcu text, participants bigint, max_resources_used bigint, scheduled_start bigint,"
@@ -312,24 +312,19 @@ constexpr const char* kCreateStaging =
     "CREATE TEMP TABLE IF NOT EXISTS stage_participants ("
     " ord bigint, source text COLLATE \"C\", participant_id text COLLATE \"C\", conference_id text,"
     " call_id text, start_at bigint, end_at bigint, duration_s bigint, protocol text, role text,"
-    " disconnect_reason text, model text, version text, site text, pii_sealed bytea, ingested_at bigint)"
-    " ON COMMIT DELETE ROWS;"
+    " disconnect_reason text, model text, version text, site text, pii_sealed bytea, ingested_at bigint,"
+    " terms bigint[]) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS stage_quality ("
     " kind text, rec_ord bigint, party text, direction text, media text, codec text, bitrate_kbps bigint,"
     " packet_loss_pct_avg double precision, packet_loss_pct_max double precision,"
     " jitter_ms_avg double precision, jitter_ms_max double precision, latency_ms_avg double precision,"
     " latency_ms_max double precision, mos double precision) ON COMMIT DELETE ROWS;"
-    // A record's terms as one array: one row per term (~7 a call) made the
-    // COPY 18% and the grouping in the move more of the batch's statement time.
-    "CREATE TEMP TABLE IF NOT EXISTS stage_record_terms (kind text, rec_ord bigint, terms bigint[])"
-    " ON COMMIT DELETE ROWS;"
-    // The moves join samples and terms to the records stored now by batch
+    // The moves join samples to the records stored now by batch
     // position. Temporary tables have no statistics, so the planner guesses
     // one stored record and picks a nested loop: without these indexes that
     // loop scans every staged sample once per record (measured: 270 of the
     // 300 ms a 1,000-call batch took, and more with search terms).
-    "CREATE INDEX IF NOT EXISTS stage_quality_by_record ON stage_quality (kind, rec_ord);"
-    "CREATE INDEX IF NOT EXISTS stage_record_terms_by_record ON stage_record_terms (kind, rec_ord);";
+    "CREATE INDEX IF NOT EXISTS stage_quality_by_record ON stage_quality (kind, rec_ord);";
 
 // One INSERT per record type: keep the first occurrence of each key in the
 // batch (DISTINCT ON ... ord), claim its key in record_keys (a key taken
@@ -355,8 +350,7 @@ constexpr const char* kMoveCalls =
     "   q.latency_ms_avg, q.latency_ms_max, q.mos"
     "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1),"
     " inst AS (INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms)"
-    "   SELECT $1, 'call', f.source, f.call_id, f.start_at, t.terms FROM fresh f"
-    "   JOIN pg_temp.stage_record_terms t ON t.kind = 'call' AND t.rec_ord = f.ord RETURNING 1)"
+    "   SELECT $1, 'call', source, call_id, start_at, terms FROM fresh WHERE terms IS NOT NULL RETURNING 1)"
     // The batch positions of the calls stored now (their rollups are added);
     // data-modifying CTEs run to completion whether or not this reads them.
     " SELECT ord FROM fresh ORDER BY ord";
@@ -391,8 +385,8 @@ constexpr const char* kMoveParticipants =
     "   q.jitter_ms_max, q.latency_ms_avg, q.latency_ms_max, q.mos"
     "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'participant' AND q.rec_ord = f.ord RETURNING 1),"
     " inst AS (INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms)"
-    "   SELECT $1, 'participant', f.source, f.participant_id, f.start_at, t.terms FROM fresh f"
-    "   JOIN pg_temp.stage_record_terms t ON t.kind = 'participant' AND t.rec_ord = f.ord RETURNING 1)"
+    "   SELECT $1, 'participant', source, participant_id, start_at, terms FROM fresh WHERE terms IS NOT NULL"
+    "   RETURNING 1)"
     // The batch positions of the participants stored now (their quality is
     // rolled up), as kMoveCalls.
     " SELECT ord FROM fresh ORDER BY ord";
@@ -421,21 +415,23 @@ Result<std::vector<int64_t>> TermNumbers(const std::vector<std::string>& terms) 
   return out;
 }
 
-// A record's distinct terms (a term listed twice is kept once, as SQLite
-// does) as one row with an array literal; a record without terms, no row.
-Status StageTerms(std::string& out, std::string_view kind, size_t ord, const std::vector<std::string>& terms) {
+// A staged record's `terms` column: its distinct terms (a term listed twice
+// is kept once, as SQLite does) as an array literal; NULL without terms (no
+// pii_docs row). In the record's own staging row, not a table of their own:
+// that COPY, its index and the move's join to it were a sixth of the move's
+// time (docs/performance.md, "Eighth round").
+Status StageTerms(std::string& out, const std::vector<std::string>& terms) {
   PARLEY_ASSIGN_OR_RETURN(const std::vector<int64_t> numbers, TermNumbers(terms));
-  if (numbers.empty()) return Ok();
-  CopyText(out, kind);
-  Tab(out);
-  CopyInt(out, static_cast<int64_t>(ord));
-  Tab(out);
+  if (numbers.empty()) {
+    out += "\\N";
+    return Ok();
+  }
   out += '{';
   for (size_t i = 0; i < numbers.size(); ++i) {
     if (i > 0) out += ',';
     CopyInt(out, numbers[i]);
   }
-  out += "}\n";
+  out += '}';
   return Ok();
 }
 
@@ -978,17 +974,6 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
   if (!quality.empty()) {
     PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_quality FROM STDIN", quality));
   }
-  // Search terms likewise; the moves store those of the records stored now.
-  std::string terms;
-  for (size_t i = 0; i < batch.calls.size(); ++i) {
-    PARLEY_TRY(StageTerms(terms, "call", i, batch.calls[i].search_terms));
-  }
-  for (size_t i = 0; i < batch.participants.size(); ++i) {
-    PARLEY_TRY(StageTerms(terms, "participant", i, batch.participants[i].search_terms));
-  }
-  if (!terms.empty()) {
-    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_record_terms FROM STDIN", terms));
-  }
 
   if (!batch.calls.empty()) {
     std::string rows;
@@ -1019,6 +1004,8 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
       CopyBytea(rows, c.pii_sealed);
       Tab(rows);
       CopyInt(rows, ingested(c.ingested_at));
+      Tab(rows);
+      PARLEY_TRY(StageTerms(rows, c.search_terms));
       rows += '\n';
     }
     PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_calls FROM STDIN", rows));
@@ -1090,6 +1077,8 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
       CopyBytea(rows, p.pii_sealed);
       Tab(rows);
       CopyInt(rows, ingested(p.ingested_at));
+      Tab(rows);
+      PARLEY_TRY(StageTerms(rows, p.search_terms));
       rows += '\n';
     }
     PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_participants FROM STDIN", rows));
@@ -2179,6 +2168,21 @@ Status PostgresStore::SwapTenantKeys(const std::string& tenant_id, const TenantK
   });
 }
 
+// Calls have no key of their own to walk (migration 0017): record_keys holds
+// each call's key once, in key order, with its start_at, and calls_by_start
+// finds the row from the four columns. Parameters as detail::ListSealedSql
+// and detail::ReplaceSealedSql.
+constexpr const char* kListSealedCalls =
+    "SELECT k.source, k.record_id, c.pii_sealed FROM record_keys k"
+    " JOIN calls c ON c.tenant_id = k.tenant_id AND c.start_at = k.start_at AND c.source = k.source"
+    " AND c.call_id = k.record_id"
+    " WHERE k.tenant_id = $1 AND k.kind = 'call' AND (k.source, k.record_id) > ($2, $3)"
+    " ORDER BY k.source, k.record_id LIMIT $4";
+constexpr const char* kReplaceSealedCall =
+    "UPDATE calls SET pii_sealed = $1 WHERE pii_sealed = $2 AND tenant_id = $3 AND source = $4 AND call_id = $5"
+    " AND start_at = (SELECT start_at FROM record_keys WHERE tenant_id = $3 AND kind = 'call' AND source = $4"
+    " AND record_id = $5)";
+
 Result<std::vector<SealedValue>> PostgresStore::ListSealed(const std::string& tenant_id, SealedField field,
                                                            const std::string& after_source,
                                                            const std::string& after_id, int64_t limit) {
@@ -2189,7 +2193,9 @@ Result<std::vector<SealedValue>> PostgresStore::ListSealed(const std::string& te
     params.Text(tenant_id);
     if (has_source) params.Text(after_source);
     params.Text(after_id).Int(limit);
-    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(detail::ListSealedSql(field, PgPlaceholder), params));
+    PARLEY_ASSIGN_OR_RETURN(Rows rows, tx.Exec(field == SealedField::kCall ? std::string(kListSealedCalls)
+                                                                            : detail::ListSealedSql(field, PgPlaceholder),
+                                               params));
     std::vector<SealedValue> out;
     out.reserve(static_cast<size_t>(rows.size()));
     for (int i = 0; i < rows.size(); ++i) out.push_back({rows.Text(i, 0), rows.Text(i, 1), rows.Bytea(i, 2)});
@@ -2200,7 +2206,8 @@ Result<std::vector<SealedValue>> PostgresStore::ListSealed(const std::string& te
 Result<int64_t> PostgresStore::ReplaceSealed(const std::string& tenant_id, SealedField field,
                                              const std::vector<SealedRewrite>& rewrites) {
   const bool has_source = detail::ColumnsOf(field).source != nullptr;
-  const std::string sql = detail::ReplaceSealedSql(field, PgPlaceholder);
+  const std::string sql =
+      field == SealedField::kCall ? std::string(kReplaceSealedCall) : detail::ReplaceSealedSql(field, PgPlaceholder);
   return Write(ForTenant(tenant_id), [&](Tx& tx) -> Result<int64_t> {
     int64_t changed = 0;
     for (const SealedRewrite& r : rewrites) {
