@@ -1,6 +1,7 @@
 #include "store/postgres/connection.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -295,45 +296,103 @@ Status Connection::EnsureAlive() {
   return Ok();
 }
 
-// ---- COPY text format ----
+// ---- COPY binary format ----
+// https://www.postgresql.org/docs/15/sql-copy.html, "Binary Format": the
+// signature, flags and header extension length; per row a 16-bit field
+// count, per field a 32-bit length (-1: NULL) and the value, all big-endian;
+// a field count of -1 ends the data.
 
-void CopyText(std::string& out, std::string_view value) {
-  for (char c : value) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
-    }
-  }
+BinaryCopy::BinaryCopy() {
+  out_.append("PGCOPY\n\377\r\n\0", 11);
+  Be32(0);  // flags: no OIDs
+  Be32(0);  // header extension length
 }
 
-void CopyBytea(std::string& out, std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += "\\\\x";  // bytea hex input "\x..."; the backslash itself escaped for COPY
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
+void BinaryCopy::Be16(uint16_t v) {
+  const char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+  out_.append(b, 2);
 }
 
-void CopyInt(std::string& out, int64_t value) { out += ToText(value); }
+void BinaryCopy::Be32(uint32_t v) {
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                     static_cast<char>(v)};
+  out_.append(b, 4);
+}
 
-void CopyOptInt(std::string& out, const std::optional<int64_t>& value) {
+void BinaryCopy::Be64(uint64_t v) {
+  Be32(static_cast<uint32_t>(v >> 32));
+  Be32(static_cast<uint32_t>(v));
+}
+
+void BinaryCopy::EndRow() {
+  if (rows_ > 0 && written_ != announced_) mismatch_ = true;
+}
+
+void BinaryCopy::Row(int16_t fields) {
+  EndRow();
+  ++rows_;
+  announced_ = fields;
+  written_ = 0;
+  Be16(static_cast<uint16_t>(fields));
+}
+
+void BinaryCopy::Field(uint32_t length) {
+  ++written_;
+  Be32(length);
+}
+
+void BinaryCopy::Null() { Field(0xFFFFFFFFu); }
+
+void BinaryCopy::Int(int64_t value) {
+  Field(8);
+  Be64(static_cast<uint64_t>(value));
+}
+
+void BinaryCopy::OptInt(const std::optional<int64_t>& value) {
   if (value) {
-    out += ToText(*value);
+    Int(*value);
   } else {
-    out += "\\N";
+    Null();
   }
 }
 
-void CopyOptDouble(std::string& out, const std::optional<double>& value) {
-  if (value) {
-    out += ToText(*value);
-  } else {
-    out += "\\N";
+void BinaryCopy::OptDouble(const std::optional<double>& value) {
+  if (!value) return Null();
+  Field(8);
+  Be64(std::bit_cast<uint64_t>(*value));  // float8send: the IEEE 754 bits
+}
+
+void BinaryCopy::Text(std::string_view value) {
+  Field(static_cast<uint32_t>(value.size()));
+  out_.append(value);
+}
+
+void BinaryCopy::Bytea(std::string_view bytes) {
+  Field(static_cast<uint32_t>(bytes.size()));
+  out_.append(bytes);
+}
+
+void BinaryCopy::IntArray(const std::vector<int64_t>& values) {
+  // array_send: dimensions, has-nulls flag, element type (int8, OID 20),
+  // then per dimension its size and lower bound, then each element as a field.
+  Field(static_cast<uint32_t>(20 + values.size() * 12));
+  Be32(1);
+  Be32(0);
+  Be32(kInt8Oid);
+  Be32(static_cast<uint32_t>(values.size()));
+  Be32(1);
+  for (int64_t v : values) {
+    Be32(8);
+    Be64(static_cast<uint64_t>(v));
   }
+}
+
+Result<std::string> BinaryCopy::Finish() {
+  EndRow();
+  if (mismatch_) return Internal("store: a COPY row's field count differs from its table's");
+  Be16(0xFFFF);
+  rows_ = 0;
+  return std::move(out_);
 }
 
 // ---- Pool ----

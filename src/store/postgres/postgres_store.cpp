@@ -391,8 +391,6 @@ constexpr const char* kMoveParticipants =
     // rolled up), as kMoveCalls.
     " SELECT ord FROM fresh ORDER BY ord";
 
-void Tab(std::string& out) { out += '\t'; }
-
 // pii_docs keeps a term as the 64-bit two's-complement number its 16 hex
 // digits spell (migration 0015): a GIN entry of 8 bytes instead of a
 // 16-character text. nullopt for anything that is not a term.
@@ -416,43 +414,39 @@ Result<std::vector<int64_t>> TermNumbers(const std::vector<std::string>& terms) 
 }
 
 // A staged record's `terms` column: its distinct terms (a term listed twice
-// is kept once, as SQLite does) as an array literal; NULL without terms (no
-// pii_docs row). In the record's own staging row, not a table of their own:
+// is kept once, as SQLite does) as an array; NULL without terms (no pii_docs
+// row). In the record's own staging row, not a table of their own:
 // that COPY, its index and the move's join to it were a sixth of the move's
 // time (docs/performance.md, "Eighth round").
-Status StageTerms(std::string& out, const std::vector<std::string>& terms) {
+Status StageTerms(BinaryCopy& out, const std::vector<std::string>& terms) {
   PARLEY_ASSIGN_OR_RETURN(const std::vector<int64_t> numbers, TermNumbers(terms));
   if (numbers.empty()) {
-    out += "\\N";
-    return Ok();
+    out.Null();
+  } else {
+    out.IntArray(numbers);
   }
-  out += '{';
-  for (size_t i = 0; i < numbers.size(); ++i) {
-    if (i > 0) out += ',';
-    CopyInt(out, numbers[i]);
-  }
-  out += '}';
   return Ok();
 }
 
-void StageQuality(std::string& out, std::string_view kind, size_t ord, const std::vector<QualitySample>& samples) {
+void StageQuality(BinaryCopy& out, std::string_view kind, size_t ord, const std::vector<QualitySample>& samples) {
   for (const QualitySample& q : samples) {
-    CopyText(out, kind);
-    Tab(out);
-    CopyInt(out, static_cast<int64_t>(ord));
-    for (const std::string* text : {&q.party, &q.direction, &q.media, &q.codec}) {
-      Tab(out);
-      CopyText(out, *text);
-    }
-    Tab(out);
-    CopyOptInt(out, q.bitrate_kbps);
+    out.Row(14);
+    out.Text(kind);
+    out.Int(static_cast<int64_t>(ord));
+    for (const std::string* text : {&q.party, &q.direction, &q.media, &q.codec}) out.Text(*text);
+    out.OptInt(q.bitrate_kbps);
     for (const std::optional<double>* v : {&q.packet_loss_pct_avg, &q.packet_loss_pct_max, &q.jitter_ms_avg,
                                            &q.jitter_ms_max, &q.latency_ms_avg, &q.latency_ms_max, &q.mos}) {
-      Tab(out);
-      CopyOptDouble(out, *v);
+      out.OptDouble(*v);
     }
-    out += '\n';
   }
+}
+
+// COPY of a staging table, binary (BinaryCopy); nothing when there are no rows.
+Status CopyStaged(Tx& tx, const char* table, BinaryCopy& rows) {
+  if (rows.rows() == 0) return Ok();
+  PARLEY_ASSIGN_OR_RETURN(const std::string data, rows.Finish());
+  return tx.CopyIn(std::string("COPY pg_temp.") + table + " FROM STDIN (FORMAT binary)", data);
 }
 
 }  // namespace
@@ -966,49 +960,32 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
   auto ingested = [&](int64_t at) { return at != 0 ? at : batch.received_at; };
 
   // Quality samples of calls and participants, staged once.
-  std::string quality;
+  BinaryCopy quality;
   for (size_t i = 0; i < batch.calls.size(); ++i) StageQuality(quality, "call", i, batch.calls[i].quality);
   for (size_t i = 0; i < batch.participants.size(); ++i) {
     StageQuality(quality, "participant", i, batch.participants[i].quality);
   }
-  if (!quality.empty()) {
-    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_quality FROM STDIN", quality));
-  }
+  PARLEY_TRY(CopyStaged(tx, "stage_quality", quality));
 
   if (!batch.calls.empty()) {
-    std::string rows;
-    rows.reserve(batch.calls.size() * 400);
+    BinaryCopy rows;
     for (size_t i = 0; i < batch.calls.size(); ++i) {
       const StoredCall& c = batch.calls[i];
-      CopyInt(rows, static_cast<int64_t>(i));
-      for (const std::string* text : {&c.source, &c.call_id}) {
-        Tab(rows);
-        CopyText(rows, *text);
-      }
-      for (int64_t v : {c.start_at, c.end_at, c.duration_s}) {
-        Tab(rows);
-        CopyInt(rows, v);
-      }
-      for (const std::string* text : {&c.status, &c.protocol, &c.call_type, &c.cause}) {
-        Tab(rows);
-        CopyText(rows, *text);
-      }
-      Tab(rows);
-      CopyInt(rows, c.bitrate_kbps);
+      rows.Row(21);
+      rows.Int(static_cast<int64_t>(i));
+      for (const std::string* text : {&c.source, &c.call_id}) rows.Text(*text);
+      for (int64_t v : {c.start_at, c.end_at, c.duration_s}) rows.Int(v);
+      for (const std::string* text : {&c.status, &c.protocol, &c.call_type, &c.cause}) rows.Text(*text);
+      rows.Int(c.bitrate_kbps);
       for (const std::string* text : {&c.conference_id, &c.orig_model, &c.orig_version, &c.orig_site, &c.dest_model,
                                       &c.dest_version, &c.dest_site}) {
-        Tab(rows);
-        CopyText(rows, *text);
+        rows.Text(*text);
       }
-      Tab(rows);
-      CopyBytea(rows, c.pii_sealed);
-      Tab(rows);
-      CopyInt(rows, ingested(c.ingested_at));
-      Tab(rows);
+      rows.Bytea(c.pii_sealed);
+      rows.Int(ingested(c.ingested_at));
       PARLEY_TRY(StageTerms(rows, c.search_terms));
-      rows += '\n';
     }
-    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_calls FROM STDIN", rows));
+    PARLEY_TRY(CopyStaged(tx, "stage_calls", rows));
     PARLEY_ASSIGN_OR_RETURN(Rows moved, tx.Exec(kMoveCalls, owner));
     result.inserted += moved.size();
     result.already_present += static_cast<int64_t>(batch.calls.size()) - moved.size();
@@ -1021,35 +998,22 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
   PARLEY_TRY(Fault("commit_batch.after_calls"));
 
   if (!batch.conferences.empty()) {
-    std::string rows;
+    BinaryCopy rows;
     for (size_t i = 0; i < batch.conferences.size(); ++i) {
       const StoredConference& c = batch.conferences[i];
-      CopyInt(rows, static_cast<int64_t>(i));
-      for (const std::string* text : {&c.source, &c.conference_id}) {
-        Tab(rows);
-        CopyText(rows, *text);
-      }
-      for (int64_t v : {c.start_at, c.end_at}) {
-        Tab(rows);
-        CopyInt(rows, v);
-      }
-      for (const std::string* text : {&c.room, &c.mcu}) {
-        Tab(rows);
-        CopyText(rows, *text);
-      }
-      Tab(rows);
-      CopyInt(rows, c.participant_count);
+      rows.Row(13);
+      rows.Int(static_cast<int64_t>(i));
+      for (const std::string* text : {&c.source, &c.conference_id}) rows.Text(*text);
+      for (int64_t v : {c.start_at, c.end_at}) rows.Int(v);
+      for (const std::string* text : {&c.room, &c.mcu}) rows.Text(*text);
+      rows.Int(c.participant_count);
       for (const std::optional<int64_t>* v : {&c.max_resources_used, &c.scheduled_start, &c.scheduled_end}) {
-        Tab(rows);
-        CopyOptInt(rows, *v);
+        rows.OptInt(*v);
       }
-      Tab(rows);
-      CopyBytea(rows, c.pii_sealed);
-      Tab(rows);
-      CopyInt(rows, ingested(c.ingested_at));
-      rows += '\n';
+      rows.Bytea(c.pii_sealed);
+      rows.Int(ingested(c.ingested_at));
     }
-    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_conferences FROM STDIN", rows));
+    PARLEY_TRY(CopyStaged(tx, "stage_conferences", rows));
     PARLEY_ASSIGN_OR_RETURN(Rows moved, tx.Exec(kMoveConferences, owner));
     result.inserted += moved.Int(0, 0);
     result.already_present += static_cast<int64_t>(batch.conferences.size()) - moved.Int(0, 0);
@@ -1057,31 +1021,21 @@ Result<BatchCommitResult> PostgresStore::CommitBatchOnce(const BatchCommit& batc
   PARLEY_TRY(Fault("commit_batch.after_conferences"));
 
   if (!batch.participants.empty()) {
-    std::string rows;
+    BinaryCopy rows;
     for (size_t i = 0; i < batch.participants.size(); ++i) {
       const StoredParticipant& p = batch.participants[i];
-      CopyInt(rows, static_cast<int64_t>(i));
-      for (const std::string* text : {&p.source, &p.participant_id, &p.conference_id, &p.call_id}) {
-        Tab(rows);
-        CopyText(rows, *text);
-      }
-      for (int64_t v : {p.start_at, p.end_at, p.duration_s}) {
-        Tab(rows);
-        CopyInt(rows, v);
-      }
+      rows.Row(17);
+      rows.Int(static_cast<int64_t>(i));
+      for (const std::string* text : {&p.source, &p.participant_id, &p.conference_id, &p.call_id}) rows.Text(*text);
+      for (int64_t v : {p.start_at, p.end_at, p.duration_s}) rows.Int(v);
       for (const std::string* text : {&p.protocol, &p.role, &p.disconnect_reason, &p.model, &p.version, &p.site}) {
-        Tab(rows);
-        CopyText(rows, *text);
+        rows.Text(*text);
       }
-      Tab(rows);
-      CopyBytea(rows, p.pii_sealed);
-      Tab(rows);
-      CopyInt(rows, ingested(p.ingested_at));
-      Tab(rows);
+      rows.Bytea(p.pii_sealed);
+      rows.Int(ingested(p.ingested_at));
       PARLEY_TRY(StageTerms(rows, p.search_terms));
-      rows += '\n';
     }
-    PARLEY_TRY(tx.CopyIn("COPY pg_temp.stage_participants FROM STDIN", rows));
+    PARLEY_TRY(CopyStaged(tx, "stage_participants", rows));
     PARLEY_ASSIGN_OR_RETURN(Rows moved, tx.Exec(kMoveParticipants, owner));
     result.inserted += moved.size();
     result.already_present += static_cast<int64_t>(batch.participants.size()) - moved.size();

@@ -405,6 +405,41 @@ TEST_P(StoreTest, SealedValuesPageInKeyOrderAndAreReplacedOnlyIfUnchanged) {
 // ---- Opening and migrations ----
 
 // A new file gets every migration; reopening applies nothing and keeps the version.
+// The bytes of COPY's binary format (PostgreSQL 15 docs, sql-copy "Binary
+// Format"); the store tests on PostgreSQL prove the server reads them back.
+TEST(PostgresBinaryCopy, WritesHeaderRowsNullsArraysAndTrailer) {
+  postgres::BinaryCopy copy;
+  copy.Row(4);
+  copy.Int(-2);
+  copy.Text("ab");
+  copy.Null();
+  copy.IntArray({1});
+  auto data = copy.Finish();
+  ASSERT_TRUE(data.ok()) << data.error().detail;
+  const std::string expected = std::string("PGCOPY\n\377\r\n\0", 11) + std::string(8, '\0') +  // flags, extension
+                               std::string("\0\4", 2) +                                          // 4 fields
+                               std::string("\0\0\0\10", 4) + std::string(7, '\377') + "\376" +   // int8 -2
+                               std::string("\0\0\0\2", 4) + "ab" +                               // text
+                               std::string("\377\377\377\377", 4) +                              // NULL
+                               std::string("\0\0\0\40", 4) +                                     // 32-byte array
+                               std::string("\0\0\0\1\0\0\0\0\0\0\0\24\0\0\0\1\0\0\0\1", 20) +    // 1 dim, int8, [1:1]
+                               std::string("\0\0\0\10", 4) + std::string(7, '\0') + "\1" +       // element 1
+                               std::string("\377\377", 2);                                       // trailer
+  EXPECT_EQ(*data, expected);
+}
+
+TEST(PostgresBinaryCopy, RefusesARowWithFewerFieldsThanAnnounced) {
+  postgres::BinaryCopy copy;
+  copy.Row(2);
+  copy.Int(1);
+  copy.Row(2);
+  copy.Int(2);
+  copy.Int(3);
+  auto data = copy.Finish();
+  ASSERT_FALSE(data.ok());
+  EXPECT_EQ(data.error().code, Code::kInternal);
+}
+
 TEST(SqliteMigrations, AppliedOnNewFileAndIdempotentOnReopen) {
   TempDir dir;
   const std::string path = dir.File("p.db");
