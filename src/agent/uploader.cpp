@@ -15,23 +15,20 @@ Result<BuiltBatch> BuildBatch(const std::string& source, const std::string& base
   b.base_cursor = base_cursor;
   b.next_cursor = std::move(page.next_cursor);
   b.idempotency_key = std::move(idempotency_key);
-  wire::BatchLimits one{1};
   for (const wire::Record& r : page.records) {
-    std::string line = wire::SerializeRecord(r);
-    wire::ParseOutcome check = wire::ParseBatch(line, one);
-    if (!check.batch) {
-      if (rejected)
-        rejected->push_back({wire::RecordId(r), check.errors.empty() ? check.summary : check.errors.front().reason});
+    wire::RecordCheck check = wire::CheckRecord(r);
+    if (!check.reason.empty()) {
+      if (rejected) rejected->push_back({wire::RecordId(r), std::move(check.reason)});
       continue;
     }
-    b.body += line;
+    b.body += check.line;
     b.body += '\n';
     ++b.records;
   }
   wire::CursorUpdate cursor{source, b.next_cursor};
   if (cursor_line == CursorLine::kWithAfter) cursor.after = base_cursor;
   std::string line = wire::SerializeCursor(cursor);
-  if (!wire::ParseBatch(line, one).batch)
+  if (!wire::ParseBatch(line, wire::BatchLimits{1}).batch)
     return FailedPrecondition(source + ": cursor value the server would refuse (too long or not UTF-8)");
   b.body += line;
   b.body += '\n';

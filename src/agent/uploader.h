@@ -4,9 +4,9 @@
 // POST /ingest/v1/batches: the call records (wire::SerializeCall), then one
 // cursor line (wire::SerializeCursor) carrying the page's next cursor, so the
 // server stores records and cursor in one transaction. Each record is checked
-// with the server's own validator (wire::ParseBatch) first: a record the
-// server would refuse would make it refuse the whole batch forever, so it is
-// left out instead and reported in `rejected`.
+// with the server's own validator first (wire::CheckRecord: ParseBatch's
+// field readers): a record the server would refuse would make it refuse the
+// whole batch forever, so it is left out instead and reported in `rejected`.
 //
 // BatchQueue is the agent's only buffer, between the collecting thread and the
 // uploading thread. MEMORY BOUND: a slot is taken (AcquireSlot) *before* a

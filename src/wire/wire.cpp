@@ -837,7 +837,9 @@ ParseOutcome ParseBatch(std::string_view ndjson, const BatchLimits& limits) {
   }
 }
 
-std::string SerializeCall(const CallRecord& call) {
+namespace {
+
+json::object CallObject(const CallRecord& call) {
   json::object o;
   o["type"] = "call";
   o["source"] = call.source;
@@ -856,10 +858,10 @@ std::string SerializeCall(const CallRecord& call) {
   if (!call.quality.empty()) o["quality"] = QualityJson(call.quality);
   // serialize() escapes every control character inside strings, so the
   // output is always exactly one line.
-  return json::serialize(o);
+  return o;
 }
 
-std::string SerializeConference(const ConferenceRecord& conf) {
+json::object ConferenceObject(const ConferenceRecord& conf) {
   json::object o;
   o["type"] = "conference";
   o["source"] = conf.source;
@@ -873,10 +875,10 @@ std::string SerializeConference(const ConferenceRecord& conf) {
   if (conf.max_resources_used) o["max_resources_used"] = *conf.max_resources_used;
   if (conf.scheduled_start) o["scheduled_start"] = FormatUtc(*conf.scheduled_start);
   if (conf.scheduled_end) o["scheduled_end"] = FormatUtc(*conf.scheduled_end);
-  return json::serialize(o);
+  return o;
 }
 
-std::string SerializeParticipant(const ParticipantRecord& part) {
+json::object ParticipantObject(const ParticipantRecord& part) {
   json::object o;
   o["type"] = "participant";
   o["source"] = part.source;
@@ -891,10 +893,10 @@ std::string SerializeParticipant(const ParticipantRecord& part) {
   PutIfNotEmpty(o, "disconnect_reason", part.disconnect_reason);
   o["party"] = PartyJson(part.party);
   if (!part.quality.empty()) o["quality"] = QualityJson(part.quality);
-  return json::serialize(o);
+  return o;
 }
 
-std::string SerializeDevice(const DeviceRecord& dev) {
+json::object DeviceObject(const DeviceRecord& dev) {
   json::object o;
   o["type"] = "device";
   o["source"] = dev.source;
@@ -912,8 +914,42 @@ std::string SerializeDevice(const DeviceRecord& dev) {
   PutIfNotEmpty(o, "status", dev.status);
   PutIfNotEmpty(o, "registration", dev.registration);
   PutIfNotEmpty(o, "timezone", dev.timezone);
-  return json::serialize(o);
+  return o;
 }
+
+json::object ObjectOf(const CallRecord& r) { return CallObject(r); }
+json::object ObjectOf(const ConferenceRecord& r) { return ConferenceObject(r); }
+json::object ObjectOf(const ParticipantRecord& r) { return ParticipantObject(r); }
+json::object ObjectOf(const DeviceRecord& r) { return DeviceObject(r); }
+
+std::string ReadObject(const json::object& o, CallRecord& r) { return ReadCall(o, r); }
+std::string ReadObject(const json::object& o, ConferenceRecord& r) { return ReadConference(o, r); }
+std::string ReadObject(const json::object& o, ParticipantRecord& r) { return ReadParticipant(o, r); }
+std::string ReadObject(const json::object& o, DeviceRecord& r) { return ReadDevice(o, r); }
+
+// Whether parsing the serialized object gives this object back exactly:
+// finite doubles (boost::json writes NaN and infinities as text that does
+// not parse back to them) and no unsigned integers (the parser reads them as
+// signed when they fit). Records' own fields are int64_t and double.
+bool ParsesBackIdentically(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::uint64: return false;
+    case json::kind::array:
+      return std::all_of(v.get_array().begin(), v.get_array().end(), ParsesBackIdentically);
+    case json::kind::object:
+      return std::all_of(v.get_object().begin(), v.get_object().end(),
+                         [](const json::key_value_pair& kv) { return ParsesBackIdentically(kv.value()); });
+    default: return true;
+  }
+}
+
+}  // namespace
+
+std::string SerializeCall(const CallRecord& call) { return json::serialize(CallObject(call)); }
+std::string SerializeConference(const ConferenceRecord& conf) { return json::serialize(ConferenceObject(conf)); }
+std::string SerializeParticipant(const ParticipantRecord& part) { return json::serialize(ParticipantObject(part)); }
+std::string SerializeDevice(const DeviceRecord& dev) { return json::serialize(DeviceObject(dev)); }
 
 std::string SerializeRecord(const Record& record) {
   return std::visit(
@@ -928,6 +964,33 @@ std::string SerializeRecord(const Record& record) {
         } else {
           return SerializeDevice(r);
         }
+      },
+      record);
+}
+
+RecordCheck CheckRecord(const Record& record) {
+  return std::visit(
+      [](const auto& r) -> RecordCheck {
+        using T = std::decay_t<decltype(r)>;
+        const json::object o = ObjectOf(r);
+        RecordCheck out;
+        out.line = json::serialize(o);
+        if (!ParsesBackIdentically(o)) {
+          // The exact path: the server's parser on the line itself.
+          const ParseOutcome parsed = ParseBatch(out.line, BatchLimits{1});
+          if (!parsed.batch) out.reason = parsed.errors.empty() ? parsed.summary : parsed.errors.front().reason;
+          return out;
+        }
+        // What ParseLine does to this line, minus the parse: the object it
+        // would build is `o` (serialize writes each key once, so there are no
+        // duplicate keys to find either).
+        if (!IsValidUtf8(out.line)) {
+          out.reason = "invalid UTF-8";
+          return out;
+        }
+        T read;
+        out.reason = ReadObject(o, read);
+        return out;
       },
       record);
 }

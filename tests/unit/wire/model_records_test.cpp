@@ -3,6 +3,7 @@
 // participants (docs/formats/wire-v1.md, docs/formats/model.md).
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -308,6 +309,80 @@ TEST(WireModel, RoundTripsEveryType) {
   EXPECT_EQ(RecordId(records[1]), "conf-9");
   EXPECT_EQ(RecordId(records[2]), "p-1");
   EXPECT_EQ(RecordId(records[3]), "dev-1");
+}
+
+// CheckRecord (the agent's check) must answer exactly what ParseBatch answers
+// for the serialized line, accepted or refused and with the same reason, on
+// records the parser accepts and on each way it refuses one.
+TEST(WireModel, CheckRecordAgreesWithTheParserOnItsLine) {
+  ParseOutcome full = Parse(std::string(kFullConference) + "\n" + std::string(kFullParticipant) + "\n" +
+                            std::string(kFullDevice) + "\n" +
+                            CallWithQuality(R"([{"party":"dest","direction":"rx","media":"video","mos":4.5}])"));
+  ASSERT_TRUE(full.batch.has_value()) << full.summary;
+  const CallRecord call = full.batch->calls.at(0);
+  const ConferenceRecord conference = full.batch->conferences.at(0);
+  const ParticipantRecord participant = full.batch->participants.at(0);
+  const DeviceRecord device = full.batch->devices.at(0);
+  const std::string too_long(20000, 'x');
+  const std::string bad_utf8 = "caf\xc3";
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+
+  std::vector<Record> cases = {call, conference, participant, device};
+  auto with_call = [&](auto change) {
+    CallRecord c = call;
+    change(c);
+    cases.push_back(c);
+  };
+  with_call([](CallRecord& c) { c.id.clear(); });
+  with_call([&](CallRecord& c) { c.id = too_long; });
+  with_call([&](CallRecord& c) { c.orig.name = bad_utf8; });
+  with_call([&](CallRecord& c) { c.dest.uri = std::string("a\0b\n\x01", 5); });
+  with_call([](CallRecord& c) { c.end = c.start - 1; });
+  with_call([](CallRecord& c) { c.duration_s = -1; });
+  with_call([](CallRecord& c) { c.duration_s = c.end - c.start + 1; });
+  with_call([](CallRecord& c) { c.bitrate_kbps = -5; });
+  with_call([](CallRecord& c) { c.start = -62167219201; });
+  with_call([](CallRecord& c) { c.quality.at(0).mos = 7; });
+  with_call([&](CallRecord& c) { c.quality.at(0).mos = nan; });
+  with_call([&](CallRecord& c) { c.quality.at(0).jitter_ms_avg = inf; });
+  with_call([](CallRecord& c) { c.quality.at(0).packet_loss_pct_avg = 150; });
+  with_call([](CallRecord& c) { c.quality.at(0).party = "participant"; });
+  with_call([](CallRecord& c) { c.quality.at(0).media = "smell"; });
+  with_call([](CallRecord& c) { c.quality.push_back(c.quality.at(0)); });
+  with_call([](CallRecord& c) { c.quality.at(0).bitrate_kbps = -1; });
+  ConferenceRecord conf = conference;
+  conf.scheduled_end = conf.scheduled_start.value() - 60;
+  cases.push_back(conf);
+  conf = conference;
+  conf.max_resources_used = -1;
+  cases.push_back(conf);
+  ParticipantRecord part = participant;
+  part.conference_id.clear();
+  cases.push_back(part);
+  part = participant;
+  part.quality.at(0).party = "orig";
+  cases.push_back(part);
+  DeviceRecord dev = device;
+  dev.observed_at = 253402300800;  // year 10000
+  cases.push_back(dev);
+  dev = device;
+  dev.timezone = bad_utf8;
+  cases.push_back(dev);
+
+  size_t refused = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string line = SerializeRecord(cases[i]);
+    const ParseOutcome parsed = Parse(line, 1);
+    const std::string expected = parsed.batch ? "" : parsed.errors.at(0).reason;
+    const RecordCheck check = CheckRecord(cases[i]);
+    EXPECT_EQ(check.line, line) << "case " << i;
+    EXPECT_EQ(check.reason, expected) << "case " << i << ": " << line;
+    if (!expected.empty()) ++refused;
+  }
+  // Most cases are refusals; the first four, the full records, are not.
+  EXPECT_GE(refused, cases.size() - 8);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(CheckRecord(cases[i]).reason, "") << "case " << i;
 }
 
 TEST(WireModel, MinimalRecordsSerializeMinimally) {
