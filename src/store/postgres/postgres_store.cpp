@@ -329,15 +329,13 @@ constexpr const char* kCreateStaging =
 // One INSERT per record type: keep the first occurrence of each key in the
 // batch (DISTINCT ON ... ord), claim its key in record_keys (a key taken
 // before yields no row: the record is already present), insert the records
-// whose key was claimed now, and their quality samples. A call's or
-// participant's search terms go into its record_keys row (migration 0018).
-// $1 tenant, $2 agent.
+// whose key was claimed now, and their quality samples. $1 tenant, $2 agent.
 // Calls and participants answer the batch positions of the records stored
 // now (their rollups are added), conferences (records inserted, 0).
 constexpr const char* kMoveCalls =
     "WITH chosen AS (SELECT DISTINCT ON (source, call_id) * FROM pg_temp.stage_calls ORDER BY source, call_id, ord),"
-    " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at, terms)"
-    "   SELECT $1, 'call', source, call_id, start_at, terms FROM chosen ON CONFLICT DO NOTHING"
+    " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
+    "   SELECT $1, 'call', source, call_id, start_at FROM chosen ON CONFLICT DO NOTHING"
     "   RETURNING source, record_id),"
     " fresh AS (SELECT c.* FROM chosen c JOIN claimed k ON k.source = c.source AND k.record_id = c.call_id),"
     " ins AS (INSERT INTO calls (" PARLEY_PG_CALL_COLUMNS ")"
@@ -350,7 +348,9 @@ constexpr const char* kMoveCalls =
     "   SELECT $1, f.source, 'call', f.call_id, f.start_at, q.party, q.direction, q.media, q.codec,"
     "   q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg, q.jitter_ms_max,"
     "   q.latency_ms_avg, q.latency_ms_max, q.mos"
-    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1)"
+    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1),"
+    " inst AS (INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms)"
+    "   SELECT $1, 'call', source, call_id, start_at, terms FROM fresh WHERE terms IS NOT NULL RETURNING 1)"
     // The batch positions of the calls stored now (their rollups are added);
     // data-modifying CTEs run to completion whether or not this reads them.
     " SELECT ord FROM fresh ORDER BY ord";
@@ -370,8 +370,8 @@ constexpr const char* kMoveConferences =
 constexpr const char* kMoveParticipants =
     "WITH chosen AS (SELECT DISTINCT ON (source, participant_id) * FROM pg_temp.stage_participants"
     "   ORDER BY source, participant_id, ord),"
-    " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at, terms)"
-    "   SELECT $1, 'participant', source, participant_id, start_at, terms FROM chosen ON CONFLICT DO NOTHING"
+    " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
+    "   SELECT $1, 'participant', source, participant_id, start_at FROM chosen ON CONFLICT DO NOTHING"
     "   RETURNING source, record_id),"
     " fresh AS (SELECT c.* FROM chosen c JOIN claimed k ON k.source = c.source AND k.record_id = c.participant_id),"
     " ins AS (INSERT INTO participants (" PARLEY_PG_PARTICIPANT_COLUMNS ")"
@@ -383,13 +383,16 @@ constexpr const char* kMoveParticipants =
     "   SELECT $1, f.source, 'participant', f.participant_id, f.start_at, q.party, q.direction, q.media,"
     "   q.codec, q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg,"
     "   q.jitter_ms_max, q.latency_ms_avg, q.latency_ms_max, q.mos"
-    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'participant' AND q.rec_ord = f.ord RETURNING 1)"
+    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'participant' AND q.rec_ord = f.ord RETURNING 1),"
+    " inst AS (INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms)"
+    "   SELECT $1, 'participant', source, participant_id, start_at, terms FROM fresh WHERE terms IS NOT NULL"
+    "   RETURNING 1)"
     // The batch positions of the participants stored now (their quality is
     // rolled up), as kMoveCalls.
     " SELECT ord FROM fresh ORDER BY ord";
 
-// A term is kept as the 64-bit two's-complement number its 16 hex
-// digits spell (migration 0015; pii_docs, record_keys): a GIN entry of 8 bytes instead of a
+// pii_docs keeps a term as the 64-bit two's-complement number its 16 hex
+// digits spell (migration 0015): a GIN entry of 8 bytes instead of a
 // 16-character text. nullopt for anything that is not a term.
 std::optional<int64_t> TermNumber(std::string_view term) {
   if (!IsSearchTerm(term)) return std::nullopt;
@@ -1159,17 +1162,16 @@ Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tena
       sql += " AND (start_at, source, call_id) < ($3, $4, $5)";
     }
   } else {
-    // A party's calls: the keys of the page from record_keys' terms
-    // (measured, the planner walks record_keys_terms_by_start newest first
-    // and keeps the rows whose
+    // A party's calls: the keys of the page from pii_docs (measured, the
+    // planner walks pii_docs_by_start newest first and keeps the rows whose
     // terms hold this one: GIN gives no order), then each call read by its
     // full key, so the scan touches only the partitions of the page's months.
     const std::optional<int64_t> term = TermNumber(*query.party_term);
     if (!term) return std::vector<StoredCall>{};
     params.Int(*term);
     sql = "SELECT " PARLEY_PG_CALL_COLUMNS
-          " FROM (SELECT s.start_at AS k_start, s.source AS k_source, s.record_id AS k_id FROM record_keys s"
-          " WHERE s.tenant_id = $1 AND s.terms @> ARRAY[$3::bigint] AND s.kind = 'call'";
+          " FROM (SELECT s.start_at AS k_start, s.source AS k_source, s.record_id AS k_id FROM pii_docs s"
+          " WHERE s.tenant_id = $1 AND s.terms @> ARRAY[$3::bigint] AND s.record_kind = 'call'";
     if (query.before) {
       const auto& [start_at, source, call_id] = *query.before;
       params.Int(start_at).Text(source).Text(call_id);
@@ -1194,8 +1196,8 @@ Result<int64_t> PostgresStore::CountCalls(const std::string& tenant_id, const st
   }
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<int64_t> {
     PARLEY_ASSIGN_OR_RETURN(
-        Rows rows, term ? tx.Exec("SELECT count(*) FROM record_keys WHERE tenant_id = $1 AND terms @> ARRAY[$2::bigint]"
-                                  " AND kind = 'call'",
+        Rows rows, term ? tx.Exec("SELECT count(*) FROM pii_docs WHERE tenant_id = $1 AND terms @> ARRAY[$2::bigint]"
+                                  " AND record_kind = 'call'",
                                   Params().Text(tenant_id).Int(*term))
                         : tx.Exec("SELECT count(*) FROM calls WHERE tenant_id = $1", Params().Text(tenant_id)));
     return rows.Int(0, 0);
@@ -1416,8 +1418,8 @@ Result<RetentionResult> CountExpired(Tx& tx, int64_t boundary) {
                         " (SELECT count(*) FROM participants WHERE tenant_id = $1 AND start_at < $2),"
                         " (SELECT count(*) FROM quality_samples WHERE tenant_id = $1 AND start_at < $2),"
                         // Terms, one per array element, as SQLite counts them.
-                        " (SELECT coalesce(sum(cardinality(terms)), 0) FROM record_keys WHERE tenant_id = $1"
-                        "  AND terms IS NOT NULL AND start_at < $2)",
+                        " (SELECT coalesce(sum(cardinality(terms)), 0) FROM pii_docs WHERE tenant_id = $1"
+                        "  AND record_kind IN ('call', 'participant') AND start_at < $2)",
                         Params().Text(tenant).Int(boundary)));
     out.calls += n.Int(0, 0);
     out.conferences += n.Int(0, 1);
