@@ -327,17 +327,21 @@ constexpr const char* kCreateStaging =
     "CREATE INDEX IF NOT EXISTS stage_quality_by_record ON stage_quality (kind, rec_ord);";
 
 // One INSERT per record type: keep the first occurrence of each key in the
-// batch (DISTINCT ON ... ord), claim its key in record_keys (a key taken
+// batch (DISTINCT ON ... ord, over the key columns only: sorting the whole
+// staged rows, sealed blob and all, spilled to disk and cost a tenth of
+// PostgreSQL's CPU per call), claim its key in record_keys (a key taken
 // before yields no row: the record is already present), insert the records
 // whose key was claimed now, and their quality samples. $1 tenant, $2 agent.
 // Calls and participants answer the batch positions of the records stored
 // now (their rollups are added), conferences (records inserted, 0).
 constexpr const char* kMoveCalls =
-    "WITH chosen AS (SELECT DISTINCT ON (source, call_id) * FROM pg_temp.stage_calls ORDER BY source, call_id, ord),"
+    "WITH chosen AS (SELECT DISTINCT ON (source, call_id) ord, source, call_id, start_at FROM pg_temp.stage_calls"
+    "   ORDER BY source, call_id, ord),"
     " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
     "   SELECT $1, 'call', source, call_id, start_at FROM chosen ON CONFLICT DO NOTHING"
     "   RETURNING source, record_id),"
-    " fresh AS (SELECT c.* FROM chosen c JOIN claimed k ON k.source = c.source AND k.record_id = c.call_id),"
+    " fresh AS (SELECT c.* FROM chosen n JOIN claimed k ON k.source = n.source AND k.record_id = n.call_id"
+    "   JOIN pg_temp.stage_calls c ON c.ord = n.ord),"
     " ins AS (INSERT INTO calls (" PARLEY_PG_CALL_COLUMNS ")"
     "   SELECT $1, source, call_id, $2, start_at, end_at, duration_s, status, protocol, call_type, cause,"
     "   bitrate_kbps, conference_id, orig_model, orig_version, orig_site, dest_model, dest_version, dest_site,"
@@ -356,24 +360,26 @@ constexpr const char* kMoveCalls =
     " SELECT ord FROM fresh ORDER BY ord";
 
 constexpr const char* kMoveConferences =
-    "WITH chosen AS (SELECT DISTINCT ON (source, conference_id) * FROM pg_temp.stage_conferences"
-    "   ORDER BY source, conference_id, ord),"
+    "WITH chosen AS (SELECT DISTINCT ON (source, conference_id) ord, source, conference_id, start_at"
+    "   FROM pg_temp.stage_conferences ORDER BY source, conference_id, ord),"
     " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
     "   SELECT $1, 'conference', source, conference_id, start_at FROM chosen ON CONFLICT DO NOTHING"
     "   RETURNING source, record_id),"
     " ins AS (INSERT INTO conferences (" PARLEY_PG_CONFERENCE_COLUMNS ")"
     "   SELECT $1, c.source, c.conference_id, $2, c.start_at, c.end_at, c.room, c.mcu, c.participants,"
     "   c.max_resources_used, c.scheduled_start, c.scheduled_end, c.pii_sealed, c.ingested_at"
-    "   FROM chosen c JOIN claimed k ON k.source = c.source AND k.record_id = c.conference_id RETURNING 1)"
+    "   FROM chosen n JOIN claimed k ON k.source = n.source AND k.record_id = n.conference_id"
+    "   JOIN pg_temp.stage_conferences c ON c.ord = n.ord RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins), 0";
 
 constexpr const char* kMoveParticipants =
-    "WITH chosen AS (SELECT DISTINCT ON (source, participant_id) * FROM pg_temp.stage_participants"
-    "   ORDER BY source, participant_id, ord),"
+    "WITH chosen AS (SELECT DISTINCT ON (source, participant_id) ord, source, participant_id, start_at"
+    "   FROM pg_temp.stage_participants ORDER BY source, participant_id, ord),"
     " claimed AS (INSERT INTO record_keys (tenant_id, kind, source, record_id, start_at)"
     "   SELECT $1, 'participant', source, participant_id, start_at FROM chosen ON CONFLICT DO NOTHING"
     "   RETURNING source, record_id),"
-    " fresh AS (SELECT c.* FROM chosen c JOIN claimed k ON k.source = c.source AND k.record_id = c.participant_id),"
+    " fresh AS (SELECT c.* FROM chosen n JOIN claimed k ON k.source = n.source AND k.record_id = n.participant_id"
+    "   JOIN pg_temp.stage_participants c ON c.ord = n.ord),"
     " ins AS (INSERT INTO participants (" PARLEY_PG_PARTICIPANT_COLUMNS ")"
     "   SELECT $1, source, participant_id, conference_id, call_id, $2, start_at, end_at, duration_s, protocol,"
     "   role, disconnect_reason, model, version, site, pii_sealed, ingested_at FROM fresh RETURNING 1),"
