@@ -17,15 +17,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Invariant from wire.h: errors are non-empty exactly when there is no batch.
   if (outcome.batch.has_value() == !outcome.errors.empty()) __builtin_trap();
   if (outcome.errors.size() > 20) __builtin_trap();
-  // Whatever parsed must serialize back to lines the parser accepts.
+  // Whatever parsed must serialize back to lines the parser accepts, and the
+  // agent's check (CheckRecord) must accept it too, with the same line.
   if (outcome.batch) {
-    auto check = [&limits](const std::string& line) {
+    auto check = [&limits](const parley::wire::Record& record) {
+      const std::string line = parley::wire::SerializeRecord(record);
       if (!parley::wire::ParseBatch(line, limits).batch) __builtin_trap();
+      const parley::wire::RecordCheck agent = parley::wire::CheckRecord(record);
+      if (!agent.reason.empty() || agent.line != line) __builtin_trap();
     };
-    for (const auto& r : outcome.batch->calls) check(parley::wire::SerializeCall(r));
-    for (const auto& r : outcome.batch->conferences) check(parley::wire::SerializeConference(r));
-    for (const auto& r : outcome.batch->participants) check(parley::wire::SerializeParticipant(r));
-    for (const auto& r : outcome.batch->devices) check(parley::wire::SerializeDevice(r));
+    for (const auto& r : outcome.batch->calls) check(r);
+    for (const auto& r : outcome.batch->conferences) check(r);
+    for (const auto& r : outcome.batch->participants) check(r);
+    for (const auto& r : outcome.batch->devices) check(r);
     for (const auto& c : outcome.batch->cursors) {
       parley::wire::ParseOutcome again = parley::wire::ParseBatch(parley::wire::SerializeCursor(c), limits);
       if (!again.batch || again.batch->cursors.size() != 1 || again.batch->cursors[0].value != c.value ||
