@@ -42,7 +42,7 @@ asan: deps web
 
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -G Ninja -S . -B build-fuzz -DPARLEY_FUZZ=ON -DPARLEY_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz --target parley_fuzzers -j $(JOBS)
 	@for f in build-fuzz/tests/fuzz/*_fuzz; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-30} || exit 1; done
 
 # Benchmarks, not part of `make test`; results in bench/results/, see
