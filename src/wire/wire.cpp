@@ -839,7 +839,7 @@ ParseOutcome ParseBatch(std::string_view ndjson, const BatchLimits& limits) {
 
 namespace {
 
-json::object CallObject(const CallRecord& call) {
+json::object ObjectOf(const CallRecord& call) {
   json::object o;
   o["type"] = "call";
   o["source"] = call.source;
@@ -861,7 +861,7 @@ json::object CallObject(const CallRecord& call) {
   return o;
 }
 
-json::object ConferenceObject(const ConferenceRecord& conf) {
+json::object ObjectOf(const ConferenceRecord& conf) {
   json::object o;
   o["type"] = "conference";
   o["source"] = conf.source;
@@ -878,7 +878,7 @@ json::object ConferenceObject(const ConferenceRecord& conf) {
   return o;
 }
 
-json::object ParticipantObject(const ParticipantRecord& part) {
+json::object ObjectOf(const ParticipantRecord& part) {
   json::object o;
   o["type"] = "participant";
   o["source"] = part.source;
@@ -896,7 +896,7 @@ json::object ParticipantObject(const ParticipantRecord& part) {
   return o;
 }
 
-json::object DeviceObject(const DeviceRecord& dev) {
+json::object ObjectOf(const DeviceRecord& dev) {
   json::object o;
   o["type"] = "device";
   o["source"] = dev.source;
@@ -916,11 +916,6 @@ json::object DeviceObject(const DeviceRecord& dev) {
   PutIfNotEmpty(o, "timezone", dev.timezone);
   return o;
 }
-
-json::object ObjectOf(const CallRecord& r) { return CallObject(r); }
-json::object ObjectOf(const ConferenceRecord& r) { return ConferenceObject(r); }
-json::object ObjectOf(const ParticipantRecord& r) { return ParticipantObject(r); }
-json::object ObjectOf(const DeviceRecord& r) { return DeviceObject(r); }
 
 std::string ReadObject(const json::object& o, CallRecord& r) { return ReadCall(o, r); }
 std::string ReadObject(const json::object& o, ConferenceRecord& r) { return ReadConference(o, r); }
@@ -946,26 +941,13 @@ bool ParsesBackIdentically(const json::value& v) {
 
 }  // namespace
 
-std::string SerializeCall(const CallRecord& call) { return json::serialize(CallObject(call)); }
-std::string SerializeConference(const ConferenceRecord& conf) { return json::serialize(ConferenceObject(conf)); }
-std::string SerializeParticipant(const ParticipantRecord& part) { return json::serialize(ParticipantObject(part)); }
-std::string SerializeDevice(const DeviceRecord& dev) { return json::serialize(DeviceObject(dev)); }
+std::string SerializeCall(const CallRecord& call) { return json::serialize(ObjectOf(call)); }
+std::string SerializeConference(const ConferenceRecord& conf) { return json::serialize(ObjectOf(conf)); }
+std::string SerializeParticipant(const ParticipantRecord& part) { return json::serialize(ObjectOf(part)); }
+std::string SerializeDevice(const DeviceRecord& dev) { return json::serialize(ObjectOf(dev)); }
 
 std::string SerializeRecord(const Record& record) {
-  return std::visit(
-      [](const auto& r) -> std::string {
-        using T = std::decay_t<decltype(r)>;
-        if constexpr (std::is_same_v<T, CallRecord>) {
-          return SerializeCall(r);
-        } else if constexpr (std::is_same_v<T, ConferenceRecord>) {
-          return SerializeConference(r);
-        } else if constexpr (std::is_same_v<T, ParticipantRecord>) {
-          return SerializeParticipant(r);
-        } else {
-          return SerializeDevice(r);
-        }
-      },
-      record);
+  return std::visit([](const auto& r) { return json::serialize(ObjectOf(r)); }, record);
 }
 
 RecordCheck CheckRecord(const Record& record) {
