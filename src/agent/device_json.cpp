@@ -8,7 +8,7 @@ Result<std::unique_ptr<DeviceItemList>> ParseDeviceItemList(std::string_view tex
                                                             std::string_view item_key, bool paged) {
   auto out = std::make_unique<DeviceItemList>();
   json::error_code ec;
-  out->root = json::parse(json::string_view(text.data(), text.size()), ec);
+  out->root = json::parse(json::string_view(text.data(), text.size()), ec, &out->arena);
   if (ec) return InvalidArgument("device answer is not JSON (" + ec.message() + ")");
   const json::object* obj = out->root.if_object();
   const json::value* list = obj ? obj->if_contains(list_key) : nullptr;

@@ -15,6 +15,10 @@
 namespace parley::agent {
 
 struct DeviceItemList {
+  // The parsed document's storage, released with the list: a page is mapped
+  // to records and dropped, so its thousands of strings and objects need no
+  // malloc and free each (declared first: it outlives `root`).
+  boost::json::monotonic_resource arena;
   boost::json::value root;              // owns the parsed document
   boost::json::array single;            // holds a lone item sent as an object
   const boost::json::array* items = nullptr;  // into root or single

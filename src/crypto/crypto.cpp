@@ -78,6 +78,16 @@ Result<Key256> KeyFromBase64(std::string_view text, std::string_view source) {
   return key;
 }
 
+// AES-256-GCM fetched once for the process. Initialising a context with
+// EVP_aes_256_gcm() fetches the implementation from the provider again each
+// time (a property query under the provider's locks); ingest seals every
+// record it stores.
+const EVP_CIPHER* AesGcm() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (cipher == nullptr) Fatal("EVP_CIPHER_fetch(AES-256-GCM)");
+  return cipher;
+}
+
 }  // namespace
 
 std::string RandomBytes(size_t n) {
@@ -229,7 +239,7 @@ std::string Seal(const Key256& key, std::string_view plaintext, std::string_view
   if (RAND_bytes(nonce, kNonceSize) != 1) Fatal("RAND_bytes");
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key.data(), nonce, nullptr) != 1)
+  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), AesGcm(), key.data(), nonce, nullptr) != 1)
     Fatal("AES-256-GCM init");
   int len = 0;
   for (size_t done = 0; done < aad.size(); done += kMaxSlice) {
@@ -261,7 +271,7 @@ Result<std::string> Open(const Key256& key, std::string_view sealed, std::string
   const unsigned char* tag = ct + ct_size;
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key.data(), nonce, nullptr) != 1)
+  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), AesGcm(), key.data(), nonce, nullptr) != 1)
     Fatal("AES-256-GCM init");
   int len = 0;
   for (size_t done = 0; done < aad.size(); done += kMaxSlice) {

@@ -17,6 +17,7 @@
 #include <variant>
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -636,7 +637,11 @@ class BatchParser {
     json::parse_options opts;
     opts.max_depth = kMaxJsonDepth;
     json::error_code ec;
-    json::value v = json::parse(json::string_view(line.data(), line.size()), ec, json::storage_ptr(), opts);
+    // The line's JSON lives only while its record is read out (into
+    // std::strings), so it is built in an arena over this parser's buffer:
+    // no malloc per string, object and array, all freed at once.
+    json::monotonic_resource arena(value_buffer_.data(), value_buffer_.size());
+    json::value v = json::parse(json::string_view(line.data(), line.size()), ec, &arena, opts);
     if (ec) {
       if (ec == json::error::too_deep) return "malformed JSON: nested too deeply";
       return "malformed JSON: " + ec.message();
@@ -721,6 +726,7 @@ class BatchParser {
   std::vector<RefusedRecord> refused_;
   std::set<std::string, std::less<>> cursor_sources_;
   DuplicateKeyFinder duplicate_keys_;
+  std::array<unsigned char, 16384> value_buffer_;  // ParseLine's arena: a record line's JSON fits
   bool stop_ = false;
 };
 
@@ -775,8 +781,8 @@ void PutIfNotEmpty(json::object& o, std::string_view key, const std::string& val
   if (!value.empty()) o[key] = value;
 }
 
-json::object PartyJson(const Party& p) {
-  json::object po;
+json::object PartyJson(const Party& p, const json::storage_ptr& sp) {
+  json::object po(sp);
   PutIfNotEmpty(po, "name", p.name);
   PutIfNotEmpty(po, "number", p.number);
   PutIfNotEmpty(po, "uri", p.uri);
@@ -788,10 +794,10 @@ json::object PartyJson(const Party& p) {
 }
 
 // Unmeasured values are omitted, never written as 0 (wire.h, QualitySample).
-json::array QualityJson(const std::vector<QualitySample>& samples) {
-  json::array arr;
+json::array QualityJson(const std::vector<QualitySample>& samples, const json::storage_ptr& sp) {
+  json::array arr(sp);
   for (const QualitySample& q : samples) {
-    json::object o;
+    json::object o(sp);
     o["party"] = q.party;
     o["direction"] = q.direction;
     o["media"] = q.media;
@@ -839,8 +845,8 @@ ParseOutcome ParseBatch(std::string_view ndjson, const BatchLimits& limits) {
 
 namespace {
 
-json::object ObjectOf(const CallRecord& call) {
-  json::object o;
+json::object ObjectOf(const CallRecord& call, const json::storage_ptr& sp) {
+  json::object o(sp);
   o["type"] = "call";
   o["source"] = call.source;
   o["id"] = call.id;
@@ -853,16 +859,16 @@ json::object ObjectOf(const CallRecord& call) {
   if (!call.cause.empty()) o["cause"] = call.cause;
   if (call.bitrate_kbps != 0) o["bitrate_kbps"] = call.bitrate_kbps;
   if (!call.conference_id.empty()) o["conference_id"] = call.conference_id;
-  o["orig"] = PartyJson(call.orig);
-  o["dest"] = PartyJson(call.dest);
-  if (!call.quality.empty()) o["quality"] = QualityJson(call.quality);
+  o["orig"] = PartyJson(call.orig, sp);
+  o["dest"] = PartyJson(call.dest, sp);
+  if (!call.quality.empty()) o["quality"] = QualityJson(call.quality, sp);
   // serialize() escapes every control character inside strings, so the
   // output is always exactly one line.
   return o;
 }
 
-json::object ObjectOf(const ConferenceRecord& conf) {
-  json::object o;
+json::object ObjectOf(const ConferenceRecord& conf, const json::storage_ptr& sp) {
+  json::object o(sp);
   o["type"] = "conference";
   o["source"] = conf.source;
   o["id"] = conf.id;
@@ -878,8 +884,8 @@ json::object ObjectOf(const ConferenceRecord& conf) {
   return o;
 }
 
-json::object ObjectOf(const ParticipantRecord& part) {
-  json::object o;
+json::object ObjectOf(const ParticipantRecord& part, const json::storage_ptr& sp) {
+  json::object o(sp);
   o["type"] = "participant";
   o["source"] = part.source;
   o["id"] = part.id;
@@ -891,13 +897,13 @@ json::object ObjectOf(const ParticipantRecord& part) {
   PutIfNotEmpty(o, "protocol", part.protocol);
   PutIfNotEmpty(o, "role", part.role);
   PutIfNotEmpty(o, "disconnect_reason", part.disconnect_reason);
-  o["party"] = PartyJson(part.party);
-  if (!part.quality.empty()) o["quality"] = QualityJson(part.quality);
+  o["party"] = PartyJson(part.party, sp);
+  if (!part.quality.empty()) o["quality"] = QualityJson(part.quality, sp);
   return o;
 }
 
-json::object ObjectOf(const DeviceRecord& dev) {
-  json::object o;
+json::object ObjectOf(const DeviceRecord& dev, const json::storage_ptr& sp) {
+  json::object o(sp);
   o["type"] = "device";
   o["source"] = dev.source;
   o["id"] = dev.id;
@@ -939,22 +945,35 @@ bool ParsesBackIdentically(const json::value& v) {
   }
 }
 
+// A record's JSON lives only until it is serialized: its allocations come
+// from an arena on the stack (and past its buffer, from the heap in a few
+// large blocks), freed at once, instead of one malloc per string and object.
+// The agent builds every line it sends this way.
+template <typename T>
+std::string SerializeObjectOf(const T& record) {
+  unsigned char buffer[4096];
+  json::monotonic_resource arena(buffer, sizeof buffer);
+  return json::serialize(ObjectOf(record, &arena));
+}
+
 }  // namespace
 
-std::string SerializeCall(const CallRecord& call) { return json::serialize(ObjectOf(call)); }
-std::string SerializeConference(const ConferenceRecord& conf) { return json::serialize(ObjectOf(conf)); }
-std::string SerializeParticipant(const ParticipantRecord& part) { return json::serialize(ObjectOf(part)); }
-std::string SerializeDevice(const DeviceRecord& dev) { return json::serialize(ObjectOf(dev)); }
+std::string SerializeCall(const CallRecord& call) { return SerializeObjectOf(call); }
+std::string SerializeConference(const ConferenceRecord& conf) { return SerializeObjectOf(conf); }
+std::string SerializeParticipant(const ParticipantRecord& part) { return SerializeObjectOf(part); }
+std::string SerializeDevice(const DeviceRecord& dev) { return SerializeObjectOf(dev); }
 
 std::string SerializeRecord(const Record& record) {
-  return std::visit([](const auto& r) { return json::serialize(ObjectOf(r)); }, record);
+  return std::visit([](const auto& r) { return SerializeObjectOf(r); }, record);
 }
 
 RecordCheck CheckRecord(const Record& record) {
   return std::visit(
       [](const auto& r) -> RecordCheck {
         using T = std::decay_t<decltype(r)>;
-        const json::object o = ObjectOf(r);
+        unsigned char buffer[4096];
+        json::monotonic_resource arena(buffer, sizeof buffer);  // as SerializeObjectOf
+        const json::object o = ObjectOf(r, &arena);
         RecordCheck out;
         out.line = json::serialize(o);
         if (!ParsesBackIdentically(o)) {

@@ -771,11 +771,9 @@ class SearchDocs {
     return SearchDocs(std::move(last), std::move(queue));
   }
 
-  // Queues a record's terms until Flush. Only for a record stored now (or a
-  // device state that replaced the stored one), so a resent record adds
-  // nothing; a term listed twice is kept once.
-  Status Add(const std::string& tenant_id, std::string_view kind, const std::string& source,
-             const std::string& record_id, int64_t start_at, const std::vector<std::string>& terms) {
+  // A record's terms as pii_docs.terms holds them: checked, a term listed
+  // twice kept once, one space between two; "" for none.
+  static Result<std::string> Join(const std::vector<std::string>& terms) {
     std::string joined;
     for (auto it = terms.begin(); it != terms.end(); ++it) {
       // The table's CHECK would take "<term> <term>" as two terms, so each
@@ -785,8 +783,27 @@ class SearchDocs {
       if (!joined.empty()) joined += ' ';
       joined += *it;
     }
+    return joined;
+  }
+
+  // Join for each record of `records`, in order.
+  template <typename Record>
+  static Result<std::vector<std::string>> JoinEach(const std::vector<Record>& records) {
+    std::vector<std::string> out;
+    out.reserve(records.size());
+    for (const Record& r : records) {
+      PARLEY_ASSIGN_OR_RETURN(std::string joined, Join(r.search_terms));
+      out.push_back(std::move(joined));
+    }
+    return out;
+  }
+
+  // Queues a record's joined terms until Flush. Only for a record stored now
+  // (or a device state that replaced the stored one), so a resent record
+  // adds nothing.
+  void Add(const std::string& tenant_id, std::string_view kind, const std::string& source,
+           const std::string& record_id, int64_t start_at, std::string joined) {
     if (!joined.empty()) pending_.push_back({start_at, &tenant_id, kind, &source, &record_id, std::move(joined)});
-    return Ok();
   }
 
   // Writes the queued rows. REQUIRES: the strings Add referred to are alive;
@@ -812,14 +829,15 @@ class SearchDocs {
       if (id >= FirstId(doc.start_at + 1)) return Internal("store: more than 2^24 records start in one second");
       queue_.Reset();
       queue_.BindInt64(1, id)
-          .BindText(2, *doc.tenant_id)
-          .BindText(3, doc.kind)
-          .BindText(4, *doc.source)
-          .BindText(5, *doc.record_id)
+          .BindTextRef(2, *doc.tenant_id)
+          .BindTextRef(3, doc.kind)
+          .BindTextRef(4, *doc.source)
+          .BindTextRef(5, *doc.record_id)
           .BindInt64(6, doc.start_at)
-          .BindText(7, doc.terms);
+          .BindTextRef(7, doc.terms);
       PARLEY_TRY(queue_.Run());
     }
+    queue_.Reset();  // before the bound strings go
     pending_.clear();
     // The queue is emptied in the same transaction, so a failed batch leaves
     // nothing in it either (a rollback covers the temp database).
@@ -874,6 +892,17 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                    [&](const auto& r) { return ForeignRecord(r, batch); });
   if (foreign) return InvalidArgument("a record's tenant or agent differs from its batch's");
 
+  // What needs no database is done before taking the writer, while it may
+  // still be storing another batch: the records' joined search terms, and
+  // what the batch adds to the rollups if its calls and participants are all
+  // new (they are, unless it repeats records already stored; then the delta
+  // is computed again from the new ones only).
+  PARLEY_ASSIGN_OR_RETURN(std::vector<std::string> call_terms, SearchDocs::JoinEach(batch.calls));
+  PARLEY_ASSIGN_OR_RETURN(std::vector<std::string> participant_terms, SearchDocs::JoinEach(batch.participants));
+  detail::RollupDelta all_new;
+  for (const StoredCall& c : batch.calls) detail::AddCallToRollups(c, all_new);
+  for (const StoredParticipant& p : batch.participants) detail::AddParticipantToRollups(p, all_new);
+
   std::lock_guard lock(writer_mu_);
   PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
 
@@ -894,44 +923,46 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
   BatchCommitResult result;
   PARLEY_ASSIGN_OR_RETURN(Statement insert_quality, Statement::Prepare(writer_, kInsertQuality));
   PARLEY_ASSIGN_OR_RETURN(SearchDocs search_docs, SearchDocs::Prepare(writer_));
-  detail::RollupDelta rollups;  // what this batch's new calls and participants add
+  std::vector<bool> call_new(batch.calls.size()), participant_new(batch.participants.size());
   PARLEY_ASSIGN_OR_RETURN(
       Statement insert_call,
       Statement::Prepare(writer_, "INSERT INTO calls (" PARLEY_CALL_COLUMNS
                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
                                   " ?16, ?17, ?18, ?19, ?20, ?21)"
                                   " ON CONFLICT (tenant_id, source, call_id) DO NOTHING"));
-  for (const StoredCall& c : batch.calls) {
+  // The batch's strings outlive the statements: bound without a copy.
+  for (size_t i = 0; i < batch.calls.size(); ++i) {
+    const StoredCall& c = batch.calls[i];
     insert_call.Reset();
-    insert_call.BindText(1, batch.tenant_id)
-        .BindText(2, c.source)
-        .BindText(3, c.call_id)
-        .BindText(4, batch.agent_id)
+    insert_call.BindTextRef(1, batch.tenant_id)
+        .BindTextRef(2, c.source)
+        .BindTextRef(3, c.call_id)
+        .BindTextRef(4, batch.agent_id)
         .BindInt64(5, c.start_at)
         .BindInt64(6, c.end_at)
         .BindInt64(7, c.duration_s)
-        .BindText(8, c.status)
-        .BindText(9, c.protocol)
-        .BindText(10, c.call_type)
-        .BindText(11, c.cause)
+        .BindTextRef(8, c.status)
+        .BindTextRef(9, c.protocol)
+        .BindTextRef(10, c.call_type)
+        .BindTextRef(11, c.cause)
         .BindInt64(12, c.bitrate_kbps)
-        .BindText(13, c.conference_id)
-        .BindText(14, c.orig_model)
-        .BindText(15, c.orig_version)
-        .BindText(16, c.orig_site)
-        .BindText(17, c.dest_model)
-        .BindText(18, c.dest_version)
-        .BindText(19, c.dest_site)
-        .BindBlob(20, c.pii_sealed)
+        .BindTextRef(13, c.conference_id)
+        .BindTextRef(14, c.orig_model)
+        .BindTextRef(15, c.orig_version)
+        .BindTextRef(16, c.orig_site)
+        .BindTextRef(17, c.dest_model)
+        .BindTextRef(18, c.dest_version)
+        .BindTextRef(19, c.dest_site)
+        .BindBlobRef(20, c.pii_sealed)
         .BindInt64(21, c.ingested_at != 0 ? c.ingested_at : batch.received_at);
     PARLEY_TRY(insert_call.Run());
     // DO NOTHING changes no row: the call came before, in another batch or
     // earlier in this one.
     if (insert_call.Changes() == 1) {
       ++result.inserted;
+      call_new[i] = true;
       PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kCall, c.source, c.call_id, c.quality));
-      PARLEY_TRY(search_docs.Add(batch.tenant_id, "call", c.source, c.call_id, c.start_at, c.search_terms));
-      detail::AddCallToRollups(c, rollups);
+      search_docs.Add(batch.tenant_id, "call", c.source, c.call_id, c.start_at, std::move(call_terms[i]));
     } else {
       ++result.already_present;
     }
@@ -977,7 +1008,8 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
                                     " ?16, ?17)"
                                     " ON CONFLICT (tenant_id, source, participant_id) DO NOTHING"));
-    for (const StoredParticipant& p : batch.participants) {
+    for (size_t i = 0; i < batch.participants.size(); ++i) {
+      const StoredParticipant& p = batch.participants[i];
       insert_participant.Reset();
       insert_participant.BindText(1, batch.tenant_id)
           .BindText(2, p.source)
@@ -999,18 +1031,28 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
       PARLEY_TRY(insert_participant.Run());
       if (insert_participant.Changes() == 1) {
         ++result.inserted;
+        participant_new[i] = true;
         PARLEY_TRY(InsertQuality(insert_quality, batch.tenant_id, RecordKind::kParticipant, p.source,
                                  p.participant_id, p.quality));
-        PARLEY_TRY(search_docs.Add(batch.tenant_id, "participant", p.source, p.participant_id, p.start_at,
-                                   p.search_terms));
-        detail::AddParticipantToRollups(p, rollups);
+        search_docs.Add(batch.tenant_id, "participant", p.source, p.participant_id, p.start_at,
+                        std::move(participant_terms[i]));
       } else {
         ++result.already_present;
       }
     }
   }
   // Once for the batch: the new calls' and the new participants' figures and terms.
-  PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
+  if (std::find(call_new.begin(), call_new.end(), false) == call_new.end() &&
+      std::find(participant_new.begin(), participant_new.end(), false) == participant_new.end()) {
+    PARLEY_TRY(ApplyRollups(batch.tenant_id, all_new));
+  } else {
+    detail::RollupDelta rollups;
+    for (size_t i = 0; i < batch.calls.size(); ++i)
+      if (call_new[i]) detail::AddCallToRollups(batch.calls[i], rollups);
+    for (size_t i = 0; i < batch.participants.size(); ++i)
+      if (participant_new[i]) detail::AddParticipantToRollups(batch.participants[i], rollups);
+    PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
+  }
   PARLEY_TRY(search_docs.Flush(writer_));
   PARLEY_TRY(Fault("commit_batch.after_participants"));
 
@@ -1059,8 +1101,8 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
         delete_terms.Reset();
         delete_terms.BindText(1, batch.tenant_id).BindText(2, d.source).BindText(3, d.device_id);
         PARLEY_TRY(delete_terms.Run());
-        PARLEY_TRY(search_docs.Add(batch.tenant_id, "device", d.source, d.device_id, d.observed_at,
-                                   d.search_terms));
+        PARLEY_ASSIGN_OR_RETURN(std::string joined, SearchDocs::Join(d.search_terms));
+        search_docs.Add(batch.tenant_id, "device", d.source, d.device_id, d.observed_at, std::move(joined));
         PARLEY_TRY(search_docs.Flush(writer_));  // now: the same device's next state deletes these
       } else {
         ++result.already_present;

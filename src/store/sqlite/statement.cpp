@@ -60,12 +60,29 @@ Statement& Statement::BindText(int index, std::string_view value) {
   return *this;
 }
 
-Statement& Statement::BindBlob(int index, std::string_view bytes) {
-  // sqlite3_bind_blob64 with a null pointer would bind NULL; an empty blob
-  // must stay an empty blob (the columns are NOT NULL).
+Statement& Statement::BindTextRef(int index, std::string_view value) {
+  NoteBind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
+  return *this;
+}
+
+namespace {
+
+// sqlite3_bind_blob64 with a null pointer would bind NULL; an empty blob
+// must stay an empty blob (the columns are NOT NULL).
+const void* BlobData(std::string_view bytes) {
   static constexpr char kEmpty = 0;
-  const void* data = bytes.empty() ? &kEmpty : bytes.data();
-  NoteBind(sqlite3_bind_blob64(stmt_, index, data, bytes.size(), SQLITE_TRANSIENT));
+  return bytes.empty() ? &kEmpty : bytes.data();
+}
+
+}  // namespace
+
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  NoteBind(sqlite3_bind_blob64(stmt_, index, BlobData(bytes), bytes.size(), SQLITE_TRANSIENT));
+  return *this;
+}
+
+Statement& Statement::BindBlobRef(int index, std::string_view bytes) {
+  NoteBind(sqlite3_bind_blob64(stmt_, index, BlobData(bytes), bytes.size(), SQLITE_STATIC));
   return *this;
 }
 

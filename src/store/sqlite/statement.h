@@ -42,6 +42,13 @@ class Statement {
   // reported by the next Step(), so call sites can bind without checking each.
   Statement& BindText(int index, std::string_view value);
   Statement& BindBlob(int index, std::string_view bytes);
+  // As BindText and BindBlob, without SQLite's private copy of the bytes
+  // (SQLITE_STATIC): for the ingest loops, which bind every column of tens
+  // of thousands of rows from strings their batch owns.
+  // REQUIRES: the bytes stay valid and unchanged until the next Reset() or
+  // the statement's destruction (a temporary std::string does not).
+  Statement& BindTextRef(int index, std::string_view value);
+  Statement& BindBlobRef(int index, std::string_view bytes);
   Statement& BindInt64(int index, int64_t value);
   Statement& BindNull(int index);
   Statement& BindDouble(int index, double value);
