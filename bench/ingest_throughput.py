@@ -23,7 +23,9 @@ its database and written into a fresh database with the same calls table
   postgresql  `COPY calls FROM 'calls.csv' CSV` run with psql, into a table
               with the same columns, primary key and index.
 The rows are dumped before the timer starts; only the insert or COPY is
-timed. Ratio = end-to-end rate / raw rate (goal: >= 0.5).
+timed, --raw-runs times (3), each into a fresh database. Ratio = end-to-end
+rate / the median raw run's rate (goal: >= 0.5); every run's rate is in the
+result.
 
 After the ingest, before the raw run: the latency of a party search through
 the API for a frequent and a rare party value (party_search below); on
@@ -41,6 +43,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -204,30 +207,32 @@ def raw_sqlite(stack, args):
     rows = src.execute("SELECT * FROM calls ORDER BY rowid").fetchall()  # the order Parley inserted them
     src.close()
     blob = sum(len(r[19]) for r in rows) / len(rows)
-    tmp = tempfile.mkdtemp(prefix="parley-raw-")
-    path = os.path.join(tmp, "raw.db")
-    db = sqlite3.connect(path, isolation_level=None)
-    # The connection settings of Parley's store (src/store/sqlite/sqlite_store.cpp).
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "cache_size=-65536",
-                   "wal_autocheckpoint=100000"):
-        db.execute("PRAGMA " + pragma)
-    for sql in ddl:
-        db.execute(sql)
-    db.executemany(f"INSERT INTO tenants VALUES ({','.join('?' * len(tenants[0]))})", tenants)
-    insert = f"INSERT INTO calls VALUES ({','.join('?' * len(rows[0]))})"
-    t0 = time.monotonic()
-    for i in range(0, len(rows), args.raw_tx):
-        db.execute("BEGIN")
-        db.executemany(insert, rows[i:i + args.raw_tx])
-        db.execute("COMMIT")
-    elapsed = time.monotonic() - t0
-    n = db.execute("SELECT count(*) FROM calls").fetchone()[0]
-    db.close()
-    shutil.rmtree(tmp, ignore_errors=True)
-    return {"method": f"one prepared INSERT (executemany), {args.raw_tx} rows per transaction, WAL, synchronous=FULL,"
-                      " foreign_keys=ON, cache_size=-65536, wal_autocheckpoint=100000 (Parley's connection settings)",
-            "rows": n, "elapsed_s": round(elapsed, 2), "rows_per_s": round(n / elapsed, 1),
-            "avg_pii_sealed_bytes": round(blob, 1), "schema": ddl}
+
+    def one_run():
+        tmp = tempfile.mkdtemp(prefix="parley-raw-")
+        db = sqlite3.connect(os.path.join(tmp, "raw.db"), isolation_level=None)
+        # The connection settings of Parley's store (src/store/sqlite/sqlite_store.cpp).
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "cache_size=-65536",
+                       "wal_autocheckpoint=100000"):
+            db.execute("PRAGMA " + pragma)
+        for sql in ddl:
+            db.execute(sql)
+        db.executemany(f"INSERT INTO tenants VALUES ({','.join('?' * len(tenants[0]))})", tenants)
+        insert = f"INSERT INTO calls VALUES ({','.join('?' * len(rows[0]))})"
+        t0 = time.monotonic()
+        for i in range(0, len(rows), args.raw_tx):
+            db.execute("BEGIN")
+            db.executemany(insert, rows[i:i + args.raw_tx])
+            db.execute("COMMIT")
+        elapsed = time.monotonic() - t0
+        n = db.execute("SELECT count(*) FROM calls").fetchone()[0]
+        db.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        return n, elapsed
+
+    method = (f"one prepared INSERT (executemany), {args.raw_tx} rows per transaction, WAL, synchronous=FULL,"
+              " foreign_keys=ON, cache_size=-65536, wal_autocheckpoint=100000 (Parley's connection settings)")
+    return median_of_runs(args.raw_runs, one_run, method, blob, ddl)
 
 
 def raw_postgres(stack, args):
@@ -251,17 +256,39 @@ def raw_postgres(stack, args):
                for i in indexes if i.strip()]
     if not indexes:
         raise SystemExit("raw baseline: no index found on Parley's calls table")
-    pg.psql("CREATE DATABASE raw", db="postgres")
     ddl = [f"CREATE TABLE calls ({cols}, PRIMARY KEY (tenant_id, source, call_id))"] + indexes
-    pg.psql(";".join(ddl), db="raw")
-    t0 = time.monotonic()
-    pg.psql(f"COPY calls FROM '{csv}' WITH (FORMAT csv)", db="raw")
-    elapsed = time.monotonic() - t0
-    n = int(pg.psql("SELECT count(*) FROM calls", db="raw").strip())
-    os.remove(csv)
-    return {"method": "psql: COPY calls FROM 'calls.csv' WITH (FORMAT csv), one transaction",
-            "rows": n, "elapsed_s": round(elapsed, 2), "rows_per_s": round(n / elapsed, 1),
-            "avg_pii_sealed_bytes": round(float(blob), 1), "schema": ddl}
+
+    def one_run():
+        pg.psql("CREATE DATABASE raw", db="postgres")
+        pg.psql(";".join(ddl), db="raw")
+        t0 = time.monotonic()
+        pg.psql(f"COPY calls FROM '{csv}' WITH (FORMAT csv)", db="raw")
+        elapsed = time.monotonic() - t0
+        n = int(pg.psql("SELECT count(*) FROM calls", db="raw").strip())
+        pg.psql("DROP DATABASE raw", db="postgres")
+        return n, elapsed
+
+    try:
+        return median_of_runs(args.raw_runs, one_run, "psql: COPY calls FROM 'calls.csv' WITH (FORMAT csv),"
+                              " one transaction, into a new database each run", float(blob), ddl)
+    finally:
+        os.remove(csv)
+
+
+def median_of_runs(runs, one_run, method, blob, ddl):
+    """The raw baseline timed `runs` times on fresh databases: its rate swings
+    by a quarter between runs on a shared 2-core machine, so the ratio is
+    taken against the median run; every run is kept in the result."""
+    results = [one_run() for _ in range(runs)]
+    rates = sorted(n / elapsed for n, elapsed in results)
+    if len({n for n, _ in results}) != 1:
+        raise SystemExit(f"raw baseline: the runs stored different row counts: {[n for n, _ in results]}")
+    n = results[0][0]
+    median = statistics.median(rates)
+    return {"method": method, "rows": n, "runs": runs,
+            "rows_per_s_each_run": [round(n / elapsed, 1) for _, elapsed in results],
+            "elapsed_s": round(n / median, 2), "rows_per_s": round(median, 1),
+            "avg_pii_sealed_bytes": round(blob, 1), "schema": ddl}
 
 
 def main():
@@ -277,6 +304,8 @@ def main():
                     help="agent uploads_in_flight (its default 2: two batches of the source in flight at once)")
     ap.add_argument("--history-days", type=int, default=30)
     ap.add_argument("--raw-tx", type=int, default=100000, help="rows per transaction of the raw SQLite insert")
+    ap.add_argument("--raw-runs", type=int, default=3,
+                    help="timed runs of the raw baseline, each into a fresh database; the ratio uses the median")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()

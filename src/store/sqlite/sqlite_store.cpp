@@ -930,7 +930,8 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
                                   " ?16, ?17, ?18, ?19, ?20, ?21)"
                                   " ON CONFLICT (tenant_id, source, call_id) DO NOTHING"));
-  // The batch's strings outlive the statements: bound without a copy.
+  // The batch's strings outlive the statements of its records: bound without
+  // a copy (BindTextRef) here and in the loops below.
   for (size_t i = 0; i < batch.calls.size(); ++i) {
     const StoredCall& c = batch.calls[i];
     insert_call.Reset();
@@ -977,19 +978,19 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                     " ON CONFLICT (tenant_id, source, conference_id) DO NOTHING"));
     for (const StoredConference& c : batch.conferences) {
       insert_conference.Reset();
-      insert_conference.BindText(1, batch.tenant_id)
-          .BindText(2, c.source)
-          .BindText(3, c.conference_id)
-          .BindText(4, batch.agent_id)
+      insert_conference.BindTextRef(1, batch.tenant_id)
+          .BindTextRef(2, c.source)
+          .BindTextRef(3, c.conference_id)
+          .BindTextRef(4, batch.agent_id)
           .BindInt64(5, c.start_at)
           .BindInt64(6, c.end_at)
-          .BindText(7, c.room)
-          .BindText(8, c.mcu)
+          .BindTextRef(7, c.room)
+          .BindTextRef(8, c.mcu)
           .BindInt64(9, c.participant_count)
           .BindOptionalInt64(10, c.max_resources_used)
           .BindOptionalInt64(11, c.scheduled_start)
           .BindOptionalInt64(12, c.scheduled_end)
-          .BindBlob(13, c.pii_sealed)
+          .BindBlobRef(13, c.pii_sealed)
           .BindInt64(14, c.ingested_at != 0 ? c.ingested_at : batch.received_at);
       PARLEY_TRY(insert_conference.Run());
       if (insert_conference.Changes() == 1) {
@@ -1011,22 +1012,22 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
     for (size_t i = 0; i < batch.participants.size(); ++i) {
       const StoredParticipant& p = batch.participants[i];
       insert_participant.Reset();
-      insert_participant.BindText(1, batch.tenant_id)
-          .BindText(2, p.source)
-          .BindText(3, p.participant_id)
-          .BindText(4, p.conference_id)
-          .BindText(5, p.call_id)
-          .BindText(6, batch.agent_id)
+      insert_participant.BindTextRef(1, batch.tenant_id)
+          .BindTextRef(2, p.source)
+          .BindTextRef(3, p.participant_id)
+          .BindTextRef(4, p.conference_id)
+          .BindTextRef(5, p.call_id)
+          .BindTextRef(6, batch.agent_id)
           .BindInt64(7, p.start_at)
           .BindInt64(8, p.end_at)
           .BindInt64(9, p.duration_s)
-          .BindText(10, p.protocol)
-          .BindText(11, p.role)
-          .BindText(12, p.disconnect_reason)
-          .BindText(13, p.model)
-          .BindText(14, p.version)
-          .BindText(15, p.site)
-          .BindBlob(16, p.pii_sealed)
+          .BindTextRef(10, p.protocol)
+          .BindTextRef(11, p.role)
+          .BindTextRef(12, p.disconnect_reason)
+          .BindTextRef(13, p.model)
+          .BindTextRef(14, p.version)
+          .BindTextRef(15, p.site)
+          .BindBlobRef(16, p.pii_sealed)
           .BindInt64(17, p.ingested_at != 0 ? p.ingested_at : batch.received_at);
       PARLEY_TRY(insert_participant.Run());
       if (insert_participant.Changes() == 1) {
@@ -1080,19 +1081,19 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                     " AND source = ?2 AND record_id = ?3"));
     for (const StoredDevice& d : batch.devices) {
       upsert_device.Reset();
-      upsert_device.BindText(1, batch.tenant_id)
-          .BindText(2, d.source)
-          .BindText(3, d.device_id)
-          .BindText(4, batch.agent_id)
+      upsert_device.BindTextRef(1, batch.tenant_id)
+          .BindTextRef(2, d.source)
+          .BindTextRef(3, d.device_id)
+          .BindTextRef(4, batch.agent_id)
           .BindInt64(5, d.observed_at)
-          .BindText(6, d.device_type)
-          .BindText(7, d.model)
-          .BindText(8, d.version)
-          .BindText(9, d.site)
-          .BindText(10, d.status)
-          .BindText(11, d.registration)
-          .BindText(12, d.timezone)
-          .BindBlob(13, d.pii_sealed)
+          .BindTextRef(6, d.device_type)
+          .BindTextRef(7, d.model)
+          .BindTextRef(8, d.version)
+          .BindTextRef(9, d.site)
+          .BindTextRef(10, d.status)
+          .BindTextRef(11, d.registration)
+          .BindTextRef(12, d.timezone)
+          .BindBlobRef(13, d.pii_sealed)
           .BindInt64(14, d.updated_at != 0 ? d.updated_at : batch.received_at);
       PARLEY_TRY(upsert_device.Run());
       if (upsert_device.Changes() == 1) {
