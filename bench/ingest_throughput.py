@@ -280,11 +280,10 @@ def median_of_runs(runs, one_run, method, blob, ddl):
     by a quarter between runs on a shared 2-core machine, so the ratio is
     taken against the median run; every run is kept in the result."""
     results = [one_run() for _ in range(runs)]
-    rates = sorted(n / elapsed for n, elapsed in results)
     if len({n for n, _ in results}) != 1:
         raise SystemExit(f"raw baseline: the runs stored different row counts: {[n for n, _ in results]}")
     n = results[0][0]
-    median = statistics.median(rates)
+    median = statistics.median(n / elapsed for _, elapsed in results)
     return {"method": method, "rows": n, "runs": runs,
             "rows_per_s_each_run": [round(n / elapsed, 1) for _, elapsed in results],
             "elapsed_s": round(n / median, 2), "rows_per_s": round(median, 1),

@@ -945,15 +945,20 @@ bool ParsesBackIdentically(const json::value& v) {
   }
 }
 
-// A record's JSON lives only until it is serialized: its allocations come
-// from an arena on the stack (and past its buffer, from the heap in a few
-// large blocks), freed at once, instead of one malloc per string and object.
-// The agent builds every line it sends this way.
+// Where a record's JSON object is built: it lives only until it is
+// serialized (and checked), so its allocations come from an arena on the
+// stack (past its buffer, from the heap in a few large blocks), freed at
+// once, instead of one malloc per string and object. The agent builds every
+// line it sends this way.
+struct RecordArena {
+  unsigned char buffer[4096];
+  json::monotonic_resource resource{buffer, sizeof buffer};
+};
+
 template <typename T>
 std::string SerializeObjectOf(const T& record) {
-  unsigned char buffer[4096];
-  json::monotonic_resource arena(buffer, sizeof buffer);
-  return json::serialize(ObjectOf(record, &arena));
+  RecordArena arena;
+  return json::serialize(ObjectOf(record, &arena.resource));
 }
 
 }  // namespace
@@ -971,9 +976,8 @@ RecordCheck CheckRecord(const Record& record) {
   return std::visit(
       [](const auto& r) -> RecordCheck {
         using T = std::decay_t<decltype(r)>;
-        unsigned char buffer[4096];
-        json::monotonic_resource arena(buffer, sizeof buffer);  // as SerializeObjectOf
-        const json::object o = ObjectOf(r, &arena);
+        RecordArena arena;
+        const json::object o = ObjectOf(r, &arena.resource);
         RecordCheck out;
         out.line = json::serialize(o);
         if (!ParsesBackIdentically(o)) {
