@@ -19,8 +19,11 @@ struct DeviceItemList {
   // to records and dropped, so its thousands of strings and objects need no
   // malloc and free each (declared first: it outlives `root`).
   boost::json::monotonic_resource arena;
-  boost::json::value root;              // owns the parsed document
-  boost::json::array single;            // holds a lone item sent as an object
+  // Both on the arena: a document parsed into the arena and moved into a
+  // value of other storage would be copied item by item to the heap.
+  // (Not brace-initialized: braces pick the initializer-list constructor.)
+  boost::json::value root = boost::json::value(boost::json::storage_ptr(&arena));  // the parsed document
+  boost::json::array single = boost::json::array(boost::json::storage_ptr(&arena));  // a lone item sent as an object
   const boost::json::array* items = nullptr;  // into root or single
   std::optional<std::string> next;      // the paging token, when the list has one
 };
