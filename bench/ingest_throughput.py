@@ -3,7 +3,8 @@
 speed of the storage engine for the same rows.
 
 End to end: real processes on loopback (tests/integration/harness.py):
-parley-devsim (DMA API, `--calls N` over --history-days), an enrolled
+parley-devsim (DMA API, `--calls N` over --history-days, the history's
+call list entries serialized before the clock starts: --prerender-history), an enrolled
 parley-agent collecting `history` pages (the fastest collector measured in
 docs/performance.md; max_batch_records 20000, the server's default limit,
 filled from DMA pages of 1000, docs/agent.md) and
@@ -57,7 +58,11 @@ from agent_resources import MB, cpu_seconds, head_commit, machine, read_status  
 
 
 def start_devsim(stack, args):
-    """As Stack.start_devsim, with --history-days of our own (the harness uses 3)."""
+    """As Stack.start_devsim, with --history-days of our own (the harness uses 3).
+    --prerender-history: devsim serializes the history's call list entries
+    before it listens, so before the clock starts, as the raw baseline's rows
+    are read before its timer starts; serving them then costs devsim little
+    of the two cores it shares with the agent and the server (docs/devsim.md)."""
     creds = os.path.join(stack.devsim_dir, "credentials")
     with open(os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write("parley:devsim-secret-pw\n")
@@ -65,7 +70,7 @@ def start_devsim(stack, args):
     stack.spawn("devsim", [os.path.join(BIN, "parley-devsim"), "--listen", "127.0.0.1:0", "--seed", "7",
                            "--history-days", str(args.history_days), "--calls", str(args.calls),
                            "--tls-dir", stack.devsim_dir, "--credentials-file", creds, "--port-file", port_file,
-                           "--log-level", "warn"])
+                           "--log-level", "warn"] + ([] if args.no_prerender else ["--prerender-history"]))
     stack.devsim_port = int(wait_until(lambda: open(port_file).read().strip(), 120, "devsim port"))
 
 
@@ -302,6 +307,8 @@ def main():
     ap.add_argument("--uploads-in-flight", type=int, default=2,
                     help="agent uploads_in_flight (its default 2: two batches of the source in flight at once)")
     ap.add_argument("--history-days", type=int, default=30)
+    ap.add_argument("--no-prerender", action="store_true",
+                    help="devsim serializes each page as the agent asks for it (before the clock: --prerender-history)")
     ap.add_argument("--raw-tx", type=int, default=100000, help="rows per transaction of the raw SQLite insert")
     ap.add_argument("--raw-runs", type=int, default=3,
                     help="timed runs of the raw baseline, each into a fresh database; the ratio uses the median")

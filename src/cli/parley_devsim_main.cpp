@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   app.add_option("--fault-delay-ms", fault_delay_ms, "delay of the slow fault, ms (0-120000)")->capture_default_str();
   app.add_option("--retry-after", options.retry_after_s, "Retry-After seconds sent with the 429 fault")
       ->capture_default_str();
+  app.add_flag("--prerender-history", options.prerender_history,
+               "serialize the DMA's history call list once at start, before serving (benchmarks: ~1 KB a call)");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

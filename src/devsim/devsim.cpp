@@ -174,7 +174,8 @@ int RunDevsim(const DevsimOptions& options) {
   };
   std::vector<Listen> listens;
   listens.push_back({"dma", options.listen_host, options.listen_port,
-                     MakeDmaHandler(**workload, SystemClock::Instance(), *credentials, api), options.port_file});
+                     MakeDmaHandler(**workload, SystemClock::Instance(), *credentials, api, options.prerender_history),
+                     options.port_file});
   if (!options.rprm_listen_host.empty())
     listens.push_back({"rprm", options.rprm_listen_host, options.rprm_listen_port,
                        MakeRprmHandler(**workload, SystemClock::Instance(), *rprm_credentials, api),

@@ -46,6 +46,9 @@ struct DevsimOptions {
   std::vector<FaultRule> faults;
   std::chrono::milliseconds fault_delay{3000};
   int retry_after_s = 5;
+  // Serialize the DMA's history call list entries at start, before serving
+  // (MakeDmaHandler): benchmarks.
+  bool prerender_history = false;
 };
 
 // Exit codes: 0 clean stop, 1 runtime failure, 2 bad options or files.

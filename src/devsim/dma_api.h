@@ -59,7 +59,11 @@ inline constexpr int kExportBusyRetryAfterS = 5;
 std::string EncodePageToken(const CallKey& key);
 std::optional<CallKey> DecodePageToken(std::string_view token);
 
+// With prerender_history, each history call's entry of the call list is
+// serialized here, once, and pages are put together from those (the same
+// bytes): for benchmarks, so that serving the history costs devsim little of
+// the CPU it shares with the system it feeds (~1 KB of memory per call).
 http::Handler MakeDmaHandler(Workload& workload, const Clock& clock, Credentials credentials,
-                             ApiOptions options = {});
+                             ApiOptions options = {}, bool prerender_history = false);
 
 }  // namespace parley::devsim
