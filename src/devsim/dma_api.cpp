@@ -210,9 +210,12 @@ std::optional<int64_t> TimeParam(const http::Request& request, const std::string
   return t;
 }
 
-// A call's entry of the call list, serialized.
+// A call's entry of the call list, serialized. Its document lives only
+// until then, so it is built in an arena on the stack: node by node,
+// allocating and freeing it was a third of devsim's CPU.
 std::string CallText(const Workload& workload, const Call& call) {
-  json::monotonic_resource arena;
+  unsigned char buffer[4096];
+  json::monotonic_resource arena(buffer, sizeof buffer);
   return json::serialize(CallJson(workload, call, json::storage_ptr(&arena)));
 }
 
@@ -220,33 +223,19 @@ struct DmaState {
   explicit DmaState(Workload& w) : workload(w) {}
   Workload& workload;
   std::mutex export_mu;  // "only one CDR export at a time" (domain.md 3.2)
-  // With prerender_history: every history call's entry, serialized at start
-  // and ascending by key (read-only once serving starts, so unlocked).
+  // With prerender_history: every history call's entry (CallText), made at
+  // start and ascending by key (read-only once serving starts, so unlocked).
   std::vector<std::pair<CallKey, std::string>> rendered;
 
-  const std::string* Rendered(const CallKey& key) const {
-    auto it = std::lower_bound(rendered.begin(), rendered.end(), key,
+  // Appends a call's entry: the prerendered one, else serialized now (no
+  // prerendering, or a call that ended after the start).
+  void AppendEntry(const Call& call, std::string& out) const {
+    auto it = std::lower_bound(rendered.begin(), rendered.end(), call.key,
                                [](const auto& entry, const CallKey& k) { return entry.first < k; });
-    return it != rendered.end() && it->first == key ? &it->second : nullptr;
+    if (it != rendered.end() && it->first == call.key) out += it->second;
+    else out += CallText(workload, call);
   }
 };
-
-// The call list from entries serialized before (a call ended since start is
-// serialized now): the same bytes as the document ListCalls builds, whose
-// envelope is written around them here.
-std::string PrerenderedCallList(const DmaState& s, const std::vector<Call>& page) {
-  std::string text = R"({"plcm-call-list":{"plcm-call":[)";
-  for (size_t i = 0; i < page.size(); ++i) {
-    if (i > 0) text += ',';
-    if (const std::string* entry = s.Rendered(page[i].key)) text += *entry;
-    else text += CallText(s.workload, page[i]);
-  }
-  text += R"(]},"next":)";
-  text += page.empty() ? json::serialize(json::value(nullptr))
-                       : json::serialize(json::value(EncodePageToken(page.back().key)));
-  text += '}';
-  return text;
-}
 
 http::Response ListCalls(DmaState& s, const RouteContext& ctx) {
   Result<size_t> limit = detail::ParseLimit(ctx.request.Query("limit"), kDefaultPageLimit, kMaxPageLimit);
@@ -258,28 +247,22 @@ http::Response ListCalls(DmaState& s, const RouteContext& ctx) {
   }
   if (ctx.repeat) after.reset();  // fault: the cursor is ignored, the first page comes again
   std::vector<Call> page = s.workload.ListEnded(ctx.now, after, *limit, nullptr);
-  if (!s.rendered.empty()) {
-    http::Response r = http::Response::Json(200, PrerenderedCallList(s, page));
-    r.SetHeader("Content-Type", std::string(kCallListMediaType));
-    return r;
+  // {"plcm-call-list":{"plcm-call":[<entries>]},"next":<token>}, written
+  // around the entries serialized one by one, so that a prerendered history
+  // serves the same bytes.
+  std::string body = R"({"plcm-call-list":{"plcm-call":[)";
+  for (size_t i = 0; i < page.size(); ++i) {
+    if (i > 0) body += ',';
+    s.AppendEntry(page[i], body);
   }
-  // The page's document is built in one arena and dropped whole: node by
-  // node, allocating and freeing it was a third of devsim's CPU.
-  json::monotonic_resource arena;
-  json::storage_ptr sp(&arena);
-  json::array calls(sp);
-  calls.reserve(page.size());
-  for (const Call& call : page) calls.push_back(CallJson(s.workload, call, sp));
-  json::object list(sp);
-  list["plcm-call"] = std::move(calls);
-  json::object body(sp);
-  body["plcm-call-list"] = std::move(list);
   // `next` resumes after the page's last call, also on the last page, so a
   // client can always continue from where it is once more calls end; null
   // only for an empty page (docs/agent.md "Cursor semantics" relies on it).
-  if (page.empty()) body["next"] = nullptr;
-  else body["next"] = EncodePageToken(page.back().key);
-  return JsonOk(body, kCallListMediaType);
+  body += R"(]},"next":)";
+  body += page.empty() ? json::serialize(json::value(nullptr))
+                       : json::serialize(json::value(EncodePageToken(page.back().key)));
+  body += '}';
+  return detail::SerializedJsonOk(std::move(body), kCallListMediaType);
 }
 
 http::Response CountCalls(DmaState& s, const RouteContext& ctx) {

@@ -264,7 +264,11 @@ Result<size_t> ParseLimit(const std::optional<std::string>& text, size_t default
 }
 
 http::Response JsonOk(const boost::json::value& body, std::string_view media_type) {
-  http::Response r = http::Response::Json(200, SerializeJson(body));
+  return SerializedJsonOk(SerializeJson(body), media_type);
+}
+
+http::Response SerializedJsonOk(std::string body, std::string_view media_type) {
+  http::Response r = http::Response::Json(200, std::move(body));
   r.SetHeader("Content-Type", std::string(media_type));
   return r;
 }

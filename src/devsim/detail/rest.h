@@ -45,8 +45,10 @@ bool IfNoneMatchHits(std::string_view if_none_match, std::string_view etag);
 // `limit`: absent -> default; 1..max else kInvalidArgument.
 Result<size_t> ParseLimit(const std::optional<std::string>& text, size_t default_limit, size_t max_limit);
 
-// A 200 with a JSON body and the given Content-Type.
+// A 200 with a JSON body and the given Content-Type; the second takes the
+// body already serialized.
 http::Response JsonOk(const boost::json::value& body, std::string_view media_type);
+http::Response SerializedJsonOk(std::string body, std::string_view media_type);
 
 class RouteContext {
  public:
