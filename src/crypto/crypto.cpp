@@ -229,6 +229,18 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 std::string Seal(const Key256& key, std::string_view plaintext, std::string_view aad) {
+  return Sealer(key).Seal(plaintext, aad);
+}
+
+Sealer::Sealer(const Key256& key) : ctx_(EVP_CIPHER_CTX_new()) {
+  static_assert(kNonceBytes == kNonceSize);
+  if (ctx_ == nullptr || EVP_EncryptInit_ex2(ctx_, AesGcm(), key.data(), nullptr, nullptr) != 1)
+    Fatal("AES-256-GCM init");
+}
+
+Sealer::~Sealer() { EVP_CIPHER_CTX_free(ctx_); }
+
+std::string Sealer::Seal(std::string_view plaintext, std::string_view aad) {
   std::string out(kSealOverhead + plaintext.size(), '\0');
   unsigned char* p = Bytes(out);
   p[0] = kSealVersion;
@@ -236,27 +248,33 @@ std::string Seal(const Key256& key, std::string_view plaintext, std::string_view
   unsigned char* ct = nonce + kNonceSize;
   // A random 96-bit nonce per message: with one key per tenant the number of
   // messages stays far below the 2^32 bound NIST SP 800-38D sets for this.
-  if (RAND_bytes(nonce, kNonceSize) != 1) Fatal("RAND_bytes");
+  if (next_nonce_ == nonces_drawn_) {
+    // One for the first message (Seal above seals only one), then a block.
+    nonces_drawn_ = nonces_drawn_ == 0 ? 1 : kNoncesPerDraw;
+    if (RAND_bytes(nonces_.data(), static_cast<int>(nonces_drawn_ * kNonceSize)) != 1) Fatal("RAND_bytes");
+    next_nonce_ = 0;
+  }
+  std::memcpy(nonce, nonces_.data() + next_nonce_ * kNonceSize, kNonceSize);
+  ++next_nonce_;
 
-  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), AesGcm(), key.data(), nonce, nullptr) != 1)
-    Fatal("AES-256-GCM init");
+  // The key stays set; only the nonce is new.
+  if (EVP_EncryptInit_ex2(ctx_, nullptr, nullptr, nonce, nullptr) != 1) Fatal("AES-256-GCM init");
   int len = 0;
   for (size_t done = 0; done < aad.size(); done += kMaxSlice) {
     int n = static_cast<int>(std::min(aad.size() - done, kMaxSlice));
-    if (EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(aad) + done, n) != 1) Fatal("AES-256-GCM aad");
+    if (EVP_EncryptUpdate(ctx_, nullptr, &len, Bytes(aad) + done, n) != 1) Fatal("AES-256-GCM aad");
   }
   size_t written = 0;
   for (size_t done = 0; done < plaintext.size(); done += kMaxSlice) {
     int n = static_cast<int>(std::min(plaintext.size() - done, kMaxSlice));
-    if (EVP_EncryptUpdate(ctx.get(), ct + written, &len, Bytes(plaintext) + done, n) != 1)
+    if (EVP_EncryptUpdate(ctx_, ct + written, &len, Bytes(plaintext) + done, n) != 1)
       Fatal("AES-256-GCM encrypt");
     written += static_cast<size_t>(len);
   }
-  if (EVP_EncryptFinal_ex(ctx.get(), ct + written, &len) != 1) Fatal("AES-256-GCM final");
+  if (EVP_EncryptFinal_ex(ctx_, ct + written, &len) != 1) Fatal("AES-256-GCM final");
   written += static_cast<size_t>(len);
   if (written != plaintext.size()) Fatal("AES-256-GCM length");
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, ct + written) != 1) Fatal("AES-256-GCM tag");
+  if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_GET_TAG, kTagSize, ct + written) != 1) Fatal("AES-256-GCM tag");
   return out;
 }
 

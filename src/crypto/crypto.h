@@ -20,7 +20,8 @@
 
 #include "common/result.h"
 
-struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
+struct evp_mac_ctx_st;     // OpenSSL's EVP_MAC_CTX
+struct evp_cipher_ctx_st;  // OpenSSL's EVP_CIPHER_CTX
 
 namespace parley::crypto {
 
@@ -70,6 +71,31 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 // AES-256-GCM with a fresh random 96-bit nonce per call.
 std::string Seal(const Key256& key, std::string_view plaintext, std::string_view aad);
+
+// Seal for many messages under one key, as ingest seals a batch's records:
+// the AES key schedule is set up once, not per message, and the random
+// nonces are drawn from the DRBG kNoncesPerDraw at a time (after the first
+// message's) instead of one RAND_bytes call each (3% of the server's ingest
+// CPU). Every message still
+// gets its own random 96-bit nonce, never reused; the output is Seal's.
+// One instance per thread.
+class Sealer {
+ public:
+  explicit Sealer(const Key256& key);
+  ~Sealer();
+  Sealer(const Sealer&) = delete;
+  Sealer& operator=(const Sealer&) = delete;
+  std::string Seal(std::string_view plaintext, std::string_view aad);
+
+  static constexpr size_t kNoncesPerDraw = 64;
+
+ private:
+  static constexpr size_t kNonceBytes = 12;
+  evp_cipher_ctx_st* ctx_;
+  std::array<unsigned char, kNonceBytes * kNoncesPerDraw> nonces_{};
+  size_t nonces_drawn_ = 0;  // in nonces_
+  size_t next_nonce_ = 0;
+};
 // Fails (kDataLoss-free: kInvalidArgument "decryption failed") on any tamper,
 // wrong key or wrong AAD.
 Result<std::string> Open(const Key256& key, std::string_view sealed, std::string_view aad);

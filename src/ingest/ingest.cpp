@@ -341,26 +341,26 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   // store sees only blobs (docs/formats/model.md lists what is sealed) and
   // the blind-index search terms of the parties (privacy/search_terms.h).
   const wire::Batch& batch = *parsed.batch;
-  const crypto::Key256& tenant_key = keys->current;
+  crypto::Sealer sealer(keys->current);
   const crypto::HmacSha256Key search_key(keys_.SearchKey(agent.tenant_id));
+  privacy::PartyTerms party_terms(search_key);
   commit.calls.reserve(batch.calls.size());
   for (const auto& call : batch.calls) {
-    commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(tenant_key, agent.tenant_id, call), now));
-    for (const wire::Party* party : {&call.orig, &call.dest})
-      privacy::AddSearchTerms(search_key, privacy::PartySearchValues(*party), commit.calls.back().search_terms);
+    commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(sealer, agent.tenant_id, call), now));
+    for (const wire::Party* party : {&call.orig, &call.dest}) party_terms.Add(*party, commit.calls.back().search_terms);
   }
   commit.conferences.reserve(batch.conferences.size());
   for (const auto& c : batch.conferences)
-    commit.conferences.push_back(ToStored(c, agent, privacy::SealConferencePii(tenant_key, agent.tenant_id, c), now));
+    commit.conferences.push_back(ToStored(c, agent, privacy::SealConferencePii(sealer, agent.tenant_id, c), now));
   commit.participants.reserve(batch.participants.size());
   for (const auto& p : batch.participants) {
     commit.participants.push_back(
-        ToStored(p, agent, privacy::SealParticipantPii(tenant_key, agent.tenant_id, p), now));
-    privacy::AddSearchTerms(search_key, privacy::PartySearchValues(p.party), commit.participants.back().search_terms);
+        ToStored(p, agent, privacy::SealParticipantPii(sealer, agent.tenant_id, p), now));
+    party_terms.Add(p.party, commit.participants.back().search_terms);
   }
   commit.devices.reserve(batch.devices.size());
   for (const auto& d : batch.devices) {
-    commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(tenant_key, agent.tenant_id, d), now));
+    commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(sealer, agent.tenant_id, d), now));
     privacy::AddSearchTerms(search_key, privacy::DeviceSearchValues(d), commit.devices.back().search_terms);
   }
   for (const auto& c : batch.cursors) commit.cursors.push_back({c.source, c.value, c.after});

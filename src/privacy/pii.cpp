@@ -165,9 +165,9 @@ void ReadPartyPii(const json::value* v, wire::Party& p) {
 }
 }  // namespace
 
-std::string SealCallPii(const crypto::Key256& key, std::string_view tenant_id, const wire::CallRecord& call) {
+std::string SealCallPii(crypto::Sealer& sealer, std::string_view tenant_id, const wire::CallRecord& call) {
   json::object o{{"orig", PartyPii(call.orig)}, {"dest", PartyPii(call.dest)}};
-  return crypto::Seal(key, json::serialize(o), CallAad(tenant_id, call.source, call.id));
+  return sealer.Seal(json::serialize(o), CallAad(tenant_id, call.source, call.id));
 }
 
 Status OpenCallPii(const TenantDataKeys& key, std::string_view tenant_id, std::string_view source,
@@ -208,10 +208,10 @@ std::string GetString(const json::object& o, std::string_view k) {
 
 }  // namespace
 
-std::string SealConferencePii(const crypto::Key256& key, std::string_view tenant_id,
+std::string SealConferencePii(crypto::Sealer& sealer, std::string_view tenant_id,
                               const wire::ConferenceRecord& conference) {
   json::object o{{"name", conference.name}};
-  return crypto::Seal(key, json::serialize(o), RecordAad("conference", tenant_id, conference.source, conference.id));
+  return sealer.Seal(json::serialize(o), RecordAad("conference", tenant_id, conference.source, conference.id));
 }
 
 Status OpenConferencePii(const TenantDataKeys& key, std::string_view tenant_id, std::string_view source,
@@ -222,9 +222,9 @@ Status OpenConferencePii(const TenantDataKeys& key, std::string_view tenant_id, 
   return Ok();
 }
 
-std::string SealParticipantPii(const crypto::Key256& key, std::string_view tenant_id,
+std::string SealParticipantPii(crypto::Sealer& sealer, std::string_view tenant_id,
                                const wire::ParticipantRecord& participant) {
-  return crypto::Seal(key, json::serialize(PartyPii(participant.party)),
+  return sealer.Seal(json::serialize(PartyPii(participant.party)),
                       RecordAad("participant", tenant_id, participant.source, participant.id));
 }
 
@@ -237,10 +237,10 @@ Status OpenParticipantPii(const TenantDataKeys& key, std::string_view tenant_id,
   return Ok();
 }
 
-std::string SealDevicePii(const crypto::Key256& key, std::string_view tenant_id, const wire::DeviceRecord& device) {
+std::string SealDevicePii(crypto::Sealer& sealer, std::string_view tenant_id, const wire::DeviceRecord& device) {
   json::object o{{"name", device.name}, {"serial", device.serial}, {"ip", device.ip}, {"mac", device.mac},
                  {"owner", device.owner}};
-  return crypto::Seal(key, json::serialize(o), RecordAad("device", tenant_id, device.source, device.id));
+  return sealer.Seal(json::serialize(o), RecordAad("device", tenant_id, device.source, device.id));
 }
 
 Status OpenDevicePii(const TenantDataKeys& key, std::string_view tenant_id, std::string_view source,

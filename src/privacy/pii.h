@@ -98,7 +98,7 @@ std::string NormalizeEmail(std::string_view email);
 // The sealed JSON of a call's personal fields, bound by its AAD to
 // (tenant, source, call id) so a blob cannot be moved to another row.
 std::string CallAad(std::string_view tenant_id, std::string_view source, std::string_view call_id);
-std::string SealCallPii(const crypto::Key256& key, std::string_view tenant_id, const wire::CallRecord& call);
+std::string SealCallPii(crypto::Sealer& sealer, std::string_view tenant_id, const wire::CallRecord& call);
 // Fills the personal fields of orig/dest (name, number, uri, ip).
 Status OpenCallPii(const TenantDataKeys& keys, std::string_view tenant_id, std::string_view source,
                    std::string_view call_id, std::string_view sealed, wire::Party& orig, wire::Party& dest);
@@ -111,19 +111,19 @@ std::string RecordAad(std::string_view kind, std::string_view tenant_id, std::st
                       std::string_view id);
 
 // Conference: {"name"}.
-std::string SealConferencePii(const crypto::Key256& key, std::string_view tenant_id,
+std::string SealConferencePii(crypto::Sealer& sealer, std::string_view tenant_id,
                               const wire::ConferenceRecord& conference);
 Status OpenConferencePii(const TenantDataKeys& keys, std::string_view tenant_id, std::string_view source,
                          std::string_view conference_id, std::string_view sealed, std::string& name);
 
 // Participant: {"name", "number", "uri", "ip"} of its party.
-std::string SealParticipantPii(const crypto::Key256& key, std::string_view tenant_id,
+std::string SealParticipantPii(crypto::Sealer& sealer, std::string_view tenant_id,
                                const wire::ParticipantRecord& participant);
 Status OpenParticipantPii(const TenantDataKeys& keys, std::string_view tenant_id, std::string_view source,
                           std::string_view participant_id, std::string_view sealed, wire::Party& party);
 
 // Device: {"name", "serial", "ip", "mac", "owner"}.
-std::string SealDevicePii(const crypto::Key256& key, std::string_view tenant_id, const wire::DeviceRecord& device);
+std::string SealDevicePii(crypto::Sealer& sealer, std::string_view tenant_id, const wire::DeviceRecord& device);
 Status OpenDevicePii(const TenantDataKeys& keys, std::string_view tenant_id, std::string_view source,
                      std::string_view device_id, std::string_view sealed, wire::DeviceRecord& device);
 

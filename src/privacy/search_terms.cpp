@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 
 #include <boost/url/authority_view.hpp>
 
@@ -327,6 +328,25 @@ void AddSearchTerms(const crypto::HmacSha256Key& search_key, const std::vector<S
     std::string term = SearchTerm(search_key, v);
     if (std::find(terms.begin(), terms.end(), term) == terms.end()) terms.push_back(std::move(term));
   }
+}
+
+void PartyTerms::Add(const wire::Party& party, std::vector<std::string>& terms) {
+  // Each field with its length first, so no two different parties share a
+  // key whatever bytes (NUL included) their fields hold.
+  key_.clear();
+  for (const std::string* field : {&party.number, &party.uri, &party.ip}) {
+    const uint32_t size = static_cast<uint32_t>(field->size());
+    key_.append(reinterpret_cast<const char*>(&size), sizeof size);
+    key_.append(*field);
+  }
+  auto it = by_party_.find(key_);
+  if (it == by_party_.end()) {
+    std::vector<std::string> own;
+    AddSearchTerms(search_key_, PartySearchValues(party), own);
+    it = by_party_.emplace(key_, std::move(own)).first;
+  }
+  for (const std::string& term : it->second)
+    if (std::find(terms.begin(), terms.end(), term) == terms.end()) terms.push_back(term);
 }
 
 }  // namespace parley::privacy

@@ -42,6 +42,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "crypto/crypto.h"
@@ -93,5 +94,23 @@ void AddSearchTerms(const crypto::HmacSha256Key& search_key, const std::vector<S
                     std::vector<std::string>& terms);
 void AddSearchTerms(const crypto::Key256& search_key, const std::vector<SearchValue>& values,
                     std::vector<std::string>& terms);
+
+// The search terms of the parties of one batch, each distinct party (number,
+// uri, ip) normalized and MACed once. A call server's calls are between the
+// same few thousand endpoints again and again, so a batch of 20,000 calls
+// names far fewer parties than its 40,000 sides; working each out anew cost
+// the server an eighth of its ingest CPU (docs/performance.md, eleventh
+// round). One instance per batch and search key; not thread-safe.
+class PartyTerms {
+ public:
+  explicit PartyTerms(const crypto::HmacSha256Key& search_key) : search_key_(search_key) {}
+  // As AddSearchTerms(search_key, PartySearchValues(party), terms).
+  void Add(const wire::Party& party, std::vector<std::string>& terms);
+
+ private:
+  const crypto::HmacSha256Key& search_key_;
+  std::unordered_map<std::string, std::vector<std::string>> by_party_;
+  std::string key_;  // reused for the look-up
+};
 
 }  // namespace parley::privacy

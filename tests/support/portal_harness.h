@@ -67,7 +67,8 @@ class PortalWorld {
       store::StoredCall s;
       s.tenant_id = tenant_id, s.source = c.source, s.call_id = c.id, s.agent_id = agent.id;
       s.start_at = 1000 + i, s.end_at = 2000 + i, s.duration_s = 60, s.status = "completed";
-      s.pii_sealed = privacy::SealCallPii(key, tenant_id, c);
+      crypto::Sealer sealer(key);
+      s.pii_sealed = privacy::SealCallPii(sealer, tenant_id, c);
       privacy::AddSearchTerms(keys->SearchKey(tenant_id), privacy::PartySearchValues(c.orig), s.search_terms);
       batch.calls.push_back(s);
     }

@@ -88,6 +88,30 @@ TEST(SealTest, SamePlaintextSealsDifferently) {
   EXPECT_NE(a.substr(1, 12), b.substr(1, 12));
 }
 
+// A Sealer keeps its key across messages and draws nonces in blocks: every
+// message opens with Open under the key and its own AAD only, and no two of
+// them (past several blocks of nonces) share a nonce.
+TEST(SealerTest, ManyMessagesEachOpenWithItsOwnNonce) {
+  Key256 key = RandomKey();
+  Sealer sealer(key);
+  std::set<std::string> nonces;
+  const size_t messages = 3 * Sealer::kNoncesPerDraw + 5;
+  for (size_t i = 0; i < messages; ++i) {
+    const std::string plain = "message " + std::to_string(i) + std::string(i % 40, 'x');
+    const std::string aad = "aad:" + std::to_string(i);
+    const std::string sealed = sealer.Seal(plain, aad);
+    auto opened = Open(key, sealed, aad);
+    ASSERT_TRUE(opened.ok()) << i;
+    EXPECT_EQ(*opened, plain);
+    EXPECT_FALSE(Open(key, sealed, aad + "x").ok()) << i;
+    nonces.insert(sealed.substr(1, 12));
+  }
+  EXPECT_EQ(nonces.size(), messages);
+  // Another key's sealer does not open them, nor they its messages.
+  Sealer other(RandomKey());
+  EXPECT_FALSE(Open(key, other.Seal("m", "a"), "a").ok());
+}
+
 // --- Key wrapping and master key ----------------------------------------------
 
 // A data key wrapped for a tenant unwraps to the same key for that tenant.

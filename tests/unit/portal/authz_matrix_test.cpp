@@ -152,7 +152,8 @@ class AuthzMatrixTest : public ::testing::Test {
       store::StoredCall s;
       s.source = c.source, s.call_id = c.id, s.start_at = 1000 + i, s.end_at = 2000 + i, s.duration_s = 60;
       s.status = "completed";
-      s.pii_sealed = privacy::SealCallPii(key, a_.id, c);
+      crypto::Sealer sealer(key);
+      s.pii_sealed = privacy::SealCallPii(sealer, a_.id, c);
       batch.calls.push_back(s);
     }
     wire::DeviceRecord dev;
@@ -162,7 +163,8 @@ class AuthzMatrixTest : public ::testing::Test {
     dev.serial = "SERIAL-SECRET";
     store::StoredDevice d;
     d.source = "rprm", d.device_id = "dev-1", d.observed_at = 7000, d.model = "Group 700";
-    d.pii_sealed = privacy::SealDevicePii(key, a_.id, dev);
+    crypto::Sealer sealer(key);
+    d.pii_sealed = privacy::SealDevicePii(sealer, a_.id, dev);
     batch.devices.push_back(d);
     ASSERT_TRUE(store_->CommitBatch(batch).ok());
   }

@@ -275,7 +275,8 @@ void AddModel(store::Store& store, privacy::KeyRing& keys, const std::string& te
   sc.room = "7001";
   sc.participant_count = 2;
   sc.max_resources_used = 2;
-  sc.pii_sealed = privacy::SealConferencePii(key, tenant_id, conf);
+  crypto::Sealer sealer(key);
+  sc.pii_sealed = privacy::SealConferencePii(sealer, tenant_id, conf);
   batch.conferences.push_back(sc);
 
   for (int i = 0; i < 2; ++i) {
@@ -293,7 +294,7 @@ void AddModel(store::Store& store, privacy::KeyRing& keys, const std::string& te
     sp.end_at = 8000;
     sp.duration_s = 2999;
     sp.model = "Group 500";
-    sp.pii_sealed = privacy::SealParticipantPii(key, tenant_id, p);
+    sp.pii_sealed = privacy::SealParticipantPii(sealer, tenant_id, p);
     if (i == 0) {
       store::QualitySample q;
       q.party = "participant";
@@ -316,7 +317,7 @@ void AddModel(store::Store& store, privacy::KeyRing& keys, const std::string& te
   c.end_at = 9060;
   c.duration_s = 60;
   c.status = "completed";
-  c.pii_sealed = privacy::SealCallPii(key, tenant_id, call);
+  c.pii_sealed = privacy::SealCallPii(sealer, tenant_id, call);
   store::QualitySample q;
   q.party = "orig";
   q.direction = "tx";
@@ -340,7 +341,7 @@ void AddModel(store::Store& store, privacy::KeyRing& keys, const std::string& te
   d.version = "6.4.2";
   d.site = "Paris";
   d.status = "online";
-  d.pii_sealed = privacy::SealDevicePii(key, tenant_id, dev);
+  d.pii_sealed = privacy::SealDevicePii(sealer, tenant_id, dev);
   batch.devices.push_back(d);
   auto r = store.CommitBatch(batch);
   ASSERT_TRUE(r.ok()) << r.error().detail;
@@ -461,7 +462,8 @@ TEST_F(PortalTest, ConferencePagination) {
     c.conference_id = w.id;
     c.start_at = 100 + i;
     c.end_at = 200;
-    c.pii_sealed = privacy::SealConferencePii(key, a_.id, w);
+    crypto::Sealer sealer(key);
+    c.pii_sealed = privacy::SealConferencePii(sealer, a_.id, w);
     batch.conferences.push_back(c);
   }
   ASSERT_TRUE(store_->CommitBatch(batch).ok());

@@ -95,7 +95,8 @@ class KeyRotationTest : public ::testing::Test {
       store::StoredCall s;
       s.source = c.source, s.call_id = c.id, s.start_at = kStart + i, s.end_at = kStart + i + 60;
       s.duration_s = 60, s.status = "completed";
-      s.pii_sealed = SealCallPii(key->current, tenant_id, c);
+      crypto::Sealer sealer(key->current);
+      s.pii_sealed = SealCallPii(sealer, tenant_id, c);
       batch.calls.push_back(s);
     }
     auto committed = store_->CommitBatch(batch);

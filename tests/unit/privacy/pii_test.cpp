@@ -48,7 +48,8 @@ wire::DeviceRecord Device() {
 
 TEST(Pii, ConferenceRoundTripsAndIsBound) {
   crypto::Key256 key = crypto::RandomKey();
-  std::string sealed = SealConferencePii(key, kTenant, Conference());
+  crypto::Sealer sealer(key);
+  std::string sealed = SealConferencePii(sealer, kTenant, Conference());
   EXPECT_EQ(sealed.find("Alice"), std::string::npos);
   std::string name;
   ASSERT_TRUE(OpenConferencePii(TenantDataKeys{key, std::nullopt}, kTenant, "dma", "conf-1", sealed, name).ok());
@@ -61,7 +62,8 @@ TEST(Pii, ConferenceRoundTripsAndIsBound) {
 
 TEST(Pii, ParticipantRoundTripsAndIsBound) {
   crypto::Key256 key = crypto::RandomKey();
-  std::string sealed = SealParticipantPii(key, kTenant, Participant());
+  crypto::Sealer sealer(key);
+  std::string sealed = SealParticipantPii(sealer, kTenant, Participant());
   wire::Party party;
   ASSERT_TRUE(OpenParticipantPii(TenantDataKeys{key, std::nullopt}, kTenant, "pexip", "p-1", sealed, party).ok());
   EXPECT_EQ(party.name, "Alice");
@@ -77,7 +79,8 @@ TEST(Pii, ParticipantRoundTripsAndIsBound) {
 
 TEST(Pii, DeviceRoundTripsAndIsBound) {
   crypto::Key256 key = crypto::RandomKey();
-  std::string sealed = SealDevicePii(key, kTenant, Device());
+  crypto::Sealer sealer(key);
+  std::string sealed = SealDevicePii(sealer, kTenant, Device());
   wire::DeviceRecord out;
   ASSERT_TRUE(OpenDevicePii(TenantDataKeys{key, std::nullopt}, kTenant, "rprm", "dev-1", sealed, out).ok());
   EXPECT_EQ(out.name, "Room 4.12");

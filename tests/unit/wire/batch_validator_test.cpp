@@ -331,6 +331,17 @@ TEST(WireBatch, InvalidUtf8) {
     ASSERT_FALSE(out.batch.has_value());
     EXPECT_EQ(out.summary, "line 2: invalid UTF-8");
   }
+  // Wherever a bad or good sequence falls against the validator's 8-byte
+  // ASCII steps.
+  for (size_t before = 0; before < 17; ++before) {
+    const std::string ascii(before, 'a');
+    EXPECT_TRUE(Parse(MinimalCall("", ascii + "caf\xC3\xA9" + ascii)).batch.has_value()) << before;
+    for (std::string_view bad : {"\xC3", "\xED\xA0\x80", "\xFF"}) {
+      ParseOutcome out = Parse(MinimalCall("", ascii + std::string(bad) + ascii));
+      ASSERT_FALSE(out.batch.has_value()) << before;
+      EXPECT_EQ(out.summary, "line 1: invalid UTF-8") << before;
+    }
+  }
   // A lone surrogate escape is not a character either.
   EXPECT_FALSE(Parse(MinimalCall("", R"(\ud800)")).batch.has_value());
 }
