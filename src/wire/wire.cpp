@@ -21,6 +21,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_stack.hpp>
 
 #include "common/time_format.h"
 
@@ -129,13 +130,20 @@ bool IsSourceName(std::string_view s) {
 
 // Boost.JSON keeps only one of several equal keys. A record like
 // {"id":"a","id":"b"} would then mean different things to different parsers,
-// so a second pass with a SAX handler refuses duplicate keys outright.
-class DuplicateKeyHandler {
+// so duplicate keys are refused outright. The handler that builds each line's
+// value (what json::parse's own handler does: every event into a
+// json::value_stack) also tracks the open objects' keys, so one pass over the
+// line both builds the record and finds a duplicate; a second SAX pass only
+// for the keys cost a quarter of parsing a batch.
+class RecordHandler {
  public:
-  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  // Its own buffers (the value stack's, the keys') live across lines.
+  json::value_stack st;
 
   bool on_document_begin(json::error_code&) {
     used_ = 0;
@@ -146,20 +154,31 @@ class DuplicateKeyHandler {
   }
   bool on_document_end(json::error_code&) { return true; }
   bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t, json::error_code&) { return true; }
+  bool on_array_end(std::size_t n, json::error_code&) {
+    st.push_array(n);
+    return true;
+  }
   bool on_object_begin(json::error_code&) {
     object_starts_.push_back(used_);
     return true;
   }
-  bool on_object_end(std::size_t, json::error_code&) {
+  bool on_object_end(std::size_t n, json::error_code&) {
     used_ = object_starts_.back();
     object_starts_.pop_back();
+    st.push_object(n);
     return true;
   }
-  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
-  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    st.push_string(s);
+    return true;
+  }
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
     key_.append(s.data(), s.size());
+    st.push_chars(s);
     return true;
   }
   bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
@@ -180,14 +199,30 @@ class DuplicateKeyHandler {
     if (used_ == keys_.size()) keys_.emplace_back();
     keys_[used_++].swap(key_);
     key_.clear();
+    st.push_key(s);
     return true;
   }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(int64_t, json::string_view, json::error_code&) { return true; }
-  bool on_uint64(uint64_t, json::string_view, json::error_code&) { return true; }
-  bool on_double(double, json::string_view, json::error_code&) { return true; }
-  bool on_bool(bool, json::error_code&) { return true; }
-  bool on_null(json::error_code&) { return true; }
+  bool on_int64(int64_t i, json::string_view, json::error_code&) {
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view, json::error_code&) {
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    st.push_null();
+    return true;
+  }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
 
@@ -202,16 +237,21 @@ class DuplicateKeyHandler {
 };
 
 // One per batch: the parser and its handler's buffers serve every line.
-class DuplicateKeyFinder {
+class RecordParser {
  public:
-  DuplicateKeyFinder() : parser_(Options()) {}
+  RecordParser() : parser_(Options()) {}
 
-  std::optional<std::string> Find(std::string_view line) {
+  // As json::parse(line, ec, storage, {max_depth}), except that a duplicate
+  // key stops the parse (ec set, duplicate() names it).
+  json::value Parse(std::string_view line, json::storage_ptr storage, json::error_code& ec) {
     parser_.reset();
-    json::error_code ec;
-    parser_.write_some(false, line.data(), line.size(), ec);
-    return parser_.handler().duplicate();
+    parser_.handler().st.reset(std::move(storage));
+    const size_t used = parser_.write_some(false, line.data(), line.size(), ec);
+    if (!ec && used < line.size()) ec = json::error::extra_data;
+    if (ec) return nullptr;
+    return parser_.handler().st.release();
   }
+  const std::optional<std::string>& duplicate() const { return parser_.handler().duplicate(); }
 
  private:
   static json::parse_options Options() {
@@ -219,7 +259,7 @@ class DuplicateKeyFinder {
     opts.max_depth = kMaxJsonDepth;
     return opts;
   }
-  json::basic_parser<DuplicateKeyHandler> parser_;
+  json::basic_parser<RecordHandler> parser_;
 };
 
 // Reads typed fields out of one JSON object, remembering the first problem.
@@ -642,24 +682,14 @@ class BatchParser {
 
  private:
   std::string ParseLine(std::string_view line) {
-    json::parse_options opts;
-    opts.max_depth = kMaxJsonDepth;
     json::error_code ec;
     // The line's JSON lives only while its record is read out (into
     // std::strings), so it is built in an arena over this parser's buffer:
     // no malloc per string, object and array, all freed at once.
     json::monotonic_resource arena(value_buffer_.data(), value_buffer_.size());
-    json::value v = json::parse(json::string_view(line.data(), line.size()), ec, &arena, opts);
-    if (ec) {
-      // The parser refuses invalid UTF-8 as it reads (a line it accepts is
-      // valid UTF-8), but says only "syntax error"; the reason is looked
-      // for here, on the error path only.
-      if (!IsValidUtf8(line)) return "invalid UTF-8";
-      if (ec == json::error::too_deep) return "malformed JSON: nested too deeply";
-      return "malformed JSON: " + ec.message();
-    }
+    json::value v = record_parser_.Parse(line, &arena, ec);
+    if (ec) return RefusedLineReason(line);
     if (!v.is_object()) return "record must be a JSON object";
-    if (std::optional<std::string> dup = duplicate_keys_.Find(line)) return "duplicate field " + Quote(*dup);
     const json::object& obj = v.get_object();
     const json::value* type = obj.if_contains("type");
     if (type == nullptr) return "missing required field \"type\"";
@@ -684,6 +714,26 @@ class BatchParser {
       return {};
     }
     return "unknown record type " + Quote(type_name);
+  }
+
+  // Why a line the record parser stopped on is refused, in the order of the
+  // checks: its bytes, its JSON (a line with a duplicate key is parsed
+  // again to the end, so a later syntax error is named first), its shape,
+  // then the duplicate. Only refused lines come here.
+  std::string RefusedLineReason(std::string_view line) {
+    // The parser refuses invalid UTF-8 as it reads (a line it accepts is
+    // valid UTF-8), but says only "syntax error".
+    if (!IsValidUtf8(line)) return "invalid UTF-8";
+    std::optional<std::string> duplicate = record_parser_.duplicate();
+    json::parse_options opts;
+    opts.max_depth = kMaxJsonDepth;
+    json::error_code ec;
+    const json::value whole = json::parse(json::string_view(line.data(), line.size()), ec, {}, opts);
+    if (ec == json::error::too_deep) return "malformed JSON: nested too deeply";
+    if (ec) return "malformed JSON: " + ec.message();
+    if (!whole.is_object()) return "record must be a JSON object";
+    if (duplicate) return "duplicate field " + Quote(*duplicate);
+    return "malformed JSON";  // not reached: the record parser stops only on these
   }
 
   // Every record type counts towards max_records (cursors do not: there is
@@ -737,7 +787,7 @@ class BatchParser {
   std::vector<LineError> errors_;
   std::vector<RefusedRecord> refused_;
   std::set<std::string, std::less<>> cursor_sources_;
-  DuplicateKeyFinder duplicate_keys_;
+  RecordParser record_parser_;
   std::array<unsigned char, 16384> value_buffer_;  // ParseLine's arena: a record line's JSON fits
   bool stop_ = false;
 };

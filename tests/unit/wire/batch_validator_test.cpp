@@ -214,6 +214,17 @@ TEST(WireBatch, DuplicateField) {
   ParseOutcome second = Parse(std::string(kFullCall) + "\n" + MinimalCall(R"(,"status":"failed")") + "\n");
   ASSERT_FALSE(second.batch);
   EXPECT_EQ(second.summary, "line 2: duplicate field \"status\"");
+  // The parse stops at a duplicate, yet what comes first in the order of
+  // the checks is still named: JSON broken further on, a line that is not an
+  // object, invalid UTF-8 after the duplicate.
+  EXPECT_EQ(OnlyError(MinimalCall(R"(,"id":"other")") + " trailing").rfind("malformed JSON", 0), 0u);
+  EXPECT_EQ(OnlyError(R"([{"a":1,"a":2}])"), "record must be a JSON object");
+  std::string bad_bytes = MinimalCall(std::string(R"(,"id":"other","cause":")") + "\xFF\"");
+  EXPECT_EQ(OnlyError(bad_bytes), "invalid UTF-8");
+  // Duplicates in an array's objects and after a deep closed object.
+  std::string in_array = MinimalCall();
+  in_array.replace(in_array.find(R"("orig":{})"), 9, R"("orig":{"model":"m","model":"n"})");
+  EXPECT_EQ(OnlyError(in_array), "duplicate field \"model\"");
 }
 
 // A JSON type other than the schema's is refused with the field named.
