@@ -1,16 +1,45 @@
 #include "common/time_format.h"
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 
+#include <fmt/format.h>
+
 namespace parley {
 
+// Calendar arithmetic with <chrono> (C++20 civil dates) rather than
+// gmtime_r/timegm: those take glibc's time-zone lock on every call, and the
+// agent and the server format or parse two timestamps per record.
+namespace {
+using std::chrono::days;
+using std::chrono::seconds;
+using std::chrono::sys_days;
+using std::chrono::sys_seconds;
+
+// Years chrono's calendar holds (and RFC 3339's four digits); other times
+// go through gmtime_r, as before.
+constexpr int64_t kFirstFastSecond = -62167219200;  // 0000-01-01T00:00:00Z
+constexpr int64_t kEndFastSecond = 253402300800;    // 10000-01-01T00:00:00Z
+}  // namespace
+
 std::string FormatUtc(int64_t unix_seconds) {
+  char buf[64];
+  if (unix_seconds >= kFirstFastSecond && unix_seconds < kEndFastSecond) {
+    const sys_seconds at{seconds{unix_seconds}};
+    const sys_days day = std::chrono::floor<days>(at);
+    const std::chrono::year_month_day ymd{day};
+    const std::chrono::hh_mm_ss hms{at - day};
+    const auto end = fmt::format_to_n(buf, sizeof buf - 1, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                                      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                                      static_cast<unsigned>(ymd.day()), hms.hours().count(), hms.minutes().count(),
+                                      hms.seconds().count());
+    return std::string(buf, end.out);
+  }
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
@@ -58,19 +87,14 @@ std::optional<int64_t> ParseRfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  int64_t t = static_cast<int64_t>(timegm(&tm));
-  // timegm normalises out-of-range days (Feb 31): reject those.
-  std::tm back{};
-  std::time_t tt = static_cast<std::time_t>(t);
-  gmtime_r(&tt, &back);
-  if (back.tm_mday != d) return std::nullopt;
+  // Four digits: always within chrono's calendar. A day the month does not
+  // have (Feb 31) is refused, not carried into the next month.
+  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+                                        std::chrono::day{static_cast<unsigned>(d)}};
+  if (!ymd.ok()) return std::nullopt;
+  // A leap second (se = 60) counts as the next minute's first, as timegm
+  // counted it.
+  const int64_t t = int64_t{sys_days{ymd}.time_since_epoch().count()} * 86400 + h * 3600 + mi * 60 + se;
   return t - offset;
 }
 
