@@ -843,8 +843,11 @@ void PutIfNotEmpty(json::object& o, std::string_view key, const std::string& val
   if (!value.empty()) o[key] = value;
 }
 
+// Each object is made with room for all its fields: grown one insert at a
+// time it is reallocated (and rehashed) several times, which the agent pays
+// for every record it sends.
 json::object PartyJson(const Party& p, const json::storage_ptr& sp) {
-  json::object po(sp);
+  json::object po(7, sp);
   PutIfNotEmpty(po, "name", p.name);
   PutIfNotEmpty(po, "number", p.number);
   PutIfNotEmpty(po, "uri", p.uri);
@@ -858,8 +861,9 @@ json::object PartyJson(const Party& p, const json::storage_ptr& sp) {
 // Unmeasured values are omitted, never written as 0 (wire.h, QualitySample).
 json::array QualityJson(const std::vector<QualitySample>& samples, const json::storage_ptr& sp) {
   json::array arr(sp);
+  arr.reserve(samples.size());
   for (const QualitySample& q : samples) {
-    json::object o(sp);
+    json::object o(13, sp);
     o["party"] = q.party;
     o["direction"] = q.direction;
     o["media"] = q.media;
@@ -908,7 +912,7 @@ ParseOutcome ParseBatch(std::string_view ndjson, const BatchLimits& limits) {
 namespace {
 
 json::object ObjectOf(const CallRecord& call, const json::storage_ptr& sp) {
-  json::object o(sp);
+  json::object o(15, sp);
   o["type"] = "call";
   o["source"] = call.source;
   o["id"] = call.id;
@@ -930,7 +934,7 @@ json::object ObjectOf(const CallRecord& call, const json::storage_ptr& sp) {
 }
 
 json::object ObjectOf(const ConferenceRecord& conf, const json::storage_ptr& sp) {
-  json::object o(sp);
+  json::object o(12, sp);
   o["type"] = "conference";
   o["source"] = conf.source;
   o["id"] = conf.id;
@@ -947,7 +951,7 @@ json::object ObjectOf(const ConferenceRecord& conf, const json::storage_ptr& sp)
 }
 
 json::object ObjectOf(const ParticipantRecord& part, const json::storage_ptr& sp) {
-  json::object o(sp);
+  json::object o(13, sp);
   o["type"] = "participant";
   o["source"] = part.source;
   o["id"] = part.id;
