@@ -74,15 +74,15 @@ Result<std::string> Decompress(std::string_view body, int64_t limit) {
   return out;
 }
 
-std::vector<store::QualitySample> ToStored(const std::vector<wire::QualitySample>& samples) {
+std::vector<store::QualitySample> ToStored(std::vector<wire::QualitySample>&& samples) {
   std::vector<store::QualitySample> out;
   out.reserve(samples.size());
-  for (const wire::QualitySample& q : samples) {
+  for (wire::QualitySample& q : samples) {
     store::QualitySample s;
-    s.party = q.party;
-    s.direction = q.direction;
-    s.media = q.media;
-    s.codec = q.codec;
+    s.party = std::move(q.party);
+    s.direction = std::move(q.direction);
+    s.media = std::move(q.media);
+    s.codec = std::move(q.codec);
     s.bitrate_kbps = q.bitrate_kbps;
     s.packet_loss_pct_avg = q.packet_loss_pct_avg;
     s.packet_loss_pct_max = q.packet_loss_pct_max;
@@ -96,17 +96,17 @@ std::vector<store::QualitySample> ToStored(const std::vector<wire::QualitySample
   return out;
 }
 
-store::StoredConference ToStored(const wire::ConferenceRecord& c, const store::Agent& agent, std::string sealed,
+store::StoredConference ToStored(wire::ConferenceRecord&& c, const store::Agent& agent, std::string sealed,
                                  int64_t now) {
   store::StoredConference s;
   s.tenant_id = agent.tenant_id;
-  s.source = c.source;
-  s.conference_id = c.id;
+  s.source = std::move(c.source);
+  s.conference_id = std::move(c.id);
   s.agent_id = agent.id;
   s.start_at = c.start;
   s.end_at = c.end;
-  s.room = c.room;
-  s.mcu = c.mcu;
+  s.room = std::move(c.room);
+  s.mcu = std::move(c.mcu);
   s.participant_count = c.participant_count;
   s.max_resources_used = c.max_resources_used;
   s.scheduled_start = c.scheduled_start;
@@ -116,73 +116,73 @@ store::StoredConference ToStored(const wire::ConferenceRecord& c, const store::A
   return s;
 }
 
-store::StoredParticipant ToStored(const wire::ParticipantRecord& p, const store::Agent& agent, std::string sealed,
+store::StoredParticipant ToStored(wire::ParticipantRecord&& p, const store::Agent& agent, std::string sealed,
                                   int64_t now) {
   store::StoredParticipant s;
   s.tenant_id = agent.tenant_id;
-  s.source = p.source;
-  s.participant_id = p.id;
-  s.conference_id = p.conference_id;
-  s.call_id = p.call_id;
+  s.source = std::move(p.source);
+  s.participant_id = std::move(p.id);
+  s.conference_id = std::move(p.conference_id);
+  s.call_id = std::move(p.call_id);
   s.agent_id = agent.id;
   s.start_at = p.start;
   s.end_at = p.end;
   s.duration_s = p.duration_s;
-  s.protocol = p.protocol;
-  s.role = p.role;
-  s.disconnect_reason = p.disconnect_reason;
-  s.model = p.party.model;
-  s.version = p.party.version;
-  s.site = p.party.site;
+  s.protocol = std::move(p.protocol);
+  s.role = std::move(p.role);
+  s.disconnect_reason = std::move(p.disconnect_reason);
+  s.model = std::move(p.party.model);
+  s.version = std::move(p.party.version);
+  s.site = std::move(p.party.site);
   s.pii_sealed = std::move(sealed);
   s.ingested_at = now;
-  s.quality = ToStored(p.quality);
+  s.quality = ToStored(std::move(p.quality));
   return s;
 }
 
-store::StoredDevice ToStored(const wire::DeviceRecord& d, const store::Agent& agent, std::string sealed, int64_t now) {
+store::StoredDevice ToStored(wire::DeviceRecord&& d, const store::Agent& agent, std::string sealed, int64_t now) {
   store::StoredDevice s;
   s.tenant_id = agent.tenant_id;
-  s.source = d.source;
-  s.device_id = d.id;
+  s.source = std::move(d.source);
+  s.device_id = std::move(d.id);
   s.agent_id = agent.id;
   s.observed_at = d.observed_at;
-  s.device_type = d.type;
-  s.model = d.model;
-  s.version = d.version;
-  s.site = d.site;
-  s.status = d.status;
-  s.registration = d.registration;
-  s.timezone = d.timezone;
+  s.device_type = std::move(d.type);
+  s.model = std::move(d.model);
+  s.version = std::move(d.version);
+  s.site = std::move(d.site);
+  s.status = std::move(d.status);
+  s.registration = std::move(d.registration);
+  s.timezone = std::move(d.timezone);
   s.pii_sealed = std::move(sealed);
   s.updated_at = now;
   return s;
 }
 
-store::StoredCall ToStored(const wire::CallRecord& c, const store::Agent& agent, std::string sealed, int64_t now) {
+store::StoredCall ToStored(wire::CallRecord&& c, const store::Agent& agent, std::string sealed, int64_t now) {
   store::StoredCall s;
   s.tenant_id = agent.tenant_id;
-  s.source = c.source;
-  s.call_id = c.id;
+  s.source = std::move(c.source);
+  s.call_id = std::move(c.id);
   s.agent_id = agent.id;
   s.start_at = c.start;
   s.end_at = c.end;
   s.duration_s = c.duration_s;
   s.status = std::string(wire::CallStatusName(c.status));
-  s.protocol = c.protocol;
-  s.call_type = c.call_type;
-  s.cause = c.cause;
+  s.protocol = std::move(c.protocol);
+  s.call_type = std::move(c.call_type);
+  s.cause = std::move(c.cause);
   s.bitrate_kbps = c.bitrate_kbps;
-  s.conference_id = c.conference_id;
-  s.orig_model = c.orig.model;
-  s.orig_version = c.orig.version;
-  s.orig_site = c.orig.site;
-  s.dest_model = c.dest.model;
-  s.dest_version = c.dest.version;
-  s.dest_site = c.dest.site;
+  s.conference_id = std::move(c.conference_id);
+  s.orig_model = std::move(c.orig.model);
+  s.orig_version = std::move(c.orig.version);
+  s.orig_site = std::move(c.orig.site);
+  s.dest_model = std::move(c.dest.model);
+  s.dest_version = std::move(c.dest.version);
+  s.dest_site = std::move(c.dest.site);
   s.pii_sealed = std::move(sealed);
   s.ingested_at = now;
-  s.quality = ToStored(c.quality);
+  s.quality = ToStored(std::move(c.quality));
   return s;
 }
 
@@ -340,28 +340,40 @@ http::Response IngestService::Batches(const http::Request& r, const store::Agent
   // Personal fields are sealed here, before anything reaches the store; the
   // store sees only blobs (docs/formats/model.md lists what is sealed) and
   // the blind-index search terms of the parties (privacy/search_terms.h).
-  const wire::Batch& batch = *parsed.batch;
+  // Each record is sealed and its terms worked out first; then its strings
+  // are moved, not copied, into the stored record.
+  wire::Batch& batch = *parsed.batch;
   crypto::Sealer sealer(keys->current);
   const crypto::HmacSha256Key search_key(keys_.SearchKey(agent.tenant_id));
   privacy::PartyTerms party_terms(search_key);
   commit.calls.reserve(batch.calls.size());
-  for (const auto& call : batch.calls) {
-    commit.calls.push_back(ToStored(call, agent, privacy::SealCallPii(sealer, agent.tenant_id, call), now));
-    for (const wire::Party* party : {&call.orig, &call.dest}) party_terms.Add(*party, commit.calls.back().search_terms);
+  for (wire::CallRecord& call : batch.calls) {
+    std::string sealed = privacy::SealCallPii(sealer, agent.tenant_id, call);
+    std::vector<std::string> terms;
+    for (const wire::Party* party : {&call.orig, &call.dest}) party_terms.Add(*party, terms);
+    commit.calls.push_back(ToStored(std::move(call), agent, std::move(sealed), now));
+    commit.calls.back().search_terms = std::move(terms);
   }
   commit.conferences.reserve(batch.conferences.size());
-  for (const auto& c : batch.conferences)
-    commit.conferences.push_back(ToStored(c, agent, privacy::SealConferencePii(sealer, agent.tenant_id, c), now));
+  for (wire::ConferenceRecord& c : batch.conferences) {
+    std::string sealed = privacy::SealConferencePii(sealer, agent.tenant_id, c);
+    commit.conferences.push_back(ToStored(std::move(c), agent, std::move(sealed), now));
+  }
   commit.participants.reserve(batch.participants.size());
-  for (const auto& p : batch.participants) {
-    commit.participants.push_back(
-        ToStored(p, agent, privacy::SealParticipantPii(sealer, agent.tenant_id, p), now));
-    party_terms.Add(p.party, commit.participants.back().search_terms);
+  for (wire::ParticipantRecord& p : batch.participants) {
+    std::string sealed = privacy::SealParticipantPii(sealer, agent.tenant_id, p);
+    std::vector<std::string> terms;
+    party_terms.Add(p.party, terms);
+    commit.participants.push_back(ToStored(std::move(p), agent, std::move(sealed), now));
+    commit.participants.back().search_terms = std::move(terms);
   }
   commit.devices.reserve(batch.devices.size());
-  for (const auto& d : batch.devices) {
-    commit.devices.push_back(ToStored(d, agent, privacy::SealDevicePii(sealer, agent.tenant_id, d), now));
-    privacy::AddSearchTerms(search_key, privacy::DeviceSearchValues(d), commit.devices.back().search_terms);
+  for (wire::DeviceRecord& d : batch.devices) {
+    std::string sealed = privacy::SealDevicePii(sealer, agent.tenant_id, d);
+    std::vector<std::string> terms;
+    privacy::AddSearchTerms(search_key, privacy::DeviceSearchValues(d), terms);
+    commit.devices.push_back(ToStored(std::move(d), agent, std::move(sealed), now));
+    commit.devices.back().search_terms = std::move(terms);
   }
   for (const auto& c : batch.cursors) commit.cursors.push_back({c.source, c.value, c.after});
   // Refused records are counted, grouped, in the batch's own transaction.
