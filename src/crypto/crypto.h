@@ -76,9 +76,8 @@ std::string Seal(const Key256& key, std::string_view plaintext, std::string_view
 // the AES key schedule is set up once, not per message, and the random
 // nonces are drawn from the DRBG kNoncesPerDraw at a time (after the first
 // message's) instead of one RAND_bytes call each (3% of the server's ingest
-// CPU). Every message still
-// gets its own random 96-bit nonce, never reused; the output is Seal's.
-// One instance per thread.
+// CPU). Every message still gets its own random 96-bit nonce, never reused;
+// the output is Seal's. One instance per thread.
 class Sealer {
  public:
   explicit Sealer(const Key256& key);

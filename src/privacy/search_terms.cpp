@@ -173,6 +173,12 @@ void AddFieldValues(std::vector<SearchValue>& out, std::string_view field) {
   AddValue(out, SearchKind::kPhone, NormalizePhone(field));
 }
 
+// A record's terms are a list without repeats (a party's number and URI
+// often give the same term).
+void AddTermOnce(std::vector<std::string>& terms, std::string term) {
+  if (std::find(terms.begin(), terms.end(), term) == terms.end()) terms.push_back(std::move(term));
+}
+
 }  // namespace
 
 std::string_view SearchKindName(SearchKind kind) {
@@ -324,10 +330,7 @@ void AddSearchTerms(const crypto::Key256& search_key, const std::vector<SearchVa
 
 void AddSearchTerms(const crypto::HmacSha256Key& search_key, const std::vector<SearchValue>& values,
                     std::vector<std::string>& terms) {
-  for (const SearchValue& v : values) {
-    std::string term = SearchTerm(search_key, v);
-    if (std::find(terms.begin(), terms.end(), term) == terms.end()) terms.push_back(std::move(term));
-  }
+  for (const SearchValue& v : values) AddTermOnce(terms, SearchTerm(search_key, v));
 }
 
 void PartyTerms::Add(const wire::Party& party, std::vector<std::string>& terms) {
@@ -345,8 +348,7 @@ void PartyTerms::Add(const wire::Party& party, std::vector<std::string>& terms) 
     AddSearchTerms(search_key_, PartySearchValues(party), own);
     it = by_party_.emplace(key_, std::move(own)).first;
   }
-  for (const std::string& term : it->second)
-    if (std::find(terms.begin(), terms.end(), term) == terms.end()) terms.push_back(term);
+  for (const std::string& term : it->second) AddTermOnce(terms, term);
 }
 
 }  // namespace parley::privacy

@@ -44,6 +44,14 @@ constexpr size_t kMaxCursorLen = 1024;
 // sample -> value; deeper input is refused early instead of building large
 // trees for a line that can never be valid.
 constexpr size_t kMaxJsonDepth = 4;
+
+// How every record line is parsed: by the record parser, and again by
+// json::parse to classify a line it refused.
+json::parse_options LineParseOptions() {
+  json::parse_options opts;
+  opts.max_depth = kMaxJsonDepth;
+  return opts;
+}
 // 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
 constexpr int64_t kMinTimestamp = 0;
 constexpr int64_t kMaxTimestamp = 253402300799;
@@ -239,7 +247,7 @@ class RecordHandler {
 // One per batch: the parser and its handler's buffers serve every line.
 class RecordParser {
  public:
-  RecordParser() : parser_(Options()) {}
+  RecordParser() : parser_(LineParseOptions()) {}
 
   // As json::parse(line, ec, storage, {max_depth}), except that a duplicate
   // key stops the parse (ec set, duplicate() names it).
@@ -254,11 +262,6 @@ class RecordParser {
   const std::optional<std::string>& duplicate() const { return parser_.handler().duplicate(); }
 
  private:
-  static json::parse_options Options() {
-    json::parse_options opts;
-    opts.max_depth = kMaxJsonDepth;
-    return opts;
-  }
   json::basic_parser<RecordHandler> parser_;
 };
 
@@ -725,10 +728,8 @@ class BatchParser {
     // valid UTF-8), but says only "syntax error".
     if (!IsValidUtf8(line)) return "invalid UTF-8";
     std::optional<std::string> duplicate = record_parser_.duplicate();
-    json::parse_options opts;
-    opts.max_depth = kMaxJsonDepth;
     json::error_code ec;
-    const json::value whole = json::parse(json::string_view(line.data(), line.size()), ec, {}, opts);
+    const json::value whole = json::parse(json::string_view(line.data(), line.size()), ec, {}, LineParseOptions());
     if (ec == json::error::too_deep) return "malformed JSON: nested too deeply";
     if (ec) return "malformed JSON: " + ec.message();
     if (!whole.is_object()) return "record must be a JSON object";
