@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ctime>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 namespace parley {
@@ -49,10 +50,11 @@ std::string FormatUtc(int64_t unix_seconds) {
     second = static_cast<unsigned>(tm.tm_sec);
   }
   // Into a buffer on the stack: fmt::format's own buffer and copy cost a
-  // fifth more per call.
+  // fifth more per call. The pattern is compiled (FMT_COMPILE): read at run
+  // time it was most of the call (the agent formats two times per record).
   char buf[64];
-  const auto end =
-      fmt::format_to_n(buf, sizeof buf, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", year, month, day, hour, minute, second);
+  const auto end = fmt::format_to_n(buf, sizeof buf, FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z"), year, month,
+                                    day, hour, minute, second);
   return std::string(buf, end.out);
 }
 
