@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -15,6 +16,7 @@
 #include "store/detail/rollup_delta.h"
 #include "store/detail/sealed_fields.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/search_doc_rows.h"
 #include "store/sqlite/statement.h"
 
 namespace parley::store::sqlite {
@@ -47,14 +49,6 @@ constexpr const char* kConnectionPragmas =
     "PRAGMA cache_size=-65536;"
     "PRAGMA wal_autocheckpoint=100000;";
 
-// The writer's queue of a batch's search-term rows (SearchDocs below): a
-// temporary table, private to the connection and kept in memory. No
-// constraints: pii_docs checks the rows when they move there.
-constexpr const char* kCreateSearchDocQueue =
-    "PRAGMA temp_store=MEMORY;"
-    "CREATE TEMP TABLE pii_docs_queue (id INTEGER PRIMARY KEY, tenant_id TEXT, record_kind TEXT, source TEXT,"
-    " record_id TEXT, start_at INTEGER, terms TEXT);";
-
 void CloseConnection(sqlite3* db) {
   // sqlite3_close_v2 defers the close until every statement is finalized;
   // all of ours are RAII so none should remain.
@@ -84,7 +78,11 @@ Result<Connection> OpenConnection(const std::string& path, bool reader) {
   if (!row || wal.ColumnText(0) != "wal") return Internal("sqlite: cannot enable WAL journal mode");
   PARLEY_TRY(wal.Step());
   PARLEY_TRY(ExecStatic(db.get(), kConnectionPragmas));
-  PARLEY_TRY(ExecStatic(db.get(), reader ? "PRAGMA query_only=ON" : kCreateSearchDocQueue));
+  if (reader) {
+    PARLEY_TRY(ExecStatic(db.get(), "PRAGMA query_only=ON"));
+  } else {
+    PARLEY_TRY(RegisterSearchDocRows(db.get()));  // SearchDocs::Flush's parley_search_docs(?1)
+  }
   return db;
 }
 
@@ -747,8 +745,9 @@ Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind
 // n the next free number of that start second, so the index lists a term's
 // records in start order.
 //
-// A batch's rows reach pii_docs in ONE statement, in id order, from the
-// writer's temporary queue table (kCreateSearchDocQueue). FTS5 keeps a
+// A batch's rows reach pii_docs in ONE statement, in id order, read from
+// memory by the table-valued function parley_search_docs (search_doc_rows.h;
+// until the twelfth round, through a temporary queue table). FTS5 keeps a
 // transaction's new terms in memory and writes them out as a segment at
 // commit, but also at the end of every statement that writes to it (its
 // savepoint release) and at every step back in id. One INSERT per record
@@ -764,11 +763,12 @@ class SearchDocs {
     PARLEY_ASSIGN_OR_RETURN(Statement last,
                             Statement::Prepare(db, "SELECT id FROM pii_docs WHERE id >= ?1 AND id < ?2"
                                                    " ORDER BY id DESC LIMIT 1"));
-    PARLEY_ASSIGN_OR_RETURN(Statement queue,
-                            Statement::Prepare(db, "INSERT INTO temp.pii_docs_queue (id, tenant_id, record_kind,"
-                                                   " source, record_id, start_at, terms)"
-                                                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    return SearchDocs(std::move(last), std::move(queue));
+    PARLEY_ASSIGN_OR_RETURN(Statement insert,
+                            Statement::Prepare(db, "INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id,"
+                                                   " start_at, terms) SELECT id, tenant_id, record_kind, source,"
+                                                   " record_id, start_at, terms FROM parley_search_docs(?1)"
+                                                   " ORDER BY id"));
+    return SearchDocs(std::move(last), std::move(insert));
   }
 
   // A record's terms as pii_docs.terms holds them: checked, a term listed
@@ -808,10 +808,12 @@ class SearchDocs {
 
   // Writes the queued rows. REQUIRES: the strings Add referred to are alive;
   // in the transaction of the records.
-  Status Flush(sqlite3* db) {
+  Status Flush() {
     if (pending_.empty()) return Ok();
     std::stable_sort(pending_.begin(), pending_.end(),
                      [](const Pending& x, const Pending& y) { return x.start_at < y.start_at; });
+    std::vector<SearchDocRow> rows;
+    rows.reserve(pending_.size());
     int64_t id = 0;
     for (size_t i = 0; i < pending_.size(); ++i) {
       const Pending& doc = pending_[i];
@@ -827,25 +829,14 @@ class SearchDocs {
       // second's ids; refused (the batch fails whole) rather than stored out
       // of order.
       if (id >= FirstId(doc.start_at + 1)) return Internal("store: more than 2^24 records start in one second");
-      queue_.Reset();
-      queue_.BindInt64(1, id)
-          .BindTextRef(2, *doc.tenant_id)
-          .BindTextRef(3, doc.kind)
-          .BindTextRef(4, *doc.source)
-          .BindTextRef(5, *doc.record_id)
-          .BindInt64(6, doc.start_at)
-          .BindTextRef(7, doc.terms);
-      PARLEY_TRY(queue_.Run());
+      rows.push_back({id, *doc.tenant_id, doc.kind, *doc.source, *doc.record_id, doc.start_at, doc.terms});
     }
-    queue_.Reset();  // before the bound strings go
+    insert_.Reset();
+    insert_.BindPointer(1, &rows, kSearchDocRowsPointer);
+    const Status inserted = insert_.Run();
+    insert_.Reset();  // before the rows go
     pending_.clear();
-    // The queue is emptied in the same transaction, so a failed batch leaves
-    // nothing in it either (a rollback covers the temp database).
-    return ExecStatic(db,
-                      "INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at, terms)"
-                      " SELECT id, tenant_id, record_kind, source, record_id, start_at, terms"
-                      " FROM temp.pii_docs_queue ORDER BY id;"
-                      "DELETE FROM temp.pii_docs_queue;");
+    return inserted;
   }
 
  private:
@@ -857,9 +848,9 @@ class SearchDocs {
     const std::string* record_id;
     std::string terms;
   };
-  SearchDocs(Statement last, Statement queue) : last_(std::move(last)), queue_(std::move(queue)) {}
+  SearchDocs(Statement last, Statement insert) : last_(std::move(last)), insert_(std::move(insert)) {}
   Statement last_;
-  Statement queue_;
+  Statement insert_;
   std::vector<Pending> pending_;
 };
 
@@ -1054,7 +1045,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
       if (participant_new[i]) detail::AddParticipantToRollups(batch.participants[i], rollups);
     PARLEY_TRY(ApplyRollups(batch.tenant_id, rollups));
   }
-  PARLEY_TRY(search_docs.Flush(writer_));
+  PARLEY_TRY(search_docs.Flush());
   PARLEY_TRY(Fault("commit_batch.after_participants"));
 
   if (!batch.devices.empty()) {
@@ -1074,8 +1065,8 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
                                     " WHERE excluded.observed_at > devices.observed_at"));
     PARLEY_ASSIGN_OR_RETURN(
         Statement delete_terms,
-        // INDEXED BY: without statistics the planner might take the tenant's
-        // prefix of pii_docs_by_start instead.
+        // INDEXED BY: without statistics the planner might walk the rows by
+        // id instead.
         Statement::Prepare(writer_, "DELETE FROM pii_docs INDEXED BY pii_docs_devices"
                                     " WHERE tenant_id = ?1 AND record_kind = 'device'"
                                     " AND source = ?2 AND record_id = ?3"));
@@ -1104,7 +1095,7 @@ Result<BatchCommitResult> SqliteStore::CommitBatch(const BatchCommit& batch) {
         PARLEY_TRY(delete_terms.Run());
         PARLEY_ASSIGN_OR_RETURN(std::string joined, SearchDocs::Join(d.search_terms));
         search_docs.Add(batch.tenant_id, "device", d.source, d.device_id, d.observed_at, std::move(joined));
-        PARLEY_TRY(search_docs.Flush(writer_));  // now: the same device's next state deletes these
+        PARLEY_TRY(search_docs.Flush());  // now: the same device's next state deletes these
       } else {
         ++result.already_present;
       }
@@ -2291,17 +2282,25 @@ Result<int64_t> CountOne(sqlite3* db, const std::string& sql, const std::string&
   return stmt.ColumnInt64(0);
 }
 
-// A tenant's (?1) expired (start before ?2) call and participant search
-// terms, counted one per term as PostgreSQL's pii_search rows are (a
-// pii_docs row holds a record's terms, 17 characters each less one space);
-// the delete takes ?3 records at a time. `record_kind <> 'device'` as in the
-// partial index pii_docs_by_start, so SQLite can use it.
+// The expired call and participant search terms, every tenant's, counted one
+// per term as PostgreSQL's pii_search rows are (a pii_docs row holds a
+// record's terms, 17 characters each less one space); the delete takes ?2
+// records at a time. Found by id: a row's id is (start_at << 24) + n
+// (migration 0015, CHECK id >> 24 = start_at), so "start before the
+// boundary" is "id below ?1 = SearchDocs::FirstId(boundary)", a range of the
+// table's own B-tree. Migration 0018 dropped the index these used before.
 constexpr const char* kCountExpiredTerms =
-    "SELECT COALESCE(SUM((length(terms) + 1) / 17), 0) FROM pii_docs"
-    " WHERE tenant_id = ?1 AND record_kind <> 'device' AND start_at < ?2";
+    "SELECT COALESCE(SUM((length(terms) + 1) / 17), 0) FROM pii_docs WHERE id < ?1 AND record_kind <> 'device'";
 constexpr const char* kDeleteExpiredTerms =
-    "DELETE FROM pii_docs WHERE id IN (SELECT id FROM pii_docs WHERE tenant_id = ?1"
-    " AND record_kind <> 'device' AND start_at < ?2 LIMIT ?3) RETURNING (length(terms) + 1) / 17";
+    "DELETE FROM pii_docs WHERE id IN (SELECT id FROM pii_docs WHERE id < ?1 AND record_kind <> 'device' LIMIT ?2)"
+    " RETURNING (length(terms) + 1) / 17";
+
+// The first pii_docs id of a record starting at `second` or later, for any
+// second (ingest stores only starts from 2000 on, within a day of now).
+int64_t FirstDocIdFrom(int64_t second) {
+  constexpr int64_t kLastSecond = std::numeric_limits<int64_t>::max() >> SearchDocs::kStartShift;
+  return SearchDocs::FirstId(std::clamp<int64_t>(second, 0, kLastSecond));
+}
 
 // "JOIN <table> x ON x is one of the record's rows" for a record table aliased r.
 std::string JoinRecordRows(const RetentionTable& t, const char* rows_table) {
@@ -2333,9 +2332,12 @@ Result<RetentionResult> SqliteStore::CountRecordsBefore(int64_t cutoff) {
                      out.boundary));
         out.quality_samples += samples;
       }
-      PARLEY_ASSIGN_OR_RETURN(const int64_t terms, CountOne(reader_, kCountExpiredTerms, tenant, out.boundary));
-      out.search_terms += terms;
     }
+    PARLEY_ASSIGN_OR_RETURN(Statement terms, Statement::Prepare(reader_, kCountExpiredTerms));
+    terms.BindInt64(1, FirstDocIdFrom(out.boundary));
+    PARLEY_ASSIGN_OR_RETURN(const bool row, terms.Step());
+    if (!row) return Internal("store: COUNT returned no row");
+    out.search_terms = terms.ColumnInt64(0);
     return Ok();
   }();
   (void)ExecStatic(reader_, "COMMIT");  // read-only: ending it cannot lose anything
@@ -2408,26 +2410,26 @@ Result<RetentionResult> SqliteStore::DropRecordsBefore(int64_t cutoff) {
         if (static_cast<int64_t>(keys.size()) < kRetentionChunk) break;
       }
     }
-    // The expired calls' and participants' search terms, by their start
-    // (pii_docs_by_start), as PostgreSQL's retention deletes them.
+  }
+  // The expired calls' and participants' search terms, every tenant's, by
+  // their start (kDeleteExpiredTerms), as PostgreSQL's retention deletes them.
+  for (;;) {
+    std::lock_guard lock(writer_mu_);
+    PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
+    PARLEY_ASSIGN_OR_RETURN(Statement terms, Statement::Prepare(writer_, kDeleteExpiredTerms));
+    terms.BindInt64(1, FirstDocIdFrom(out.boundary)).BindInt64(2, kRetentionChunk);
+    int64_t records = 0;
+    int64_t deleted = 0;
     for (;;) {
-      std::lock_guard lock(writer_mu_);
-      PARLEY_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(writer_));
-      PARLEY_ASSIGN_OR_RETURN(Statement terms, Statement::Prepare(writer_, kDeleteExpiredTerms));
-      terms.BindText(1, tenant).BindInt64(2, out.boundary).BindInt64(3, kRetentionChunk);
-      int64_t records = 0;
-      int64_t deleted = 0;
-      for (;;) {
-        PARLEY_ASSIGN_OR_RETURN(const bool row, terms.Step());
-        if (!row) break;
-        ++records;
-        deleted += terms.ColumnInt64(0);
-      }
-      PARLEY_TRY(Fault("retention.before_commit"));
-      PARLEY_TRY(tx.Commit());
-      out.search_terms += deleted;
-      if (records < kRetentionChunk) break;
+      PARLEY_ASSIGN_OR_RETURN(const bool row, terms.Step());
+      if (!row) break;
+      ++records;
+      deleted += terms.ColumnInt64(0);
     }
+    PARLEY_TRY(Fault("retention.before_commit"));
+    PARLEY_TRY(tx.Commit());
+    out.search_terms += deleted;
+    if (records < kRetentionChunk) break;
   }
   return out;
 }

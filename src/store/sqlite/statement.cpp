@@ -55,6 +55,13 @@ void Statement::NoteBind(int rc) {
   if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
 }
 
+Statement& Statement::BindPointer(int index, const void* p, const char* type) {
+  // SQLite takes a non-const pointer for functions that may write through
+  // it; parley_search_docs only reads.
+  NoteBind(sqlite3_bind_pointer(stmt_, index, const_cast<void*>(p), type, nullptr));
+  return *this;
+}
+
 Statement& Statement::BindText(int index, std::string_view value) {
   NoteBind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   return *this;

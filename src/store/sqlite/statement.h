@@ -52,6 +52,10 @@ class Statement {
   Statement& BindInt64(int index, int64_t value);
   Statement& BindNull(int index);
   Statement& BindDouble(int index, double value);
+  // A pointer for a table-valued function that reads it with
+  // sqlite3_value_pointer(value, type) (search_doc_rows.h); SQL sees NULL.
+  // REQUIRES: *p stays valid until the next Reset().
+  Statement& BindPointer(int index, const void* p, const char* type);
   // nullopt binds NULL: "not reported" stays distinguishable from 0.
   Statement& BindOptionalInt64(int index, const std::optional<int64_t>& value);
   Statement& BindOptionalDouble(int index, const std::optional<double>& value);

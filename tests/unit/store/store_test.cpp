@@ -24,6 +24,7 @@
 #include "store/postgres/migrations.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/search_doc_rows.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "support/fault_injecting_store.h"
@@ -1353,6 +1354,66 @@ TEST_P(StoreTest, PartyPagesFollowKeyOrderWithinOneSecond) {
   // A term that is not 16 hex digits matches nothing (and is no FTS5 query).
   EXPECT_EQ(Ids(store_->ListCalls("ta", PartyPage("\"*\" OR x", 10))), std::vector<std::string>{});
   EXPECT_EQ(*store_->CountCalls("ta", std::string("\"")), 0);
+}
+
+// parley_search_docs(?1), the batch's search-term rows read from memory by
+// one INSERT ... SELECT: exactly the bound rows, in order and without a sort
+// (the table reports their id order), nothing for any other argument, and
+// not usable from a view or trigger.
+TEST(SqliteSearchDocRows, ReadsOnlyTheBoundRows) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  ASSERT_TRUE(sqlite::RegisterSearchDocRows(db).ok());
+  const std::string terms_a = Term('a'), terms_b = Term('b') + " " + Term('c');
+  const std::vector<sqlite::SearchDocRow> rows = {{(100LL << 24), "ta", "call", "dma", "c1", 100, terms_a},
+                                                  {(100LL << 24) + 1, "ta", "participant", "dma", "p1", 100, terms_b}};
+  auto read = [&](auto bind) {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT id, tenant_id, record_kind, source, record_id, start_at, terms"
+                                 " FROM parley_search_docs(?1) ORDER BY id",
+                                 -1, &stmt, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    bind(stmt);
+    std::vector<std::string> out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      std::string row;
+      for (int c = 0; c < 7; ++c) {
+        if (c > 0) row += "|";
+        row += reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+      }
+      out.push_back(row);
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  };
+  const auto bound = read([&](sqlite3_stmt* stmt) {
+    sqlite3_bind_pointer(stmt, 1, const_cast<std::vector<sqlite::SearchDocRow>*>(&rows), sqlite::kSearchDocRowsPointer,
+                         nullptr);
+  });
+  EXPECT_EQ(bound, (std::vector<std::string>{std::to_string(100LL << 24) + "|ta|call|dma|c1|100|" + terms_a,
+                                             std::to_string((100LL << 24) + 1) + "|ta|participant|dma|p1|100|" + terms_b}));
+  EXPECT_TRUE(read([](sqlite3_stmt*) {}).empty());  // NULL
+  EXPECT_TRUE(read([&](sqlite3_stmt* stmt) {
+                sqlite3_bind_pointer(stmt, 1, const_cast<std::vector<sqlite::SearchDocRow>*>(&rows), "other", nullptr);
+              }).empty());
+  EXPECT_TRUE(read([](sqlite3_stmt* stmt) { sqlite3_bind_text(stmt, 1, "rows", -1, SQLITE_STATIC); }).empty());
+
+  sqlite3_stmt* plan = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT id FROM parley_search_docs(?1) ORDER BY id", -1, &plan,
+                               nullptr),
+            SQLITE_OK);
+  std::string steps;
+  while (sqlite3_step(plan) == SQLITE_ROW) steps += reinterpret_cast<const char*>(sqlite3_column_text(plan, 3));
+  sqlite3_finalize(plan);
+  EXPECT_EQ(steps.find("TEMP B-TREE"), std::string::npos) << steps;
+
+  ASSERT_EQ(sqlite3_exec(db, "CREATE VIEW v AS SELECT id FROM parley_search_docs(NULL)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "SELECT * FROM v", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_NE(std::string(sqlite3_errmsg(db)).find("unsafe use"), std::string::npos) << sqlite3_errmsg(db);
+  sqlite3_close(db);
 }
 
 // SQLite's term index (FTS5 over pii_docs, migration 0015) follows every
