@@ -190,18 +190,37 @@ const std::string kTenantWide;  // the concurrency series of all sources togethe
 
 }  // namespace
 
+UsageAggregate& RollupDelta::UsageAt(RollupGrain grain, RollupDimension dimension, std::string_view key,
+                                     int64_t bucket) {
+  const std::tuple<RollupGrain, RollupDimension, std::string_view, int64_t> view{grain, dimension, key, bucket};
+  auto it = usage.lower_bound(view);
+  if (it == usage.end() || usage.key_comp()(view, it->first)) {
+    it = usage.emplace_hint(it, std::tuple(grain, dimension, std::string(key), bucket), UsageAggregate{});
+  }
+  return it->second;
+}
+
+int64_t& RollupDelta::ConcurrencyAt(std::string_view series, int64_t minute) {
+  const std::pair<std::string_view, int64_t> view{series, minute};
+  auto it = concurrency.lower_bound(view);
+  if (it == concurrency.end() || concurrency.key_comp()(view, it->first)) {
+    it = concurrency.emplace_hint(it, std::pair(std::string(series), minute), 0);
+  }
+  return it->second;
+}
+
 void AddCallToRollups(const StoredCall& call, RollupDelta& delta) {
   const bool completed = call.status == "completed";
-  // The keys this call counts under, each once.
-  std::vector<std::pair<RollupDimension, std::string>> keys = {{RollupDimension::kTenant, ""},
-                                                              {RollupDimension::kSource, call.source}};
-  std::set<std::string> sites, models;
-  for (const std::string* s : {&call.orig_site, &call.dest_site})
-    if (!s->empty()) sites.insert(*s);
-  for (const std::string* m : {&call.orig_model, &call.dest_model})
-    if (!m->empty()) models.insert(*m);
-  for (const auto& s : sites) keys.emplace_back(RollupDimension::kSite, s);
-  for (const auto& m : models) keys.emplace_back(RollupDimension::kModel, m);
+  // The keys this call counts under, each once (both ends at one site count
+  // there once). Views of the call's own strings: nothing is copied.
+  std::vector<std::pair<RollupDimension, std::string_view>> keys = {{RollupDimension::kTenant, ""},
+                                                                   {RollupDimension::kSource, call.source}};
+  keys.reserve(6);
+  for (const auto& [dim, orig, dest] : {std::tuple(RollupDimension::kSite, &call.orig_site, &call.dest_site),
+                                        std::tuple(RollupDimension::kModel, &call.orig_model, &call.dest_model)}) {
+    if (!orig->empty()) keys.emplace_back(dim, *orig);
+    if (!dest->empty() && *dest != *orig) keys.emplace_back(dim, *dest);
+  }
 
   // Connected time: the last duration_s seconds before the end.
   const int64_t connected_end = call.end_at;
@@ -210,7 +229,7 @@ void AddCallToRollups(const StoredCall& call, RollupDelta& delta) {
   for (const Grain& g : kGrains) {
     const int64_t start_bucket = FloorTo(call.start_at, g.step);
     for (const auto& [dim, key] : keys) {
-      UsageAggregate& at_start = delta.usage[{g.grain, dim, key, start_bucket}];
+      UsageAggregate& at_start = delta.UsageAt(g.grain, dim, key, start_bucket);
       ++at_start.calls;
       if (completed) ++at_start.completed;
       else ++at_start.failed;
@@ -226,7 +245,8 @@ void AddCallToRollups(const StoredCall& call, RollupDelta& delta) {
       // Connected seconds, split over the buckets they fall in.
       for (int64_t b = FloorTo(connected_start, g.step); b < connected_end; b += g.step) {
         int64_t part = std::min(connected_end, b + g.step) - std::max(connected_start, b);
-        if (part > 0) delta.usage[{g.grain, dim, key, b}].seconds += part;
+        // The first bucket is usually the start's: no second look-up.
+        if (part > 0) (b == start_bucket ? at_start : delta.UsageAt(g.grain, dim, key, b)).seconds += part;
       }
     }
   }
@@ -236,8 +256,8 @@ void AddCallToRollups(const StoredCall& call, RollupDelta& delta) {
     const int64_t first = FloorTo(call.start_at, 60);
     const int64_t after_last = FloorTo(call.end_at - 1, 60) + 60;
     for (const std::string* source : {&call.source, &kTenantWide}) {
-      delta.concurrency[{*source, first}] += 1;
-      delta.concurrency[{*source, after_last}] -= 1;
+      delta.ConcurrencyAt(*source, first) += 1;
+      delta.ConcurrencyAt(*source, after_last) -= 1;
     }
   }
 }
@@ -256,7 +276,7 @@ void AddParticipantToRollups(const StoredParticipant& participant, RollupDelta& 
   if (!participant.model.empty()) keys.emplace_back(RollupDimension::kModel, participant.model);
   for (const Grain& g : kGrains) {
     const int64_t start_bucket = FloorTo(participant.start_at, g.step);
-    for (const auto& [dim, key] : keys) delta.usage[{g.grain, dim, key, start_bucket}].quality.Merge(quality);
+    for (const auto& [dim, key] : keys) delta.UsageAt(g.grain, dim, key, start_bucket).quality.Merge(quality);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -16,13 +17,31 @@
 
 namespace parley::store::detail {
 
+// Orders (series, minute) keys, stored (std::string) or looked up by view
+// (std::string_view), as std::pair's own operator< orders the stored ones.
+struct SeriesMinuteLess {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const std::pair<A, int64_t>& x, const std::pair<B, int64_t>& y) const {
+    const int c = std::string_view(x.first).compare(std::string_view(y.first));
+    return c < 0 || (c == 0 && x.second < y.second);
+  }
+};
+
 struct RollupDelta {
   // (grain, dimension, key, bucket start) -> what to add.
-  std::map<std::tuple<RollupGrain, RollupDimension, std::string, int64_t>, UsageAggregate> usage;
+  std::map<std::tuple<RollupGrain, RollupDimension, std::string, int64_t>, UsageAggregate, std::less<>> usage;
   // (source, or "" for the tenant; minute start) -> change in calls in
   // progress from that minute on: +1 where a call starts, -1 in the minute
   // after the last one it touches.
-  std::map<std::pair<std::string, int64_t>, int64_t> concurrency;
+  std::map<std::pair<std::string, int64_t>, int64_t, SeriesMinuteLess> concurrency;
+
+  // usage[...] and concurrency[...] looked up by the key's view (the maps'
+  // comparators are transparent): a call's every row would otherwise copy its
+  // key string (a model name is longer than a short string's 15 bytes) for
+  // each look-up, a dozen or more per call.
+  UsageAggregate& UsageAt(RollupGrain grain, RollupDimension dimension, std::string_view key, int64_t bucket);
+  int64_t& ConcurrencyAt(std::string_view series, int64_t minute);
 };
 
 // Adds one call (with its quality samples) to `delta`.
