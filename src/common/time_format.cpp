@@ -50,12 +50,15 @@ std::string FormatUtc(int64_t unix_seconds) {
     second = static_cast<unsigned>(tm.tm_sec);
   }
   // Into a buffer on the stack: fmt::format's own buffer and copy cost a
-  // fifth more per call. The pattern is compiled (FMT_COMPILE): read at run
-  // time it was most of the call (the agent formats two times per record).
-  char buf[64];
-  const auto end = fmt::format_to_n(buf, sizeof buf, FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z"), year, month,
-                                    day, hour, minute, second);
-  return std::string(buf, end.out);
+  // fifth more per call. The pattern is compiled (FMT_COMPILE), and written
+  // with format_to, not format_to_n: compiled, format_to_n goes through a
+  // truncating iterator a character at a time (measured: 464 ns a call,
+  // against 188 read at run time and 101 compiled with format_to). No bound
+  // is needed: six ints take at most 6 x 11 characters plus 6 separators.
+  char buf[80];
+  char* const end =
+      fmt::format_to(buf, FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z"), year, month, day, hour, minute, second);
+  return std::string(buf, end);
 }
 
 namespace {
