@@ -999,15 +999,20 @@ std::string ReadObject(const json::object& o, DeviceRecord& r) { return ReadDevi
 // finite doubles (boost::json writes NaN and infinities as text that does
 // not parse back to them) and no unsigned integers (the parser reads them as
 // signed when they fit). Records' own fields are int64_t and double.
+bool ParsesBackIdentically(const json::value& v);
+// Its own overload: passed to the json::value one, an object would first be
+// copied whole into a temporary value (8% of the agent's CPU, measured).
+bool ParsesBackIdentically(const json::object& o) {
+  return std::all_of(o.begin(), o.end(), [](const json::key_value_pair& kv) { return ParsesBackIdentically(kv.value()); });
+}
 bool ParsesBackIdentically(const json::value& v) {
   switch (v.kind()) {
     case json::kind::double_: return std::isfinite(v.get_double());
     case json::kind::uint64: return false;
     case json::kind::array:
-      return std::all_of(v.get_array().begin(), v.get_array().end(), ParsesBackIdentically);
-    case json::kind::object:
-      return std::all_of(v.get_object().begin(), v.get_object().end(),
-                         [](const json::key_value_pair& kv) { return ParsesBackIdentically(kv.value()); });
+      return std::all_of(v.get_array().begin(), v.get_array().end(),
+                         [](const json::value& e) { return ParsesBackIdentically(e); });
+    case json::kind::object: return ParsesBackIdentically(v.get_object());
     default: return true;
   }
 }
