@@ -1003,7 +1003,8 @@ bool ParsesBackIdentically(const json::value& v);
 // Its own overload: passed to the json::value one, an object would first be
 // copied whole into a temporary value (8% of the agent's CPU, measured).
 bool ParsesBackIdentically(const json::object& o) {
-  return std::all_of(o.begin(), o.end(), [](const json::key_value_pair& kv) { return ParsesBackIdentically(kv.value()); });
+  return std::all_of(o.begin(), o.end(),
+                     [](const json::key_value_pair& kv) { return ParsesBackIdentically(kv.value()); });
 }
 bool ParsesBackIdentically(const json::value& v) {
   switch (v.kind()) {

@@ -81,8 +81,10 @@ int Filter(sqlite3_vtab_cursor* c, int idx_num, const char*, int argc, sqlite3_v
   Cursor& cursor = Of(c);
   // A value bound any other way than sqlite3_bind_pointer with our type
   // reads as NULL here: no rows.
-  cursor.rows = idx_num == 1 && argc == 1 ? static_cast<const Rows*>(sqlite3_value_pointer(argv[0], kSearchDocRowsPointer))
-                                          : nullptr;
+  cursor.rows = nullptr;
+  if (idx_num == 1 && argc == 1) {
+    cursor.rows = static_cast<const Rows*>(sqlite3_value_pointer(argv[0], kSearchDocRowsPointer));
+  }
   cursor.at = 0;
   return SQLITE_OK;
 }

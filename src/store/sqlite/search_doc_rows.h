@@ -1,7 +1,8 @@
-// A batch's rows handed to one SQL statement straight from C++ memory: the
-// table-valued function parley_search_docs(?1), an eponymous virtual table over a
-// vector the statement is bound to (sqlite3_bind_pointer, as SQLite's own
-// carray extension does, which Debian's libsqlite3 does not build in).
+// A batch's search-term rows handed to one SQL statement straight from C++
+// memory: the table-valued function parley_search_docs(?1), an eponymous
+// virtual table over a vector the statement is bound to
+// (sqlite3_bind_pointer, as SQLite's own carray extension does, which
+// Debian's libsqlite3 does not build in).
 //
 // Why: FTS5 writes out the terms it holds in memory at the end of every
 // statement that wrote to it, so a batch's search-term rows must reach

@@ -763,11 +763,11 @@ class SearchDocs {
     PARLEY_ASSIGN_OR_RETURN(Statement last,
                             Statement::Prepare(db, "SELECT id FROM pii_docs WHERE id >= ?1 AND id < ?2"
                                                    " ORDER BY id DESC LIMIT 1"));
-    PARLEY_ASSIGN_OR_RETURN(Statement insert,
-                            Statement::Prepare(db, "INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id,"
-                                                   " start_at, terms) SELECT id, tenant_id, record_kind, source,"
-                                                   " record_id, start_at, terms FROM parley_search_docs(?1)"
-                                                   " ORDER BY id"));
+    PARLEY_ASSIGN_OR_RETURN(
+        Statement insert,
+        Statement::Prepare(db, "INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at, terms)"
+                               " SELECT id, tenant_id, record_kind, source, record_id, start_at, terms"
+                               " FROM parley_search_docs(?1) ORDER BY id"));
     return SearchDocs(std::move(last), std::move(insert));
   }
 

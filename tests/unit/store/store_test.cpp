@@ -1392,8 +1392,9 @@ TEST(SqliteSearchDocRows, ReadsOnlyTheBoundRows) {
     sqlite3_bind_pointer(stmt, 1, const_cast<std::vector<sqlite::SearchDocRow>*>(&rows), sqlite::kSearchDocRowsPointer,
                          nullptr);
   });
-  EXPECT_EQ(bound, (std::vector<std::string>{std::to_string(100LL << 24) + "|ta|call|dma|c1|100|" + terms_a,
-                                             std::to_string((100LL << 24) + 1) + "|ta|participant|dma|p1|100|" + terms_b}));
+  EXPECT_EQ(bound,
+            (std::vector<std::string>{std::to_string(100LL << 24) + "|ta|call|dma|c1|100|" + terms_a,
+                                      std::to_string((100LL << 24) + 1) + "|ta|participant|dma|p1|100|" + terms_b}));
   EXPECT_TRUE(read([](sqlite3_stmt*) {}).empty());  // NULL
   EXPECT_TRUE(read([&](sqlite3_stmt* stmt) {
                 sqlite3_bind_pointer(stmt, 1, const_cast<std::vector<sqlite::SearchDocRow>*>(&rows), "other", nullptr);
