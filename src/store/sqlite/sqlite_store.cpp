@@ -86,6 +86,13 @@ Result<Connection> OpenConnection(const std::string& path, bool reader) {
   return db;
 }
 
+// The one value of a prepared, bound COUNT/SUM query.
+Result<int64_t> SingleCount(Statement& stmt) {
+  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return Internal("store: COUNT returned no row");
+  return stmt.ColumnInt64(0);
+}
+
 std::string RoleText(Role role) { return std::string(RoleName(role)); }
 
 Result<Role> RoleFromColumn(const Statement& stmt, int column) {
@@ -1649,9 +1656,7 @@ Result<int64_t> SqliteStore::CountCalls(const std::string& tenant_id, const std:
                                              : "SELECT COUNT(*) FROM calls WHERE tenant_id = ?1"));
   stmt.BindText(1, tenant_id);
   if (match) stmt.BindText(2, *match);
-  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
-  if (!row) return Internal("store: COUNT returned no row");
-  return stmt.ColumnInt64(0);
+  return SingleCount(stmt);
 }
 
 }  // namespace parley::store::sqlite
@@ -2277,9 +2282,7 @@ Result<std::vector<std::string>> TenantIds(sqlite3* db) {
 Result<int64_t> CountOne(sqlite3* db, const std::string& sql, const std::string& tenant_id, int64_t boundary) {
   PARLEY_ASSIGN_OR_RETURN(Statement stmt, Statement::Prepare(db, sql));
   stmt.BindText(1, tenant_id).BindInt64(2, boundary);
-  PARLEY_ASSIGN_OR_RETURN(const bool row, stmt.Step());
-  if (!row) return Internal("store: COUNT returned no row");
-  return stmt.ColumnInt64(0);
+  return SingleCount(stmt);
 }
 
 // The expired call and participant search terms, every tenant's, counted one
@@ -2335,9 +2338,7 @@ Result<RetentionResult> SqliteStore::CountRecordsBefore(int64_t cutoff) {
     }
     PARLEY_ASSIGN_OR_RETURN(Statement terms, Statement::Prepare(reader_, kCountExpiredTerms));
     terms.BindInt64(1, FirstDocIdFrom(out.boundary));
-    PARLEY_ASSIGN_OR_RETURN(const bool row, terms.Step());
-    if (!row) return Internal("store: COUNT returned no row");
-    out.search_terms = terms.ColumnInt64(0);
+    PARLEY_ASSIGN_OR_RETURN(out.search_terms, SingleCount(terms));
     return Ok();
   }();
   (void)ExecStatic(reader_, "COMMIT");  // read-only: ending it cannot lose anything
