@@ -188,25 +188,29 @@ constexpr Grain kGrains[] = {{RollupGrain::kHour, kHour}, {RollupGrain::kDay, kD
 
 const std::string kTenantWide;  // the concurrency series of all sources together
 
+// map[key] for a map with a transparent comparator, looked up by `view` (a
+// key whose strings are views); the owning key is made only when the entry
+// is new.
+template <typename Map, typename View, typename MakeKey>
+typename Map::mapped_type& FindOrAdd(Map& map, const View& view, MakeKey make_key) {
+  auto it = map.lower_bound(view);
+  if (it == map.end() || map.key_comp()(view, it->first)) {
+    it = map.emplace_hint(it, make_key(), typename Map::mapped_type{});
+  }
+  return it->second;
+}
+
 }  // namespace
 
 UsageAggregate& RollupDelta::UsageAt(RollupGrain grain, RollupDimension dimension, std::string_view key,
                                      int64_t bucket) {
   const std::tuple<RollupGrain, RollupDimension, std::string_view, int64_t> view{grain, dimension, key, bucket};
-  auto it = usage.lower_bound(view);
-  if (it == usage.end() || usage.key_comp()(view, it->first)) {
-    it = usage.emplace_hint(it, std::tuple(grain, dimension, std::string(key), bucket), UsageAggregate{});
-  }
-  return it->second;
+  return FindOrAdd(usage, view, [&] { return std::tuple(grain, dimension, std::string(key), bucket); });
 }
 
 int64_t& RollupDelta::ConcurrencyAt(std::string_view series, int64_t minute) {
-  const std::pair<std::string_view, int64_t> view{series, minute};
-  auto it = concurrency.lower_bound(view);
-  if (it == concurrency.end() || concurrency.key_comp()(view, it->first)) {
-    it = concurrency.emplace_hint(it, std::pair(std::string(series), minute), 0);
-  }
-  return it->second;
+  return FindOrAdd(concurrency, std::pair<std::string_view, int64_t>{series, minute},
+                   [&] { return std::pair(std::string(series), minute); });
 }
 
 void AddCallToRollups(const StoredCall& call, RollupDelta& delta) {
