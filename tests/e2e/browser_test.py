@@ -85,8 +85,9 @@ class PortalInChromium(unittest.TestCase):
             # if its first change is one of them ending. A midnight that is
             # this minute itself is not carried: a call whose last minute was
             # 23:59 ends (-1) at 00:00 and is not in progress then; the level
-            # after this minute's change counts for the day below, as the
-            # rollups count it (intermittent failure: peak 2 != 3).
+            # after this minute's change counts for this minute's day (the
+            # lines after the loop), as the rollups count it (intermittent
+            # failure: peak 2 != 3).
             if previous is not None:
                 for midnight in range(previous - previous % 86400 + 86400, minute, 86400):
                     carried = time.strftime("%Y-%m-%d", time.gmtime(midnight))
