@@ -23,7 +23,7 @@ from harness import BIN, Stack, set_toml_key, wait_until  # noqa: E402
 
 PARLEY = os.path.join(BIN, "parley")
 TABLES = ("calls", "conferences", "participants", "quality_samples", "search_terms")
-# One row per search term: a view over pii_docs since migration 0015.
+# One row per search term: a view over pii_docs (and, since migration 0019, calls.terms).
 TERMS = "pii_search"
 
 

@@ -6,7 +6,8 @@
 //
 // Why: FTS5 writes out the terms it holds in memory at the end of every
 // statement that wrote to it, so a batch's search-term rows must reach
-// pii_docs in ONE statement (docs/performance.md). They used to pass through
+// pii_docs (and its new calls' terms call_terms) in ONE statement each
+// (docs/performance.md). They used to pass through
 // a temporary table first: one INSERT per row into it, the INSERT ... SELECT
 // out of it, and a DELETE to empty it, all inside the write transaction
 // every batch waits for.
@@ -25,8 +26,9 @@
 
 namespace parley::store::sqlite {
 
-// One row of parley_search_docs: the columns of pii_docs. The views must outlive
-// the statement's run.
+// One row of parley_search_docs: the columns of pii_docs (a call's terms for
+// call_terms fill only id and terms). The views must outlive the statement's
+// run.
 struct SearchDocRow {
   int64_t id = 0;
   std::string_view tenant_id;

@@ -158,7 +158,7 @@ class SqliteStore final : public Store {
   Status CheckExpectedCursors(const BatchCommit& batch);
   // Adds a batch's rollup delta. REQUIRES: writer_mu_ held, in the batch's transaction.
   Status ApplyRollups(const std::string& tenant_id, const detail::RollupDelta& delta);
-  // ListCalls with a party term: the page of that party's calls (pii_terms).
+  // ListCalls with a party term: the page of that party's calls (calls_by_start, call_terms).
   using CallKey = std::tuple<int64_t, std::string, std::string>;  // start_at, source, call_id
   Result<std::vector<StoredCall>> ListPartyCalls(const std::string& tenant_id, const std::string& term,
                                                  const std::optional<CallKey>& before, int64_t limit);

@@ -12,7 +12,9 @@
 #include <atomic>
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <future>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -1356,6 +1358,66 @@ TEST_P(StoreTest, PartyPagesFollowKeyOrderWithinOneSecond) {
   EXPECT_EQ(*store_->CountCalls("ta", std::string("\"")), 0);
 }
 
+// Enough calls that a page is found both ways SQLite's ListPartyCalls finds
+// one (migration 0019): by walking the newest calls (a frequent party) and
+// through the term index after the walk's budget (a party with few calls,
+// most of them old). Every page size gives each call once in key order, as a
+// model computed here says; calls start three to a second and arrive out of
+// start order; the other tenant's calls with the same terms are never shown.
+TEST_P(StoreTest, PartyPagesWalkAndIndexAgreeWithAModel) {
+  const std::string dense = Term('d'), sparse = Term('5'), none = Term('9');
+  constexpr int64_t kCalls = 3000;
+  constexpr int64_t kStart = 1767225600;
+  using Key = std::tuple<int64_t, std::string, std::string>;
+  std::map<std::string, std::vector<Key>> expected;
+  std::vector<StoredCall> calls;
+  for (int64_t n = 0; n < kCalls; ++n) {
+    const int64_t i = n * 7919 % kCalls;  // arrival order is not start order
+    StoredCall c = MakeCall(i % 2 ? "dma" : "cucm", "c" + std::to_string(i), kStart + i / 3);
+    if (i % 3 == 0) c.search_terms.push_back(dense);
+    if (i < 30 || i == kCalls - 10) c.search_terms.push_back(sparse);
+    for (const std::string& t : c.search_terms) expected[t].emplace_back(c.start_at, c.source, c.call_id);
+    calls.push_back(std::move(c));
+  }
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("ta", "a1", "b1", calls, {})).ok());
+  std::vector<StoredCall> theirs;
+  for (int64_t i = 0; i < 500; ++i) {
+    theirs.push_back(CallWithTerms("t" + std::to_string(i), kStart + (i % 2 ? -1000 : 5000) + i, {dense, sparse}));
+  }
+  ASSERT_TRUE(store_->CommitBatch(MakeBatch("tb", "a1", "b1", theirs, {})).ok());
+
+  for (auto& [term, keys] : expected) std::sort(keys.begin(), keys.end(), std::greater<>());
+  ASSERT_EQ(expected[dense].size(), 1000u);
+  ASSERT_EQ(expected[sparse].size(), 31u);
+  for (const std::string& term : {dense, sparse, none}) {
+    EXPECT_EQ(*store_->CountCalls("ta", term), static_cast<int64_t>(expected[term].size()));
+    for (int64_t size : {1, 7, 50, 1000}) {
+      SCOPED_TRACE(term.substr(0, 1) + " pages of " + std::to_string(size));
+      std::vector<Key> seen;
+      std::optional<Key> before;
+      for (int pages = 0; pages < 2000; ++pages) {
+        auto page = store_->ListCalls("ta", PartyPage(term, size, before));
+        ASSERT_TRUE(page.ok()) << page.error().detail;
+        ASSERT_LE(static_cast<int64_t>(page->size()), size);
+        for (const StoredCall& c : *page) {
+          EXPECT_EQ(c.tenant_id, "ta");
+          seen.emplace_back(c.start_at, c.source, c.call_id);
+        }
+        if (static_cast<int64_t>(page->size()) < size) break;
+        before = seen.back();
+      }
+      EXPECT_EQ(seen, expected[term]);
+    }
+  }
+  // From a cursor in the middle of one second.
+  const Key middle = expected[dense][500];
+  auto page = store_->ListCalls("ta", PartyPage(dense, 3, middle));
+  ASSERT_TRUE(page.ok()) << page.error().detail;
+  ASSERT_EQ(page->size(), 3u);
+  EXPECT_EQ((*page)[0].call_id, std::get<2>(expected[dense][501]));
+  EXPECT_EQ((*page)[2].call_id, std::get<2>(expected[dense][503]));
+}
+
 // parley_search_docs(?1), the batch's search-term rows read from memory by
 // one INSERT ... SELECT: exactly the bound rows, in order and without a sort
 // (the table reports their id order), nothing for any other argument, and
@@ -1417,10 +1479,11 @@ TEST(SqliteSearchDocRows, ReadsOnlyTheBoundRows) {
   sqlite3_close(db);
 }
 
-// SQLite's term index (FTS5 over pii_docs, migration 0015) follows every
-// write and delete: new records, a device's replaced terms, retention and a
-// deleted tenant leave it equal to pii_docs, and a row cannot be updated
-// behind its back.
+// SQLite's term indexes follow every write and delete: call_terms over
+// calls.terms (migration 0019) and pii_terms over pii_docs, the participants'
+// and devices' (0015). New records, a device's replaced terms, retention and a
+// deleted tenant leave each equal to its content table, and neither a
+// pii_docs row nor a call's terms or id can be updated behind their backs.
 TEST(SqliteSearchTerms, IndexFollowsEveryWriteAndDelete) {
   TempDir dir;
   const std::string path = dir.File("parley.db");
@@ -1436,15 +1499,18 @@ TEST(SqliteSearchTerms, IndexFollowsEveryWriteAndDelete) {
   first.devices = {d};
   ASSERT_TRUE(store->CommitBatch(first).ok());
   ASSERT_TRUE(store->CommitBatch(MakeBatch("tb", "a1", "b1", {CallWithTerms("theirs", 100, {a})}, {})).ok());
-  // rank 1: FTS5 also compares the index with its content table, pii_docs
-  // (fails with SQLITE_CORRUPT_VTAB when they differ).
+  // rank 1: FTS5 also compares each index with its content table, calls
+  // and pii_docs (fails with SQLITE_CORRUPT_VTAB when they differ).
   auto index_ok = [&] {
     RawDb raw(path);
+    raw.Exec("INSERT INTO call_terms (call_terms, rank) VALUES ('integrity-check', 1)");
     raw.Exec("INSERT INTO pii_terms (pii_terms, rank) VALUES ('integrity-check', 1)");
     return raw.Text("PRAGMA integrity_check") == "ok";
   };
+  // The records either index lists under `term`.
   auto matches = [&](const std::string& term) {
-    return RawDb(path).Text("SELECT count(*) FROM pii_terms WHERE pii_terms MATCH '\"" + term + "\"'");
+    return RawDb(path).Text("SELECT (SELECT count(*) FROM call_terms WHERE call_terms MATCH '\"" + term +
+                            "\"') + (SELECT count(*) FROM pii_terms WHERE pii_terms MATCH '\"" + term + "\"')");
   };
   EXPECT_TRUE(index_ok());
   EXPECT_EQ(matches(a), "3");
@@ -1470,18 +1536,58 @@ TEST(SqliteSearchTerms, IndexFollowsEveryWriteAndDelete) {
   EXPECT_EQ(matches(a), "0");
   EXPECT_EQ(matches(c), "0");
   EXPECT_EQ(RawDb(path).Text("SELECT count(*) FROM pii_docs"), "0");
+  EXPECT_EQ(RawDb(path).Text("SELECT count(*) FROM calls WHERE tenant_id = 'ta'"), "0");
   EXPECT_TRUE(index_ok());
+
+  ASSERT_TRUE(store->CommitBatch(MakeBatch("tb", "a1", "b2", {CallWithTerms("kept", 1000000000, {b})}, {})).ok());
   {
     RawDb raw(path);
+    auto refused = [&](const std::string& sql) {
+      char* error = nullptr;
+      const int rc = sqlite3_exec(raw.handle(), sql.c_str(), nullptr, nullptr, &error);
+      sqlite3_free(error);
+      return rc != SQLITE_OK;
+    };
     raw.Exec("INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at, terms)"
-             " VALUES (100 << 24, 'tb', 'call', 'dma', 'x', 100, '" + a + "')");
-    EXPECT_EQ(raw.Text("SELECT count(*) FROM pii_terms WHERE pii_terms MATCH '\"" + a + "\"'"), "1");
-    char* error = nullptr;
-    EXPECT_NE(sqlite3_exec(raw.handle(), ("UPDATE pii_docs SET terms = '" + c + "'").c_str(), nullptr, nullptr, &error),
-              SQLITE_OK);
-    sqlite3_free(error);
+             " VALUES (100 << 24, 'tb', 'participant', 'dma', 'x', 100, '" + a + "')");
+    EXPECT_EQ(matches(a), "1");
+    EXPECT_TRUE(refused("UPDATE pii_docs SET terms = '" + c + "'"));
+    // A call's terms live in its row now; pii_docs refuses them.
+    EXPECT_TRUE(refused("INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at, terms)"
+                        " VALUES (101 << 24, 'tb', 'call', 'dma', 'y', 101, '" + c + "')"));
+    EXPECT_TRUE(refused("UPDATE calls SET terms = '" + c + "'"));
+    EXPECT_TRUE(refused("UPDATE calls SET id = id + 1000"));
+    raw.Exec("UPDATE calls SET pii_sealed = x'00'");  // what a data-key rotation rewrites
+    EXPECT_EQ(matches(b), "1");
   }
+  EXPECT_EQ(Ids(store->ListCalls("tb", PartyPage(b, 10))), std::vector<std::string>{"kept"});
   EXPECT_TRUE(index_ok());
+}
+
+// A party's count on SQLite: with one tenant in the file the index's own
+// count answers (no call row read); a tenant that is not that one, or any
+// tenant once there are two, counts through the calls' rows. Every answer is
+// the tenant's own calls.
+TEST(SqliteSearchTerms, CountIsTheTenantsWithOneTenantOrMany) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("parley.db"));
+  ASSERT_TRUE(store->CreateTenant(MakeTenant("ta", "org-ta")).ok());
+  ASSERT_TRUE(store->CreateAgent(MakeAgent("ta", "a1")).ok());
+  const std::string a = Term('a'), b = Term('b');
+  ASSERT_TRUE(store->CommitBatch(MakeBatch("ta", "a1", "b1",
+                                           {CallWithTerms("c1", 100, {a}), CallWithTerms("c2", 200, {a, b}),
+                                            CallWithTerms("c3", 300, {a}), CallWithTerms("c4", 400, {})},
+                                           {}))
+                  .ok());
+  EXPECT_EQ(*store->CountCalls("ta", a), 3);
+  EXPECT_EQ(*store->CountCalls("ta", b), 1);
+  EXPECT_EQ(*store->CountCalls("nobody", a), 0);
+  ASSERT_TRUE(store->CreateTenant(MakeTenant("tb", "org-tb")).ok());
+  ASSERT_TRUE(store->CreateAgent(MakeAgent("tb", "a1")).ok());
+  ASSERT_TRUE(store->CommitBatch(MakeBatch("tb", "a1", "b1", {CallWithTerms("theirs", 250, {a})}, {})).ok());
+  EXPECT_EQ(*store->CountCalls("ta", a), 3);
+  EXPECT_EQ(*store->CountCalls("tb", a), 1);
+  EXPECT_EQ(*store->CountCalls("tb", b), 0);
 }
 
 // Terms are written only with a record stored now: a record seen before, or
@@ -1707,6 +1813,14 @@ void MigrateSqliteTo(RawDb& raw, int version) {
   }
 }
 
+// A call row as the schema before migration 0019 held it (no id, no terms).
+std::string OldCallRow(const std::string& call_id, int64_t start_at) {
+  const std::string start = std::to_string(start_at);
+  return "INSERT INTO calls (tenant_id, source, call_id, agent_id, start_at, end_at, duration_s, status, pii_sealed,"
+         " ingested_at) VALUES ('ta', 'dma', '" + call_id + "', 'a1', " + start + ", " + start + " + 60, 60,"
+         " 'completed', x'00', 0)";
+}
+
 // A database at version 1 migrates to the current schema and keeps its device rows under the new key.
 TEST(SqliteMigrations, Version1DatabaseUpgradesKeepingDevices) {
   TempDir dir;
@@ -1744,6 +1858,7 @@ TEST(SqliteMigrations, Version12TermsAreCutToThePrefixSearchComputes) {
     MigrateSqliteTo(raw, 12);
     raw.Exec("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org', x'00', 0)");
     for (const char* table : {"pii_search", "pii_search_recent"}) {
+      raw.Exec(OldCallRow(table, 100));
       raw.Exec(std::string("INSERT INTO ") + table + " (tenant_id, record_kind, source, record_id, term, start_at)"
                " VALUES ('ta', 'call', 'dma', '" + table + "', '" + mac + "', 100)");
     }
@@ -1755,47 +1870,67 @@ TEST(SqliteMigrations, Version12TermsAreCutToThePrefixSearchComputes) {
   EXPECT_EQ(*found, 2);
   RawDb raw(path);
   EXPECT_EQ(raw.Text("SELECT group_concat(length(term)) FROM pii_search"), "16,16");
-  // Migration 0015 moved both tables' terms into the FTS5 index.
-  EXPECT_EQ(raw.Text("SELECT group_concat(record_id || ':' || (id >> 24), ',') FROM"
-                     " (SELECT * FROM pii_docs ORDER BY record_id)"),
-            "pii_search:100,pii_search_recent:100");
+  // Migration 0015 moved both tables' terms into pii_docs, 0019 into their calls.
+  EXPECT_EQ(raw.Text("SELECT group_concat(call_id || ':' || terms, ',') FROM (SELECT * FROM calls ORDER BY call_id)"),
+            "pii_search:" + mac.substr(0, 16) + ",pii_search_recent:" + mac.substr(0, 16));
+  EXPECT_EQ(raw.Text("SELECT count(*) FROM pii_docs"), "0");
+  EXPECT_EQ(raw.Text("INSERT INTO call_terms (call_terms, rank) VALUES ('integrity-check', 1)"), "");
   EXPECT_EQ(raw.Text("INSERT INTO pii_terms (pii_terms, rank) VALUES ('integrity-check', 1)"), "");
   EXPECT_EQ(raw.Text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
 }
 
 
-// Migration 0016 rebuilds pii_docs with a cheaper CHECK: the rows, their ids
-// and the FTS5 index stay as they were (search finds the same records, the
-// delete trigger still keeps the index in step), and the shape is still
-// checked: an upper-case term, a double space or a short term is refused.
-TEST(SqliteMigrations, Version15SearchDocsKeepTheirRowsAndIndex) {
+// Migration 0016 rebuilt pii_docs with a cheaper CHECK; 0019 moves each
+// call's terms from it into the call's row, indexed by call_terms. The calls
+// keep their ids (arrival order) and every term; a participant's row stays; a
+// call's row whose call is gone is dropped, and of a call's two rows the
+// newer counts. The delete trigger keeps the index in step, and the shape of
+// a call's terms is checked as pii_docs' is: an upper-case term, a double
+// space or a short term is refused.
+TEST(SqliteMigrations, Version15CallTermsMoveIntoTheirCalls) {
   TempDir dir;
   const std::string path = dir.File("v15.db");
-  const std::string t1 = "0123456789abcdef", t2 = "fedcba9876543210";
+  const std::string t1 = "0123456789abcdef", t2 = "fedcba9876543210", t3 = "00000000000000aa";
   {
     RawDb raw(path);
     MigrateSqliteTo(raw, 15);
     raw.Exec("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org', x'00', 0)");
+    raw.Exec(OldCallRow("c2", 200));  // arrived first
+    raw.Exec(OldCallRow("c1", 100));
     raw.Exec("INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at, terms) VALUES"
+             " ((50 << 24), 'ta', 'call', 'dma', 'gone', 50, '" + t1 + "'),"
              " ((100 << 24), 'ta', 'call', 'dma', 'c1', 100, '" + t1 + " " + t2 + "'),"
-             " ((200 << 24), 'ta', 'call', 'dma', 'c2', 200, '" + t2 + "')");
+             " ((150 << 24), 'ta', 'participant', 'dma', 'p1', 150, '" + t1 + "'),"
+             " ((200 << 24), 'ta', 'call', 'dma', 'c2', 200, '" + t3 + "'),"
+             " ((200 << 24) + 1, 'ta', 'call', 'dma', 'c2', 200, '" + t2 + "')");
   }
   auto store = OpenOrDie(path);
   EXPECT_EQ(store->SchemaVersion(), sqlite::LatestSchemaVersion());
   EXPECT_EQ(*store->CountCalls("ta", t1), 1);
   EXPECT_EQ(*store->CountCalls("ta", t2), 2);
+  EXPECT_EQ(*store->CountCalls("ta", t3), 0);
+  EXPECT_EQ(Ids(store->ListCalls("ta", PartyPage(t2, 10))), (std::vector<std::string>{"c2", "c1"}));
   RawDb raw(path);
-  EXPECT_EQ(raw.Text("SELECT group_concat(id >> 24) FROM pii_docs"), "100,200");
-  EXPECT_EQ(raw.Text("SELECT count(*) FROM pii_search"), "3");
-  raw.Exec("DELETE FROM pii_docs WHERE record_id = 'c2'");  // the trigger is back
+  EXPECT_EQ(raw.Text("SELECT group_concat(id || ':' || call_id || ':' || terms, ',') FROM"
+                     " (SELECT * FROM calls ORDER BY id)"),
+            "1:c2:" + t2 + ",2:c1:" + t1 + " " + t2);
+  EXPECT_EQ(raw.Text("SELECT group_concat(record_kind || ':' || record_id) FROM pii_docs"), "participant:p1");
+  EXPECT_EQ(raw.Text("SELECT count(*) FROM pii_search"), "4");
+  raw.Exec("DELETE FROM calls WHERE call_id = 'c2'");  // the trigger takes its terms out of the index
   EXPECT_EQ(*store->CountCalls("ta", t2), 1);
+  EXPECT_EQ(raw.Text("INSERT INTO call_terms (call_terms, rank) VALUES ('integrity-check', 1)"), "");
   EXPECT_EQ(raw.Text("INSERT INTO pii_terms (pii_terms, rank) VALUES ('integrity-check', 1)"), "");
   for (const std::string& bad : {t1.substr(0, 15), std::string("0123456789ABCDEF"), t1 + "  " + t2, " " + t1.substr(1)}) {
-    const std::string insert = "INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at,"
-                               " terms) VALUES ((300 << 24), 'ta', 'call', 'dma', 'c3', 300, '" + bad + "')";
-    EXPECT_EQ(sqlite3_exec(raw.handle(), insert.c_str(), nullptr, nullptr, nullptr), SQLITE_CONSTRAINT) << bad;
+    const std::string call = "INSERT INTO calls (tenant_id, source, call_id, agent_id, start_at, end_at, duration_s,"
+                             " status, pii_sealed, ingested_at, terms) VALUES ('ta', 'dma', 'c3', 'a1', 300, 360, 60,"
+                             " 'completed', x'00', 0, '" + bad + "')";
+    EXPECT_EQ(sqlite3_exec(raw.handle(), call.c_str(), nullptr, nullptr, nullptr), SQLITE_CONSTRAINT) << bad;
+    const std::string doc = "INSERT INTO pii_docs (id, tenant_id, record_kind, source, record_id, start_at,"
+                            " terms) VALUES ((300 << 24), 'ta', 'participant', 'dma', 'p3', 300, '" + bad + "')";
+    EXPECT_EQ(sqlite3_exec(raw.handle(), doc.c_str(), nullptr, nullptr, nullptr), SQLITE_CONSTRAINT) << bad;
   }
+  EXPECT_EQ(raw.Text("SELECT count(*) FROM calls"), "1");
   EXPECT_EQ(raw.Text("SELECT count(*) FROM pii_docs"), "1");
   EXPECT_EQ(raw.Text("PRAGMA foreign_key_check"), "");
   EXPECT_EQ(raw.Text("PRAGMA integrity_check"), "ok");
@@ -1991,10 +2126,12 @@ TEST(SqliteRetention, DeletesInChunksAndResumes) {
   ASSERT_TRUE(rest.ok()) << rest.error().detail;
   EXPECT_EQ(rest->calls, old_calls - kRetentionChunk);
   EXPECT_EQ(rest->quality_samples, old_calls - kRetentionChunk);
-  EXPECT_EQ(rest->search_terms, old_calls);
-  // kRetentionChunk + 7 calls: two transactions; then the terms, by start:
-  // 2 * kRetentionChunk + 7 in three.
-  EXPECT_EQ(commits, 5);
+  // A call's terms go with its row (migration 0019): the first chunk's went
+  // with the interrupted run's calls.
+  EXPECT_EQ(rest->search_terms, old_calls - kRetentionChunk);
+  // kRetentionChunk + 7 calls: two transactions; then one that finds no
+  // participant terms.
+  EXPECT_EQ(commits, 3);
   EXPECT_EQ(*store->CountCalls("ta", std::nullopt), 1);
   EXPECT_EQ(RawDb(path).Text("SELECT count(*) FROM quality_samples"), "0");
   EXPECT_EQ(*store->CountCalls("ta", term(0)), 1);  // the February call's term is kept
