@@ -1525,14 +1525,14 @@ Result<std::vector<StoredCall>> SqliteStore::ListPartyCalls(const std::string& t
   //  2. If the walk ran out of budget before the page was full, the rest are
   //     the party's calls older than the last one walked: all of them read
   //     through call_terms, the newest kept (a party with few calls, or none
-  //     lately). CROSS JOIN: the index drives; driven from calls, SQLite's
-  //     planner would scan the tenant's calls.
+  //     lately), then read whole by id. CROSS JOIN: the index drives; driven
+  //     from calls, SQLite's planner would scan the tenant's calls. Only the
+  //     id goes through the sort: with the whole rows it took twice as long.
   static constexpr const char* kWalk =
       "SELECT " PARLEY_CALL_COLUMNS ", terms FROM calls WHERE tenant_id = ?1 AND (start_at, source, call_id) < (?2, ?3, ?4)"
       " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT ?5";
   static constexpr const char* kOlder =
-      // The call columns' names are the calls' alone (call_terms has "terms").
-      "SELECT " PARLEY_CALL_COLUMNS " FROM call_terms t CROSS JOIN calls c ON c.id = t.rowid"
+      "SELECT c.id FROM call_terms t CROSS JOIN calls c ON c.id = t.rowid"
       " WHERE call_terms MATCH ?1 AND c.tenant_id = ?2 AND (c.start_at, c.source, c.call_id) < (?3, ?4, ?5)"
       " ORDER BY c.start_at DESC, c.source DESC, c.call_id DESC LIMIT ?6";
   const std::optional<std::string> match = TermMatch(term);
@@ -1569,11 +1569,21 @@ Result<std::vector<StoredCall>> SqliteStore::ListPartyCalls(const std::string& t
     older.BindText(1, *match).BindText(2, tenant_id).BindInt64(3, std::get<0>(last_walked));
     older.BindText(4, std::get<1>(last_walked)).BindText(5, std::get<2>(last_walked));
     older.BindInt64(6, limit - static_cast<int64_t>(calls.size()));
+    std::vector<int64_t> ids;
     for (;;) {
       PARLEY_ASSIGN_OR_RETURN(const bool row, older.Step());
-      if (!row) return calls;
-      calls.push_back(ReadCall(older));
+      if (!row) break;
+      ids.push_back(older.ColumnInt64(0));
     }
+    PARLEY_ASSIGN_OR_RETURN(Statement by_id,
+                            Statement::Prepare(reader_, "SELECT " PARLEY_CALL_COLUMNS " FROM calls WHERE id = ?1"));
+    for (const int64_t id : ids) {
+      by_id.Reset();
+      by_id.BindInt64(1, id);
+      PARLEY_ASSIGN_OR_RETURN(const bool row, by_id.Step());
+      if (row) calls.push_back(ReadCall(by_id));  // always: same snapshot
+    }
+    return calls;
   }();
   (void)ExecStatic(reader_, "COMMIT");  // read-only: ending it cannot lose anything
   return page;
