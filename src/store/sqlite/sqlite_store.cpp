@@ -10,7 +10,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <optional>
-#include <set>
 #include <utility>
 
 #include "store/detail/rollup_delta.h"
@@ -1529,7 +1528,8 @@ Result<std::vector<StoredCall>> SqliteStore::ListPartyCalls(const std::string& t
   //     from calls, SQLite's planner would scan the tenant's calls. Only the
   //     id goes through the sort: with the whole rows it took twice as long.
   static constexpr const char* kWalk =
-      "SELECT " PARLEY_CALL_COLUMNS ", terms FROM calls WHERE tenant_id = ?1 AND (start_at, source, call_id) < (?2, ?3, ?4)"
+      "SELECT " PARLEY_CALL_COLUMNS ", terms FROM calls"
+      " WHERE tenant_id = ?1 AND (start_at, source, call_id) < (?2, ?3, ?4)"
       " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT ?5";
   static constexpr const char* kOlder =
       "SELECT c.id FROM call_terms t CROSS JOIN calls c ON c.id = t.rowid"
@@ -2377,10 +2377,11 @@ Result<int64_t> CountOne(sqlite3* db, const std::string& sql, const std::string&
 
 // The expired participants' search terms in pii_docs, every tenant's, counted
 // one per term (RetentionTable::own_terms); the delete takes ?2 records at a
-// time. A call's go with its row (migration 0019). Found by id: a row's id is (start_at << 24) + n
-// (migration 0015, CHECK id >> 24 = start_at), so "start before the
-// boundary" is "id below ?1 = SearchDocs::FirstId(boundary)", a range of the
-// table's own B-tree. Migration 0018 dropped the index these used before.
+// time. A call's go with its row (migration 0019). Found by id: a row's id
+// is (start_at << 24) + n (migration 0015, CHECK id >> 24 = start_at), so
+// "start before the boundary" is "id below ?1 = SearchDocs::FirstId(boundary)",
+// a range of the table's own B-tree. Migration 0018 dropped the index these
+// used before.
 constexpr const char* kCountExpiredTerms =
     "SELECT COALESCE(SUM((length(terms) + 1) / 17), 0) FROM pii_docs WHERE id < ?1 AND record_kind <> 'device'";
 constexpr const char* kDeleteExpiredTerms =
