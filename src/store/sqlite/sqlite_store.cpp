@@ -751,6 +751,16 @@ Status InsertQuality(Statement& insert, const std::string& tenant_id, RecordKind
   return Ok();
 }
 
+// Runs `insert` (an INSERT ... SELECT ... FROM parley_search_docs(?1)) over
+// `rows`, and unbinds them before they go.
+Status InsertRows(Statement& insert, const std::vector<SearchDocRow>& rows) {
+  insert.Reset();
+  insert.BindPointer(1, &rows, kSearchDocRowsPointer);
+  const Status inserted = insert.Run();
+  insert.Reset();
+  return inserted;
+}
+
 // A participant's or device's search terms are one row of pii_docs, indexed
 // by the FTS5 table pii_terms through triggers (migration 0015; a call's are
 // in its own row since 0019, see CallTerms). Its id is (start_at << 24) + n,
@@ -843,10 +853,7 @@ class SearchDocs {
       if (id >= FirstId(doc.start_at + 1)) return Internal("store: more than 2^24 records start in one second");
       rows.push_back({id, *doc.tenant_id, doc.kind, *doc.source, *doc.record_id, doc.start_at, doc.terms});
     }
-    insert_.Reset();
-    insert_.BindPointer(1, &rows, kSearchDocRowsPointer);
-    const Status inserted = insert_.Run();
-    insert_.Reset();  // before the rows go
+    const Status inserted = InsertRows(insert_, rows);
     pending_.clear();
     return inserted;
   }
@@ -893,10 +900,7 @@ class CallTerms {
   // Indexes the queued calls. REQUIRES: in the transaction that stored them.
   Status Flush() {
     if (rows_.empty()) return Ok();
-    insert_.Reset();
-    insert_.BindPointer(1, &rows_, kSearchDocRowsPointer);
-    const Status inserted = insert_.Run();
-    insert_.Reset();  // before the rows go
+    const Status inserted = InsertRows(insert_, rows_);
     rows_.clear();
     return inserted;
   }
