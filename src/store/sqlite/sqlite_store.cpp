@@ -2419,14 +2419,15 @@ Result<RetentionResult> SqliteStore::CountRecordsBefore(int64_t cutoff) {
       for (const RetentionTable& t : kRetentionTables) {
         const std::string old_records = std::string(" FROM ") + t.table + " r";
         const std::string where = " WHERE r.tenant_id = ?1 AND r.start_at < ?2";
-        PARLEY_ASSIGN_OR_RETURN(const int64_t n, CountOne(reader_, "SELECT COUNT(*)" + old_records + where, tenant,
-                                                          out.boundary));
-        CountOf(out, t.table) += n;
-        PARLEY_ASSIGN_OR_RETURN(const int64_t own_terms,
-                                CountOne(reader_, std::string("SELECT COALESCE(SUM(") + t.own_terms + "), 0)" +
-                                                      old_records + where,
-                                         tenant, out.boundary));
-        out.search_terms += own_terms;
+        // The records and the terms they hold in their rows, in one pass.
+        PARLEY_ASSIGN_OR_RETURN(Statement records,
+                                Statement::Prepare(reader_, std::string("SELECT COUNT(*), COALESCE(SUM(") +
+                                                                t.own_terms + "), 0)" + old_records + where));
+        records.BindText(1, tenant).BindInt64(2, out.boundary);
+        PARLEY_ASSIGN_OR_RETURN(const bool row, records.Step());
+        if (!row) return Internal("store: COUNT returned no row");
+        CountOf(out, t.table) += records.ColumnInt64(0);
+        out.search_terms += records.ColumnInt64(1);
         if (t.kind == nullptr) continue;
         PARLEY_ASSIGN_OR_RETURN(
             const int64_t samples,
