@@ -331,7 +331,9 @@ constexpr const char* kCreateStaging =
 // staged rows, sealed blob and all, spilled to disk and cost a tenth of
 // PostgreSQL's CPU per call), claim its key in record_keys (a key taken
 // before yields no row: the record is already present), insert the records
-// whose key was claimed now, and their quality samples. $1 tenant, $2 agent.
+// whose key was claimed now, and their quality samples; a call's search terms
+// go into its own row (migration 0020), a participant's into a pii_docs row.
+// $1 tenant, $2 agent.
 // Calls and participants answer the batch positions of the records stored
 // now (their rollups are added), conferences (records inserted, 0).
 constexpr const char* kMoveCalls =
@@ -342,19 +344,17 @@ constexpr const char* kMoveCalls =
     "   RETURNING source, record_id),"
     " fresh AS (SELECT c.* FROM chosen n JOIN claimed k ON k.source = n.source AND k.record_id = n.call_id"
     "   JOIN pg_temp.stage_calls c ON c.ord = n.ord),"
-    " ins AS (INSERT INTO calls (" PARLEY_PG_CALL_COLUMNS ")"
+    " ins AS (INSERT INTO calls (" PARLEY_PG_CALL_COLUMNS ", terms)"
     "   SELECT $1, source, call_id, $2, start_at, end_at, duration_s, status, protocol, call_type, cause,"
     "   bitrate_kbps, conference_id, orig_model, orig_version, orig_site, dest_model, dest_version, dest_site,"
-    "   pii_sealed, ingested_at FROM fresh RETURNING 1),"
+    "   pii_sealed, ingested_at, terms FROM fresh RETURNING 1),"
     " insq AS (INSERT INTO quality_samples (tenant_id, source, record_kind, record_id, start_at, "
     PARLEY_PG_QUALITY_COLUMNS
     ")"
     "   SELECT $1, f.source, 'call', f.call_id, f.start_at, q.party, q.direction, q.media, q.codec,"
     "   q.bitrate_kbps, q.packet_loss_pct_avg, q.packet_loss_pct_max, q.jitter_ms_avg, q.jitter_ms_max,"
     "   q.latency_ms_avg, q.latency_ms_max, q.mos"
-    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1),"
-    " inst AS (INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms)"
-    "   SELECT $1, 'call', source, call_id, start_at, terms FROM fresh WHERE terms IS NOT NULL RETURNING 1)"
+    "   FROM fresh f JOIN pg_temp.stage_quality q ON q.kind = 'call' AND q.rec_ord = f.ord RETURNING 1)"
     // The batch positions of the calls stored now (their rollups are added);
     // data-modifying CTEs run to completion whether or not this reads them.
     " SELECT ord FROM fresh ORDER BY ord";
@@ -1186,33 +1186,23 @@ Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tena
   if (query.limit < 1) return InvalidArgument("page size must be at least 1");
   const int64_t limit = std::min(query.limit, kMaxPage);
   Params params = Params().Text(tenant_id).Int(limit);
-  std::string sql;
-  if (!query.party_term) {
-    sql = "SELECT " PARLEY_PG_CALL_COLUMNS " FROM calls WHERE tenant_id = $1";
-    if (query.before) {
-      const auto& [start_at, source, call_id] = *query.before;
-      params.Int(start_at).Text(source).Text(call_id);
-      sql += " AND (start_at, source, call_id) < ($3, $4, $5)";
-    }
-  } else {
-    // A party's calls: the keys of the page from pii_docs (measured, the
-    // planner walks pii_docs_by_start newest first and keeps the rows whose
-    // terms hold this one: GIN gives no order), then each call read by its
-    // full key, so the scan touches only the partitions of the page's months.
+  std::string sql = "SELECT " PARLEY_PG_CALL_COLUMNS " FROM calls WHERE tenant_id = $1";
+  if (query.party_term) {
+    // A party's calls: its term is in each call's row, under a GIN index
+    // (migration 0020). The planner walks calls_by_start newest first keeping
+    // the calls that hold it when the party is frequent, or reads the term's
+    // calls from the GIN index and sorts them when it is rare.
     const std::optional<int64_t> term = TermNumber(*query.party_term);
     if (!term) return std::vector<StoredCall>{};
     params.Int(*term);
-    sql = "SELECT " PARLEY_PG_CALL_COLUMNS
-          " FROM (SELECT s.start_at AS k_start, s.source AS k_source, s.record_id AS k_id FROM pii_docs s"
-          " WHERE s.tenant_id = $1 AND s.terms @> ARRAY[$3::bigint] AND s.record_kind = 'call'";
-    if (query.before) {
-      const auto& [start_at, source, call_id] = *query.before;
-      params.Int(start_at).Text(source).Text(call_id);
-      sql += " AND (s.start_at, s.source, s.record_id) < ($4, $5, $6)";
-    }
-    sql += " ORDER BY s.start_at DESC, s.source DESC, s.record_id DESC LIMIT $2) AS k"
-           " JOIN calls ON calls.tenant_id = $1 AND calls.source = k.k_source AND calls.call_id = k.k_id"
-           " AND calls.start_at = k.k_start";
+    sql += " AND terms @> ARRAY[$3::bigint]";
+  }
+  if (query.before) {
+    const auto& [start_at, source, call_id] = *query.before;
+    const std::string first = std::to_string(params.size() + 1);
+    params.Int(start_at).Text(source).Text(call_id);
+    sql += " AND (start_at, source, call_id) < ($" + first + ", $" + std::to_string(params.size() - 1) + ", $" +
+           std::to_string(params.size()) + ")";
   }
   sql += " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT $2";
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredCall>> {
@@ -1229,8 +1219,7 @@ Result<int64_t> PostgresStore::CountCalls(const std::string& tenant_id, const st
   }
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<int64_t> {
     PARLEY_ASSIGN_OR_RETURN(
-        Rows rows, term ? tx.Exec("SELECT count(*) FROM pii_docs WHERE tenant_id = $1 AND terms @> ARRAY[$2::bigint]"
-                                  " AND record_kind = 'call'",
+        Rows rows, term ? tx.Exec("SELECT count(*) FROM calls WHERE tenant_id = $1 AND terms @> ARRAY[$2::bigint]",
                                   Params().Text(tenant_id).Int(*term))
                         : tx.Exec("SELECT count(*) FROM calls WHERE tenant_id = $1", Params().Text(tenant_id)));
     return rows.Int(0, 0);
@@ -1450,9 +1439,12 @@ Result<RetentionResult> CountExpired(Tx& tx, int64_t boundary) {
                         " (SELECT count(*) FROM conferences WHERE tenant_id = $1 AND start_at < $2),"
                         " (SELECT count(*) FROM participants WHERE tenant_id = $1 AND start_at < $2),"
                         " (SELECT count(*) FROM quality_samples WHERE tenant_id = $1 AND start_at < $2),"
-                        // Terms, one per array element, as SQLite counts them.
-                        " (SELECT coalesce(sum(cardinality(terms)), 0) FROM pii_docs WHERE tenant_id = $1"
-                        "  AND record_kind IN ('call', 'participant') AND start_at < $2)",
+                        // Terms, one per array element, as SQLite counts them:
+                        // the calls' in their rows, the participants' in pii_docs.
+                        " (SELECT coalesce(sum(cardinality(terms)), 0) FROM calls WHERE tenant_id = $1"
+                        "  AND start_at < $2)"
+                        " + (SELECT coalesce(sum(cardinality(terms)), 0) FROM pii_docs WHERE tenant_id = $1"
+                        "  AND record_kind = 'participant' AND start_at < $2)",
                         Params().Text(tenant).Int(boundary)));
     out.calls += n.Int(0, 0);
     out.conferences += n.Int(0, 1);

@@ -2251,6 +2251,15 @@ TEST(PostgresMigrations, Version1DatabaseUpgradesKeepingDevices) {
   }
 }
 
+// A call row as the schema before migration 0020 has it (no terms column),
+// in a partition made for it, written as the superuser.
+void InsertCallBeforeVersion20(PostgresDb& db, const std::string& tenant, const std::string& call_id, int64_t start) {
+  db.Raw("SELECT parley_ensure_partitions(ARRAY[" + std::to_string(start) + "::bigint])");
+  db.Raw("INSERT INTO calls (tenant_id, source, call_id, agent_id, start_at, end_at, duration_s, status, pii_sealed,"
+         " ingested_at) VALUES ('" + tenant + "', 'dma', '" + call_id + "', 'a1', " + std::to_string(start) + ", " +
+         std::to_string(start + 60) + ", 60, 'completed', 'x', 0)");
+}
+
 // Migration 0013 cuts the whole-MAC terms of every tenant to the 64-bit
 // prefix search computes now (row-level security is forced on the owner too,
 // so the migration must lift it for its UPDATE).
@@ -2263,6 +2272,7 @@ TEST(PostgresMigrations, Version12TermsOfEveryTenantAreCutToThePrefixSearchCompu
            "', 'org ' || '" + tenant + "', 'k', 0)");
     db.Raw(std::string("INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
                        " VALUES ('") + tenant + "', 'call', 'dma', 'c1', '" + mac + "', 100)");
+    InsertCallBeforeVersion20(db, tenant, "c1", 100);
   }
   auto store = db.Open({});
   ASSERT_NE(store, nullptr);
@@ -2287,14 +2297,82 @@ TEST(PostgresMigrations, Version14TermRowsBecomeOneRowPerRecord) {
     db.Raw(std::string("INSERT INTO pii_search (tenant_id, record_kind, record_id, term, source, start_at)"
                        " VALUES ('ta', ") + row + ", 'dma', 100)");
   }
+  for (const char* call : {"c1", "c2"}) InsertCallBeforeVersion20(db, "ta", call, 100);
   auto store = db.Open({});
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(db.Raw("SELECT string_agg(record_id || ':' || cardinality(terms), ',' ORDER BY record_id) FROM pii_docs"),
+  // 0015 made one pii_docs row per record; 0020 moved the calls' into their rows.
+  EXPECT_EQ(db.Raw("SELECT string_agg(record_id || ':' || cardinality(terms), ',' ORDER BY record_id) FROM"
+                   " (SELECT record_id, terms FROM pii_docs UNION ALL SELECT call_id, terms FROM calls) AS d"),
             "c1:2,c2:1,d1:1");
   EXPECT_EQ(db.Raw("SELECT string_agg(record_id || ':' || term, ',' ORDER BY record_id, term) FROM pii_search"),
             "c1:0123456789abcdef,c1:fedcba9876543210,c2:fedcba9876543210,d1:00000000000000ff");
   EXPECT_EQ(*store->CountCalls("ta", "fedcba9876543210"), 2);
   EXPECT_EQ(*store->CountCalls("ta", "0123456789abcdef"), 1);
+}
+
+// Migration 0020 moves each call's pii_docs row into the call's own row
+// (every tenant's, through the row-level security forced on the owner): a
+// row whose call is gone is dropped, participants and devices stay, search
+// and the per-term view find the same terms, and pii_docs refuses a call.
+TEST(PostgresMigrations, Version19CallTermsMoveIntoTheirCalls) {
+  PostgresDb db;
+  MigratePostgresTo(db, 19);
+  for (const char* tenant : {"ta", "tb"}) {
+    db.Raw(std::string("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('") + tenant +
+           "', 'org ' || '" + tenant + "', 'k', 0)");
+  }
+  InsertCallBeforeVersion20(db, "ta", "c1", 100);
+  InsertCallBeforeVersion20(db, "ta", "c2", 200);  // no terms
+  InsertCallBeforeVersion20(db, "tb", "c1", 100);
+  const std::string a = "0123456789abcdef", b = "fedcba9876543210", c = "00000000000000ff";
+  auto doc = [&](const std::string& tenant, const std::string& kind, const std::string& id,
+                 const std::vector<std::string>& terms) {
+    std::string array;
+    for (const std::string& t : terms) array += (array.empty() ? "" : ",") + ("('x' || '" + t + "')::bit(64)::bigint");
+    db.Raw("INSERT INTO pii_docs (tenant_id, record_kind, source, record_id, start_at, terms) VALUES ('" + tenant +
+           "', '" + kind + "', 'dma', '" + id + "', 100, ARRAY[" + array + "])");
+  };
+  doc("ta", "call", "c1", {a, b});
+  doc("tb", "call", "c1", {c});
+  doc("ta", "call", "gone", {a});
+  doc("ta", "participant", "p1", {b});
+  doc("ta", "device", "d1", {c});
+
+  auto store = db.Open({});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->SchemaVersion(), postgres::LatestSchemaVersion());
+  EXPECT_EQ(db.Raw("SELECT string_agg(tenant_id || ':' || call_id || ':' || coalesce(array_to_string(terms, ' '), '-'),"
+                   " ',' ORDER BY tenant_id, call_id) FROM calls"),
+            "ta:c1:81985529216486895 -81985529216486896,ta:c2:-,tb:c1:255");
+  EXPECT_EQ(db.Raw("SELECT string_agg(record_kind || ':' || record_id, ',' ORDER BY record_id) FROM pii_docs"),
+            "device:d1,participant:p1");
+  EXPECT_EQ(db.Raw("SELECT string_agg(tenant_id || ':' || record_kind || ':' || record_id || ':' || term, ','"
+                   " ORDER BY tenant_id, record_kind, record_id, term) FROM pii_search"),
+            "ta:call:c1:" + a + ",ta:call:c1:" + b + ",ta:device:d1:" + c + ",ta:participant:p1:" + b +
+                ",tb:call:c1:" + c);
+  EXPECT_EQ(*store->CountCalls("ta", a), 1);
+  EXPECT_EQ(*store->CountCalls("ta", c), 0);  // the device's term, not a call's
+  EXPECT_EQ(*store->CountCalls("tb", c), 1);
+  CallPageQuery query;
+  query.party_term = b;
+  auto page = store->ListCalls("ta", query);
+  ASSERT_TRUE(page.ok()) << page.error().detail;
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].call_id, "c1");
+  // A call's terms live in its row now; pii_docs refuses them, and the
+  // column refuses what pii_docs refused.
+  EXPECT_NE(PostgresServer::ErrorOf(PostgresServer::Get().SuperUrl(db.name()),
+                                    "INSERT INTO pii_docs (tenant_id, record_kind, source,"
+                                    " record_id, start_at, terms) VALUES ('ta', 'call', 'dma', 'c9', 1, '{1}')")
+                .find("pii_docs_no_calls"),
+            std::string::npos);
+  for (const char* bad : {"'{}'", "'{1,NULL}'", "'{{1},{2}}'"}) {
+    EXPECT_NE(PostgresServer::ErrorOf(PostgresServer::Get().SuperUrl(db.name()),
+                                      std::string("UPDATE calls SET terms = ") + bad)
+                  .find("calls_terms_shape"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 // A database migrated by a newer Parley is refused instead of misread.
@@ -2382,7 +2460,10 @@ TEST(PostgresRls, RawSelectSeesOnlyTheCurrentTenant) {
                     .csrf_token = "c", .created_at = kNow, .last_seen_at = kNow, .expires_at = kNow + 60};
     ASSERT_TRUE(store->CreateSession(session).ok());
     ASSERT_TRUE(store->CreateEnrollToken("tok-" + t, t, kNow + 60).ok());
-    ASSERT_TRUE(store->CommitBatch(FullBatch(t, "b1")).ok());
+    BatchCommit full = FullBatch(t, "b1");
+    full.participants[0].search_terms = {Term('f')};  // a pii_docs row (a call's terms are in its row)
+    auto committed = store->CommitBatch(full);
+    ASSERT_TRUE(committed.ok()) << committed.error().detail;
     AccountToken link;
     link.token_hash = "link-" + t;
     link.tenant_id = t;
