@@ -1098,6 +1098,46 @@ StoredDevice MakeDevice(const std::string& source, const std::string& id, int64_
 
 // One batch with every record type: a call with quality, a conference with
 // two participants (one with quality) and a device.
+// A batch of new records that repeats a key (no record of it stored before)
+// keeps the key's first occurrence, once, and rolls it up once; the other
+// records of the batch are stored. On PostgreSQL this is the path where the
+// plain claim of all-new keys fails on the repeat and the move runs again
+// with de-duplication.
+TEST_P(StoreTest, KeyRepeatedInOneBatchKeepsTheFirstOnce) {
+  StoredCall first = MakeCall("dma", "c1", 100);
+  StoredCall repeat = MakeCall("dma", "c1", 100);
+  repeat.status = "failed";
+  StoredParticipant p = MakeParticipant("dma", "p1", "conf-1", 100);
+  p.search_terms = {Term('a')};
+  BatchCommit batch = MakeBatch("ta", "a1", "b1", {first, MakeCall("dma", "c2", 200), repeat}, {});
+  batch.participants = {p, p};
+  auto r = store_->CommitBatch(batch);
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  EXPECT_EQ(r->inserted, 3);  // c1, c2, p1
+  EXPECT_EQ(r->already_present, 2);
+  EXPECT_EQ(Count("ta"), 2);
+  auto calls = store_->ListCalls("ta", {});
+  ASSERT_TRUE(calls.ok());
+  ASSERT_EQ(calls->size(), 2u);
+  EXPECT_EQ(calls->back().call_id, "c1");
+  EXPECT_EQ(calls->back().status, "completed");
+  RollupQuery all{RollupGrain::kDay, RollupDimension::kTenant, 0, 86400, std::nullopt};
+  auto rows = store_->ListRollups("ta", all);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().usage.calls, 2);
+  EXPECT_EQ(rows->front().usage.failed, 0);
+  auto verified = VerifyRollups(*store_, "ta", kNow);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok());
+
+  // The next batch of new records takes the plain claim again.
+  auto next = store_->CommitBatch(MakeBatch("ta", "a1", "b2", {MakeCall("dma", "c3", 300)}, {}));
+  ASSERT_TRUE(next.ok()) << next.error().detail;
+  EXPECT_EQ(next->inserted, 1);
+  EXPECT_EQ(Count("ta"), 3);
+}
+
 BatchCommit FullBatch(const std::string& tenant_id, const std::string& batch_id) {
   StoredCall call = MakeCall("dma", "c1", 100);
   call.conference_id = "conf-1";
