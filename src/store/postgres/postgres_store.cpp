@@ -1199,10 +1199,10 @@ Result<std::vector<StoredCall>> PostgresStore::ListCalls(const std::string& tena
   }
   if (query.before) {
     const auto& [start_at, source, call_id] = *query.before;
-    const std::string first = std::to_string(params.size() + 1);
+    const int n = params.size();  // the keyset's three parameters follow the others
     params.Int(start_at).Text(source).Text(call_id);
-    sql += " AND (start_at, source, call_id) < ($" + first + ", $" + std::to_string(params.size() - 1) + ", $" +
-           std::to_string(params.size()) + ")";
+    sql += " AND (start_at, source, call_id) < ($" + std::to_string(n + 1) + ", $" + std::to_string(n + 2) + ", $" +
+           std::to_string(n + 3) + ")";
   }
   sql += " ORDER BY start_at DESC, source DESC, call_id DESC LIMIT $2";
   return Read(ForTenant(tenant_id), [&](Tx& tx) -> Result<std::vector<StoredCall>> {
