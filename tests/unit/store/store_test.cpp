@@ -2266,6 +2266,13 @@ void MigratePostgresTo(PostgresDb& db, int version) {
   }
 }
 
+// A tenant row (the columns every schema version requires), written
+// as the superuser, past row-level security, by the migration tests.
+void InsertTenantAsSuperuser(PostgresDb& db, const std::string& tenant) {
+  db.Raw("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('" + tenant + "', 'org " + tenant +
+         "', 'k', 0)");
+}
+
 // The PostgreSQL twin of Version1DatabaseUpgradesKeepingDevices: migration
 // 0002's copy of updated_at into observed_at must reach every tenant's rows
 // through the row-level security forced on the owner.
@@ -2273,8 +2280,7 @@ TEST(PostgresMigrations, Version1DatabaseUpgradesKeepingDevices) {
   PostgresDb db;
   MigratePostgresTo(db, 1);
   for (const char* tenant : {"ta", "tb"}) {
-    db.Raw(std::string("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('") + tenant +
-           "', 'org ' || '" + tenant + "', 'k', 0)");
+    InsertTenantAsSuperuser(db, tenant);
     db.Raw(std::string("INSERT INTO devices (tenant_id, id, source, model, version, site, pii_sealed, updated_at)"
                        " VALUES ('") + tenant + "', 'd1', 'rprm', 'Group 500', '6.4', 'Paris', '\\x01', 42)");
   }
@@ -2308,8 +2314,7 @@ TEST(PostgresMigrations, Version12TermsOfEveryTenantAreCutToThePrefixSearchCompu
   MigratePostgresTo(db, 12);
   const std::string mac = "0123456789abcdef" + std::string(48, 'e');
   for (const char* tenant : {"ta", "tb"}) {
-    db.Raw(std::string("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('") + tenant +
-           "', 'org ' || '" + tenant + "', 'k', 0)");
+    InsertTenantAsSuperuser(db, tenant);
     db.Raw(std::string("INSERT INTO pii_search (tenant_id, record_kind, source, record_id, term, start_at)"
                        " VALUES ('") + tenant + "', 'call', 'dma', 'c1', '" + mac + "', 100)");
     InsertCallBeforeVersion20(db, tenant, "c1", 100);
@@ -2331,7 +2336,7 @@ TEST(PostgresMigrations, Version12TermsOfEveryTenantAreCutToThePrefixSearchCompu
 TEST(PostgresMigrations, Version14TermRowsBecomeOneRowPerRecord) {
   PostgresDb db;
   MigratePostgresTo(db, 14);
-  db.Raw("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('ta', 'org ta', 'k', 0)");
+  InsertTenantAsSuperuser(db, "ta");
   for (const char* row : {"'call', 'c1', '0123456789abcdef'", "'call', 'c1', 'fedcba9876543210'",
                           "'call', 'c2', 'fedcba9876543210'", "'device', 'd1', '00000000000000ff'"}) {
     db.Raw(std::string("INSERT INTO pii_search (tenant_id, record_kind, record_id, term, source, start_at)"
@@ -2357,10 +2362,7 @@ TEST(PostgresMigrations, Version14TermRowsBecomeOneRowPerRecord) {
 TEST(PostgresMigrations, Version19CallTermsMoveIntoTheirCalls) {
   PostgresDb db;
   MigratePostgresTo(db, 19);
-  for (const char* tenant : {"ta", "tb"}) {
-    db.Raw(std::string("INSERT INTO tenants (id, name, wrapped_data_key, created_at) VALUES ('") + tenant +
-           "', 'org ' || '" + tenant + "', 'k', 0)");
-  }
+  for (const char* tenant : {"ta", "tb"}) InsertTenantAsSuperuser(db, tenant);
   InsertCallBeforeVersion20(db, "ta", "c1", 100);
   InsertCallBeforeVersion20(db, "ta", "c2", 200);  // no terms
   InsertCallBeforeVersion20(db, "tb", "c1", 100);
