@@ -48,9 +48,10 @@ fuzz: deps
 # Benchmarks, not part of `make test`; results in bench/results/, see
 # docs/performance.md. Issue 3: the agent's memory and CPU while shipping
 # BENCH_CALLS CDRs from devsim to a real server (~10 min for both scenarios).
-# Issue 4: end-to-end ingest against the raw engine on BENCH_CALLS CDRs, and
+# Issue 4: end-to-end ingest against the raw engine on BENCH_CALLS CDRs (on
+# the disk of /tmp, then on tmpfs: /dev/shm, ~3 min each run), and
 # the dashboard queries over ROLLUP_CALLS calls (SQLite) / ROLLUP_PG_CALLS
-# (PostgreSQL); on 2 quiet cores ~40 min in all (each 10,000,000-call
+# (PostgreSQL); on 2 quiet cores ~45 min in all (each 10,000,000-call
 # rollup run ~10 min: the fill ~5-8 min, the full scans ~4 min).
 BENCH_CALLS ?= 1000000
 ROLLUP_CALLS ?= 10000000
@@ -61,6 +62,8 @@ bench: build web
 	@/usr/bin/python3 bench/agent_resources.py --calls $(BENCH_CALLS) --collect cdr_export \
 	  --out bench/results/agent_resources_cdr_export.json
 	@for b in sqlite postgres; do /usr/bin/python3 bench/ingest_throughput.py --backend $$b --calls $(BENCH_CALLS) || exit 1; done
+	@for b in sqlite postgres; do TMPDIR=/dev/shm /usr/bin/python3 bench/ingest_throughput.py --backend $$b \
+	  --calls $(BENCH_CALLS) --out bench/results/ingest_throughput_$${b}_tmpfs.json || exit 1; done
 	@/usr/bin/python3 bench/rollup_queries.py --backend sqlite --calls $(ROLLUP_CALLS)
 	@/usr/bin/python3 bench/rollup_queries.py --backend postgres --calls $(ROLLUP_PG_CALLS)
 

@@ -28,6 +28,12 @@ timed, --raw-runs times (3), each into a fresh database. Ratio = end-to-end
 rate / the median raw run's rate (goal: >= 0.5); every run's rate is in the
 result.
 
+Both sides keep their files under the temporary directory (TMPDIR, /tmp
+by default): Parley's database or PostgreSQL cluster and the raw
+databases. The result names its filesystem ("storage"). With
+TMPDIR=/dev/shm both run on tmpfs, storage as fast as memory: the ratio
+without the disk's share (docs/performance.md, seventeenth round).
+
 After the ingest, before the raw run: the latency of a party search through
 the API for a frequent and a rare party value (party_search below); on
 PostgreSQL also after VACUUM ANALYZE, the state autovacuum reaches a minute
@@ -286,6 +292,20 @@ def raw_postgres(stack, args):
         os.remove(csv)
 
 
+def storage():
+    """Where both sides' files live: the temporary directory and the
+    filesystem it is on (the longest mount point that holds it)."""
+    tmp = os.path.realpath(tempfile.gettempdir())
+    best = ("", "unknown", "unknown")
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            device, mount, fstype = line.split()[:3]
+            inside = tmp == mount or tmp.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best[0]):
+                best = (mount, fstype, device)
+    return {"dir": tmp, "mount": best[0], "filesystem": best[1], "device": best[2]}
+
+
 def median_of_runs(runs, one_run, method, blob, ddl):
     """The raw baseline timed `runs` times on fresh databases: its rate swings
     by a quarter between runs on a shared 2-core machine, so the ratio is
@@ -343,7 +363,8 @@ def main():
         stack.close()
     result = {
         "benchmark": "ingest_throughput (issue 4a)",
-        "command": "python3 bench/ingest_throughput.py " + " ".join(sys.argv[1:]),
+        "command": ("TMPDIR=" + os.environ["TMPDIR"] + " " if os.environ.get("TMPDIR") else "")
+                   + "python3 bench/ingest_throughput.py " + " ".join(sys.argv[1:]),
         "backend": args.backend,
         "calls": args.calls,
         "agent": {"collect": "history", "max_batch_records": args.batch_records,
@@ -355,6 +376,7 @@ def main():
         "goal_ratio": 0.5,
         "goal_met": e2e["calls_per_s"] / raw["rows_per_s"] >= 0.5,
         "machine": machine(),
+        "storage": storage(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": head_commit(),
     }
