@@ -1096,8 +1096,6 @@ StoredDevice MakeDevice(const std::string& source, const std::string& id, int64_
   return d;
 }
 
-// One batch with every record type: a call with quality, a conference with
-// two participants (one with quality) and a device.
 // A batch of new records that repeats a key (no record of it stored before)
 // keeps the key's first occurrence, once, and rolls it up once; the other
 // records of the batch are stored. On PostgreSQL this is the path where the
@@ -1138,6 +1136,8 @@ TEST_P(StoreTest, KeyRepeatedInOneBatchKeepsTheFirstOnce) {
   EXPECT_EQ(Count("ta"), 3);
 }
 
+// One batch with every record type: a call with quality, a conference with
+// two participants (one with quality) and a device.
 BatchCommit FullBatch(const std::string& tenant_id, const std::string& batch_id) {
   StoredCall call = MakeCall("dma", "c1", 100);
   call.conference_id = "conf-1";
